@@ -1,0 +1,151 @@
+//! Server settings. The binary fills them from flags and environment variables (see the
+//! README's configuration table); every field has a default that works on a laptop.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (development).
+    Pretty,
+    /// One JSON object per line (production, log shippers).
+    Json,
+}
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on, e.g. `127.0.0.1:8080`; port 0 picks a free port.
+    pub bind: String,
+    /// `sqlite://workorders.db` or `postgres://user@host/db`.
+    pub database_url: String,
+    pub db_max_connections: u32,
+    /// HMAC secret for access tokens (HS256). `None`: generate one at start (development).
+    pub jwt_secret: Option<Secret>,
+    /// Refuse to start without explicit production configuration (JWT secret).
+    pub require_config: bool,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// A session (refresh-token family) ends after this long, however often it is refreshed.
+    pub session_max_age: Duration,
+    /// Origins allowed by CORS (`*` for any). Empty: no cross-origin access.
+    pub cors_origins: Vec<String>,
+    /// Whether `POST /v1/signup` creates new tenants.
+    pub signup_enabled: bool,
+    /// Create the demo tenant and users at start.
+    pub demo: bool,
+    /// HTTP worker threads; 0 means one per CPU core.
+    pub workers: usize,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Failed sign-ins per account before it is throttled.
+    pub login_max_failures: u32,
+    /// Window for counting failed sign-ins.
+    pub login_failure_window: Duration,
+    /// Sign-in and sign-up attempts per client address and minute.
+    pub auth_attempts_per_minute: u32,
+    /// Time given to in-flight requests on shutdown.
+    pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    /// Defaults for a laptop: SQLite file in the working directory, port 8080.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            database_url: database_url.into(),
+            db_max_connections: 10,
+            jwt_secret: None,
+            require_config: false,
+            jwt_issuer: "workorders".to_owned(),
+            jwt_audience: "workorders-api".to_owned(),
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(14 * 24 * 3600),
+            session_max_age: Duration::from_secs(90 * 24 * 3600),
+            cors_origins: Vec::new(),
+            signup_enabled: true,
+            demo: false,
+            workers: 0,
+            max_body_bytes: 1024 * 1024,
+            login_max_failures: 5,
+            login_failure_window: Duration::from_secs(15 * 60),
+            auth_attempts_per_minute: 30,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Why the settings cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(
+        "a JWT secret is required (--jwt-secret-file or WORKORDERS_JWT_SECRET) when --require-config is set"
+    )]
+    MissingJwtSecret,
+    #[error("the JWT secret must have at least 32 bytes")]
+    WeakJwtSecret,
+    #[error("the database URL must start with sqlite: or postgres:")]
+    DatabaseUrl,
+}
+
+impl Settings {
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match &self.jwt_secret {
+            None if self.require_config => return Err(ConfigError::MissingJwtSecret),
+            Some(secret) if secret.expose().len() < 32 => return Err(ConfigError::WeakJwtSecret),
+            _ => {}
+        }
+        if workorders_persistence::Backend::from_url(&self.database_url).is_none() {
+            return Err(ConfigError::DatabaseUrl);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("very-secret-value");
+        assert!(!format!("{s:?}").contains("very"));
+    }
+
+    #[test]
+    fn production_profile_requires_a_strong_secret() {
+        let mut s = Settings::new("sqlite://x.db");
+        assert_eq!(s.check(), Ok(()));
+        s.require_config = true;
+        assert_eq!(s.check(), Err(ConfigError::MissingJwtSecret));
+        s.jwt_secret = Some(Secret::new("short"));
+        assert_eq!(s.check(), Err(ConfigError::WeakJwtSecret));
+        s.jwt_secret = Some(Secret::new("x".repeat(32)));
+        assert_eq!(s.check(), Ok(()));
+        s.database_url = "mysql://x".into();
+        assert_eq!(s.check(), Err(ConfigError::DatabaseUrl));
+    }
+}

@@ -1,0 +1,313 @@
+//! The one API error type and its RFC 9457 problem-details rendering.
+//!
+//! Every 4xx and 5xx leaves the server as `application/problem+json` with a stable `code`.
+//! Internal errors are logged with their cause chain and the request id, and answered with an
+//! opaque 500.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+use workorders_domain::ValidationErrors;
+use workorders_persistence::StoreError;
+
+/// Stable machine-readable error codes, one line each. Clients may switch on them.
+pub mod codes {
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const MALFORMED_JSON: &str = "malformed_json";
+    pub const INVALID_QUERY: &str = "invalid_query";
+    pub const INVALID_CURSOR: &str = "invalid_cursor";
+    pub const INVALID_IDEMPOTENCY_KEY: &str = "invalid_idempotency_key";
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const INVALID_TOKEN: &str = "invalid_token";
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
+    pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const SIGNUP_DISABLED: &str = "signup_disabled";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+    pub const CONFLICT: &str = "conflict";
+    pub const SLUG_TAKEN: &str = "slug_taken";
+    pub const EMAIL_TAKEN: &str = "email_taken";
+    pub const LAST_OWNER: &str = "last_owner";
+    pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "idempotency_key_in_flight";
+    pub const PRECONDITION_FAILED: &str = "precondition_failed";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const VALIDATION_FAILED: &str = "validation_failed";
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
+    pub const PRECONDITION_REQUIRED: &str = "precondition_required";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const INTERNAL: &str = "internal_error";
+    pub const UNAVAILABLE: &str = "service_unavailable";
+}
+
+/// An RFC 9457 problem details object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:workorders:problem:validation_failed",
+    "title": "Unprocessable Content",
+    "status": 422,
+    "detail": "the request body has invalid fields",
+    "code": "validation_failed",
+    "errors": [{"pointer": "/email", "detail": "not a valid e-mail address"}]
+}))]
+pub struct Problem {
+    /// URI identifying the problem type: `urn:workorders:problem:<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    /// Short summary of the status.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Explanation specific to this occurrence.
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Invalid fields, for validation errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemField>>,
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// JSON pointer (RFC 6901) to the field in the request body.
+    pub pointer: String,
+    pub detail: String,
+}
+
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            type_uri: format!("urn:workorders:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_owned(),
+            errors: None,
+        }
+    }
+
+    pub fn into_response(self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, PROBLEM_CONTENT_TYPE))
+            .json(self)
+    }
+}
+
+/// The API's error. Each variant's doc says its status.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: malformed syntax (query, cursor, header, JSON syntax).
+    BadRequest { code: &'static str, detail: String },
+    /// 401: no, bad or expired credentials.
+    Unauthenticated { code: &'static str, detail: String },
+    /// 403: authenticated but not allowed.
+    Forbidden { code: &'static str, detail: String },
+    /// 404: absent, or belonging to another tenant.
+    NotFound,
+    /// 409: conflicts with the current state.
+    Conflict { code: &'static str, detail: String },
+    /// 412: the `If-Match` version is stale.
+    PreconditionFailed { current_version: i64 },
+    /// 413: the body is too large.
+    PayloadTooLarge { limit: usize },
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 422: well-formed but invalid fields.
+    Validation(ValidationErrors),
+    /// 422: well-formed but invalid, not tied to one field.
+    Unprocessable { code: &'static str, detail: String },
+    /// 428: `If-Match` is required for this request.
+    PreconditionRequired,
+    /// 429: too many requests; retry after the given number of seconds.
+    RateLimited { retry_after_secs: u64 },
+    /// 500: our fault. The cause is logged, never returned.
+    Internal(anyhow::Error),
+    /// 503: a dependency (the database) is unavailable.
+    Unavailable,
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn unauthenticated(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code: codes::FORBIDDEN,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn invalid(pointer: &str, detail: impl Into<String>) -> Self {
+        Self::Validation(ValidationErrors::single(pointer, detail))
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    /// The problem document for this error.
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        match self {
+            ApiError::BadRequest { code, detail }
+            | ApiError::Unauthenticated { code, detail }
+            | ApiError::Forbidden { code, detail }
+            | ApiError::Conflict { code, detail }
+            | ApiError::Unprocessable { code, detail } => Problem::new(status, code, detail),
+            ApiError::NotFound => Problem::new(status, codes::NOT_FOUND, "no such resource"),
+            ApiError::PreconditionFailed { current_version } => Problem::new(
+                status,
+                codes::PRECONDITION_FAILED,
+                format!(
+                    "the resource was changed by someone else; its current version is {current_version}: fetch it again and retry"
+                ),
+            ),
+            ApiError::PayloadTooLarge { limit } => Problem::new(
+                status,
+                codes::PAYLOAD_TOO_LARGE,
+                format!("request body exceeds {limit} bytes"),
+            ),
+            ApiError::UnsupportedMediaType => Problem::new(
+                status,
+                codes::UNSUPPORTED_MEDIA_TYPE,
+                "request body must be JSON (Content-Type: application/json)",
+            ),
+            ApiError::Validation(errors) => {
+                let mut problem = Problem::new(
+                    status,
+                    codes::VALIDATION_FAILED,
+                    "the request body has invalid fields",
+                );
+                problem.errors = Some(
+                    errors
+                        .0
+                        .iter()
+                        .map(|e| ProblemField {
+                            pointer: e.pointer.clone(),
+                            detail: e.detail.clone(),
+                        })
+                        .collect(),
+                );
+                problem
+            }
+            ApiError::PreconditionRequired => Problem::new(
+                status,
+                codes::PRECONDITION_REQUIRED,
+                "this request needs an If-Match header with the resource's current ETag",
+            ),
+            ApiError::RateLimited { retry_after_secs } => Problem::new(
+                status,
+                codes::RATE_LIMITED,
+                format!("too many attempts; retry after {retry_after_secs} seconds"),
+            ),
+            ApiError::Internal(_) => Problem::new(
+                status,
+                codes::INTERNAL,
+                "an internal error occurred; it was logged with this response's request id",
+            ),
+            ApiError::Unavailable => Problem::new(
+                status,
+                codes::UNAVAILABLE,
+                "the service is temporarily unavailable",
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Internal(e) => write!(f, "internal error: {e:#}"),
+            other => write!(f, "{}", other.problem().detail),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(error) = self {
+            // Inside the request's span, so the line carries the request id.
+            tracing::error!(
+                error = format!("{error:#}"),
+                "request failed with an internal error"
+            );
+        }
+        let mut response = self.problem().into_response();
+        match self {
+            ApiError::RateLimited { retry_after_secs } => {
+                if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            ApiError::Unauthenticated { .. } => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"workorders\""),
+                );
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        ApiError::Validation(errors)
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,270 @@
+//! Request extractors that implement the contract: strict JSON bodies with field pointers in
+//! errors, body size limits, and `If-Match` preconditions.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponseBuilder, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+use std::ops::Deref;
+use workorders_domain::ValidationErrors;
+
+use crate::error::{ApiError, codes};
+use crate::state::AppState;
+
+/// Default body limit when no state is configured (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON request body. Unlike actix's `Json`, it answers with problem details: 415 for a
+/// non-JSON content type, 413 past the body limit, 400 for broken JSON syntax and 422 (with a
+/// JSON pointer) for a wrong, missing or unknown field. Request types use
+/// `#[serde(deny_unknown_fields)]`.
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+impl<T> ValidJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for ValidJson<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+pub fn is_json_content_type(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+pub fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.max_body_bytes)
+        .unwrap_or(DEFAULT_BODY_LIMIT)
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+pub async fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(
+                codes::BAD_REQUEST,
+                format!("could not read the request body: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// Turns a serde path into a JSON pointer (`customer.email` → `/customer/email`).
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&format!("/{index}")),
+            Segment::Map { key } => {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Enum { variant } => {
+                pointer.push('/');
+                pointer.push_str(variant);
+            }
+            Segment::Unknown => pointer.push_str("/?"),
+        }
+    }
+    pointer
+}
+
+/// Parses a JSON body with problem-details errors.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let pointer = json_pointer(error.path());
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::Validation(ValidationErrors::single(pointer, inner.to_string()))
+            }
+            _ => ApiError::bad_request(codes::MALFORMED_JSON, format!("malformed JSON: {inner}")),
+        }
+    })?;
+    deserializer.end().map_err(|e| {
+        ApiError::bad_request(codes::MALFORMED_JSON, format!("malformed JSON: {e}"))
+    })?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json_content_type(&req) {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let body = read_body(&req, &mut payload, body_limit(&req)).await?;
+            parse_json(&body).map(ValidJson)
+        })
+    }
+}
+
+/// The version a client expects, from `If-Match: "<version>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IfMatch(pub Option<i64>);
+
+impl IfMatch {
+    /// The expected version; 428 when the header is absent.
+    pub fn required(self) -> Result<i64, ApiError> {
+        self.0.ok_or(ApiError::PreconditionRequired)
+    }
+}
+
+/// Parses `"3"` or `W/"3"`. Anything else can never match a current version.
+fn parse_etag(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = match req.headers().get(header::IF_MATCH) {
+            None => Ok(IfMatch(None)),
+            Some(value) => match value.to_str().ok().and_then(parse_etag) {
+                Some(version) => Ok(IfMatch(Some(version))),
+                // A malformed or foreign ETag can never match: the precondition fails.
+                None => Err(ApiError::PreconditionFailed {
+                    current_version: -1,
+                }),
+            },
+        };
+        std::future::ready(result)
+    }
+}
+
+/// Checks an optional `If-Match` against the current version (for actions where it is
+/// optional).
+pub fn check_version(if_match: IfMatch, current_version: i64) -> Result<(), ApiError> {
+    match if_match.0 {
+        Some(expected) if expected != current_version => {
+            Err(ApiError::PreconditionFailed { current_version })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Adds `ETag: "<version>"` to a response.
+pub fn with_etag(builder: &mut HttpResponseBuilder, version: i64) -> &mut HttpResponseBuilder {
+    builder.insert_header((header::ETAG, format!("\"{version}\"")))
+}
+
+/// Query-string errors become 400 `invalid_query` problems.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _req| {
+        ApiError::bad_request(
+            codes::INVALID_QUERY,
+            format!("invalid query string: {error}"),
+        )
+        .into()
+    })
+}
+
+/// Malformed path parameters (an id that is no UUID) cannot name a resource: 404.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_error, _req| ApiError::NotFound.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_parse() {
+        assert_eq!(parse_etag("\"3\""), Some(3));
+        assert_eq!(parse_etag("W/\"12\""), Some(12));
+        assert_eq!(parse_etag("3"), None);
+        assert_eq!(parse_etag("\"abc\""), None);
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        customer: Inner,
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        email: String,
+    }
+
+    #[test]
+    fn json_errors_point_at_the_field() {
+        match parse_json::<Outer>(br#"{"customer": {"email": 5}}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors.0[0].pointer, "/customer/email"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        assert!(matches!(
+            parse_json::<Outer>(br#"{"customer": {"email": "a@b.c", "x": 1}}"#),
+            Err(ApiError::Validation(_))
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(br#"{"customer": "#),
+            Err(ApiError::BadRequest {
+                code: codes::MALFORMED_JSON,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(br#"{"customer": {"email": "a"}} trailing"#),
+            Err(ApiError::BadRequest {
+                code: codes::MALFORMED_JSON,
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,24 @@
+//! The actix-web REST API of the work-order backend.
+//!
+//! [`startup::Application`] builds the one server used in production and in tests. The
+//! API contract of `shared/CONVENTIONS.md` is implemented once here: problem details
+//! ([`error`]), strict JSON bodies ([`extract`]), ETag/If-Match ([`extract::IfMatch`]),
+//! cursor pagination ([`pagination`]), Idempotency-Key replay ([`idempotency`]),
+//! authentication ([`auth`]), metrics and request ids ([`observability`]).
+
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod observability;
+pub mod openapi;
+pub mod pagination;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,233 @@
+//! Request ids on every response, Prometheus metrics, and the safety net that turns every
+//! error response (also actix's own 404/405/413) into problem details.
+
+use std::time::Instant;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, web};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tracing_actix_web::RequestId;
+use workorders_persistence::PoolStats;
+
+use crate::error::{PROBLEM_CONTENT_TYPE, Problem, codes};
+use crate::state::AppState;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DurationLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+/// The server's metrics registry (one per application instance, no global state).
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<DurationLabels, Histogram>,
+    pool_size: Gauge,
+    pool_idle: Gauge,
+    pool_max: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations = Family::<DurationLabels, Histogram>::new_with_constructor(|| {
+            // 1 ms .. ~16 s
+            Histogram::new(exponential_buckets(0.001, 2.0, 15))
+        });
+        let (pool_size, pool_idle, pool_max) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route and status",
+            durations.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Open database connections",
+            pool_size.clone(),
+        );
+        registry.register(
+            "db_pool_idle_connections",
+            "Idle database connections",
+            pool_idle.clone(),
+        );
+        registry.register(
+            "db_pool_max_connections",
+            "Configured maximum of database connections",
+            pool_max.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            durations,
+            pool_size,
+            pool_idle,
+            pool_max,
+        }
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.durations
+            .get_or_create(&DurationLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .observe(seconds);
+    }
+
+    /// The registry in the text exposition format.
+    pub fn render(&self, pool: PoolStats) -> Result<String, std::fmt::Error> {
+        self.pool_size.set(i64::from(pool.size));
+        self.pool_idle.set(i64::from(pool.idle));
+        self.pool_max.set(i64::from(pool.max));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// Records a request in the metrics, labelled by route pattern (not by raw path, so that ids
+/// do not explode the label space).
+pub async fn track_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let result = next.call(req).await;
+    if let Some(metrics) = metrics {
+        let (route, status) = match &result {
+            Ok(res) => (
+                res.request()
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned()),
+                res.status().as_u16(),
+            ),
+            Err(e) => (
+                "unmatched".to_owned(),
+                e.as_response_error().status_code().as_u16(),
+            ),
+        };
+        metrics.observe(&method, &route, status, started.elapsed().as_secs_f64());
+    }
+    result
+}
+
+/// Copies the request id that `TracingLogger` gave the request into an `X-Request-Id`
+/// response header, so a client can quote it and we can find the log lines.
+pub async fn request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+    let mut res = next.call(req).await?;
+    if let Some(id) = request_id
+        && let Ok(value) = HeaderValue::from_str(&id)
+    {
+        res.headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    Ok(res)
+}
+
+fn is_problem(res: &ServiceResponse<impl MessageBody>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_CONTENT_TYPE))
+}
+
+fn code_for(status: StatusCode) -> (&'static str, &'static str) {
+    match status {
+        StatusCode::NOT_FOUND => (codes::NOT_FOUND, "no such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            codes::METHOD_NOT_ALLOWED,
+            "this method is not allowed on this resource",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (codes::PAYLOAD_TOO_LARGE, "request body too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            (codes::UNSUPPORTED_MEDIA_TYPE, "unsupported media type")
+        }
+        StatusCode::UNAUTHORIZED => (codes::UNAUTHENTICATED, "authentication required"),
+        StatusCode::FORBIDDEN => (codes::FORBIDDEN, "not allowed"),
+        StatusCode::TOO_MANY_REQUESTS => (codes::RATE_LIMITED, "too many requests"),
+        StatusCode::SERVICE_UNAVAILABLE => {
+            (codes::UNAVAILABLE, "the service is temporarily unavailable")
+        }
+        s if s.is_server_error() => (codes::INTERNAL, "an internal error occurred"),
+        _ => (codes::BAD_REQUEST, "the request could not be understood"),
+    }
+}
+
+/// Replaces any error response that is not yet problem details (actix's own 404, 405, 413,
+/// CORS rejections, ...) with one, keeping headers such as `Allow` and CORS headers.
+pub async fn problem_details(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&res) {
+        return Ok(res.map_into_left_body());
+    }
+    if status.is_server_error() {
+        tracing::error!(
+            status = status.as_u16(),
+            "request failed without problem details"
+        );
+    }
+    let (code, detail) = code_for(status);
+    let (request, old) = res.into_parts();
+    let mut replacement = Problem::new(status, code, detail).into_response();
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement
+                .headers_mut()
+                .append(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(request, replacement).map_into_right_body())
+}

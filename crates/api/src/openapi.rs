@@ -1,0 +1,244 @@
+//! The OpenAPI document, generated from the handlers.
+//!
+//! Paths and schemas come from the `#[utoipa::path]` handlers registered in
+//! [`crate::routes::configure`]. The responses that every endpoint shares because the
+//! shared middleware produces them (401, 413, 422, 428, 500, ...) are added here by rule, the
+//! same rules the middleware follows, so that no operation forgets them.
+
+use actix_web::App;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, Required, Type};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt;
+
+use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Work orders API",
+        description = "Tracks every work order from the customer's first call or web booking to the paid invoice.\n\n\
+            Conventions: JSON bodies with unknown fields rejected; errors as RFC 9457 problem details with a stable `code`; \
+            `ETag`/`If-Match` on every mutable resource; `Idempotency-Key` on every POST; cursor pagination (`limit`, `cursor`, `next_cursor`).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    tags(
+        (name = "auth", description = "Sign in, token refresh, sign out"),
+        (name = "tenants", description = "Companies using the system"),
+        (name = "users", description = "Staff accounts, roles, skills"),
+        (name = "api-keys", description = "Keys for integrations"),
+        (name = "operations", description = "Health and metrics for operators"),
+    ),
+    components(schemas(Problem, ProblemField)),
+    modifiers(&SecuritySchemes)
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "access_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("Access token from `createToken` (valid 15 minutes)."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("wo_<prefix>_<secret>")
+                    .description(Some(
+                        "API key from `createApiKey`; the listed scopes are required.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Shared problem responses: (component name, status, description).
+const SHARED_RESPONSES: [(&str, &str, &str); 12] = [
+    (
+        "BadRequest",
+        "400",
+        "Malformed request: broken JSON, bad query string or cursor",
+    ),
+    ("Unauthorized", "401", "No, invalid or expired credentials"),
+    (
+        "Forbidden",
+        "403",
+        "Authenticated, but not allowed to do this",
+    ),
+    (
+        "IdempotencyConflict",
+        "409",
+        "A request with this Idempotency-Key is still running (`idempotency_key_in_flight`)",
+    ),
+    (
+        "PreconditionFailed",
+        "412",
+        "The If-Match version is stale (`precondition_failed`)",
+    ),
+    ("PayloadTooLarge", "413", "The body exceeds 1 MiB"),
+    ("UnsupportedMediaType", "415", "The body is not JSON"),
+    (
+        "Unprocessable",
+        "422",
+        "Invalid fields (`validation_failed`, with `errors`), or an Idempotency-Key reused with another body (`idempotency_key_reused`)",
+    ),
+    ("PreconditionRequired", "428", "If-Match is required"),
+    ("TooManyRequests", "429", "Rate limited; see Retry-After"),
+    (
+        "InternalError",
+        "500",
+        "Internal error; the cause is logged under the response's X-Request-Id",
+    ),
+    ("ServiceUnavailable", "503", "The database is unavailable"),
+];
+
+fn add_shared_components(openapi: &mut utoipa::openapi::OpenApi) {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for (name, status, description) in SHARED_RESPONSES {
+        let mut response = ResponseBuilder::new().description(description).content(
+            PROBLEM_CONTENT_TYPE,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        );
+        if status == "429" {
+            response = response.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
+                    .description(Some("Seconds to wait"))
+                    .build(),
+            );
+        }
+        components
+            .responses
+            .insert(name.to_owned(), RefOr::T(response.build()));
+    }
+    components.parameters.insert(
+        "IdempotencyKey".to_owned(),
+        RefOr::T(
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Makes the request safe to retry: the first response is replayed for 24 hours (1-255 visible ASCII characters).",
+                ))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+                .build(),
+        ),
+    );
+}
+
+fn add_response(operation: &mut Operation, component: &str) {
+    let Some((_, status, _)) = SHARED_RESPONSES
+        .iter()
+        .find(|(name, _, _)| *name == component)
+    else {
+        return;
+    };
+    operation
+        .responses
+        .responses
+        .entry((*status).to_owned())
+        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(component)));
+}
+
+fn apply_rules(path: &str, method: &str, operation: &mut Operation) {
+    let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    if secured {
+        add_response(operation, "Unauthorized");
+        add_response(operation, "Forbidden");
+    }
+    if operation.request_body.is_some() {
+        for name in [
+            "BadRequest",
+            "PayloadTooLarge",
+            "UnsupportedMediaType",
+            "Unprocessable",
+        ] {
+            add_response(operation, name);
+        }
+    }
+    let paginated = operation.parameters.iter().flatten().any(|p| match p {
+        RefOr::T(p) => p.name == "cursor",
+        RefOr::Ref(_) => false,
+    });
+    if paginated {
+        add_response(operation, "BadRequest");
+    }
+    if method == "post" && path.starts_with("/v1/") {
+        operation
+            .parameters
+            .get_or_insert_with(Vec::new)
+            .push(RefOr::Ref(Ref::new(
+                "#/components/parameters/IdempotencyKey",
+            )));
+        add_response(operation, "BadRequest");
+        add_response(operation, "IdempotencyConflict");
+        add_response(operation, "Unprocessable");
+    }
+    if matches!(method, "patch" | "put" | "delete") {
+        add_response(operation, "PreconditionFailed");
+        add_response(operation, "PreconditionRequired");
+    }
+    if operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p, RefOr::T(p) if p.name == "If-Match"))
+    {
+        add_response(operation, "PreconditionFailed");
+    }
+    if path.starts_with("/v1/") {
+        add_response(operation, "ServiceUnavailable");
+    }
+    add_response(operation, "InternalError");
+}
+
+/// The complete document, as served at `/openapi.json` and committed as
+/// `openapi/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut openapi) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(crate::routes::configure)
+        .split_for_parts();
+    add_shared_components(&mut openapi);
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            ("get", &mut item.get),
+            ("post", &mut item.post),
+            ("put", &mut item.put),
+            ("patch", &mut item.patch),
+            ("delete", &mut item.delete),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                apply_rules(path, method, operation);
+            }
+        }
+    }
+    openapi
+}
+
+/// The document as pretty JSON with a final newline (the committed file's format).
+pub fn openapi_json() -> Result<String, serde_json::Error> {
+    let mut text = serde_json::to_string_pretty(&openapi())?;
+    text.push('\n');
+    Ok(text)
+}

@@ -1,0 +1,275 @@
+//! API keys for integrations (accounting, CRM, the company website).
+
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use workorders_domain::auth::{Permission, Scope};
+use workorders_domain::tenant::parse_display_name;
+use workorders_domain::{ApiKeyId, ValidationErrors};
+use workorders_persistence::api_keys::{self, ApiKeyRecord};
+use workorders_persistence::users::Versioned;
+
+use crate::auth::Principal;
+use crate::auth::tokens::{new_api_key, sha256_hex};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, ValidJson};
+use crate::pagination::{Page, PageQuery, fetch_limit};
+use crate::routes::{created, ok_versioned};
+use crate::state::AppState;
+
+/// What an API key may do.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum ScopeName {
+    #[serde(rename = "users:read")]
+    UsersRead,
+    #[serde(rename = "users:write")]
+    UsersWrite,
+}
+
+impl From<ScopeName> for Scope {
+    fn from(s: ScopeName) -> Self {
+        match s {
+            ScopeName::UsersRead => Scope::UsersRead,
+            ScopeName::UsersWrite => Scope::UsersWrite,
+        }
+    }
+}
+
+impl From<Scope> for ScopeName {
+    fn from(s: Scope) -> Self {
+        match s {
+            Scope::UsersRead => ScopeName::UsersRead,
+            Scope::UsersWrite => ScopeName::UsersWrite,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {
+    #[schema(example = "Accounting sync")]
+    pub name: String,
+    /// At least one scope.
+    #[schema(example = json!(["users:read"]))]
+    pub scopes: Vec<ScopeName>,
+    /// Optional expiry; must be in the future.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An API key without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    #[schema(example = "Accounting sync")]
+    pub name: String,
+    /// Public part of the key, to recognise it (`wo_<prefix>_...`).
+    #[schema(example = "Ab3dE5gH1jK2")]
+    pub prefix: String,
+    pub scopes: Vec<ScopeName>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub version: i64,
+}
+
+/// A newly created key: the only time the secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub api_key: ApiKeyView,
+    /// The secret key; use it as `Authorization: Bearer <key>`. It is not stored and cannot
+    /// be shown again.
+    #[schema(example = "wo_Ab3dE5gH1jK2_q8Jx...")]
+    pub key: String,
+}
+
+impl From<ApiKeyRecord> for ApiKeyView {
+    fn from(k: ApiKeyRecord) -> Self {
+        Self {
+            id: k.id.as_uuid(),
+            name: k.name,
+            prefix: k.prefix,
+            scopes: k.scopes.into_iter().map(ScopeName::from).collect(),
+            created_by: k.created_by.as_uuid(),
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            last_used_at: k.last_used_at,
+            version: k.version,
+        }
+    }
+}
+
+/// Create an API key
+///
+/// Owners and admins create keys for integrations. The response holds the secret key once.
+#[utoipa::path(
+    operation_id = "createApiKey",
+    tag = "api-keys",
+    request_body = CreateApiKeyRequest,
+    responses((status = 201, description = "Key created; `key` is shown only now", body = CreatedApiKey,
+        headers(("Location" = String), ("ETag" = String)))),
+    security(("access_token" = []))
+)]
+#[post("/api-keys")]
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<CreateApiKeyRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ApiKeysManage)?;
+    let Some(created_by) = principal.user_id() else {
+        return Err(ApiError::forbidden("API keys cannot create API keys"));
+    };
+    let body = body.into_inner();
+    let now = Utc::now();
+    let mut errors = ValidationErrors::new();
+    let name = errors.check("/name", parse_display_name(&body.name));
+    if body.scopes.is_empty() {
+        errors.add("/scopes", "give at least one scope");
+    }
+    if body.expires_at.is_some_and(|e| e <= now) {
+        errors.add("/expires_at", "must be in the future");
+    }
+    let Some(name) = name else {
+        return Err(errors.into());
+    };
+    errors.finish()?;
+    let mut scopes: Vec<Scope> = body.scopes.into_iter().map(Scope::from).collect();
+    scopes.sort_by_key(|s| s.as_str());
+    scopes.dedup();
+    let (prefix, key) = new_api_key().map_err(ApiError::internal)?;
+    let record = ApiKeyRecord {
+        id: ApiKeyId::new(),
+        tenant_id: principal.tenant_id,
+        name,
+        prefix,
+        scopes,
+        created_by,
+        created_at: now,
+        expires_at: body.expires_at,
+        revoked_at: None,
+        last_used_at: None,
+        version: 1,
+    };
+    let mut tx = state.db.begin_write().await?;
+    let record = api_keys::insert(tx.conn(), &record, &sha256_hex(&key)).await?;
+    tx.commit().await?;
+    tracing::info!(api_key_id = %record.id, "API key created");
+    let location = format!("/v1/api-keys/{}", record.id);
+    let version = record.version;
+    Ok(created(
+        location,
+        version,
+        &CreatedApiKey {
+            api_key: record.into(),
+            key,
+        },
+    ))
+}
+
+/// List API keys
+#[utoipa::path(
+    operation_id = "listApiKeys",
+    tag = "api-keys",
+    params(PageQuery),
+    responses((status = 200, description = "One page of keys (without secrets)", body = Page<ApiKeyView>)),
+    security(("access_token" = []))
+)]
+#[get("/api-keys")]
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ApiKeysManage)?;
+    let page = query.parse()?;
+    let rows = api_keys::list(
+        &state.db,
+        principal.tenant_id,
+        page.after.map(ApiKeyId),
+        fetch_limit(page),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        page,
+        |k| k.id.as_uuid(),
+        ApiKeyView::from,
+    )))
+}
+
+/// Get an API key
+#[utoipa::path(
+    operation_id = "getApiKey",
+    tag = "api-keys",
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses(
+        (status = 200, description = "The key (without secret)", body = ApiKeyView, headers(("ETag" = String))),
+        (status = 404, description = "No such key in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[get("/api-keys/{id}")]
+pub async fn get_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ApiKeysManage)?;
+    let key = api_keys::get(&state.db, principal.tenant_id, ApiKeyId(id.into_inner()))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok_versioned(key.version, &ApiKeyView::from(key)))
+}
+
+/// Revoke an API key
+///
+/// The key stops working at once. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "revokeApiKey",
+    tag = "api-keys",
+    params(
+        ("id" = Uuid, Path, description = "API key id"),
+        ("If-Match" = String, Header, description = "The key's current ETag"),
+    ),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such key in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[delete("/api-keys/{id}")]
+pub async fn revoke_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ApiKeysManage)?;
+    let id = ApiKeyId(id.into_inner());
+    let expected_version = if_match.required()?;
+    let mut tx = state.db.begin_write().await?;
+    match api_keys::revoke(
+        tx.conn(),
+        principal.tenant_id,
+        id,
+        expected_version,
+        Utc::now(),
+    )
+    .await?
+    {
+        Versioned::Updated(_) => {}
+        Versioned::Stale { current_version } => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Versioned::NotFound => return Err(ApiError::NotFound),
+    }
+    tx.commit().await?;
+    tracing::info!(api_key_id = %id, "API key revoked");
+    Ok(HttpResponse::NoContent().finish())
+}

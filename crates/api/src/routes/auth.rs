@@ -1,0 +1,270 @@
+//! Sign-in: access tokens, refresh-token rotation, sign-out.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use workorders_domain::auth::{RefreshDecision, RefreshTokenState, decide_refresh};
+use workorders_domain::user::Email;
+use workorders_domain::{SessionId, TenantId, UserId};
+use workorders_persistence::{sessions, tenants, users};
+
+use crate::auth::tokens::{new_token, sha256_hex};
+use crate::auth::{Actor, Principal};
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::ValidJson;
+use crate::routes::client_ip;
+use crate::state::AppState;
+
+/// Credentials for signing in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The tenant's slug.
+    #[schema(example = "demo")]
+    pub tenant: String,
+    #[schema(example = "dispatcher@demo.example")]
+    pub email: String,
+    #[schema(example = "demo-password")]
+    pub password: String,
+}
+
+/// A token pair.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// Opaque token for `refreshToken`; each one works once.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Issues a token pair for a new or continuing session, inside the caller's transaction.
+async fn token_pair(
+    state: &AppState,
+    conn: &mut workorders_persistence::Conn,
+    user: UserId,
+    tenant: TenantId,
+    session: Option<(SessionId, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> ApiResult<TokenResponse> {
+    let refresh = new_token("rt_").map_err(ApiError::internal)?;
+    let refresh_ttl = chrono::Duration::seconds(secs(state.settings.refresh_token_ttl));
+    let session_id = match session {
+        Some((id, session_expires_at)) => {
+            let expires_at = (now + refresh_ttl).min(session_expires_at);
+            sessions::add_token(conn, id, &sha256_hex(&refresh), expires_at, now).await?;
+            id
+        }
+        None => {
+            let id = SessionId::new();
+            let session_expires_at =
+                now + chrono::Duration::seconds(secs(state.settings.session_max_age));
+            let expires_at = (now + refresh_ttl).min(session_expires_at);
+            sessions::create(
+                conn,
+                id,
+                tenant,
+                user,
+                &sha256_hex(&refresh),
+                expires_at,
+                session_expires_at,
+                now,
+            )
+            .await?;
+            id
+        }
+    };
+    let (access_token, expires_in) = state.jwt.issue(user, tenant, session_id, now)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token: refresh,
+        refresh_expires_in: secs(state.settings.refresh_token_ttl),
+    })
+}
+
+fn bad_credentials() -> ApiError {
+    ApiError::unauthenticated(
+        codes::INVALID_CREDENTIALS,
+        "tenant, e-mail address or password is wrong",
+    )
+}
+
+/// Sign in
+///
+/// Exchanges tenant slug, e-mail address and password for a short-lived access token and a
+/// refresh token. Failed attempts are throttled per account and per client address (429 with
+/// `Retry-After`).
+#[utoipa::path(
+    operation_id = "createToken",
+    tag = "auth",
+    request_body = TokenRequest,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 401, description = "Wrong credentials", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = crate::error::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+#[post("/auth/token")]
+pub async fn create_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ValidJson<TokenRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let limiter = &state.login_limiter;
+    limiter
+        .attempt(&client_ip(&req))
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let account = format!(
+        "{}|{}",
+        body.tenant.to_lowercase(),
+        body.email.trim().to_lowercase()
+    );
+    limiter
+        .check_account(&account)
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+
+    let tenant = tenants::find_by_slug(&state.db, &body.tenant).await?;
+    let found = match (&tenant, Email::parse(&body.email)) {
+        (Some(tenant), Ok(email)) => users::find_for_login(&state.db, tenant.id, &email).await?,
+        _ => None,
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let password_ok = state.passwords.verify(body.password, hash).await?;
+    let user = match user {
+        Some(user) if password_ok && user.active => user,
+        _ => {
+            limiter.record_failure(&account);
+            tracing::info!(tenant = %body.tenant, "sign-in failed");
+            return Err(bad_credentials());
+        }
+    };
+    limiter.record_success(&account);
+    let now = Utc::now();
+    let mut tx = state.db.begin_write().await?;
+    let tokens = token_pair(&state, tx.conn(), user.id, user.tenant_id, None, now).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "signed in");
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Refresh the access token
+///
+/// Exchanges a refresh token for a new token pair. Every refresh token works once: presenting
+/// one that was already used revokes its whole session (someone holds a copy), and both the
+/// old and new tokens stop working.
+#[utoipa::path(
+    operation_id = "refreshToken",
+    tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New token pair", body = TokenResponse),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/refresh")]
+pub async fn refresh_token(
+    state: web::Data<AppState>,
+    body: ValidJson<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let invalid = || {
+        ApiError::unauthenticated(
+            codes::INVALID_REFRESH_TOKEN,
+            "the refresh token is not valid; sign in again",
+        )
+    };
+    let now = Utc::now();
+    let mut tx = state.db.begin_write().await?;
+    let token = sessions::find_token(tx.conn(), &sha256_hex(&body.refresh_token))
+        .await?
+        .ok_or_else(invalid)?;
+    let decision = decide_refresh(RefreshTokenState {
+        used: token.used_at.is_some(),
+        family_revoked: token.session_revoked_at.is_some(),
+        expired: token.expires_at <= now || token.session_expires_at <= now,
+    });
+    let reused = || {
+        ApiError::unauthenticated(
+            codes::REFRESH_TOKEN_REUSED,
+            "this refresh token was already used; the session has been revoked, sign in again",
+        )
+    };
+    match decision {
+        RefreshDecision::Reject => Err(invalid()),
+        RefreshDecision::RevokeFamily => {
+            sessions::revoke(tx.conn(), token.session_id, "refresh_token_reused", now).await?;
+            tx.commit().await?;
+            tracing::warn!(session_id = %token.session_id, "refresh token reuse: session revoked");
+            Err(reused())
+        }
+        RefreshDecision::Rotate => {
+            if !sessions::mark_used(tx.conn(), token.token_id, now).await? {
+                sessions::revoke(tx.conn(), token.session_id, "refresh_token_reused", now).await?;
+                tx.commit().await?;
+                return Err(reused());
+            }
+            let user = users::get(&state.db, token.tenant_id, token.user_id).await?;
+            if !user.is_some_and(|u| u.active) {
+                sessions::revoke(tx.conn(), token.session_id, "user_deactivated", now).await?;
+                tx.commit().await?;
+                return Err(invalid());
+            }
+            let tokens = token_pair(
+                &state,
+                tx.conn(),
+                token.user_id,
+                token.tenant_id,
+                Some((token.session_id, token.session_expires_at)),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok(HttpResponse::Ok().json(tokens))
+        }
+    }
+}
+
+/// Sign out
+///
+/// Ends the caller's session: its refresh tokens and access tokens stop working at once.
+#[utoipa::path(
+    operation_id = "logout",
+    tag = "auth",
+    responses((status = 204, description = "Signed out")),
+    security(("access_token" = []))
+)]
+#[post("/auth/logout")]
+pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let Actor::User { session, .. } = principal.actor else {
+        return Err(ApiError::forbidden(
+            "API keys have no session to end; revoke the key instead",
+        ));
+    };
+    let mut tx = state.db.begin_write().await?;
+    sessions::revoke(tx.conn(), session, "logout", Utc::now()).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}

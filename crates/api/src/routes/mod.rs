@@ -1,0 +1,77 @@
+//! HTTP routes. Handlers parse, authorise, call storage or domain rules, and map results.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa_actix_web::scope;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::extract::with_etag;
+
+pub mod api_keys;
+pub mod auth;
+pub mod health;
+pub mod signup;
+pub mod tenant;
+pub mod users;
+pub mod views;
+
+/// Registers every documented route. Used by the server and by the OpenAPI generator.
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(health::livez)
+        .service(health::readyz)
+        .service(health::metrics)
+        .service(
+            scope::scope("/v1")
+                .wrap(actix_web::middleware::from_fn(
+                    crate::idempotency::idempotency_key,
+                ))
+                .service(signup::sign_up)
+                .service(auth::create_token)
+                .service(auth::refresh_token)
+                .service(auth::logout)
+                .service(tenant::get_tenant)
+                .service(users::get_me)
+                .service(users::create_user)
+                .service(users::list_users)
+                .service(users::get_user)
+                .service(users::update_user)
+                .service(users::deactivate_user)
+                .service(users::reactivate_user)
+                .service(api_keys::create_api_key)
+                .service(api_keys::list_api_keys)
+                .service(api_keys::get_api_key)
+                .service(api_keys::revoke_api_key),
+        );
+}
+
+/// `201 Created` with `Location` and `ETag`.
+pub fn created(location: String, version: i64, body: &impl Serialize) -> HttpResponse {
+    let mut builder = HttpResponse::Created();
+    builder.insert_header((header::LOCATION, location));
+    with_etag(&mut builder, version);
+    builder.json(body)
+}
+
+/// `200 OK` with `ETag`.
+pub fn ok_versioned(version: i64, body: &impl Serialize) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    with_etag(&mut builder, version);
+    builder.json(body)
+}
+
+/// The client's address as seen by this server (the peer, not a forwarded header).
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Deserializes a field that may be absent (leave unchanged), `null` (clear) or a value.
+pub fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
+}

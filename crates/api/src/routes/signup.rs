@@ -1,0 +1,187 @@
+//! Self-service sign-up of a new company (tenant) with its owner account.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use workorders_domain::auth::{NewPassword, Role};
+use workorders_domain::tenant::{Slug, TimeZone, parse_display_name};
+use workorders_domain::user::Email;
+use workorders_domain::{TenantId, UserId, ValidationErrors};
+use workorders_persistence::users::UserRecord;
+use workorders_persistence::{tenants, users};
+
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::ValidJson;
+use crate::routes::views::{TenantView, UserView};
+use crate::routes::{client_ip, created};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpRequest {
+    #[schema(example = "Fenster Müller GmbH")]
+    pub company_name: String,
+    /// Unique short name used to sign in; lowercase letters, digits and hyphens.
+    #[schema(example = "fenster-mueller")]
+    pub slug: String,
+    /// IANA time zone; default `Europe/Berlin`.
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: Option<String>,
+    pub owner: SignUpOwner,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignUpOwner {
+    #[schema(example = "Maria Müller")]
+    pub name: String,
+    #[schema(example = "maria@fenster-mueller.example")]
+    pub email: String,
+    /// At least 12 characters.
+    #[schema(example = "correct-horse-battery")]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignUpResponse {
+    pub tenant: TenantView,
+    pub owner: UserView,
+}
+
+struct SignUp {
+    company_name: String,
+    slug: Slug,
+    time_zone: TimeZone,
+    owner_name: String,
+    owner_email: Email,
+    owner_password: NewPassword,
+}
+
+impl SignUpRequest {
+    fn validate(self) -> Result<SignUp, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let company_name = errors.check("/company_name", parse_display_name(&self.company_name));
+        let slug = errors.check("/slug", Slug::parse(&self.slug));
+        let time_zone = match &self.time_zone {
+            Some(tz) => errors.check("/time_zone", TimeZone::parse(tz)),
+            None => Some(TimeZone::default()),
+        };
+        let owner_name = errors.check("/owner/name", parse_display_name(&self.owner.name));
+        let owner_email = errors.check("/owner/email", Email::parse(&self.owner.email));
+        let owner_password =
+            errors.check("/owner/password", NewPassword::parse(&self.owner.password));
+        match (
+            company_name,
+            slug,
+            time_zone,
+            owner_name,
+            owner_email,
+            owner_password,
+        ) {
+            (
+                Some(company_name),
+                Some(slug),
+                Some(time_zone),
+                Some(owner_name),
+                Some(owner_email),
+                Some(owner_password),
+            ) if errors.is_empty() => Ok(SignUp {
+                company_name,
+                slug,
+                time_zone,
+                owner_name,
+                owner_email,
+                owner_password,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Sign up a company
+///
+/// Creates a tenant and its owner account. Can be switched off for single-company installs
+/// (403 `signup_disabled`). Throttled per client address.
+#[utoipa::path(
+    operation_id = "signUp",
+    tag = "tenants",
+    request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "Tenant and owner created", body = SignUpResponse,
+            headers(("Location" = String, description = "The tenant"))),
+        (status = 403, description = "Sign-up is disabled on this server", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The slug is taken (`slug_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this address", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/signup")]
+pub async fn sign_up(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ValidJson<SignUpRequest>,
+) -> ApiResult<HttpResponse> {
+    if !state.settings.signup_enabled {
+        return Err(ApiError::Forbidden {
+            code: codes::SIGNUP_DISABLED,
+            detail: "sign-up is disabled on this server".to_owned(),
+        });
+    }
+    state
+        .login_limiter
+        .attempt(&client_ip(&req))
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let input = body.into_inner().validate()?;
+    let password_hash = state
+        .passwords
+        .hash(input.owner_password.expose().to_owned())
+        .await?;
+    let now = Utc::now();
+    let tenant_id = TenantId::new();
+    let mut tx = state.db.begin_write().await?;
+    let tenant = tenants::insert(
+        tx.conn(),
+        tenant_id,
+        &input.slug,
+        &input.company_name,
+        input.time_zone,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if e.is_conflict("tenants_slug_key") {
+            ApiError::conflict(
+                codes::SLUG_TAKEN,
+                format!("the slug `{}` is taken", input.slug),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    let owner = UserRecord {
+        id: UserId::new(),
+        tenant_id,
+        email: input.owner_email,
+        name: input.owner_name,
+        role: Role::Owner,
+        skills: Vec::new(),
+        phone: None,
+        home_base: None,
+        active: true,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let owner = users::insert(tx.conn(), &owner, &password_hash).await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, "tenant signed up");
+    let version = tenant.version;
+    Ok(created(
+        "/v1/tenant".to_owned(),
+        version,
+        &SignUpResponse {
+            tenant: tenant.into(),
+            owner: owner.into(),
+        },
+    ))
+}

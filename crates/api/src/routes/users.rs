@@ -1,0 +1,512 @@
+//! Staff accounts of the caller's tenant.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::auth::{NewPassword, Permission, Role};
+use workorders_domain::tenant::parse_display_name;
+use workorders_domain::user::{Email, HomeBase, parse_skills};
+use workorders_domain::{UserId, ValidationErrors};
+use workorders_persistence::users::{self, UserFilter, UserRecord, Versioned};
+use workorders_persistence::{WriteTx, sessions};
+
+use crate::auth::{Actor, Principal};
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::pagination::{Page, PageQuery, fetch_limit};
+use crate::routes::views::{HomeBaseBody, RoleName, UserView};
+use crate::routes::{created, double_option, ok_versioned};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    #[schema(example = "tech3@demo.example")]
+    pub email: String,
+    #[schema(example = "Theo Techniker")]
+    pub name: String,
+    pub role: RoleName,
+    /// Initial password, at least 12 characters.
+    #[schema(example = "a-long-initial-password")]
+    pub password: String,
+    #[serde(default)]
+    #[schema(example = json!(["glazing", "electrical"]))]
+    pub skills: Vec<String>,
+    #[schema(example = "+49 30 1234567")]
+    pub phone: Option<String>,
+    pub home_base: Option<HomeBaseBody>,
+}
+
+/// Fields to change; absent fields stay as they are, `null` clears `phone` and `home_base`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUserRequest {
+    pub name: Option<String>,
+    pub role: Option<RoleName>,
+    pub skills: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<HomeBaseBody>)]
+    pub home_base: Option<Option<HomeBaseBody>>,
+    /// New password, at least 12 characters. Ends the user's other sessions.
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Only users with this role.
+    pub role: Option<RoleName>,
+    /// Only active (`true`) or deactivated (`false`) users.
+    pub active: Option<bool>,
+}
+
+fn parse_phone(phone: &str) -> Result<String, &'static str> {
+    let phone = phone.trim();
+    let ok = !phone.is_empty()
+        && phone.len() <= 40
+        && phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-()/".contains(c));
+    if ok {
+        Ok(phone.to_owned())
+    } else {
+        Err("phone may contain digits, spaces and + - ( ) /, at most 40 characters")
+    }
+}
+
+fn parse_home_base(
+    errors: &mut ValidationErrors,
+    pointer: &str,
+    body: &HomeBaseBody,
+) -> Option<HomeBase> {
+    match HomeBase::parse(&body.postal_code, body.latitude, body.longitude) {
+        Ok(h) => Some(h),
+        Err((field, e)) => {
+            errors.add(format!("{pointer}/{field}"), e.to_string());
+            None
+        }
+    }
+}
+
+fn user_path(id: UserId) -> String {
+    format!("/v1/users/{id}")
+}
+
+fn is_self(principal: &Principal, id: UserId) -> bool {
+    principal.user_id() == Some(id)
+}
+
+fn require_write(principal: &Principal) -> ApiResult<()> {
+    principal.require(Permission::UsersWrite)
+}
+
+/// Refuses a change that would leave the tenant without an active owner.
+async fn ensure_other_owner(
+    tx: &mut WriteTx,
+    state: &AppState,
+    user: &UserRecord,
+) -> ApiResult<()> {
+    users::lock_tenant(tx.conn(), user.tenant_id, &state.db).await?;
+    if users::count_other_active_owners(tx.conn(), user.tenant_id, user.id).await? == 0 {
+        return Err(ApiError::conflict(
+            codes::LAST_OWNER,
+            "a tenant needs at least one active owner",
+        ));
+    }
+    Ok(())
+}
+
+/// Who am I
+///
+/// The signed-in user.
+#[utoipa::path(
+    operation_id = "getMe",
+    tag = "users",
+    responses((status = 200, description = "The caller", body = UserView)),
+    security(("access_token" = []))
+)]
+#[get("/me")]
+pub async fn get_me(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+    let Some(id) = principal.user_id() else {
+        return Err(ApiError::forbidden(
+            "an API key is not a user; there is no `me`",
+        ));
+    };
+    let user = users::get(&state.db, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok_versioned(user.version, &UserView::from(user)))
+}
+
+/// Create a user
+///
+/// Adds a staff member to the caller's tenant. Owners and admins (or API keys with
+/// `users:write`); only owners create owners.
+#[utoipa::path(
+    operation_id = "createUser",
+    tag = "users",
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, description = "User created", body = UserView,
+            headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "The e-mail address is already used in this tenant (`email_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["users:write"]))
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<CreateUserRequest>,
+) -> ApiResult<HttpResponse> {
+    require_write(&principal)?;
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    let email = errors.check("/email", Email::parse(&body.email));
+    let name = errors.check("/name", parse_display_name(&body.name));
+    let password = errors.check("/password", NewPassword::parse(&body.password));
+    let skills = errors.check("/skills", parse_skills(&body.skills));
+    let phone = body
+        .phone
+        .as_deref()
+        .map(|p| errors.check("/phone", parse_phone(p)));
+    let home_base = body
+        .home_base
+        .as_ref()
+        .map(|h| parse_home_base(&mut errors, "/home_base", h));
+    let (Some(email), Some(name), Some(password), Some(skills)) = (email, name, password, skills)
+    else {
+        return Err(errors.into());
+    };
+    errors.finish()?;
+    let role = Role::from(body.role);
+    if role == Role::Owner {
+        principal.require(Permission::ManageOwners)?;
+    }
+    let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
+    let now = Utc::now();
+    let user = UserRecord {
+        id: UserId::new(),
+        tenant_id: principal.tenant_id,
+        email,
+        name,
+        role,
+        skills,
+        phone: phone.flatten(),
+        home_base: home_base.flatten(),
+        active: true,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin_write().await?;
+    let user = users::insert(tx.conn(), &user, &password_hash)
+        .await
+        .map_err(|e| {
+            if e.is_conflict("users_tenant_email_key") {
+                ApiError::conflict(
+                    codes::EMAIL_TAKEN,
+                    "a user with this e-mail address exists in this tenant",
+                )
+            } else {
+                e.into()
+            }
+        })?;
+    tx.commit().await?;
+    Ok(created(
+        user_path(user.id),
+        user.version,
+        &UserView::from(user),
+    ))
+}
+
+/// List users
+///
+/// The tenant's users in creation order, filtered by role or status.
+#[utoipa::path(
+    operation_id = "listUsers",
+    tag = "users",
+    params(UserListQuery),
+    responses((status = 200, description = "One page of users", body = Page<UserView>)),
+    security(("access_token" = []), ("api_key" = ["users:read"]))
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<UserListQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::UsersRead)?;
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let filter = UserFilter {
+        role: query.role.map(Role::from),
+        active: query.active,
+    };
+    let rows = users::list(
+        &state.db,
+        principal.tenant_id,
+        &filter,
+        page.after.map(UserId),
+        fetch_limit(page),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        rows,
+        page,
+        |u| u.id.as_uuid(),
+        UserView::from,
+    )))
+}
+
+/// Get a user
+#[utoipa::path(
+    operation_id = "getUser",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The user", body = UserView, headers(("ETag" = String))),
+        (status = 404, description = "No such user in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["users:read"]))
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = UserId(id.into_inner());
+    if !is_self(&principal, id) {
+        principal.require(Permission::UsersRead)?;
+    }
+    let user = users::get(&state.db, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok_versioned(user.version, &UserView::from(user)))
+}
+
+/// Update a user
+///
+/// Changes the given fields. Requires `If-Match` with the current ETag. Users may change
+/// their own name, phone and password; everything else needs `users:write`, and roles of
+/// owners only owners change. The last active owner cannot lose the role (409 `last_owner`).
+#[utoipa::path(
+    operation_id = "updateUser",
+    tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "User id"),
+        ("If-Match" = String, Header, description = "The user's current ETag, e.g. `\"3\"`"),
+    ),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The updated user", body = UserView, headers(("ETag" = String))),
+        (status = 404, description = "No such user in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The change would leave no active owner (`last_owner`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["users:write"]))
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidJson<UpdateUserRequest>,
+) -> ApiResult<HttpResponse> {
+    let id = UserId(id.into_inner());
+    let body = body.into_inner();
+    let self_service_only =
+        body.role.is_none() && body.skills.is_none() && body.home_base.is_none();
+    if !(is_self(&principal, id) && self_service_only) {
+        require_write(&principal)?;
+    }
+    let expected_version = if_match.required()?;
+    let current = users::get(&state.db, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+
+    let mut errors = ValidationErrors::new();
+    let mut next = current.clone();
+    if let Some(name) = &body.name {
+        next.name = errors
+            .check("/name", parse_display_name(name))
+            .unwrap_or_default();
+    }
+    if let Some(role) = body.role {
+        next.role = role.into();
+    }
+    if let Some(skills) = &body.skills {
+        next.skills = errors
+            .check("/skills", parse_skills(skills))
+            .unwrap_or_default();
+    }
+    if let Some(phone) = &body.phone {
+        next.phone = phone
+            .as_deref()
+            .and_then(|p| errors.check("/phone", parse_phone(p)));
+    }
+    if let Some(home_base) = &body.home_base {
+        next.home_base = home_base
+            .as_ref()
+            .and_then(|h| parse_home_base(&mut errors, "/home_base", h));
+    }
+    let password = body
+        .password
+        .as_deref()
+        .map(|p| errors.check("/password", NewPassword::parse(p)));
+    errors.finish()?;
+
+    let role_changes = next.role != current.role;
+    if role_changes && (next.role == Role::Owner || current.role == Role::Owner) {
+        principal.require(Permission::ManageOwners)?;
+    }
+    let password_hash = match password.flatten() {
+        Some(p) => Some(state.passwords.hash(p.expose().to_owned()).await?),
+        None => None,
+    };
+
+    let now = Utc::now();
+    let mut tx = state.db.begin_write().await?;
+    if role_changes && current.role == Role::Owner && current.active {
+        ensure_other_owner(&mut tx, &state, &current).await?;
+    }
+    let updated = match users::update(tx.conn(), &next, expected_version, now).await? {
+        Versioned::Updated(user) => user,
+        Versioned::Stale { current_version } => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Versioned::NotFound => return Err(ApiError::NotFound),
+    };
+    if let Some(hash) = &password_hash {
+        users::set_password(tx.conn(), principal.tenant_id, id, hash, now).await?;
+        let keep = match &principal.actor {
+            Actor::User { session, .. } if is_self(&principal, id) => Some(*session),
+            _ => None,
+        };
+        sessions::revoke_all_for_user(
+            tx.conn(),
+            principal.tenant_id,
+            id,
+            keep,
+            "password_changed",
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ok_versioned(updated.version, &UserView::from(updated)))
+}
+
+async fn set_active(
+    state: &AppState,
+    principal: &Principal,
+    id: UserId,
+    if_match: IfMatch,
+    active: bool,
+) -> ApiResult<HttpResponse> {
+    require_write(principal)?;
+    let current = users::get(&state.db, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_version(if_match, current.version)?;
+    if current.role == Role::Owner {
+        principal.require(Permission::ManageOwners)?;
+    }
+    if current.active == active {
+        return Ok(ok_versioned(current.version, &UserView::from(current)));
+    }
+    let now = Utc::now();
+    let mut tx = state.db.begin_write().await?;
+    if !active && current.role == Role::Owner {
+        ensure_other_owner(&mut tx, state, &current).await?;
+    }
+    let mut next = current.clone();
+    next.active = active;
+    let updated = match users::update(tx.conn(), &next, current.version, now).await? {
+        Versioned::Updated(user) => user,
+        Versioned::Stale { current_version } => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Versioned::NotFound => return Err(ApiError::NotFound),
+    };
+    if !active {
+        sessions::revoke_all_for_user(
+            tx.conn(),
+            principal.tenant_id,
+            id,
+            None,
+            "user_deactivated",
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(ok_versioned(updated.version, &UserView::from(updated)))
+}
+
+/// Deactivate a user
+///
+/// The user can no longer sign in; their sessions end at once. Their history stays. The last
+/// active owner cannot be deactivated (409 `last_owner`). `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "deactivateUser",
+    tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, description = "Expected ETag"),
+    ),
+    responses(
+        (status = 200, description = "The deactivated user", body = UserView, headers(("ETag" = String))),
+        (status = 404, description = "No such user in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last active owner (`last_owner`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["users:write"]))
+)]
+#[post("/users/{id}/actions/deactivate")]
+pub async fn deactivate_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    set_active(&state, &principal, UserId(id.into_inner()), if_match, false).await
+}
+
+/// Reactivate a user
+///
+/// The user can sign in again. `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "reactivateUser",
+    tag = "users",
+    params(
+        ("id" = Uuid, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, description = "Expected ETag"),
+    ),
+    responses(
+        (status = 200, description = "The reactivated user", body = UserView, headers(("ETag" = String))),
+        (status = 404, description = "No such user in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["users:write"]))
+)]
+#[post("/users/{id}/actions/reactivate")]
+pub async fn reactivate_user(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    set_active(&state, &principal, UserId(id.into_inner()), if_match, true).await
+}

@@ -1,0 +1,131 @@
+//! Response bodies shared by several routes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use workorders_persistence::tenants::TenantRecord;
+use workorders_persistence::users::UserRecord;
+
+/// A role of a staff member.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    Owner,
+    Admin,
+    Dispatcher,
+    Technician,
+    Reviewer,
+    Accountant,
+}
+
+impl From<workorders_domain::auth::Role> for RoleName {
+    fn from(role: workorders_domain::auth::Role) -> Self {
+        use workorders_domain::auth::Role;
+        match role {
+            Role::Owner => RoleName::Owner,
+            Role::Admin => RoleName::Admin,
+            Role::Dispatcher => RoleName::Dispatcher,
+            Role::Technician => RoleName::Technician,
+            Role::Reviewer => RoleName::Reviewer,
+            Role::Accountant => RoleName::Accountant,
+        }
+    }
+}
+
+impl From<RoleName> for workorders_domain::auth::Role {
+    fn from(role: RoleName) -> Self {
+        use workorders_domain::auth::Role;
+        match role {
+            RoleName::Owner => Role::Owner,
+            RoleName::Admin => Role::Admin,
+            RoleName::Dispatcher => Role::Dispatcher,
+            RoleName::Technician => Role::Technician,
+            RoleName::Reviewer => Role::Reviewer,
+            RoleName::Accountant => Role::Accountant,
+        }
+    }
+}
+
+/// Where a field worker starts their day.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HomeBaseBody {
+    #[schema(example = "10115")]
+    pub postal_code: String,
+    #[schema(example = 52.5323)]
+    pub latitude: Option<f64>,
+    #[schema(example = 13.3846)]
+    pub longitude: Option<f64>,
+}
+
+/// A staff member.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    #[schema(example = "tech1@demo.example")]
+    pub email: String,
+    #[schema(example = "Tina Technik")]
+    pub name: String,
+    pub role: RoleName,
+    #[schema(example = json!(["glazing"]))]
+    pub skills: Vec<String>,
+    pub phone: Option<String>,
+    pub home_base: Option<HomeBaseBody>,
+    /// Deactivated users cannot sign in.
+    pub active: bool,
+    /// Increases with every change; send it back in `If-Match`.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<UserRecord> for UserView {
+    fn from(u: UserRecord) -> Self {
+        Self {
+            id: u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            name: u.name,
+            role: u.role.into(),
+            skills: u.skills,
+            phone: u.phone,
+            home_base: u.home_base.map(|h| HomeBaseBody {
+                postal_code: h.postal_code,
+                latitude: h.latitude,
+                longitude: h.longitude,
+            }),
+            active: u.active,
+            version: u.version,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A company using the system.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantView {
+    pub id: Uuid,
+    #[schema(example = "demo")]
+    pub slug: String,
+    #[schema(example = "Fenster Müller GmbH")]
+    pub name: String,
+    /// IANA time zone in which local times (working hours, slots) are computed.
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TenantRecord> for TenantView {
+    fn from(t: TenantRecord) -> Self {
+        Self {
+            id: t.id.as_uuid(),
+            slug: t.slug.as_str().to_owned(),
+            name: t.name,
+            time_zone: t.time_zone.name().to_owned(),
+            version: t.version,
+            created_at: t.created_at,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Builds and runs the server: the same code path in production and in tests.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::ResourceDef;
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::http::{Method, header};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use chrono::Utc;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+use workorders_persistence::idempotency::{self, KeyPolicy};
+use workorders_persistence::{Db, DbOptions};
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::RateLimiter;
+use crate::auth::tokens::random_bytes;
+use crate::config::{Secret, Settings};
+use crate::error::{ApiError, Problem, codes};
+use crate::extract::{path_config, query_config};
+use crate::observability::{Metrics, problem_details, request_id_header, track_metrics};
+use crate::openapi::{ApiDoc, openapi};
+use crate::state::AppState;
+
+/// A built server, bound to its port, not yet serving.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+fn jwt_secret(settings: &Settings) -> anyhow::Result<Secret> {
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(secret.clone());
+    }
+    tracing::warn!(
+        "no JWT secret configured: generated a random one for this run; access tokens will not survive a restart \
+         and several instances will not accept each other's tokens. Set WORKORDERS_JWT_SECRET or --jwt-secret-file."
+    );
+    let bytes = random_bytes::<32>()?;
+    Ok(Secret::new(
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    ))
+}
+
+impl Application {
+    /// Connects and migrates the database, seeds demo data if asked, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.check()?;
+        let db = Db::connect(
+            &settings.database_url,
+            &DbOptions {
+                max_connections: settings.db_max_connections,
+                ..DbOptions::default()
+            },
+        )
+        .await
+        .context("connecting to the database")?;
+        db.migrate().await.context("applying database migrations")?;
+        let secret = jwt_secret(&settings)?;
+        let state = AppState {
+            db,
+            jwt: Arc::new(JwtKeys::new(
+                &secret,
+                &settings.jwt_issuer,
+                &settings.jwt_audience,
+                settings.access_token_ttl,
+            )),
+            passwords: PasswordHasher::new()?,
+            login_limiter: Arc::new(RateLimiter::new(
+                settings.login_max_failures,
+                settings.login_failure_window,
+                settings.auth_attempts_per_minute,
+            )),
+            metrics: Arc::new(Metrics::new()),
+            settings: Arc::new(settings),
+        };
+        if state.settings.demo {
+            crate::demo::seed(&state)
+                .await
+                .context("seeding demo data")?;
+        }
+        let listener = TcpListener::bind(&state.settings.bind)
+            .with_context(|| format!("binding {}", state.settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = server(listener, state.clone())?;
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM/SIGINT (or the server handle stops it): in-flight requests get
+    /// `shutdown_timeout` to finish, then the database pool is closed.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(housekeeping(self.state.db.clone()));
+        let result = self.server.await;
+        housekeeping.abort();
+        self.state.db.close().await;
+        tracing::info!("server stopped");
+        result
+    }
+}
+
+/// Removes idempotency keys past their retention, hourly.
+async fn housekeeping(db: Db) {
+    let mut interval = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        interval.tick().await;
+        match idempotency::purge_expired(&db, Utc::now(), KeyPolicy::default()).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired idempotency keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
+        }
+    }
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" {
+            cors.allow_any_origin()
+        } else {
+            cors.allowed_origin(origin)
+        };
+    }
+    cors
+}
+
+/// (path pattern, allowed methods) of every documented route, to tell 405 from 404.
+struct KnownRoutes(Vec<(ResourceDef, Vec<String>)>);
+
+impl KnownRoutes {
+    fn from_openapi(document: &utoipa::openapi::OpenApi) -> Self {
+        let routes = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, present)| *present)
+                .map(|(m, _)| m.to_owned())
+                .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        Self(routes)
+    }
+}
+
+/// Unmatched requests: 405 with `Allow` when the path exists with other methods, else 404.
+async fn fallback(
+    req: HttpRequest,
+    known: web::Data<KnownRoutes>,
+) -> Result<HttpResponse, ApiError> {
+    let allowed: Vec<&str> = known
+        .0
+        .iter()
+        .filter(|(def, _)| def.is_match(req.path()))
+        .flat_map(|(_, methods)| methods.iter().map(String::as_str))
+        .collect();
+    if allowed.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let problem = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed here; allowed: {}",
+            req.method(),
+            allowed.join(", ")
+        ),
+    );
+    let mut response = problem.into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allowed.join(", ")) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Ok(response)
+}
+
+fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let document = openapi();
+    let data = web::Data::new(state);
+    let known_routes = web::Data::new(KnownRoutes::from_openapi(&document));
+    let shutdown_secs = settings.shutdown_timeout.as_secs();
+    let workers = settings.workers;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .app_data(data.clone())
+            .app_data(query_config())
+            .app_data(path_config())
+            .configure(crate::routes::configure)
+            .into_app()
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url("/openapi.json", document.clone())
+                    .config(Config::default().validator_url("none")),
+            )
+            .route(
+                "/docs",
+                web::get().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header((header::LOCATION, "/docs/"))
+                        .finish()
+                }),
+            )
+            .app_data(known_routes.clone())
+            .default_service(web::to(fallback))
+            .wrap(cors(&settings.cors_origins))
+            .wrap(from_fn(problem_details))
+            .wrap(from_fn(track_metrics))
+            .wrap(from_fn(request_id_header))
+            .wrap(TracingLogger::default())
+    })
+    .shutdown_timeout(shutdown_secs);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    Ok(server.listen(listener)?.run())
+}

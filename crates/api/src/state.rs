@@ -1,0 +1,22 @@
+//! Shared application state.
+
+use std::sync::Arc;
+
+use workorders_persistence::Db;
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasher;
+use crate::auth::rate_limit::RateLimiter;
+use crate::config::Settings;
+use crate::observability::Metrics;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub jwt: Arc<JwtKeys>,
+    pub passwords: PasswordHasher,
+    pub login_limiter: Arc<RateLimiter>,
+    pub metrics: Arc<Metrics>,
+}

@@ -1,0 +1,273 @@
+//! Roles, API-key scopes, permissions, the password policy and the refresh-token rotation rule.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use thiserror::Error;
+
+/// A staff member's role within a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Dispatcher,
+    Technician,
+    Reviewer,
+    Accountant,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Owner,
+        Role::Admin,
+        Role::Dispatcher,
+        Role::Technician,
+        Role::Reviewer,
+        Role::Accountant,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Dispatcher => "dispatcher",
+            Role::Technician => "technician",
+            Role::Reviewer => "reviewer",
+            Role::Accountant => "accountant",
+        }
+    }
+
+    /// Whether this role may do `permission`.
+    pub fn permits(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Owner => true,
+            Role::Admin => permission != ManageOwners,
+            Role::Dispatcher | Role::Technician | Role::Reviewer | Role::Accountant => {
+                matches!(permission, UsersRead)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error(
+    "unknown role `{0}`; expected one of owner, admin, dispatcher, technician, reviewer, accountant"
+)]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// Something a caller may be allowed to do. Handlers ask for a permission; roles and API-key
+/// scopes grant them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read the tenant's users.
+    UsersRead,
+    /// Create, change and deactivate users.
+    UsersWrite,
+    /// Grant or take away the owner role.
+    ManageOwners,
+    /// Create, list and revoke API keys.
+    ApiKeysManage,
+    /// Change tenant settings.
+    TenantWrite,
+}
+
+/// A scope an API key can be given. Scopes are coarse on purpose: one read and one write scope
+/// per resource family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    #[serde(rename = "users:read")]
+    UsersRead,
+    #[serde(rename = "users:write")]
+    UsersWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::UsersRead, Scope::UsersWrite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::UsersRead => "users:read",
+            Scope::UsersWrite => "users:write",
+        }
+    }
+
+    /// Whether this scope grants `permission`. API keys never manage owners, API keys or the
+    /// tenant itself: those stay with people.
+    pub fn grants(self, permission: Permission) -> bool {
+        match self {
+            Scope::UsersRead => permission == Permission::UsersRead,
+            Scope::UsersWrite => {
+                matches!(permission, Permission::UsersRead | Permission::UsersWrite)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("unknown scope `{0}`")]
+pub struct UnknownScope(pub String);
+
+impl FromStr for Scope {
+    type Err = UnknownScope;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scope::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownScope(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Minimum password length (OWASP ASVS 2.1.1 asks for at least 12 characters).
+pub const PASSWORD_MIN_CHARS: usize = 12;
+/// Maximum password length; bounds the hashing work an attacker can ask for.
+pub const PASSWORD_MAX_CHARS: usize = 128;
+
+/// A password that satisfies the policy. Its `Debug` output never shows the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewPassword(String);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PasswordError {
+    #[error("password must have at least {PASSWORD_MIN_CHARS} characters")]
+    TooShort,
+    #[error("password must have at most {PASSWORD_MAX_CHARS} characters")]
+    TooLong,
+}
+
+impl NewPassword {
+    pub fn parse(text: &str) -> Result<Self, PasswordError> {
+        let chars = text.chars().count();
+        if chars < PASSWORD_MIN_CHARS {
+            Err(PasswordError::TooShort)
+        } else if chars > PASSWORD_MAX_CHARS {
+            Err(PasswordError::TooLong)
+        } else {
+            Ok(Self(text.to_owned()))
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(<redacted>)")
+    }
+}
+
+/// What the server knows about a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshTokenState {
+    /// The token was already exchanged for a newer one.
+    pub used: bool,
+    /// The token's family (session) was revoked: logout, reuse detection, deactivation.
+    pub family_revoked: bool,
+    /// The token is past its expiry.
+    pub expired: bool,
+}
+
+/// What to do with a presented refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshDecision {
+    /// Issue a new token pair and mark this token used.
+    Rotate,
+    /// A token that was already rotated came back: someone holds a stolen copy. Revoke the
+    /// whole family so that neither the thief nor the victim can go on with it.
+    RevokeFamily,
+    /// Refuse without side effects (expired or already revoked).
+    Reject,
+}
+
+/// The rotation rule (OAuth 2.0 Security BCP, refresh token rotation with reuse detection).
+pub fn decide_refresh(state: RefreshTokenState) -> RefreshDecision {
+    if state.family_revoked {
+        RefreshDecision::Reject
+    } else if state.used {
+        RefreshDecision::RevokeFamily
+    } else if state.expired {
+        RefreshDecision::Reject
+    } else {
+        RefreshDecision::Rotate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn roles_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("superuser".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn only_owners_manage_owners() {
+        for role in Role::ALL {
+            assert_eq!(role.permits(Permission::ManageOwners), role == Role::Owner);
+        }
+    }
+
+    #[test]
+    fn api_keys_never_manage_keys_or_tenant() {
+        for scope in Scope::ALL {
+            assert!(!scope.grants(Permission::ApiKeysManage));
+            assert!(!scope.grants(Permission::ManageOwners));
+            assert!(!scope.grants(Permission::TenantWrite));
+        }
+    }
+
+    #[test]
+    fn password_policy_counts_characters_not_bytes() {
+        assert_eq!(NewPassword::parse("short"), Err(PasswordError::TooShort));
+        assert!(NewPassword::parse("üüüüüüüüüüüü").is_ok());
+        assert_eq!(
+            NewPassword::parse(&"x".repeat(129)),
+            Err(PasswordError::TooLong)
+        );
+        assert_eq!(
+            format!("{:?}", NewPassword::parse("a-secret-password").ok()),
+            "Some(NewPassword(<redacted>))"
+        );
+    }
+
+    proptest! {
+        /// Only a fresh, unexpired token of a live family rotates; a used token of a live
+        /// family always revokes the family.
+        #[test]
+        fn refresh_rule(used: bool, family_revoked: bool, expired: bool) {
+            let decision = decide_refresh(RefreshTokenState { used, family_revoked, expired });
+            prop_assert_eq!(decision == RefreshDecision::Rotate, !used && !family_revoked && !expired);
+            prop_assert_eq!(decision == RefreshDecision::RevokeFamily, used && !family_revoked);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Storage for the work-order backend.
+//!
+//! One code path serves both backends through sqlx's `Any` driver: SQL is written once in the
+//! common dialect (`$n` placeholders, `ON CONFLICT`, `RETURNING`), values are stored as text
+//! (ids, instants, JSON) and 64-bit integers, and the few places where the backends differ
+//! (write locking) are branched on [`Backend`]. The same behavioural test suite runs against both.
+
+pub mod api_keys;
+mod db;
+mod error;
+pub mod idempotency;
+mod row;
+pub mod sessions;
+pub mod tenants;
+mod time;
+pub mod users;
+
+pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};
+pub use error::StoreError;
+/// A database connection (inside a transaction: `WriteTx::conn`).
+pub use sqlx::AnyConnection as Conn;
+pub use time::{format_instant, parse_instant};

@@ -1,0 +1,189 @@
+//! `workorders`: the work-order tracking server.
+//!
+//! `workorders serve [--demo]` runs the API; `workorders openapi` prints the OpenAPI document.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use workorders_api::config::{LogFormat, Secret, Settings};
+use workorders_api::{Application, openapi, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "workorders",
+    version,
+    about = "Work-order tracking backend: from the first call to the paid invoice"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API server (creates and migrates the database on start).
+    Serve(Box<ServeArgs>),
+    /// Print the OpenAPI document, or write it to a file.
+    Openapi {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Profile {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Pretty,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "WORKORDERS_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// `sqlite://FILE` (created if missing) or `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://workorders.db")]
+    database_url: String,
+    /// Maximum database connections in the pool.
+    #[arg(long, env = "WORKORDERS_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    db_max_connections: u32,
+    /// HMAC secret for access tokens (at least 32 bytes). Prefer --jwt-secret-file.
+    #[arg(long, env = "WORKORDERS_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// File holding the HMAC secret for access tokens.
+    #[arg(long, env = "WORKORDERS_JWT_SECRET_FILE")]
+    jwt_secret_file: Option<PathBuf>,
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "WORKORDERS_ACCESS_TOKEN_TTL", default_value_t = 900)]
+    access_token_ttl: u64,
+    /// Refresh token lifetime in seconds.
+    #[arg(long, env = "WORKORDERS_REFRESH_TOKEN_TTL", default_value_t = 14 * 24 * 3600)]
+    refresh_token_ttl: u64,
+    /// `production` implies --require-config.
+    #[arg(
+        long,
+        env = "WORKORDERS_PROFILE",
+        value_enum,
+        default_value = "development"
+    )]
+    profile: Profile,
+    /// Refuse to start without a configured JWT secret.
+    #[arg(long, env = "WORKORDERS_REQUIRE_CONFIG")]
+    require_config: bool,
+    /// Log line format.
+    #[arg(
+        long,
+        env = "WORKORDERS_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty"
+    )]
+    log_format: LogFormatArg,
+    /// Comma-separated origins allowed by CORS (`*` for any); empty: none.
+    #[arg(
+        long,
+        env = "WORKORDERS_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    cors_origins: Vec<String>,
+    /// Whether `POST /v1/signup` may create new tenants.
+    #[arg(long, env = "WORKORDERS_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
+    signup_enabled: bool,
+    /// Create (idempotently) the demo tenant `demo` with its users.
+    #[arg(long, env = "WORKORDERS_DEMO")]
+    demo: bool,
+    /// HTTP worker threads (0: one per CPU core).
+    #[arg(long, env = "WORKORDERS_WORKERS", default_value_t = 0)]
+    workers: usize,
+}
+
+impl ServeArgs {
+    fn settings(self) -> anyhow::Result<(Settings, LogFormat)> {
+        let secret = match (self.jwt_secret, self.jwt_secret_file) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("give either --jwt-secret or --jwt-secret-file, not both")
+            }
+            (Some(secret), None) => Some(Secret::new(secret)),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading the JWT secret file {}", path.display()))?;
+                Some(Secret::new(text.trim().to_owned()))
+            }
+            (None, None) => None,
+        };
+        let mut settings = Settings::new(self.database_url);
+        settings.bind = self.bind;
+        settings.db_max_connections = self.db_max_connections;
+        settings.jwt_secret = secret;
+        settings.require_config =
+            self.require_config || matches!(self.profile, Profile::Production);
+        settings.access_token_ttl = Duration::from_secs(self.access_token_ttl);
+        settings.refresh_token_ttl = Duration::from_secs(self.refresh_token_ttl);
+        settings.cors_origins = self
+            .cors_origins
+            .into_iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        settings.signup_enabled = self.signup_enabled;
+        settings.demo = self.demo;
+        settings.workers = self.workers;
+        let format = match self.log_format {
+            LogFormatArg::Pretty => LogFormat::Pretty,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+        Ok((settings, format))
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (settings, format) = args.settings()?;
+    telemetry::init(format);
+    let app = Application::build(settings).await?;
+    let state = app.state();
+    tracing::info!(
+        port = app.port(),
+        backend = state.db.backend().name(),
+        "listening on {}; Swagger UI at /docs/",
+        state.settings.bind
+    );
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(*args).await,
+        Command::Openapi { output } => write_openapi(output),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_openapi(output: Option<PathBuf>) -> anyhow::Result<()> {
+    let text = openapi::openapi_json()?;
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
