@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_cors::Cors;
 use actix_web::dev::ResourceDef;
 use actix_web::dev::Server;
+pub use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
 use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
@@ -106,6 +107,11 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// A handle to stop the server (graceful: in-flight requests finish).
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
     }
 
     /// Serves until SIGTERM/SIGINT (or the server handle stops it): in-flight requests get

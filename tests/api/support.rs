@@ -1,0 +1,413 @@
+//! Test support: an in-process server on port 0 with a fresh database per test (a SQLite temp
+//! file, or a new PostgreSQL database), dropped afterwards; an HTTP client with helpers.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor};
+use uuid::Uuid;
+use workorders_api::config::{Secret, Settings};
+use workorders_api::{Application, telemetry};
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// The two storage backends every behavioural test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+pub type TestFuture = Pin<Box<dyn Future<Output = ()>>>;
+pub type TestFn = fn(Ctx) -> TestFuture;
+
+/// Registers `async fn name(ctx: Ctx)` tests of a module.
+#[macro_export]
+macro_rules! tests {
+    ($($name:ident),* $(,)?) => {
+        pub fn tests() -> Vec<(&'static str, $crate::support::TestFn)> {
+            vec![$((stringify!($name), |ctx| Box::pin($name(ctx)))),*]
+        }
+    };
+}
+
+/// The PostgreSQL server for tests (`TEST_DATABASE_URL`, default the local one).
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn postgres_url_for(db: &str) -> String {
+    let admin = postgres_admin_url();
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .unwrap_or(admin);
+    format!("{base}/{db}")
+}
+
+enum TestDb {
+    Sqlite { path: std::path::PathBuf },
+    Postgres { name: String },
+}
+
+impl TestDb {
+    async fn create(backend: Backend) -> (Self, String) {
+        let id = Uuid::now_v7().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("workorders-test-{id}.db"));
+                let url = format!("sqlite://{}", path.display());
+                (TestDb::Sqlite { path }, url)
+            }
+            Backend::Postgres => {
+                let name = format!("workorders_test_{id}");
+                let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+                    .await
+                    .expect("connect to PostgreSQL");
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create test database");
+                let url = postgres_url_for(&name);
+                (TestDb::Postgres { name }, url)
+            }
+        }
+    }
+
+    async fn drop_db(&self) {
+        match self {
+            TestDb::Sqlite { path } => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            TestDb::Postgres { name } => {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    if let Err(e) = conn.execute(sqlx::AssertSqlSafe(sql)).await {
+                        eprintln!("could not drop test database {name}: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Spawned {
+    handle: workorders_api::startup::ServerHandle,
+    /// The database to drop, for the first server on it.
+    db: Option<TestDb>,
+}
+
+/// What a test gets: the backend and a way to start servers. Everything started through it
+/// is stopped and dropped when the test ends, also when it fails.
+#[derive(Clone)]
+pub struct Ctx {
+    pub backend: Backend,
+    spawned: Arc<Mutex<Vec<Spawned>>>,
+}
+
+impl Ctx {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            spawned: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// A server with test defaults on a fresh database.
+    pub async fn app(&self) -> TestApp {
+        self.app_with(|_| {}).await
+    }
+
+    /// A server on a fresh database with adjusted settings.
+    pub async fn app_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let (db, url) = TestDb::create(self.backend).await;
+        self.start(url, Some(db), adjust).await
+    }
+
+    /// Another server instance on the same database as `other` (as behind a load balancer).
+    pub async fn app_sharing(
+        &self,
+        other: &TestApp,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        self.start(other.database_url.clone(), None, adjust).await
+    }
+
+    async fn start(
+        &self,
+        url: String,
+        db: Option<TestDb>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        if std::env::var("TEST_LOG").is_ok() {
+            telemetry::init(workorders_api::config::LogFormat::Pretty);
+        }
+        let database_url = url.clone();
+        let mut settings = Settings::new(url);
+        settings.bind = "127.0.0.1:0".to_owned();
+        settings.workers = 2;
+        settings.db_max_connections = 5;
+        settings.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret-0123"));
+        settings.shutdown_timeout = Duration::from_secs(5);
+        adjust(&mut settings);
+        let app = Application::build(settings)
+            .await
+            .expect("application builds");
+        let port = app.port();
+        let handle = app.handle();
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        self.spawned
+            .lock()
+            .expect("lock")
+            .push(Spawned { handle, db });
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            db: state.db.clone(),
+            database_url,
+        }
+    }
+
+    /// Stops every server of the test and drops its database.
+    pub async fn cleanup(&self) {
+        let spawned: Vec<Spawned> = std::mem::take(&mut *self.spawned.lock().expect("lock"));
+        for s in &spawned {
+            s.handle.stop(true).await;
+        }
+        for s in spawned {
+            if let Some(db) = s.db {
+                db.drop_db().await;
+            }
+        }
+    }
+}
+
+/// A response, body parsed as JSON when possible.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    pub fn etag(&self) -> String {
+        self.header("etag").expect("response has an ETag")
+    }
+
+    /// Asserts status and that the body is a problem document with this code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        assert_eq!(self.status, status, "status; body: {}", self.text);
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "problem content type; body: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "problem code; body: {}", self.text);
+        assert_eq!(self.body["status"], status, "problem status field");
+        assert_eq!(self.body["type"], format!("urn:workorders:problem:{code}"));
+        assert!(self.body["title"].is_string() && self.body["detail"].is_string());
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "status; body: {}", self.text);
+        self
+    }
+}
+
+/// A running server and a client for it.
+#[derive(Clone)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: workorders_persistence::Db,
+    pub database_url: String,
+}
+
+/// A signed-up tenant with its owner's token.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub slug: String,
+    pub owner_id: String,
+    pub owner_email: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Sends a request; `headers` are extra (name, value) pairs.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(Method::GET, path, Some(token), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Resp {
+        self.send(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    pub async fn patch(
+        &self,
+        path: &str,
+        token: &str,
+        if_match: Option<&str>,
+        body: &Value,
+    ) -> Resp {
+        let headers: Vec<(&str, &str)> =
+            if_match.map(|v| vec![("if-match", v)]).unwrap_or_default();
+        self.send(Method::PATCH, path, Some(token), Some(body), &headers)
+            .await
+    }
+
+    /// Signs up a tenant with a random slug and signs its owner in.
+    pub async fn sign_up(&self) -> Tenant {
+        let slug = format!("t-{}", &Uuid::now_v7().simple().to_string()[20..]);
+        let owner_email = format!("owner@{slug}.example");
+        let resp = self
+            .post(
+                "/v1/signup",
+                None,
+                &json!({"company_name": "Fenster Müller GmbH", "slug": slug, "owner": {"name": "Maria Müller", "email": owner_email, "password": PASSWORD}}),
+            )
+            .await;
+        resp.assert_status(201);
+        let owner_id = resp.body["owner"]["id"]
+            .as_str()
+            .expect("owner id")
+            .to_owned();
+        let tokens = self.sign_in(&slug, &owner_email, PASSWORD).await;
+        Tenant {
+            slug,
+            owner_id,
+            owner_email,
+            token: tokens.body["access_token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+            refresh_token: tokens.body["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
+        }
+    }
+
+    pub async fn sign_in(&self, slug: &str, email: &str, password: &str) -> Resp {
+        self.post(
+            "/v1/auth/token",
+            None,
+            &json!({"tenant": slug, "email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Creates a user with `role` in the tenant and returns (user id, access token).
+    pub async fn user_with_role(&self, tenant: &Tenant, role: &str) -> (String, String) {
+        let email = format!(
+            "{role}-{}@{}.example",
+            &Uuid::now_v7().simple().to_string()[24..],
+            tenant.slug
+        );
+        let resp = self
+            .post(
+                "/v1/users",
+                Some(&tenant.token),
+                &json!({"email": email, "name": "Test Person", "role": role, "password": PASSWORD}),
+            )
+            .await;
+        resp.assert_status(201);
+        let id = resp.body["id"].as_str().expect("id").to_owned();
+        let token = self.sign_in(&tenant.slug, &email, PASSWORD).await;
+        token.assert_status(200);
+        (
+            id,
+            token.body["access_token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+        )
+    }
+
+    /// Counts users of the tenant visible to `token` (all pages).
+    pub async fn count_users(&self, token: &str) -> usize {
+        let mut count = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/users?limit=200&cursor={c}"),
+                None => "/v1/users?limit=200".to_owned(),
+            };
+            let page = self.get(&path, token).await;
+            page.assert_status(200);
+            count += page.body["items"].as_array().expect("items").len();
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return count,
+            }
+        }
+    }
+}
