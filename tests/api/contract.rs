@@ -84,6 +84,7 @@ async fn unknown_field_is_422_with_pointer_and_creates_nothing(ctx: Ctx) {
     resp.assert_problem(422, "validation_failed");
     let detail = resp.body["errors"][0]["detail"].as_str().expect("detail");
     assert!(detail.contains("unknown field `rol`"), "{detail}");
+    assert_eq!(resp.body["errors"][0]["pointer"], "/rol");
     assert_eq!(app.count_users(&t.token).await, before);
 }
 

@@ -15,7 +15,13 @@ pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo-password";
 
 /// (e-mail, name, role, skills, home postal code)
-type DemoUser = (&'static str, &'static str, Role, &'static [&'static str], Option<&'static str>);
+type DemoUser = (
+    &'static str,
+    &'static str,
+    Role,
+    &'static [&'static str],
+    Option<&'static str>,
+);
 
 const DEMO_USERS: [DemoUser; 6] = [
     ("owner@demo.example", "Olga Owner", Role::Owner, &[], None),

@@ -115,11 +115,26 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let pointer = json_pointer(error.path());
+        let mut pointer = json_pointer(error.path());
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                ApiError::Validation(ValidationErrors::single(pointer, inner.to_string()))
+                // serde_json appends " at line L column C"; the pointer says where instead.
+                let message = inner.to_string();
+                let detail = message
+                    .rsplit_once(" at line ")
+                    .map_or(message.as_str(), |(m, _)| m)
+                    .to_owned();
+                // Missing and unknown fields are reported at their parent; point at the field.
+                for prefix in ["missing field `", "unknown field `"] {
+                    if let Some(rest) = detail.strip_prefix(prefix)
+                        && let Some((field, _)) = rest.split_once('`')
+                        && !pointer.ends_with(&format!("/{field}"))
+                    {
+                        pointer = format!("{pointer}/{field}");
+                    }
+                }
+                ApiError::Validation(ValidationErrors::single(pointer, detail))
             }
             _ => ApiError::bad_request(codes::MALFORMED_JSON, format!("malformed JSON: {inner}")),
         }
@@ -245,7 +260,25 @@ mod tests {
     #[test]
     fn json_errors_point_at_the_field() {
         match parse_json::<Outer>(br#"{"customer": {"email": 5}}"#) {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors.0[0].pointer, "/customer/email");
+                assert_eq!(
+                    errors.0[0].detail,
+                    "invalid type: integer `5`, expected a string"
+                );
+            }
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        match parse_json::<Outer>(br#"{"customer": {}}"#) {
             Err(ApiError::Validation(errors)) => assert_eq!(errors.0[0].pointer, "/customer/email"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        match parse_json::<Outer>(br#"{"customer": {"mail": 1, "email": "a"}}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors.0[0].pointer, "/customer/mail"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        match parse_json::<Outer>(br#"{"customer": {"email": "a", "mail": 1}}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors.0[0].pointer, "/customer/mail"),
             other => panic!("expected a validation error, got {other:?}"),
         }
         assert!(matches!(

@@ -1,6 +1,7 @@
 //! Logging setup: human-readable lines for development, JSON lines for production.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
