@@ -8,7 +8,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 use crate::config::LogFormat;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter
-/// (`info`, with sqlx and actix's own chatter at `warn`).
+/// (`info`, with sqlx and actix's own chatter at `warn`). Each request's span is logged when
+/// it closes, which gives one access-log line per request with its status and request id.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
@@ -20,12 +21,14 @@ pub fn init(format: LogFormat) {
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    .with_span_list(false),
+                    .with_span_list(false)
+                    .with_span_events(FmtSpan::CLOSE),
             )
             .try_init(),
-        LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Pretty => registry
+            .with(tracing_subscriber::fmt::layer().with_span_events(FmtSpan::CLOSE))
+            .try_init(),
     };
-    if result.is_err() {
-        // Already installed (tests start several servers in one process).
-    }
+    // Already installed: tests start several servers in one process.
+    drop(result);
 }
