@@ -138,7 +138,7 @@ fn add_shared_components(openapi: &mut utoipa::openapi::OpenApi) {
                 .description(Some(
                     "Makes the request safe to retry: the first response is replayed for 24 hours (1-255 visible ASCII characters).",
                 ))
-                .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[!-~]{1,255}$")).min_length(Some(1)).max_length(Some(255))))
                 .build(),
         ),
     );

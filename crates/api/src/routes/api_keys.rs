@@ -49,10 +49,15 @@ impl From<Scope> for ScopeName {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(example = "Accounting sync")]
+    #[schema(
+        example = "Accounting sync",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: String,
     /// At least one scope.
-    #[schema(example = json!(["users:read"]))]
+    #[schema(example = json!(["users:read"]), min_items = 1)]
     pub scopes: Vec<ScopeName>,
     /// Optional expiry; must be in the future.
     pub expires_at: Option<DateTime<Utc>>,
@@ -235,7 +240,7 @@ pub async fn get_api_key(
     tag = "api-keys",
     params(
         ("id" = Uuid, Path, description = "API key id"),
-        ("If-Match" = String, Header, description = "The key's current ETag"),
+        ("If-Match" = String, Header, description = "The key's current ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
     ),
     responses(
         (status = 204, description = "Revoked"),

@@ -20,10 +20,18 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
-    #[schema(example = "Fenster Müller GmbH")]
+    #[schema(
+        example = "Fenster Müller GmbH",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub company_name: String,
     /// Unique short name used to sign in; lowercase letters, digits and hyphens.
-    #[schema(example = "fenster-mueller")]
+    #[schema(
+        example = "fenster-mueller",
+        pattern = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
+    )]
     pub slug: String,
     /// IANA time zone; default `Europe/Berlin`.
     #[schema(example = "Europe/Berlin")]
@@ -34,12 +42,17 @@ pub struct SignUpRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpOwner {
-    #[schema(example = "Maria Müller")]
+    #[schema(
+        example = "Maria Müller",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: String,
-    #[schema(example = "maria@fenster-mueller.example")]
+    #[schema(example = "maria@fenster-mueller.example", max_length = 254)]
     pub email: String,
     /// At least 12 characters.
-    #[schema(example = "correct-horse-battery")]
+    #[schema(example = "correct-horse-battery", min_length = 12, max_length = 128)]
     pub password: String,
 }
 

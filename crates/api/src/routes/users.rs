@@ -23,18 +23,23 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
-    #[schema(example = "tech3@demo.example")]
+    #[schema(example = "tech3@demo.example", max_length = 254)]
     pub email: String,
-    #[schema(example = "Theo Techniker")]
+    #[schema(
+        example = "Theo Techniker",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S"
+    )]
     pub name: String,
     pub role: RoleName,
     /// Initial password, at least 12 characters.
-    #[schema(example = "a-long-initial-password")]
+    #[schema(example = "a-long-initial-password", min_length = 12, max_length = 128)]
     pub password: String,
     #[serde(default)]
     #[schema(example = json!(["glazing", "electrical"]))]
     pub skills: Vec<String>,
-    #[schema(example = "+49 30 1234567")]
+    #[schema(example = "+49 30 1234567", pattern = r"^[0-9 +()/-]{1,40}$")]
     pub phone: Option<String>,
     pub home_base: Option<HomeBaseBody>,
 }
@@ -43,6 +48,7 @@ pub struct CreateUserRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub role: Option<RoleName>,
     pub skills: Option<Vec<String>>,
@@ -53,6 +59,7 @@ pub struct UpdateUserRequest {
     #[schema(value_type = Option<HomeBaseBody>)]
     pub home_base: Option<Option<HomeBaseBody>>,
     /// New password, at least 12 characters. Ends the user's other sessions.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: Option<String>,
 }
 
@@ -308,7 +315,7 @@ pub async fn get_user(
     tag = "users",
     params(
         ("id" = Uuid, Path, description = "User id"),
-        ("If-Match" = String, Header, description = "The user's current ETag, e.g. `\"3\"`"),
+        ("If-Match" = String, Header, description = "The user's current ETag, e.g. `\"3\"`", pattern = r#"^(W/)?"[0-9]+"$"#),
     ),
     request_body = UpdateUserRequest,
     responses(
@@ -466,7 +473,7 @@ async fn set_active(
     tag = "users",
     params(
         ("id" = Uuid, Path, description = "User id"),
-        ("If-Match" = Option<String>, Header, description = "Expected ETag"),
+        ("If-Match" = Option<String>, Header, description = "Expected ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
     ),
     responses(
         (status = 200, description = "The deactivated user", body = UserView, headers(("ETag" = String))),
@@ -493,7 +500,7 @@ pub async fn deactivate_user(
     tag = "users",
     params(
         ("id" = Uuid, Path, description = "User id"),
-        ("If-Match" = Option<String>, Header, description = "Expected ETag"),
+        ("If-Match" = Option<String>, Header, description = "Expected ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
     ),
     responses(
         (status = 200, description = "The reactivated user", body = UserView, headers(("ETag" = String))),
