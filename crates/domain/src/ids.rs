@@ -67,6 +67,34 @@ typed_id!(
     /// A sign-in session: one refresh-token family.
     SessionId
 );
+typed_id!(
+    /// A process (kind of job) of a tenant.
+    ProcessId
+);
+typed_id!(
+    /// One version of a process's step list.
+    ProcessVersionId
+);
+typed_id!(
+    /// A customer of a tenant.
+    CustomerId
+);
+typed_id!(
+    /// A service address of a customer.
+    SiteId
+);
+typed_id!(
+    /// A work order.
+    WorkOrderId
+);
+typed_id!(
+    /// A step instance of a work order.
+    StepId
+);
+typed_id!(
+    /// A stored file (photo, signature).
+    AttachmentId
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,12 +3,18 @@
 //! This crate knows no I/O: no database, no HTTP. It holds typed ids, value types that can only
 //! be built valid, roles and permissions, and the pure rules the other crates apply.
 
+pub mod assign;
 pub mod auth;
 pub mod ids;
 pub mod pagination;
+pub mod process;
 pub mod tenant;
 pub mod user;
 pub mod validation;
+pub mod work_order;
 
-pub use ids::{ApiKeyId, SessionId, TenantId, UserId};
+pub use ids::{
+    ApiKeyId, AttachmentId, CustomerId, ProcessId, ProcessVersionId, SessionId, SiteId, StepId, TenantId,
+    UserId, WorkOrderId,
+};
 pub use validation::{FieldError, ValidationErrors};

@@ -6,14 +6,18 @@
 //! (write locking) are branched on [`Backend`]. The same behavioural test suite runs against both.
 
 pub mod api_keys;
+pub mod attachments;
+pub mod customers;
 mod db;
 mod error;
 pub mod idempotency;
+pub mod processes;
 mod row;
 pub mod sessions;
 pub mod tenants;
 mod time;
 pub mod users;
+pub mod work_orders;
 
 pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};
 pub use error::StoreError;

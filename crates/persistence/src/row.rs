@@ -11,6 +11,7 @@ pub(crate) trait RowExt {
     fn text(&self, column: &'static str) -> Result<String, StoreError>;
     fn opt_text(&self, column: &'static str) -> Result<Option<String>, StoreError>;
     fn int(&self, column: &'static str) -> Result<i64, StoreError>;
+    fn opt_int(&self, column: &'static str) -> Result<Option<i64>, StoreError>;
     fn opt_float(&self, column: &'static str) -> Result<Option<f64>, StoreError>;
     fn uuid(&self, column: &'static str) -> Result<Uuid, StoreError>;
     fn instant(&self, column: &'static str) -> Result<DateTime<Utc>, StoreError>;
@@ -43,6 +44,10 @@ impl RowExt for AnyRow {
     fn int(&self, column: &'static str) -> Result<i64, StoreError> {
         self.try_get::<i64, _>(column)
             .map_err(|e| corrupt(column, e))
+    }
+
+    fn opt_int(&self, column: &'static str) -> Result<Option<i64>, StoreError> {
+        self.try_get::<Option<i64>, _>(column).map_err(|e| corrupt(column, e))
     }
 
     fn opt_float(&self, column: &'static str) -> Result<Option<f64>, StoreError> {

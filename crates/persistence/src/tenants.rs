@@ -3,12 +3,14 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
-use workorders_domain::TenantId;
+use workorders_domain::assign::AssignmentRule;
+use workorders_domain::{TenantId, UserId};
 use workorders_domain::tenant::{Slug, TimeZone};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::{Db, StoreError, format_instant};
+use crate::users::Versioned;
+use crate::{Conn, Db, StoreError, format_instant};
 
 #[derive(Debug, Clone)]
 pub struct TenantRecord {
@@ -16,12 +18,16 @@ pub struct TenantRecord {
     pub slug: Slug,
     pub name: String,
     pub time_zone: TimeZone,
+    /// Takes steps nobody qualifies for; `None`: the tenant's (first) owner.
+    pub process_owner_id: Option<UserId>,
+    pub assignment_rule: AssignmentRule,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, slug, name, time_zone, version, created_at, updated_at";
+const COLUMNS: &str =
+    "id, slug, name, time_zone, process_owner_id, assignment_rule, version, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<TenantRecord, StoreError> {
     Ok(TenantRecord {
@@ -29,6 +35,8 @@ fn from_row(row: &AnyRow) -> Result<TenantRecord, StoreError> {
         slug: row.parsed("slug", Slug::parse)?,
         name: row.text("name")?,
         time_zone: row.parsed("time_zone", TimeZone::parse)?,
+        process_owner_id: row.opt_text("process_owner_id")?.and_then(|t| t.parse().ok()),
+        assignment_rule: row.parsed("assignment_rule", |t| AssignmentRule::parse(t).ok_or("unknown rule"))?,
         version: row.int("version")?,
         created_at: row.instant("created_at")?,
         updated_at: row.instant("updated_at")?,
@@ -75,6 +83,52 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<TenantRecord>, S
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(slug)
         .fetch_optional(db.pool())
+        .await
+        .store()?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Changes the tenant's process settings if the version matches.
+pub async fn update_settings(
+    conn: &mut Conn,
+    tenant: TenantId,
+    process_owner: Option<UserId>,
+    rule: AssignmentRule,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<Versioned<TenantRecord>, StoreError> {
+    let sql = format!(
+        "UPDATE tenants SET process_owner_id = $1, assignment_rule = $2, version = version + 1, updated_at = $3 \
+         WHERE id = $4 AND version = $5 RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(process_owner.map(|u| u.to_string()))
+        .bind(rule.as_str())
+        .bind(format_instant(now))
+        .bind(tenant.to_string())
+        .bind(expected_version)
+        .fetch_optional(&mut *conn)
+        .await
+        .store()?;
+    match row {
+        Some(row) => Ok(Versioned::Updated(from_row(&row)?)),
+        None => {
+            let current: Option<i64> = sqlx::query_scalar("SELECT version FROM tenants WHERE id = $1")
+                .bind(tenant.to_string())
+                .fetch_optional(conn)
+                .await
+                .store()?;
+            Ok(current.map_or(Versioned::NotFound, |current_version| Versioned::Stale { current_version }))
+        }
+    }
+}
+
+/// The tenant row inside a write transaction.
+pub async fn get_in(conn: &mut Conn, id: TenantId) -> Result<Option<TenantRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id.to_string())
+        .fetch_optional(conn)
         .await
         .store()?;
     row.as_ref().map(from_row).transpose()

@@ -9,7 +9,7 @@ use workorders_domain::{TenantId, UserId};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::{Db, StoreError, format_instant};
+use crate::{Conn, Db, StoreError, format_instant};
 
 /// A stored user, without the password hash.
 #[derive(Debug, Clone)]
@@ -299,4 +299,15 @@ pub async fn get_active_in_session(
         .await
         .store()?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// All users of the tenant (active and not), for assignment. Tenants have tens of users.
+pub async fn all_in(conn: &mut Conn, tenant: TenantId) -> Result<Vec<UserRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 ORDER BY id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .fetch_all(conn)
+        .await
+        .store()?;
+    rows.iter().map(from_row).collect()
 }
