@@ -136,6 +136,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
+    crate::demo_work::seed(state, tenant.id).await?;
     tracing::info!(
         tenant = DEMO_SLUG,
         users_added = added,

@@ -34,6 +34,15 @@ pub mod codes {
     pub const EMAIL_TAKEN: &str = "email_taken";
     pub const LAST_OWNER: &str = "last_owner";
     pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "idempotency_key_in_flight";
+    pub const INVALID_TRANSITION: &str = "invalid_transition";
+    pub const STEP_INCOMPLETE: &str = "step_incomplete";
+    pub const STEP_NOT_SKIPPABLE: &str = "step_not_skippable";
+    pub const PROCESS_NAME_TAKEN: &str = "process_name_taken";
+    pub const PROCESS_NOT_PUBLISHED: &str = "process_not_published";
+    pub const PROCESS_ARCHIVED: &str = "process_archived";
+    pub const VERSION_NOT_DRAFT: &str = "version_not_draft";
+    pub const CUSTOMER_HAS_ORDERS: &str = "customer_has_orders";
+    pub const INVALID_UPLOAD: &str = "invalid_upload";
     pub const PRECONDITION_FAILED: &str = "precondition_failed";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
@@ -70,6 +79,18 @@ pub struct Problem {
     /// Invalid fields, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<ProblemField>>,
+    /// For `invalid_transition`: the state the resource is in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_state: Option<String>,
+    /// For `invalid_transition`: the actions allowed in the current state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
+    /// For `step_incomplete`: required checklist items not yet checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_checklist: Option<Vec<String>>,
+    /// For `step_incomplete`: required evidence not yet recorded (`photo`, `signature`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_evidence: Option<Vec<String>>,
 }
 
 /// One invalid field of a request.
@@ -91,6 +112,10 @@ impl Problem {
             detail: detail.into(),
             code: code.to_owned(),
             errors: None,
+            current_state: None,
+            allowed_actions: None,
+            missing_checklist: None,
+            missing_evidence: None,
         }
     }
 
@@ -115,6 +140,17 @@ pub enum ApiError {
     NotFound,
     /// 409: conflicts with the current state.
     Conflict { code: &'static str, detail: String },
+    /// 409: the action is not allowed in the current state.
+    InvalidTransition {
+        detail: String,
+        current_state: String,
+        allowed_actions: Vec<String>,
+    },
+    /// 409: a step cannot be completed yet.
+    StepIncomplete {
+        missing_checklist: Vec<String>,
+        missing_evidence: Vec<String>,
+    },
     /// 412: the `If-Match` version is stale.
     PreconditionFailed { current_version: i64 },
     /// 413: the body is too large.
@@ -182,6 +218,33 @@ impl ApiError {
             | ApiError::Conflict { code, detail }
             | ApiError::Unprocessable { code, detail } => Problem::new(status, code, detail),
             ApiError::NotFound => Problem::new(status, codes::NOT_FOUND, "no such resource"),
+            ApiError::InvalidTransition {
+                detail,
+                current_state,
+                allowed_actions,
+            } => {
+                let mut problem = Problem::new(status, codes::INVALID_TRANSITION, detail);
+                problem.current_state = Some(current_state.clone());
+                problem.allowed_actions = Some(allowed_actions.clone());
+                problem
+            }
+            ApiError::StepIncomplete {
+                missing_checklist,
+                missing_evidence,
+            } => {
+                let mut problem = Problem::new(
+                    status,
+                    codes::STEP_INCOMPLETE,
+                    format!(
+                        "the step cannot be completed yet: missing checklist items [{}], missing evidence [{}]",
+                        missing_checklist.join(", "),
+                        missing_evidence.join(", ")
+                    ),
+                );
+                problem.missing_checklist = Some(missing_checklist.clone());
+                problem.missing_evidence = Some(missing_evidence.clone());
+                problem
+            }
             ApiError::PreconditionFailed { current_version } => Problem::new(
                 status,
                 codes::PRECONDITION_FAILED,
@@ -257,7 +320,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. }
+            | ApiError::InvalidTransition { .. }
+            | ApiError::StepIncomplete { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

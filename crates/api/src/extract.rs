@@ -162,6 +162,30 @@ impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
     }
 }
 
+/// An optional JSON body: `None` when the request has no body, else as [`ValidJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let body = read_body(&req, &mut payload, body_limit(&req)).await?;
+            if body.is_empty() {
+                return Ok(OptionalJson(None));
+            }
+            if !is_json_content_type(&req) {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            parse_json(&body).map(|v| OptionalJson(Some(v)))
+        })
+    }
+}
+
 /// The version a client expects, from `If-Match: "<version>"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IfMatch(pub Option<i64>);

@@ -103,7 +103,9 @@ pub async fn idempotency_key(
         }
     };
     let mut payload = req.take_payload();
-    let body = match read_body(req.request(), &mut payload, body_limit(req.request())).await {
+    // Uploads have their own, larger limit; JSON routes check theirs again.
+    let limit = body_limit(req.request()).max(crate::routes::steps::MAX_UPLOAD_BYTES);
+    let body = match read_body(req.request(), &mut payload, limit).await {
         Ok(body) => body,
         Err(e) => return Ok(error(req, e)),
     };

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod demo_work;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -19,6 +20,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod workflow;
 
 pub use config::Settings;
 pub use startup::Application;

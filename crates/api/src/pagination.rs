@@ -58,6 +58,34 @@ fn decode_cursor(cursor: &str) -> Result<Uuid, ApiError> {
     Ok(body.after)
 }
 
+#[derive(Serialize, Deserialize)]
+struct KeyedCursorBody {
+    key: String,
+    after: Uuid,
+}
+
+/// A cursor for lists sorted by another key than the id: (sort key, id) of the last row.
+pub fn encode_keyed_cursor(key: &str, after: Uuid) -> String {
+    let body = serde_json::to_vec(&KeyedCursorBody {
+        key: key.to_owned(),
+        after,
+    })
+    .unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(body)
+}
+
+pub fn decode_keyed_cursor(cursor: &str) -> Result<(String, Uuid), ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            codes::INVALID_CURSOR,
+            "the cursor is not valid; start again without one",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let body: KeyedCursorBody = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok((body.key, body.after))
+}
+
 fn encode_cursor(after: Uuid) -> String {
     let body = serde_json::to_vec(&CursorBody { after }).unwrap_or_default();
     URL_SAFE_NO_PAD.encode(body)

@@ -68,7 +68,10 @@ pub fn choose(
     rule: AssignmentRule,
     last: Option<UserId>,
 ) -> Option<UserId> {
-    let mut qualified: Vec<&Candidate> = candidates.iter().filter(|c| c.qualifies(responsible)).collect();
+    let mut qualified: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.qualifies(responsible))
+        .collect();
     if qualified.is_empty() {
         return None;
     }
@@ -80,7 +83,10 @@ pub fn choose(
         AssignmentRule::RoundRobin => qualified.first().map(|c| c.id),
         AssignmentRule::LeastLoaded => {
             let least = qualified.iter().map(|c| c.open_steps).min()?;
-            qualified.iter().find(|c| c.open_steps == least).map(|c| c.id)
+            qualified
+                .iter()
+                .find(|c| c.open_steps == least)
+                .map(|c| c.id)
         }
     }
 }
@@ -113,16 +119,27 @@ mod tests {
     }
 
     fn role(skills: &[&str]) -> Responsible {
-        Responsible::Role { role: Role::Technician, skills: skills.iter().map(|s| (*s).to_owned()).collect() }
+        Responsible::Role {
+            role: Role::Technician,
+            skills: skills.iter().map(|s| (*s).to_owned()).collect(),
+        }
     }
 
     #[test]
     fn skills_narrow_the_pool() {
         let a = tech(0, &["repair"]);
         let b = tech(5, &["glazing", "repair"]);
-        let pick = choose(&role(&["glazing"]), &[a, b.clone()], AssignmentRule::LeastLoaded, None);
+        let pick = choose(
+            &role(&["glazing"]),
+            &[a, b.clone()],
+            AssignmentRule::LeastLoaded,
+            None,
+        );
         assert_eq!(pick, Some(b.id));
-        assert_eq!(choose(&role(&["roofing"]), &[b], AssignmentRule::LeastLoaded, None), None);
+        assert_eq!(
+            choose(&role(&["roofing"]), &[b], AssignmentRule::LeastLoaded, None),
+            None
+        );
     }
 
     #[test]
@@ -131,7 +148,12 @@ mod tests {
         let free = tech(0, &[]);
         let mut gone = tech(0, &[]);
         gone.active = false;
-        let pick = choose(&role(&[]), &[busy, free.clone(), gone], AssignmentRule::LeastLoaded, None);
+        let pick = choose(
+            &role(&[]),
+            &[busy, free.clone(), gone],
+            AssignmentRule::LeastLoaded,
+            None,
+        );
         assert_eq!(pick, Some(free.id));
     }
 

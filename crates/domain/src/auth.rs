@@ -44,9 +44,35 @@ impl Role {
         match self {
             Role::Owner => true,
             Role::Admin => permission != ManageOwners,
-            Role::Dispatcher | Role::Technician | Role::Reviewer | Role::Accountant => {
-                matches!(permission, UsersRead)
-            }
+            Role::Dispatcher => matches!(
+                permission,
+                UsersRead
+                    | ProcessesRead
+                    | CustomersRead
+                    | CustomersWrite
+                    | WorkOrdersRead
+                    | WorkOrdersWrite
+                    | WorkOrdersBill
+                    | StepsWorkOwn
+            ),
+            Role::Technician => matches!(
+                permission,
+                UsersRead | ProcessesRead | WorkOrdersReadOwn | StepsWorkOwn
+            ),
+            Role::Reviewer => matches!(
+                permission,
+                UsersRead | ProcessesRead | CustomersRead | WorkOrdersRead | StepsWorkOwn
+            ),
+            Role::Accountant => matches!(
+                permission,
+                UsersRead
+                    | ProcessesRead
+                    | CustomersRead
+                    | CustomersWrite
+                    | WorkOrdersRead
+                    | WorkOrdersBill
+                    | StepsWorkOwn
+            ),
         }
     }
 }
@@ -87,6 +113,24 @@ pub enum Permission {
     ApiKeysManage,
     /// Change tenant settings.
     TenantWrite,
+    /// Read process maps.
+    ProcessesRead,
+    /// Create, version, publish and archive process maps.
+    ProcessesWrite,
+    /// Read customers and sites.
+    CustomersRead,
+    /// Create, change and delete customers and sites.
+    CustomersWrite,
+    /// Read every work order of the tenant.
+    WorkOrdersRead,
+    /// Read the work orders one holds or held a step of.
+    WorkOrdersReadOwn,
+    /// Create and change work orders, act on any step, reassign.
+    WorkOrdersWrite,
+    /// Mark completed orders invoiced and close them.
+    WorkOrdersBill,
+    /// Act on the steps one is responsible for.
+    StepsWorkOwn,
 }
 
 /// A scope an API key can be given. Scopes are coarse on purpose: one read and one write scope
@@ -97,26 +141,61 @@ pub enum Scope {
     UsersRead,
     #[serde(rename = "users:write")]
     UsersWrite,
+    #[serde(rename = "processes:read")]
+    ProcessesRead,
+    #[serde(rename = "processes:write")]
+    ProcessesWrite,
+    #[serde(rename = "customers:read")]
+    CustomersRead,
+    #[serde(rename = "customers:write")]
+    CustomersWrite,
+    #[serde(rename = "work_orders:read")]
+    WorkOrdersRead,
+    #[serde(rename = "work_orders:write")]
+    WorkOrdersWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::UsersRead, Scope::UsersWrite];
+    pub const ALL: [Scope; 8] = [
+        Scope::UsersRead,
+        Scope::UsersWrite,
+        Scope::ProcessesRead,
+        Scope::ProcessesWrite,
+        Scope::CustomersRead,
+        Scope::CustomersWrite,
+        Scope::WorkOrdersRead,
+        Scope::WorkOrdersWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::UsersRead => "users:read",
             Scope::UsersWrite => "users:write",
+            Scope::ProcessesRead => "processes:read",
+            Scope::ProcessesWrite => "processes:write",
+            Scope::CustomersRead => "customers:read",
+            Scope::CustomersWrite => "customers:write",
+            Scope::WorkOrdersRead => "work_orders:read",
+            Scope::WorkOrdersWrite => "work_orders:write",
         }
     }
 
     /// Whether this scope grants `permission`. API keys never manage owners, API keys or the
     /// tenant itself: those stay with people.
     pub fn grants(self, permission: Permission) -> bool {
+        use Permission::*;
         match self {
-            Scope::UsersRead => permission == Permission::UsersRead,
-            Scope::UsersWrite => {
-                matches!(permission, Permission::UsersRead | Permission::UsersWrite)
-            }
+            Scope::UsersRead => permission == UsersRead,
+            Scope::UsersWrite => matches!(permission, UsersRead | UsersWrite),
+            Scope::ProcessesRead => permission == ProcessesRead,
+            Scope::ProcessesWrite => matches!(permission, ProcessesRead | ProcessesWrite),
+            Scope::CustomersRead => permission == CustomersRead,
+            Scope::CustomersWrite => matches!(permission, CustomersRead | CustomersWrite),
+            Scope::WorkOrdersRead => permission == WorkOrdersRead,
+            Scope::WorkOrdersWrite => matches!(
+                permission,
+                WorkOrdersRead | WorkOrdersWrite | WorkOrdersBill
+            ),
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod validation;
 pub mod work_order;
 
 pub use ids::{
-    ApiKeyId, AttachmentId, CustomerId, ProcessId, ProcessVersionId, SessionId, SiteId, StepId, TenantId,
-    UserId, WorkOrderId,
+    ApiKeyId, AttachmentId, CustomerId, ProcessId, ProcessVersionId, SessionId, SiteId, StepId,
+    TenantId, UserId, WorkOrderId,
 };
 pub use validation::{FieldError, ValidationErrors};

@@ -129,7 +129,9 @@ pub fn parse_key(text: &str) -> Result<String, &'static str> {
     if ok {
         Ok(text.to_owned())
     } else {
-        Err("keys have 1 to 64 characters: lowercase letters, digits and `_`, starting with a letter")
+        Err(
+            "keys have 1 to 64 characters: lowercase letters, digits and `_`, starting with a letter",
+        )
     }
 }
 
@@ -148,7 +150,11 @@ impl KnownUsers for HashSet<UserId> {
 /// Checks a step list: not empty, at most [`MAX_STEPS`], unique step keys, unique checklist
 /// keys per step, known users, valid skills, parallel groups consecutive. Pointers are
 /// relative to `base` (e.g. `/steps`).
-pub fn validate_steps(steps: &[StepDefinition], users: &dyn KnownUsers, base: &str) -> Result<(), ValidationErrors> {
+pub fn validate_steps(
+    steps: &[StepDefinition],
+    users: &dyn KnownUsers,
+    base: &str,
+) -> Result<(), ValidationErrors> {
     let mut errors = ValidationErrors::new();
     if steps.is_empty() {
         errors.add(base, "a process needs at least one step");
@@ -164,18 +170,28 @@ pub fn validate_steps(steps: &[StepDefinition], users: &dyn KnownUsers, base: &s
         if let Err(e) = parse_key(&step.key) {
             errors.add(format!("{at}/key"), e);
         } else if !keys.insert(step.key.as_str()) {
-            errors.add(format!("{at}/key"), format!("duplicate step key `{}`", step.key));
+            errors.add(
+                format!("{at}/key"),
+                format!("duplicate step key `{}`", step.key),
+            );
         }
         if step.name.trim().is_empty() || step.name.chars().count() > 200 {
             errors.add(format!("{at}/name"), "must have 1 to 200 characters");
         }
-        if step.description.as_ref().is_some_and(|d| d.chars().count() > 4000) {
+        if step
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 4000)
+        {
             errors.add(format!("{at}/description"), "at most 4000 characters");
         }
         match &step.responsible {
             Responsible::User { user_id } => {
                 if !users.is_active_user(*user_id) {
-                    errors.add(format!("{at}/responsible/user_id"), "no active user with this id in this tenant");
+                    errors.add(
+                        format!("{at}/responsible/user_id"),
+                        "no active user with this id in this tenant",
+                    );
                 }
             }
             Responsible::Role { skills, .. } => {
@@ -192,10 +208,16 @@ pub fn validate_steps(steps: &[StepDefinition], users: &dyn KnownUsers, base: &s
             if let Err(e) = parse_key(&item.key) {
                 errors.add(format!("{at}/checklist/{j}/key"), e);
             } else if !item_keys.insert(item.key.as_str()) {
-                errors.add(format!("{at}/checklist/{j}/key"), format!("duplicate checklist key `{}`", item.key));
+                errors.add(
+                    format!("{at}/checklist/{j}/key"),
+                    format!("duplicate checklist key `{}`", item.key),
+                );
             }
             if item.label.trim().is_empty() || item.label.chars().count() > 200 {
-                errors.add(format!("{at}/checklist/{j}/label"), "must have 1 to 200 characters");
+                errors.add(
+                    format!("{at}/checklist/{j}/label"),
+                    "must have 1 to 200 characters",
+                );
             }
         }
         if step.checklist.len() > 50 {
@@ -203,14 +225,23 @@ pub fn validate_steps(steps: &[StepDefinition], users: &dyn KnownUsers, base: &s
         }
         let unique_evidence: HashSet<_> = step.evidence.iter().collect();
         if unique_evidence.len() != step.evidence.len() {
-            errors.add(format!("{at}/evidence"), "each kind of evidence at most once");
+            errors.add(
+                format!("{at}/evidence"),
+                "each kind of evidence at most once",
+            );
         }
         let group = step.parallel_group.as_deref();
         if let Some(g) = group {
             if parse_key(g).is_err() {
-                errors.add(format!("{at}/parallel_group"), "group names follow the key rules");
+                errors.add(
+                    format!("{at}/parallel_group"),
+                    "group names follow the key rules",
+                );
             } else if previous_group != Some(g) && closed_groups.contains(g) {
-                errors.add(format!("{at}/parallel_group"), format!("the steps of group `{g}` must be consecutive"));
+                errors.add(
+                    format!("{at}/parallel_group"),
+                    format!("the steps of group `{g}` must be consecutive"),
+                );
             }
         }
         if previous_group != group
@@ -230,7 +261,8 @@ pub fn stages(steps: &[StepDefinition]) -> Vec<usize> {
     let mut stage = 0;
     for (i, step) in steps.iter().enumerate() {
         if i > 0 {
-            let same_group = step.parallel_group.is_some() && step.parallel_group == steps[i - 1].parallel_group;
+            let same_group =
+                step.parallel_group.is_some() && step.parallel_group == steps[i - 1].parallel_group;
             if !same_group {
                 stage += 1;
             }
@@ -249,7 +281,10 @@ pub(crate) mod tests {
             key: key.to_owned(),
             name: format!("Step {key}"),
             description: None,
-            responsible: Responsible::Role { role: Role::Technician, skills: vec![] },
+            responsible: Responsible::Role {
+                role: Role::Technician,
+                skills: vec![],
+            },
             handling: Handling::Manual,
             target_duration_minutes: Some(60),
             checklist: vec![],
@@ -260,27 +295,53 @@ pub(crate) mod tests {
     }
 
     fn pointers(result: Result<(), ValidationErrors>) -> Vec<String> {
-        result.err().map(|e| e.0.into_iter().map(|f| f.pointer).collect()).unwrap_or_default()
+        result
+            .err()
+            .map(|e| e.0.into_iter().map(|f| f.pointer).collect())
+            .unwrap_or_default()
     }
 
     #[test]
     fn empty_and_duplicate_steps_are_rejected() {
         let users: HashSet<UserId> = HashSet::new();
         assert_eq!(pointers(validate_steps(&[], &users, "/steps")), ["/steps"]);
-        assert_eq!(pointers(validate_steps(&[step("a"), step("a")], &users, "/steps")), ["/steps/1/key"]);
+        assert_eq!(
+            pointers(validate_steps(&[step("a"), step("a")], &users, "/steps")),
+            ["/steps/1/key"]
+        );
         let mut named = step("b");
-        named.responsible = Responsible::User { user_id: UserId::new() };
-        assert_eq!(pointers(validate_steps(&[named], &users, "/steps")), ["/steps/0/responsible/user_id"]);
+        named.responsible = Responsible::User {
+            user_id: UserId::new(),
+        };
+        assert_eq!(
+            pointers(validate_steps(&[named], &users, "/steps")),
+            ["/steps/0/responsible/user_id"]
+        );
     }
 
     #[test]
     fn parallel_groups_must_be_consecutive() {
         let users: HashSet<UserId> = HashSet::new();
-        let grouped = |key: &str, g: Option<&str>| StepDefinition { parallel_group: g.map(str::to_owned), ..step(key) };
-        let ok = [grouped("a", None), grouped("b", Some("g")), grouped("c", Some("g")), grouped("d", None)];
+        let grouped = |key: &str, g: Option<&str>| StepDefinition {
+            parallel_group: g.map(str::to_owned),
+            ..step(key)
+        };
+        let ok = [
+            grouped("a", None),
+            grouped("b", Some("g")),
+            grouped("c", Some("g")),
+            grouped("d", None),
+        ];
         assert!(validate_steps(&ok, &users, "/steps").is_ok());
         assert_eq!(stages(&ok), [0, 1, 1, 2]);
-        let split = [grouped("a", Some("g")), grouped("b", None), grouped("c", Some("g"))];
-        assert_eq!(pointers(validate_steps(&split, &users, "/steps")), ["/steps/2/parallel_group"]);
+        let split = [
+            grouped("a", Some("g")),
+            grouped("b", None),
+            grouped("c", Some("g")),
+        ];
+        assert_eq!(
+            pointers(validate_steps(&split, &users, "/steps")),
+            ["/steps/2/parallel_group"]
+        );
     }
 }

@@ -140,7 +140,13 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [Channel::Phone, Channel::Web, Channel::Api, Channel::Email, Channel::WalkIn];
+    pub const ALL: [Channel; 5] = [
+        Channel::Phone,
+        Channel::Web,
+        Channel::Api,
+        Channel::Email,
+        Channel::WalkIn,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -168,7 +174,12 @@ pub enum Priority {
 }
 
 impl Priority {
-    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Urgent];
+    pub const ALL: [Priority; 4] = [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Urgent,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -253,16 +264,49 @@ impl Step {
 /// A command to the aggregate.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    StartStep { step: StepId },
-    CompleteStep { step: StepId },
-    SkipStep { step: StepId, reason: String },
-    ReopenStep { step: StepId, reason: Option<String> },
-    ReassignStep { step: StepId, to: UserId, reason: String },
-    SetChecklistItem { step: StepId, item: String, checked: bool },
-    RecordEvidence { step: StepId, kind: Evidence, attachment: AttachmentId },
-    Hold { reason: Option<String> },
+    StartStep {
+        step: StepId,
+    },
+    CompleteStep {
+        step: StepId,
+    },
+    SkipStep {
+        step: StepId,
+        reason: String,
+    },
+    ReopenStep {
+        step: StepId,
+        reason: Option<String>,
+    },
+    ReassignStep {
+        step: StepId,
+        to: UserId,
+        reason: String,
+    },
+    /// Hands an open step over: to `successor` if they qualify, else by the assignment rule
+    /// (deactivation of the holder).
+    HandOver {
+        step: StepId,
+        successor: Option<UserId>,
+        reason: String,
+    },
+    SetChecklistItem {
+        step: StepId,
+        item: String,
+        checked: bool,
+    },
+    RecordEvidence {
+        step: StepId,
+        kind: Evidence,
+        attachment: AttachmentId,
+    },
+    Hold {
+        reason: Option<String>,
+    },
     Resume,
-    Cancel { reason: String },
+    Cancel {
+        reason: String,
+    },
     MarkInvoiced,
     Close,
 }
@@ -275,7 +319,7 @@ impl Command {
             Command::CompleteStep { .. } => "step.completed",
             Command::SkipStep { .. } => "step.skipped",
             Command::ReopenStep { .. } => "step.reopened",
-            Command::ReassignStep { .. } => "step.reassigned",
+            Command::ReassignStep { .. } | Command::HandOver { .. } => "step.reassigned",
             Command::SetChecklistItem { .. } => "step.checklist_changed",
             Command::RecordEvidence { .. } => "step.evidence_recorded",
             Command::Hold { .. } => "work_order.held",
@@ -300,7 +344,10 @@ pub enum Event {
     #[serde(rename = "work_order.reopened")]
     Reopened,
     #[serde(rename = "work_order.held")]
-    Held { reason: Option<String>, from: OrderStatus },
+    Held {
+        reason: Option<String>,
+        from: OrderStatus,
+    },
     #[serde(rename = "work_order.resumed")]
     Resumed { to: OrderStatus },
     #[serde(rename = "work_order.cancelled")]
@@ -313,21 +360,55 @@ pub enum Event {
     #[serde(rename = "work_order.flagged")]
     Flagged { step_id: StepId, reason: String },
     #[serde(rename = "step.activated")]
-    StepActivated { step_id: StepId, step_key: String, responsible: UserId, due_at: Option<DateTime<Utc>> },
+    StepActivated {
+        step_id: StepId,
+        step_key: String,
+        responsible: UserId,
+        due_at: Option<DateTime<Utc>>,
+    },
     #[serde(rename = "step.started")]
     StepStarted { step_id: StepId, step_key: String },
     #[serde(rename = "step.completed")]
-    StepCompleted { step_id: StepId, step_key: String, responsible: Option<UserId> },
+    StepCompleted {
+        step_id: StepId,
+        step_key: String,
+        responsible: Option<UserId>,
+    },
     #[serde(rename = "step.skipped")]
-    StepSkipped { step_id: StepId, step_key: String, reason: String, from: StepStatus },
+    StepSkipped {
+        step_id: StepId,
+        step_key: String,
+        reason: String,
+        from: StepStatus,
+    },
     #[serde(rename = "step.reopened")]
-    StepReopened { step_id: StepId, step_key: String, reason: Option<String>, from: StepStatus, rework_count: u32 },
+    StepReopened {
+        step_id: StepId,
+        step_key: String,
+        reason: Option<String>,
+        from: StepStatus,
+        rework_count: u32,
+    },
     #[serde(rename = "step.reassigned")]
-    StepReassigned { step_id: StepId, step_key: String, from: Option<UserId>, to: UserId, reason: String },
+    StepReassigned {
+        step_id: StepId,
+        step_key: String,
+        from: Option<UserId>,
+        to: UserId,
+        reason: String,
+    },
     #[serde(rename = "step.checklist_changed")]
-    ChecklistChanged { step_id: StepId, item: String, checked: bool },
+    ChecklistChanged {
+        step_id: StepId,
+        item: String,
+        checked: bool,
+    },
     #[serde(rename = "step.evidence_recorded")]
-    EvidenceRecorded { step_id: StepId, kind: Evidence, attachment_id: AttachmentId },
+    EvidenceRecorded {
+        step_id: StepId,
+        kind: Evidence,
+        attachment_id: AttachmentId,
+    },
 }
 
 impl Event {
@@ -366,8 +447,13 @@ pub enum CommandError {
         current: &'static str,
         allowed: Vec<&'static str>,
     },
-    #[error("the step is not finished: missing checklist items {missing_checklist:?}, missing evidence {missing_evidence:?}")]
-    Incomplete { missing_checklist: Vec<String>, missing_evidence: Vec<Evidence> },
+    #[error(
+        "the step is not finished: missing checklist items {missing_checklist:?}, missing evidence {missing_evidence:?}"
+    )]
+    Incomplete {
+        missing_checklist: Vec<String>,
+        missing_evidence: Vec<Evidence>,
+    },
     #[error("this step may not be skipped")]
     NotSkippable,
     #[error("a reason is required")]
@@ -406,8 +492,18 @@ pub struct WorkOrder {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-fn invalid(subject: &'static str, action: &'static str, current: &'static str, allowed: Vec<&'static str>) -> CommandError {
-    CommandError::InvalidTransition { subject, action, current, allowed }
+fn invalid(
+    subject: &'static str,
+    action: &'static str,
+    current: &'static str,
+    allowed: Vec<&'static str>,
+) -> CommandError {
+    CommandError::InvalidTransition {
+        subject,
+        action,
+        current,
+        allowed,
+    }
 }
 
 impl WorkOrder {
@@ -460,7 +556,10 @@ impl WorkOrder {
     }
 
     fn step_index(&self, id: StepId) -> Result<usize, CommandError> {
-        self.steps.iter().position(|s| s.id == id).ok_or(CommandError::UnknownStep)
+        self.steps
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or(CommandError::UnknownStep)
     }
 
     /// Checks and applies a command. On error nothing changed.
@@ -480,20 +579,40 @@ impl WorkOrder {
         if self.status.is_running() {
             Ok(())
         } else {
-            Err(invalid("step of an order", action, self.status.as_str(), self.steps[index].allowed_actions(self.status)))
+            Err(invalid(
+                "step of an order",
+                action,
+                self.status.as_str(),
+                self.steps[index].allowed_actions(self.status),
+            ))
         }
     }
 
     fn step_invalid(&self, index: usize, action: &'static str) -> CommandError {
         let step = &self.steps[index];
-        invalid("step", action, step.status.as_str(), step.allowed_actions(self.status))
+        invalid(
+            "step",
+            action,
+            step.status.as_str(),
+            step.allowed_actions(self.status),
+        )
     }
 
     fn order_invalid(&self, action: &'static str) -> CommandError {
-        invalid("work order", action, self.status.as_str(), self.status.allowed_actions())
+        invalid(
+            "work order",
+            action,
+            self.status.as_str(),
+            self.status.allowed_actions(),
+        )
     }
 
-    fn apply(&mut self, command: Command, now: DateTime<Utc>, assigner: &mut dyn Assigner) -> Result<Vec<Event>, CommandError> {
+    fn apply(
+        &mut self,
+        command: Command,
+        now: DateTime<Utc>,
+        assigner: &mut dyn Assigner,
+    ) -> Result<Vec<Event>, CommandError> {
         let mut events = Vec::new();
         match command {
             Command::StartStep { step } => {
@@ -505,7 +624,10 @@ impl WorkOrder {
                 let s = &mut self.steps[i];
                 s.status = StepStatus::InProgress;
                 s.started_at = Some(now);
-                events.push(Event::StepStarted { step_id: s.id, step_key: s.definition.key.clone() });
+                events.push(Event::StepStarted {
+                    step_id: s.id,
+                    step_key: s.definition.key.clone(),
+                });
                 self.mark_started(&mut events);
             }
             Command::CompleteStep { step } => {
@@ -514,15 +636,25 @@ impl WorkOrder {
                 if !self.steps[i].status.is_open() {
                     return Err(self.step_invalid(i, "complete"));
                 }
-                let (missing_checklist, missing_evidence) = (self.steps[i].missing_checklist(), self.steps[i].missing_evidence());
+                let (missing_checklist, missing_evidence) = (
+                    self.steps[i].missing_checklist(),
+                    self.steps[i].missing_evidence(),
+                );
                 if !missing_checklist.is_empty() || !missing_evidence.is_empty() {
-                    return Err(CommandError::Incomplete { missing_checklist, missing_evidence });
+                    return Err(CommandError::Incomplete {
+                        missing_checklist,
+                        missing_evidence,
+                    });
                 }
                 let s = &mut self.steps[i];
                 s.status = StepStatus::Done;
                 s.finished_at = Some(now);
                 let responsible = s.responsible;
-                events.push(Event::StepCompleted { step_id: s.id, step_key: s.definition.key.clone(), responsible });
+                events.push(Event::StepCompleted {
+                    step_id: s.id,
+                    step_key: s.definition.key.clone(),
+                    responsible,
+                });
                 if let Some(user) = responsible {
                     assigner.released(user);
                 }
@@ -552,7 +684,12 @@ impl WorkOrder {
                 s.status = StepStatus::Skipped;
                 s.finished_at = Some(now);
                 s.skip_reason = Some(reason.clone());
-                events.push(Event::StepSkipped { step_id: s.id, step_key: s.definition.key.clone(), reason, from });
+                events.push(Event::StepSkipped {
+                    step_id: s.id,
+                    step_key: s.definition.key.clone(),
+                    reason,
+                    from,
+                });
                 self.advance(now, assigner, &mut events);
             }
             Command::ReopenStep { step, reason } => {
@@ -570,11 +707,16 @@ impl WorkOrder {
                 s.status = StepStatus::Active;
                 s.responsible = Some(user);
                 s.activated_at = Some(now);
-                s.due_at = s.definition.target_duration_minutes.map(|m| now + Duration::minutes(i64::from(m)));
+                s.due_at = s
+                    .definition
+                    .target_duration_minutes
+                    .map(|m| now + Duration::minutes(i64::from(m)));
                 s.started_at = None;
                 s.finished_at = None;
                 s.skip_reason = None;
-                let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+                let reason = reason
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty());
                 events.push(Event::StepReopened {
                     step_id: s.id,
                     step_key: s.definition.key.clone(),
@@ -617,9 +759,51 @@ impl WorkOrder {
                     assigner.released(user);
                 }
                 s.responsible = Some(to);
-                events.push(Event::StepReassigned { step_id: s.id, step_key: s.definition.key.clone(), from, to, reason });
+                events.push(Event::StepReassigned {
+                    step_id: s.id,
+                    step_key: s.definition.key.clone(),
+                    from,
+                    to,
+                    reason,
+                });
             }
-            Command::SetChecklistItem { step, item, checked } => {
+            Command::HandOver {
+                step,
+                successor,
+                reason,
+            } => {
+                let i = self.step_index(step)?;
+                if !self.steps[i].status.is_open() {
+                    return Err(self.step_invalid(i, "hand over"));
+                }
+                let responsible = self.steps[i].definition.responsible.clone();
+                let (to, fallback) = match successor {
+                    Some(user) if assigner.qualifies(user, &responsible) => (user, false),
+                    _ => assigner.assign(&responsible),
+                };
+                let s = &mut self.steps[i];
+                let from = s.responsible;
+                if let Some(user) = from {
+                    assigner.released(user);
+                }
+                s.responsible = Some(to);
+                let step_id = s.id;
+                events.push(Event::StepReassigned {
+                    step_id,
+                    step_key: s.definition.key.clone(),
+                    from,
+                    to,
+                    reason,
+                });
+                if fallback {
+                    self.flag(step_id, &mut events);
+                }
+            }
+            Command::SetChecklistItem {
+                step,
+                item,
+                checked,
+            } => {
                 let i = self.step_index(step)?;
                 self.require_running(i, "update the checklist of")?;
                 if !self.steps[i].status.is_open() {
@@ -634,9 +818,17 @@ impl WorkOrder {
                 } else {
                     s.checked.remove(&item);
                 }
-                events.push(Event::ChecklistChanged { step_id: s.id, item, checked });
+                events.push(Event::ChecklistChanged {
+                    step_id: s.id,
+                    item,
+                    checked,
+                });
             }
-            Command::RecordEvidence { step, kind, attachment } => {
+            Command::RecordEvidence {
+                step,
+                kind,
+                attachment,
+            } => {
                 let i = self.step_index(step)?;
                 self.require_running(i, "record evidence for")?;
                 if !self.steps[i].status.is_open() {
@@ -644,7 +836,11 @@ impl WorkOrder {
                 }
                 let s = &mut self.steps[i];
                 s.evidence.push((kind, attachment));
-                events.push(Event::EvidenceRecorded { step_id: s.id, kind, attachment_id: attachment });
+                events.push(Event::EvidenceRecorded {
+                    step_id: s.id,
+                    kind,
+                    attachment_id: attachment,
+                });
             }
             Command::Hold { reason } => {
                 if !self.status.is_running() {
@@ -653,7 +849,12 @@ impl WorkOrder {
                 let from = self.status;
                 self.held_from = Some(from);
                 self.status = OrderStatus::OnHold;
-                events.push(Event::Held { reason: reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()), from });
+                events.push(Event::Held {
+                    reason: reason
+                        .map(|r| r.trim().to_owned())
+                        .filter(|r| !r.is_empty()),
+                    from,
+                });
             }
             Command::Resume => {
                 if self.status != OrderStatus::OnHold {
@@ -720,8 +921,18 @@ impl WorkOrder {
 
     /// Activates the pending steps of the first unfinished stage, or completes the order when
     /// every step is done or skipped.
-    fn advance(&mut self, now: DateTime<Utc>, assigner: &mut dyn Assigner, events: &mut Vec<Event>) {
-        let next_stage = self.steps.iter().filter(|s| !s.status.is_finished()).map(|s| s.stage).min();
+    fn advance(
+        &mut self,
+        now: DateTime<Utc>,
+        assigner: &mut dyn Assigner,
+        events: &mut Vec<Event>,
+    ) {
+        let next_stage = self
+            .steps
+            .iter()
+            .filter(|s| !s.status.is_finished())
+            .map(|s| s.stage)
+            .min();
         let Some(stage) = next_stage else {
             if self.status.is_running() {
                 self.status = OrderStatus::Completed;
@@ -731,12 +942,19 @@ impl WorkOrder {
             return;
         };
         let mut flagged = Vec::new();
-        for s in self.steps.iter_mut().filter(|s| s.stage == stage && s.status == StepStatus::Pending) {
+        for s in self
+            .steps
+            .iter_mut()
+            .filter(|s| s.stage == stage && s.status == StepStatus::Pending)
+        {
             let (user, fallback) = assigner.assign(&s.definition.responsible);
             s.status = StepStatus::Active;
             s.responsible = Some(user);
             s.activated_at = Some(now);
-            s.due_at = s.definition.target_duration_minutes.map(|m| now + Duration::minutes(i64::from(m)));
+            s.due_at = s
+                .definition
+                .target_duration_minutes
+                .map(|m| now + Duration::minutes(i64::from(m)));
             events.push(Event::StepActivated {
                 step_id: s.id,
                 step_key: s.definition.key.clone(),
@@ -756,11 +974,16 @@ impl WorkOrder {
     pub fn check_invariants(&self) -> Result<(), String> {
         for s in &self.steps {
             if s.status.is_open() && s.responsible.is_none() {
-                return Err(format!("open step {} has no responsible person", s.definition.key));
+                return Err(format!(
+                    "open step {} has no responsible person",
+                    s.definition.key
+                ));
             }
         }
-        if matches!(self.status, OrderStatus::Completed | OrderStatus::Invoiced | OrderStatus::Closed)
-            && self.steps.iter().any(|s| !s.status.is_finished())
+        if matches!(
+            self.status,
+            OrderStatus::Completed | OrderStatus::Invoiced | OrderStatus::Closed
+        ) && self.steps.iter().any(|s| !s.status.is_finished())
         {
             return Err(format!("order is {} but a step is unfinished", self.status));
         }

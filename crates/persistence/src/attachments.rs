@@ -46,7 +46,11 @@ pub async fn insert(conn: &mut Conn, a: &AttachmentRecord, data: &[u8]) -> Resul
 }
 
 /// The attachment's metadata and bytes.
-pub async fn get(db: &Db, tenant: TenantId, id: AttachmentId) -> Result<Option<(AttachmentRecord, Vec<u8>)>, StoreError> {
+pub async fn get(
+    db: &Db,
+    tenant: TenantId,
+    id: AttachmentId,
+) -> Result<Option<(AttachmentRecord, Vec<u8>)>, StoreError> {
     let row = sqlx::query(
         "SELECT id, tenant_id, work_order_id, step_id, kind, content_type, size_bytes, sha256, data, created_by_type, \
          created_by_id, created_at FROM attachments WHERE tenant_id = $1 AND id = $2",
@@ -57,7 +61,10 @@ pub async fn get(db: &Db, tenant: TenantId, id: AttachmentId) -> Result<Option<(
     .await
     .store()?;
     let Some(row) = row else { return Ok(None) };
-    let data: Vec<u8> = sqlx::Row::try_get(&row, "data").map_err(|e| StoreError::Corrupt { column: "data", detail: e.to_string() })?;
+    let data: Vec<u8> = sqlx::Row::try_get(&row, "data").map_err(|e| StoreError::Corrupt {
+        column: "data",
+        detail: e.to_string(),
+    })?;
     let record = AttachmentRecord {
         id: AttachmentId(row.uuid("id")?),
         tenant_id: TenantId(row.uuid("tenant_id")?),
@@ -67,7 +74,10 @@ pub async fn get(db: &Db, tenant: TenantId, id: AttachmentId) -> Result<Option<(
         content_type: row.text("content_type")?,
         size_bytes: row.int("size_bytes")?,
         sha256: row.text("sha256")?,
-        created_by: ActorRef { kind: row.text("created_by_type")?, id: row.opt_text("created_by_id")? },
+        created_by: ActorRef {
+            kind: row.text("created_by_type")?,
+            id: row.opt_text("created_by_id")?,
+        },
         created_at: row.instant("created_at")?,
     };
     Ok(Some((record, data)))

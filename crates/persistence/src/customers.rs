@@ -101,7 +101,13 @@ fn site_from_row(row: &AnyRow) -> Result<SiteRecord, StoreError> {
 
 /// Lower-cased text searched by `?q=`: name, e-mail, phone (digits only as well).
 fn search_text(c: &CustomerRecord) -> String {
-    let phone_digits: String = c.phone.as_deref().unwrap_or("").chars().filter(char::is_ascii_digit).collect();
+    let phone_digits: String = c
+        .phone
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
     format!(
         "{} {} {} {}",
         c.name.to_lowercase(),
@@ -113,7 +119,11 @@ fn search_text(c: &CustomerRecord) -> String {
 
 /// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
 pub fn like_pattern(text: &str) -> String {
-    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -144,7 +154,11 @@ pub async fn insert(conn: &mut Conn, c: &CustomerRecord) -> Result<CustomerRecor
     customer_from_row(&row)
 }
 
-pub async fn get(db: &Db, tenant: TenantId, id: CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
+pub async fn get(
+    db: &Db,
+    tenant: TenantId,
+    id: CustomerId,
+) -> Result<Option<CustomerRecord>, StoreError> {
     let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
@@ -212,13 +226,19 @@ pub async fn update(
     match row {
         Some(row) => Ok(Versioned::Updated(customer_from_row(&row)?)),
         None => {
-            let current: Option<i64> = sqlx::query_scalar("SELECT version FROM customers WHERE tenant_id = $1 AND id = $2")
-                .bind(c.tenant_id.to_string())
-                .bind(c.id.to_string())
-                .fetch_optional(conn)
-                .await
-                .store()?;
-            Ok(current.map_or(Versioned::NotFound, |current_version| Versioned::Stale { current_version }))
+            let current: Option<i64> = sqlx::query_scalar(
+                "SELECT version FROM customers WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(c.tenant_id.to_string())
+            .bind(c.id.to_string())
+            .fetch_optional(conn)
+            .await
+            .store()?;
+            Ok(
+                current.map_or(Versioned::NotFound, |current_version| Versioned::Stale {
+                    current_version,
+                }),
+            )
         }
     }
 }
@@ -233,23 +253,33 @@ pub enum Deleted {
 }
 
 /// Deletes a customer and its sites, unless it has work orders.
-pub async fn delete(conn: &mut Conn, tenant: TenantId, id: CustomerId, expected_version: i64) -> Result<Deleted, StoreError> {
-    let current: Option<i64> = sqlx::query_scalar("SELECT version FROM customers WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await
-        .store()?;
-    let Some(current_version) = current else { return Ok(Deleted::NotFound) };
+pub async fn delete(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: CustomerId,
+    expected_version: i64,
+) -> Result<Deleted, StoreError> {
+    let current: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM customers WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .store()?;
+    let Some(current_version) = current else {
+        return Ok(Deleted::NotFound);
+    };
     if current_version != expected_version {
         return Ok(Deleted::Stale { current_version });
     }
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM work_orders WHERE tenant_id = $1 AND customer_id = $2")
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .fetch_one(&mut *conn)
-        .await
-        .store()?;
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM work_orders WHERE tenant_id = $1 AND customer_id = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .store()?;
     if count > 0 {
         return Ok(Deleted::HasOrders { count });
     }
@@ -293,7 +323,11 @@ pub async fn insert_site(conn: &mut Conn, s: &SiteRecord) -> Result<SiteRecord, 
     site_from_row(&row)
 }
 
-pub async fn get_site(db: &Db, tenant: TenantId, id: SiteId) -> Result<Option<SiteRecord>, StoreError> {
+pub async fn get_site(
+    db: &Db,
+    tenant: TenantId,
+    id: SiteId,
+) -> Result<Option<SiteRecord>, StoreError> {
     let sql = format!("SELECT {SITE_COLUMNS} FROM sites WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
@@ -305,8 +339,14 @@ pub async fn get_site(db: &Db, tenant: TenantId, id: SiteId) -> Result<Option<Si
 }
 
 /// Sites of a customer in creation order (a customer has few).
-pub async fn list_sites(db: &Db, tenant: TenantId, customer: CustomerId) -> Result<Vec<SiteRecord>, StoreError> {
-    let sql = format!("SELECT {SITE_COLUMNS} FROM sites WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id");
+pub async fn list_sites(
+    db: &Db,
+    tenant: TenantId,
+    customer: CustomerId,
+) -> Result<Vec<SiteRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {SITE_COLUMNS} FROM sites WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id"
+    );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(customer.to_string())
@@ -317,12 +357,71 @@ pub async fn list_sites(db: &Db, tenant: TenantId, customer: CustomerId) -> Resu
 }
 
 /// Ids and numbers of the customer's work orders (for the data export).
-pub async fn order_numbers(db: &Db, tenant: TenantId, customer: CustomerId) -> Result<Vec<(String, String, String)>, StoreError> {
+pub async fn order_numbers(
+    db: &Db,
+    tenant: TenantId,
+    customer: CustomerId,
+) -> Result<Vec<(String, String, String)>, StoreError> {
     let rows = sqlx::query("SELECT id, number, status FROM work_orders WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id")
         .bind(tenant.to_string())
         .bind(customer.to_string())
         .fetch_all(db.pool())
         .await
         .store()?;
-    rows.iter().map(|r| Ok((r.text("id")?, r.text("number")?, r.text("status")?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.text("id")?, r.text("number")?, r.text("status")?)))
+        .collect()
+}
+
+fn in_list(first: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Customers by id (for embedding in order views).
+pub async fn get_many(
+    db: &Db,
+    tenant: TenantId,
+    ids: &[CustomerId],
+) -> Result<Vec<CustomerRecord>, StoreError> {
+    let mut result = Vec::new();
+    for chunk in ids.chunks(100) {
+        let sql = format!(
+            "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND id IN ({})",
+            in_list(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(db.pool()).await.store()? {
+            result.push(customer_from_row(&row)?);
+        }
+    }
+    Ok(result)
+}
+
+/// Sites by id (for embedding in order views).
+pub async fn get_sites_many(
+    db: &Db,
+    tenant: TenantId,
+    ids: &[SiteId],
+) -> Result<Vec<SiteRecord>, StoreError> {
+    let mut result = Vec::new();
+    for chunk in ids.chunks(100) {
+        let sql = format!(
+            "SELECT {SITE_COLUMNS} FROM sites WHERE tenant_id = $1 AND id IN ({})",
+            in_list(2, chunk.len())
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(db.pool()).await.store()? {
+            result.push(site_from_row(&row)?);
+        }
+    }
+    Ok(result)
 }

@@ -23,8 +23,14 @@ pub enum StoreError {
 
 /// Unique constraints that clients can run into, with the column list SQLite reports for them.
 const UNIQUE_CONSTRAINTS: [(&str, &str); 7] = [
-    ("processes_tenant_name_key", "processes.tenant_id, processes.name"),
-    ("process_versions_number_key", "process_versions.process_id, process_versions.number"),
+    (
+        "processes_tenant_name_key",
+        "processes.tenant_id, processes.name",
+    ),
+    (
+        "process_versions_number_key",
+        "process_versions.process_id, process_versions.number",
+    ),
     ("tenants_slug_key", "tenants.slug"),
     ("users_tenant_email_key", "users.tenant_id, users.email"),
     ("api_keys_prefix_key", "api_keys.prefix"),

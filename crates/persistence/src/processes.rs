@@ -77,7 +77,8 @@ pub struct VersionRecord {
 
 const PROCESS_COLUMNS: &str =
     "id, tenant_id, name, description, status, published_version, version, created_at, updated_at";
-const VERSION_COLUMNS: &str = "id, process_id, number, status, steps, created_by, created_at, published_at";
+const VERSION_COLUMNS: &str =
+    "id, process_id, number, status, steps, created_by, created_at, published_at";
 
 fn process_from_row(row: &AnyRow) -> Result<ProcessRecord, StoreError> {
     Ok(ProcessRecord {
@@ -98,7 +99,11 @@ fn version_from_row(row: &AnyRow) -> Result<VersionRecord, StoreError> {
         id: ProcessVersionId(row.uuid("id")?),
         process_id: ProcessId(row.uuid("process_id")?),
         number: row.int("number")?,
-        status: if row.text("status")? == "published" { VersionStatus::Published } else { VersionStatus::Draft },
+        status: if row.text("status")? == "published" {
+            VersionStatus::Published
+        } else {
+            VersionStatus::Draft
+        },
         steps: row.parsed("steps", |t| serde_json::from_str::<Vec<StepDefinition>>(t))?,
         created_by: row.opt_text("created_by")?.and_then(|t| t.parse().ok()),
         created_at: row.instant("created_at")?,
@@ -106,8 +111,14 @@ fn version_from_row(row: &AnyRow) -> Result<VersionRecord, StoreError> {
     })
 }
 
-pub(crate) fn to_json<T: serde::Serialize>(column: &'static str, value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt { column, detail: e.to_string() })
+pub(crate) fn to_json<T: serde::Serialize>(
+    column: &'static str,
+    value: &T,
+) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt {
+        column,
+        detail: e.to_string(),
+    })
 }
 
 /// Inserts a process. `Conflict("processes_tenant_name_key")` when the name is taken.
@@ -128,7 +139,11 @@ pub async fn insert(conn: &mut Conn, record: &ProcessRecord) -> Result<ProcessRe
     process_from_row(&row)
 }
 
-pub async fn get(db: &Db, tenant: TenantId, id: ProcessId) -> Result<Option<ProcessRecord>, StoreError> {
+pub async fn get(
+    db: &Db,
+    tenant: TenantId,
+    id: ProcessId,
+) -> Result<Option<ProcessRecord>, StoreError> {
     let sql = format!("SELECT {PROCESS_COLUMNS} FROM processes WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
@@ -140,9 +155,19 @@ pub async fn get(db: &Db, tenant: TenantId, id: ProcessId) -> Result<Option<Proc
 }
 
 /// The process row inside a write transaction (locked on PostgreSQL).
-pub async fn get_for_update(conn: &mut Conn, db: &Db, tenant: TenantId, id: ProcessId) -> Result<Option<ProcessRecord>, StoreError> {
-    let lock = if db.backend() == crate::Backend::Postgres { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT {PROCESS_COLUMNS} FROM processes WHERE tenant_id = $1 AND id = $2{lock}");
+pub async fn get_for_update(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: TenantId,
+    id: ProcessId,
+) -> Result<Option<ProcessRecord>, StoreError> {
+    let lock = if db.backend() == crate::Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql =
+        format!("SELECT {PROCESS_COLUMNS} FROM processes WHERE tenant_id = $1 AND id = $2{lock}");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -183,11 +208,13 @@ pub async fn insert_version(
     created_by: Option<UserId>,
     now: DateTime<Utc>,
 ) -> Result<VersionRecord, StoreError> {
-    let next: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(number), 0) + 1 FROM process_versions WHERE process_id = $1")
-        .bind(process.to_string())
-        .fetch_one(&mut *conn)
-        .await
-        .store()?;
+    let next: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM process_versions WHERE process_id = $1",
+    )
+    .bind(process.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .store()?;
     let sql = format!(
         "INSERT INTO process_versions (id, tenant_id, process_id, number, status, steps, created_by, created_at) \
          VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7) RETURNING {VERSION_COLUMNS}"
@@ -212,7 +239,9 @@ pub async fn get_version(
     process: ProcessId,
     number: i64,
 ) -> Result<Option<VersionRecord>, StoreError> {
-    let sql = format!("SELECT {VERSION_COLUMNS} FROM process_versions WHERE tenant_id = $1 AND process_id = $2 AND number = $3");
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM process_versions WHERE tenant_id = $1 AND process_id = $2 AND number = $3"
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(process.to_string())
@@ -223,8 +252,13 @@ pub async fn get_version(
     row.as_ref().map(version_from_row).transpose()
 }
 
-pub async fn get_version_by_id(db: &Db, tenant: TenantId, id: ProcessVersionId) -> Result<Option<VersionRecord>, StoreError> {
-    let sql = format!("SELECT {VERSION_COLUMNS} FROM process_versions WHERE tenant_id = $1 AND id = $2");
+pub async fn get_version_by_id(
+    db: &Db,
+    tenant: TenantId,
+    id: ProcessVersionId,
+) -> Result<Option<VersionRecord>, StoreError> {
+    let sql =
+        format!("SELECT {VERSION_COLUMNS} FROM process_versions WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -235,7 +269,11 @@ pub async fn get_version_by_id(db: &Db, tenant: TenantId, id: ProcessVersionId) 
 }
 
 /// All versions of a process, newest first (a process has few versions).
-pub async fn list_versions(db: &Db, tenant: TenantId, process: ProcessId) -> Result<Vec<VersionRecord>, StoreError> {
+pub async fn list_versions(
+    db: &Db,
+    tenant: TenantId,
+    process: ProcessId,
+) -> Result<Vec<VersionRecord>, StoreError> {
     let sql = format!(
         "SELECT {VERSION_COLUMNS} FROM process_versions WHERE tenant_id = $1 AND process_id = $2 ORDER BY number DESC"
     );
@@ -287,7 +325,9 @@ pub async fn publish_version(
         .store()?;
     match row {
         Some(row) => Ok(Versioned::Updated(process_from_row(&row)?)),
-        None => Ok(Versioned::Stale { current_version: process.version }),
+        None => Ok(Versioned::Stale {
+            current_version: process.version,
+        }),
     }
 }
 
@@ -316,13 +356,19 @@ pub async fn update(
     match row {
         Some(row) => Ok(Versioned::Updated(process_from_row(&row)?)),
         None => {
-            let current: Option<i64> = sqlx::query_scalar("SELECT version FROM processes WHERE tenant_id = $1 AND id = $2")
-                .bind(record.tenant_id.to_string())
-                .bind(record.id.to_string())
-                .fetch_optional(conn)
-                .await
-                .store()?;
-            Ok(current.map_or(Versioned::NotFound, |current_version| Versioned::Stale { current_version }))
+            let current: Option<i64> = sqlx::query_scalar(
+                "SELECT version FROM processes WHERE tenant_id = $1 AND id = $2",
+            )
+            .bind(record.tenant_id.to_string())
+            .bind(record.id.to_string())
+            .fetch_optional(conn)
+            .await
+            .store()?;
+            Ok(
+                current.map_or(Versioned::NotFound, |current_version| Versioned::Stale {
+                    current_version,
+                }),
+            )
         }
     }
 }

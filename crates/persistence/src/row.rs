@@ -47,7 +47,8 @@ impl RowExt for AnyRow {
     }
 
     fn opt_int(&self, column: &'static str) -> Result<Option<i64>, StoreError> {
-        self.try_get::<Option<i64>, _>(column).map_err(|e| corrupt(column, e))
+        self.try_get::<Option<i64>, _>(column)
+            .map_err(|e| corrupt(column, e))
     }
 
     fn opt_float(&self, column: &'static str) -> Result<Option<f64>, StoreError> {

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use workorders_domain::assign::AssignmentRule;
-use workorders_domain::{TenantId, UserId};
 use workorders_domain::tenant::{Slug, TimeZone};
+use workorders_domain::{TenantId, UserId};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
@@ -35,8 +35,12 @@ fn from_row(row: &AnyRow) -> Result<TenantRecord, StoreError> {
         slug: row.parsed("slug", Slug::parse)?,
         name: row.text("name")?,
         time_zone: row.parsed("time_zone", TimeZone::parse)?,
-        process_owner_id: row.opt_text("process_owner_id")?.and_then(|t| t.parse().ok()),
-        assignment_rule: row.parsed("assignment_rule", |t| AssignmentRule::parse(t).ok_or("unknown rule"))?,
+        process_owner_id: row
+            .opt_text("process_owner_id")?
+            .and_then(|t| t.parse().ok()),
+        assignment_rule: row.parsed("assignment_rule", |t| {
+            AssignmentRule::parse(t).ok_or("unknown rule")
+        })?,
         version: row.int("version")?,
         created_at: row.instant("created_at")?,
         updated_at: row.instant("updated_at")?,
@@ -113,12 +117,17 @@ pub async fn update_settings(
     match row {
         Some(row) => Ok(Versioned::Updated(from_row(&row)?)),
         None => {
-            let current: Option<i64> = sqlx::query_scalar("SELECT version FROM tenants WHERE id = $1")
-                .bind(tenant.to_string())
-                .fetch_optional(conn)
-                .await
-                .store()?;
-            Ok(current.map_or(Versioned::NotFound, |current_version| Versioned::Stale { current_version }))
+            let current: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM tenants WHERE id = $1")
+                    .bind(tenant.to_string())
+                    .fetch_optional(conn)
+                    .await
+                    .store()?;
+            Ok(
+                current.map_or(Versioned::NotFound, |current_version| Versioned::Stale {
+                    current_version,
+                }),
+            )
         }
     }
 }

@@ -8,7 +8,8 @@ use sqlx::any::AnyRow;
 use workorders_domain::process::{Evidence, StepDefinition};
 use workorders_domain::work_order::{Channel, OrderStatus, Priority, Step, StepStatus, WorkOrder};
 use workorders_domain::{
-    AttachmentId, CustomerId, ProcessId, ProcessVersionId, SiteId, StepId, TenantId, UserId, WorkOrderId,
+    AttachmentId, CustomerId, ProcessId, ProcessVersionId, SiteId, StepId, TenantId, UserId,
+    WorkOrderId,
 };
 
 use crate::customers::like_pattern;
@@ -26,7 +27,10 @@ pub struct ActorRef {
 
 impl ActorRef {
     pub fn system() -> Self {
-        Self { kind: "system".to_owned(), id: None }
+        Self {
+            kind: "system".to_owned(),
+            id: None,
+        }
     }
 }
 
@@ -78,7 +82,10 @@ fn order_from_row(row: &AnyRow, steps: Vec<Step>) -> Result<WorkOrderRecord, Sto
         priority: row.parsed("priority", |t| Priority::parse(t).ok_or("unknown priority"))?,
         requested_start: row.opt_instant("requested_start")?,
         requested_end: row.opt_instant("requested_end")?,
-        created_by: ActorRef { kind: row.text("created_by_type")?, id: row.opt_text("created_by_id")? },
+        created_by: ActorRef {
+            kind: row.text("created_by_type")?,
+            id: row.opt_text("created_by_id")?,
+        },
         version: row.int("version")?,
         created_at: row.instant("created_at")?,
         updated_at: row.instant("updated_at")?,
@@ -98,18 +105,24 @@ fn order_from_row(row: &AnyRow, steps: Vec<Step>) -> Result<WorkOrderRecord, Sto
 
 fn step_from_row(row: &AnyRow) -> Result<(WorkOrderId, Step), StoreError> {
     let status = row.text("status")?;
-    let evidence: Vec<(Evidence, AttachmentId)> = row.parsed("evidence", |t| serde_json::from_str(t))?;
+    let evidence: Vec<(Evidence, AttachmentId)> =
+        row.parsed("evidence", |t| serde_json::from_str(t))?;
     let checked: BTreeSet<String> = row.parsed("checked", |t| serde_json::from_str(t))?;
     let step = Step {
         id: StepId(row.uuid("id")?),
-        position: u32::try_from(row.int("position")?).map_err(|e| bad("position")(e.to_string()))?,
+        position: u32::try_from(row.int("position")?)
+            .map_err(|e| bad("position")(e.to_string()))?,
         stage: u32::try_from(row.int("stage")?).map_err(|e| bad("stage")(e.to_string()))?,
         definition: row.parsed("definition", |t| serde_json::from_str::<StepDefinition>(t))?,
         status: StepStatus::parse(&status).ok_or_else(|| bad("status")(status.clone()))?,
-        responsible: row.opt_text("responsible_id")?.map(|t| t.parse().map_err(|_| bad("responsible_id")(t))).transpose()?,
+        responsible: row
+            .opt_text("responsible_id")?
+            .map(|t| t.parse().map_err(|_| bad("responsible_id")(t)))
+            .transpose()?,
         checked,
         evidence,
-        rework_count: u32::try_from(row.int("rework_count")?).map_err(|e| bad("rework_count")(e.to_string()))?,
+        rework_count: u32::try_from(row.int("rework_count")?)
+            .map_err(|e| bad("rework_count")(e.to_string()))?,
         activated_at: row.opt_instant("activated_at")?,
         due_at: row.opt_instant("due_at")?,
         started_at: row.opt_instant("started_at")?,
@@ -120,7 +133,13 @@ fn step_from_row(row: &AnyRow) -> Result<(WorkOrderId, Step), StoreError> {
 }
 
 fn search_text(r: &WorkOrderRecord) -> String {
-    format!("{} {} {}", r.number, r.title, r.description.as_deref().unwrap_or("")).to_lowercase()
+    format!(
+        "{} {} {}",
+        r.number,
+        r.title,
+        r.description.as_deref().unwrap_or("")
+    )
+    .to_lowercase()
 }
 
 /// Inserts a new order with its steps.
@@ -186,7 +205,11 @@ pub async fn insert(conn: &mut Conn, r: &WorkOrderRecord) -> Result<(), StoreErr
     Ok(())
 }
 
-async fn steps_of(conn: &mut Conn, tenant: TenantId, orders: &[WorkOrderId]) -> Result<HashMap<WorkOrderId, Vec<Step>>, StoreError> {
+async fn steps_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    orders: &[WorkOrderId],
+) -> Result<HashMap<WorkOrderId, Vec<Step>>, StoreError> {
     let mut result: HashMap<WorkOrderId, Vec<Step>> = HashMap::new();
     for chunk in orders.chunks(100) {
         let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
@@ -206,8 +229,15 @@ async fn steps_of(conn: &mut Conn, tenant: TenantId, orders: &[WorkOrderId]) -> 
     Ok(result)
 }
 
-async fn assemble(conn: &mut Conn, tenant: TenantId, rows: Vec<AnyRow>) -> Result<Vec<WorkOrderRecord>, StoreError> {
-    let ids = rows.iter().map(|r| r.uuid("id").map(WorkOrderId)).collect::<Result<Vec<_>, _>>()?;
+async fn assemble(
+    conn: &mut Conn,
+    tenant: TenantId,
+    rows: Vec<AnyRow>,
+) -> Result<Vec<WorkOrderRecord>, StoreError> {
+    let ids = rows
+        .iter()
+        .map(|r| r.uuid("id").map(WorkOrderId))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut steps = steps_of(conn, tenant, &ids).await?;
     rows.iter()
         .zip(ids)
@@ -217,9 +247,19 @@ async fn assemble(conn: &mut Conn, tenant: TenantId, rows: Vec<AnyRow>) -> Resul
 
 /// Loads an order for a command inside a write transaction; on PostgreSQL the order row is
 /// locked until the transaction ends, so commands on one order are serialised.
-pub async fn load_for_update(conn: &mut Conn, db: &Db, tenant: TenantId, id: WorkOrderId) -> Result<Option<WorkOrderRecord>, StoreError> {
-    let lock = if db.backend() == Backend::Postgres { " FOR UPDATE" } else { "" };
-    let sql = format!("SELECT {ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 AND id = $2{lock}");
+pub async fn load_for_update(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: TenantId,
+    id: WorkOrderId,
+) -> Result<Option<WorkOrderRecord>, StoreError> {
+    let lock = if db.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql =
+        format!("SELECT {ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 AND id = $2{lock}");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(id.to_string())
@@ -232,7 +272,11 @@ pub async fn load_for_update(conn: &mut Conn, db: &Db, tenant: TenantId, id: Wor
     }
 }
 
-pub async fn get(db: &Db, tenant: TenantId, id: WorkOrderId) -> Result<Option<WorkOrderRecord>, StoreError> {
+pub async fn get(
+    db: &Db,
+    tenant: TenantId,
+    id: WorkOrderId,
+) -> Result<Option<WorkOrderRecord>, StoreError> {
     let mut conn = db.pool().acquire().await.store()?;
     let sql = format!("SELECT {ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -249,7 +293,12 @@ pub async fn get(db: &Db, tenant: TenantId, id: WorkOrderId) -> Result<Option<Wo
 
 /// Writes the order and all its steps back if the stored version is `expected_version`.
 /// Returns false when someone else changed the order in between.
-pub async fn save(conn: &mut Conn, r: &WorkOrderRecord, expected_version: i64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+pub async fn save(
+    conn: &mut Conn,
+    r: &WorkOrderRecord,
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE work_orders SET title = $1, description = $2, priority = $3, requested_start = $4, requested_end = $5, \
          status = $6, held_from = $7, cancel_reason = $8, needs_attention = $9, completed_at = $10, search_text = $11, \
@@ -332,11 +381,13 @@ pub async fn append_events(
     at: DateTime<Utc>,
     events: &[NewEvent],
 ) -> Result<(), StoreError> {
-    let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM work_order_events WHERE work_order_id = $1")
-        .bind(order.to_string())
-        .fetch_one(&mut *conn)
-        .await
-        .store()?;
+    let last: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(seq), 0) FROM work_order_events WHERE work_order_id = $1",
+    )
+    .bind(order.to_string())
+    .fetch_one(&mut *conn)
+    .await
+    .store()?;
     for (i, event) in events.iter().enumerate() {
         let seq = last + i64::try_from(i).unwrap_or(0) + 1;
         sqlx::query(
@@ -373,7 +424,13 @@ pub struct EventRecord {
 }
 
 /// History of an order in order of occurrence, after `after_seq`.
-pub async fn history(db: &Db, tenant: TenantId, order: WorkOrderId, after_seq: i64, limit: u32) -> Result<Vec<EventRecord>, StoreError> {
+pub async fn history(
+    db: &Db,
+    tenant: TenantId,
+    order: WorkOrderId,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<EventRecord>, StoreError> {
     let rows = sqlx::query(
         "SELECT id, seq, command_id, type, actor_type, actor_id, at, data FROM work_order_events \
          WHERE tenant_id = $1 AND work_order_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
@@ -392,7 +449,10 @@ pub async fn history(db: &Db, tenant: TenantId, order: WorkOrderId, after_seq: i
                 seq: row.int("seq")?,
                 command_id: row.uuid("command_id")?,
                 event_type: row.text("type")?,
-                actor: ActorRef { kind: row.text("actor_type")?, id: row.opt_text("actor_id")? },
+                actor: ActorRef {
+                    kind: row.text("actor_type")?,
+                    id: row.opt_text("actor_id")?,
+                },
                 at: row.instant("at")?,
                 data: row.parsed("data", |t| serde_json::from_str::<serde_json::Value>(t))?,
             })
@@ -431,13 +491,21 @@ pub async fn list(
     after: Option<WorkOrderId>,
     limit: u32,
 ) -> Result<Vec<WorkOrderRecord>, StoreError> {
-    let (cmp, order) = if f.descending { ("<", "DESC") } else { (">", "ASC") };
+    let (cmp, order) = if f.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
     let after = match (after, f.descending) {
         (Some(a), _) => a.to_string(),
         (None, false) => String::new(),
         (None, true) => "~".to_owned(),
     };
-    let columns = ORDER_COLUMNS.split(", ").map(|c| format!("o.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = ORDER_COLUMNS
+        .split(", ")
+        .map(|c| format!("o.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "SELECT {columns} FROM work_orders o JOIN customers c ON c.id = o.customer_id \
          WHERE o.tenant_id = $1 AND o.id {cmp} $2 \
@@ -479,13 +547,14 @@ pub async fn list(
 
 /// Whether `user` holds or held a step of the order.
 pub async fn is_participant(db: &Db, order: WorkOrderId, user: UserId) -> Result<bool, StoreError> {
-    let found: Option<String> =
-        sqlx::query_scalar("SELECT user_id FROM work_order_participants WHERE work_order_id = $1 AND user_id = $2")
-            .bind(order.to_string())
-            .bind(user.to_string())
-            .fetch_optional(db.pool())
-            .await
-            .store()?;
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT user_id FROM work_order_participants WHERE work_order_id = $1 AND user_id = $2",
+    )
+    .bind(order.to_string())
+    .bind(user.to_string())
+    .fetch_optional(db.pool())
+    .await
+    .store()?;
     Ok(found.is_some())
 }
 
@@ -514,7 +583,11 @@ pub async fn my_work(
     limit: u32,
 ) -> Result<Vec<MyStep>, StoreError> {
     let (after_key, after_id) = after.map(|(k, id)| (k, id.to_string())).unwrap_or_default();
-    let columns = STEP_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ");
+    let columns = STEP_COLUMNS
+        .split(", ")
+        .map(|c| format!("s.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "SELECT {columns}, o.number AS order_number, o.title AS order_title, o.status AS order_status \
          FROM work_order_steps s JOIN work_orders o ON o.id = s.work_order_id \
@@ -540,7 +613,8 @@ pub async fn my_work(
                 work_order_id,
                 number: row.text("order_number")?,
                 title: row.text("order_title")?,
-                order_status: OrderStatus::parse(&status).ok_or_else(|| bad("order_status")(status.clone()))?,
+                order_status: OrderStatus::parse(&status)
+                    .ok_or_else(|| bad("order_status")(status.clone()))?,
                 step,
             })
         })
@@ -548,7 +622,10 @@ pub async fn my_work(
 }
 
 /// Open steps per user on running orders (the load for assignment).
-pub async fn open_step_loads(conn: &mut Conn, tenant: TenantId) -> Result<HashMap<UserId, u32>, StoreError> {
+pub async fn open_step_loads(
+    conn: &mut Conn,
+    tenant: TenantId,
+) -> Result<HashMap<UserId, u32>, StoreError> {
     let rows = sqlx::query(
         "SELECT s.responsible_id, COUNT(*) AS n FROM work_order_steps s JOIN work_orders o ON o.id = s.work_order_id \
          WHERE s.tenant_id = $1 AND s.status IN ('active', 'in_progress') AND o.status IN ('open', 'in_progress') \
@@ -567,7 +644,11 @@ pub async fn open_step_loads(conn: &mut Conn, tenant: TenantId) -> Result<HashMa
 }
 
 /// Orders on which the user holds an open step (for handing work over on deactivation).
-pub async fn orders_with_open_steps_of(conn: &mut Conn, tenant: TenantId, user: UserId) -> Result<Vec<WorkOrderId>, StoreError> {
+pub async fn orders_with_open_steps_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Vec<WorkOrderId>, StoreError> {
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT work_order_id FROM work_order_steps WHERE tenant_id = $1 AND responsible_id = $2 \
          AND status IN ('active', 'in_progress') ORDER BY work_order_id",
@@ -577,12 +658,19 @@ pub async fn orders_with_open_steps_of(conn: &mut Conn, tenant: TenantId, user: 
     .fetch_all(conn)
     .await
     .store()?;
-    ids.iter().map(|t| t.parse().map_err(|_| bad("work_order_id")(t.clone()))).collect()
+    ids.iter()
+        .map(|t| t.parse().map_err(|_| bad("work_order_id")(t.clone())))
+        .collect()
 }
 
 /// The next number of a per-tenant, per-year sequence (gap-free inside the transaction: a
 /// rollback gives the number back).
-pub async fn next_number(conn: &mut Conn, tenant: TenantId, name: &str, year: i32) -> Result<i64, StoreError> {
+pub async fn next_number(
+    conn: &mut Conn,
+    tenant: TenantId,
+    name: &str,
+    year: i32,
+) -> Result<i64, StoreError> {
     sqlx::query_scalar(
         "INSERT INTO number_sequences (tenant_id, name, year, last_value) VALUES ($1, $2, $3, 1) \
          ON CONFLICT (tenant_id, name, year) DO UPDATE SET last_value = number_sequences.last_value + 1 \
@@ -597,20 +685,32 @@ pub async fn next_number(conn: &mut Conn, tenant: TenantId, name: &str, year: i3
 }
 
 /// Round-robin cursors: the user picked last per pool.
-pub async fn assignment_cursors(conn: &mut Conn, tenant: TenantId) -> Result<HashMap<String, UserId>, StoreError> {
-    let rows = sqlx::query("SELECT pool, last_user_id FROM assignment_cursors WHERE tenant_id = $1")
-        .bind(tenant.to_string())
-        .fetch_all(conn)
-        .await
-        .store()?;
+pub async fn assignment_cursors(
+    conn: &mut Conn,
+    tenant: TenantId,
+) -> Result<HashMap<String, UserId>, StoreError> {
+    let rows =
+        sqlx::query("SELECT pool, last_user_id FROM assignment_cursors WHERE tenant_id = $1")
+            .bind(tenant.to_string())
+            .fetch_all(conn)
+            .await
+            .store()?;
     let mut cursors = HashMap::new();
     for row in rows {
-        cursors.insert(row.text("pool")?, row.parsed("last_user_id", |t| t.parse::<UserId>())?);
+        cursors.insert(
+            row.text("pool")?,
+            row.parsed("last_user_id", |t| t.parse::<UserId>())?,
+        );
     }
     Ok(cursors)
 }
 
-pub async fn set_assignment_cursor(conn: &mut Conn, tenant: TenantId, pool: &str, user: UserId) -> Result<(), StoreError> {
+pub async fn set_assignment_cursor(
+    conn: &mut Conn,
+    tenant: TenantId,
+    pool: &str,
+    user: UserId,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO assignment_cursors (tenant_id, pool, last_user_id) VALUES ($1, $2, $3) \
          ON CONFLICT (tenant_id, pool) DO UPDATE SET last_user_id = $3",
@@ -622,4 +722,22 @@ pub async fn set_assignment_cursor(conn: &mut Conn, tenant: TenantId, pool: &str
     .await
     .store()?;
     Ok(())
+}
+
+/// The sequence number of a history entry (to continue paging after it).
+pub async fn event_seq(
+    db: &Db,
+    tenant: TenantId,
+    order: WorkOrderId,
+    event: uuid::Uuid,
+) -> Result<Option<i64>, StoreError> {
+    sqlx::query_scalar(
+        "SELECT seq FROM work_order_events WHERE tenant_id = $1 AND work_order_id = $2 AND id = $3",
+    )
+    .bind(tenant.to_string())
+    .bind(order.to_string())
+    .bind(event.to_string())
+    .fetch_optional(db.pool())
+    .await
+    .store()
 }

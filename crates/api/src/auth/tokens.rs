@@ -22,8 +22,15 @@ pub fn new_token(prefix: &str) -> Result<String, getrandom::Error> {
 /// SHA-256 hex digest. Tokens carry 256 random bits, so a fast hash is enough to make a
 /// stolen database useless (unlike passwords, which need Argon2).
 pub fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    sha256_bytes_hex(text.as_bytes())
+}
+
+/// SHA-256 hex digest of bytes.
+pub fn sha256_bytes_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Compares two strings in time independent of where they differ.

@@ -26,23 +26,47 @@ pub enum ScopeName {
     UsersRead,
     #[serde(rename = "users:write")]
     UsersWrite,
+    #[serde(rename = "processes:read")]
+    ProcessesRead,
+    #[serde(rename = "processes:write")]
+    ProcessesWrite,
+    #[serde(rename = "customers:read")]
+    CustomersRead,
+    #[serde(rename = "customers:write")]
+    CustomersWrite,
+    #[serde(rename = "work_orders:read")]
+    WorkOrdersRead,
+    #[serde(rename = "work_orders:write")]
+    WorkOrdersWrite,
 }
+
+/// (API name, domain scope) pairs; one line per scope.
+const SCOPES: [(ScopeName, Scope); 8] = [
+    (ScopeName::UsersRead, Scope::UsersRead),
+    (ScopeName::UsersWrite, Scope::UsersWrite),
+    (ScopeName::ProcessesRead, Scope::ProcessesRead),
+    (ScopeName::ProcessesWrite, Scope::ProcessesWrite),
+    (ScopeName::CustomersRead, Scope::CustomersRead),
+    (ScopeName::CustomersWrite, Scope::CustomersWrite),
+    (ScopeName::WorkOrdersRead, Scope::WorkOrdersRead),
+    (ScopeName::WorkOrdersWrite, Scope::WorkOrdersWrite),
+];
 
 impl From<ScopeName> for Scope {
     fn from(s: ScopeName) -> Self {
-        match s {
-            ScopeName::UsersRead => Scope::UsersRead,
-            ScopeName::UsersWrite => Scope::UsersWrite,
-        }
+        SCOPES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map_or(Scope::UsersRead, |(_, scope)| *scope)
     }
 }
 
 impl From<Scope> for ScopeName {
     fn from(s: Scope) -> Self {
-        match s {
-            Scope::UsersRead => ScopeName::UsersRead,
-            Scope::UsersWrite => ScopeName::UsersWrite,
-        }
+        SCOPES
+            .iter()
+            .find(|(_, scope)| *scope == s)
+            .map_or(ScopeName::UsersRead, |(name, _)| *name)
     }
 }
 

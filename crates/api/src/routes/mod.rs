@@ -10,11 +10,16 @@ use crate::extract::with_etag;
 
 pub mod api_keys;
 pub mod auth;
+pub mod customers;
 pub mod health;
+pub mod order_views;
+pub mod processes;
 pub mod signup;
+pub mod steps;
 pub mod tenant;
 pub mod users;
 pub mod views;
+pub mod work_orders;
 
 /// Registers every documented route. Used by the server and by the OpenAPI generator.
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -31,6 +36,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::refresh_token)
                 .service(auth::logout)
                 .service(tenant::get_tenant)
+                .service(tenant::update_tenant)
                 .service(users::get_me)
                 .service(users::create_user)
                 .service(users::list_users)
@@ -41,7 +47,35 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(api_keys::create_api_key)
                 .service(api_keys::list_api_keys)
                 .service(api_keys::get_api_key)
-                .service(api_keys::revoke_api_key),
+                .service(api_keys::revoke_api_key)
+                .service(processes::create_process)
+                .service(processes::list_processes)
+                .service(processes::get_process)
+                .service(processes::update_process)
+                .service(processes::create_process_version)
+                .service(processes::get_process_version)
+                .service(processes::publish_process_version)
+                .service(processes::archive_process)
+                .service(customers::create_customer)
+                .service(customers::list_customers)
+                .service(customers::get_customer)
+                .service(customers::update_customer)
+                .service(customers::delete_customer)
+                .service(customers::export_customer)
+                .service(customers::create_site)
+                .service(customers::list_sites)
+                .service(work_orders::create_work_order)
+                .service(work_orders::list_work_orders)
+                .service(work_orders::get_work_order)
+                .service(work_orders::update_work_order)
+                .service(work_orders::run_work_order_action)
+                .service(work_orders::get_work_order_history)
+                .service(steps::run_step_action)
+                .service(steps::reassign_step)
+                .service(steps::set_checklist_item)
+                .service(steps::upload_step_evidence)
+                .service(steps::get_attachment)
+                .service(steps::list_my_work),
         );
 }
 

@@ -1,9 +1,19 @@
 //! The caller's tenant.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, patch, web};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use workorders_domain::UserId;
+use workorders_domain::assign::AssignmentRule;
+use workorders_domain::auth::{Permission, Role};
+use workorders_persistence::users::{self, Versioned};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, ValidJson};
+use crate::routes::double_option;
 use crate::routes::ok_versioned;
 use crate::routes::views::TenantView;
 use crate::state::AppState;
@@ -27,4 +37,93 @@ pub async fn get_tenant(
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(ok_versioned(tenant.version, &TenantView::from(tenant)))
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignmentRuleName {
+    LeastLoaded,
+    RoundRobin,
+}
+
+/// Absent fields stay; `process_owner_id: null` falls back to the first active owner.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    /// An active owner, admin or dispatcher who takes steps nobody qualifies for.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub process_owner_id: Option<Option<Uuid>>,
+    pub assignment_rule: Option<AssignmentRuleName>,
+}
+
+/// Update tenant settings
+///
+/// The process owner and the assignment rule. Owners and admins; requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateTenant",
+    tag = "tenants",
+    params(("If-Match" = String, Header, description = "Current ETag", pattern = r#"^(W/)?"[0-9]+"$"#)),
+    request_body = UpdateTenantRequest,
+    responses((status = 200, description = "The tenant", body = TenantView, headers(("ETag" = String)))),
+    security(("access_token" = []))
+)]
+#[patch("/tenant")]
+pub async fn update_tenant(
+    state: web::Data<AppState>,
+    principal: Principal,
+    if_match: IfMatch,
+    body: ValidJson<UpdateTenantRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
+    let tenant = tenants::get(&state.db, principal.tenant_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let body = body.into_inner();
+    let owner = match body.process_owner_id {
+        None => tenant.process_owner_id,
+        Some(None) => None,
+        Some(Some(id)) => {
+            let user = users::get(&state.db, principal.tenant_id, UserId(id)).await?;
+            match user {
+                Some(u)
+                    if u.active
+                        && matches!(u.role, Role::Owner | Role::Admin | Role::Dispatcher) =>
+                {
+                    Some(u.id)
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        "/process_owner_id",
+                        "must be an active owner, admin or dispatcher of this tenant",
+                    ));
+                }
+            }
+        }
+    };
+    let rule = match body.assignment_rule {
+        None => tenant.assignment_rule,
+        Some(AssignmentRuleName::LeastLoaded) => AssignmentRule::LeastLoaded,
+        Some(AssignmentRuleName::RoundRobin) => AssignmentRule::RoundRobin,
+    };
+    let mut tx = state.db.begin_write().await?;
+    let updated = match tenants::update_settings(
+        tx.conn(),
+        principal.tenant_id,
+        owner,
+        rule,
+        expected,
+        Utc::now(),
+    )
+    .await?
+    {
+        Versioned::Updated(t) => t,
+        Versioned::Stale { current_version } => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Versioned::NotFound => return Err(ApiError::NotFound),
+    };
+    tx.commit().await?;
+    Ok(ok_versioned(updated.version, &TenantView::from(updated)))
 }

@@ -14,11 +14,12 @@ use workorders_persistence::{WriteTx, sessions};
 
 use crate::auth::{Actor, Principal};
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::views::{HomeBaseBody, RoleName, UserView};
 use crate::routes::{created, double_option, ok_versioned};
 use crate::state::AppState;
+use crate::workflow::{self, actor_of};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -417,12 +418,22 @@ pub async fn update_user(
     Ok(ok_versioned(updated.version, &UserView::from(updated)))
 }
 
+/// Optional body of `deactivateUser`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeactivateRequest {
+    /// Who takes over the user's open steps (if qualified; otherwise the assignment rule
+    /// decides per step).
+    pub successor_id: Option<Uuid>,
+}
+
 async fn set_active(
     state: &AppState,
     principal: &Principal,
     id: UserId,
     if_match: IfMatch,
     active: bool,
+    successor: Option<UserId>,
 ) -> ApiResult<HttpResponse> {
     require_write(principal)?;
     let current = users::get(&state.db, principal.tenant_id, id)
@@ -434,6 +445,17 @@ async fn set_active(
     }
     if current.active == active {
         return Ok(ok_versioned(current.version, &UserView::from(current)));
+    }
+    if let Some(successor) = successor {
+        let ok = users::get(&state.db, principal.tenant_id, successor)
+            .await?
+            .is_some_and(|u| u.active && u.id != id);
+        if !ok {
+            return Err(ApiError::invalid(
+                "/successor_id",
+                "must be another active user of this tenant",
+            ));
+        }
     }
     let now = Utc::now();
     let mut tx = state.db.begin_write().await?;
@@ -459,6 +481,19 @@ async fn set_active(
             now,
         )
         .await?;
+        // Nothing may stay unowned: the user's open steps go to the successor or by rule.
+        let actor = actor_of(principal);
+        let moved = workflow::hand_over(
+            &mut tx,
+            &state.db,
+            principal.tenant_id,
+            id,
+            successor,
+            &actor,
+            now,
+        )
+        .await?;
+        tracing::info!(user_id = %id, steps = moved, "user deactivated; open steps handed over");
     }
     tx.commit().await?;
     Ok(ok_versioned(updated.version, &UserView::from(updated)))
@@ -466,8 +501,9 @@ async fn set_active(
 
 /// Deactivate a user
 ///
-/// The user can no longer sign in; their sessions end at once. Their history stays. The last
-/// active owner cannot be deactivated (409 `last_owner`). `If-Match` is optional.
+/// The user can no longer sign in; their sessions end at once; their open steps go to the
+/// optional `successor_id` (where qualified) or by the assignment rule. Their history stays.
+/// The last active owner cannot be deactivated (409 `last_owner`). `If-Match` is optional.
 #[utoipa::path(
     operation_id = "deactivateUser",
     tag = "users",
@@ -475,6 +511,7 @@ async fn set_active(
         ("id" = Uuid, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "Expected ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
     ),
+    request_body(content = Option<DeactivateRequest>, description = "Optional: who takes over the user's open steps"),
     responses(
         (status = 200, description = "The deactivated user", body = UserView, headers(("ETag" = String))),
         (status = 404, description = "No such user in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -488,8 +525,18 @@ pub async fn deactivate_user(
     principal: Principal,
     id: web::Path<Uuid>,
     if_match: IfMatch,
+    body: OptionalJson<DeactivateRequest>,
 ) -> ApiResult<HttpResponse> {
-    set_active(&state, &principal, UserId(id.into_inner()), if_match, false).await
+    let successor = body.0.and_then(|b| b.successor_id).map(UserId);
+    set_active(
+        &state,
+        &principal,
+        UserId(id.into_inner()),
+        if_match,
+        false,
+        successor,
+    )
+    .await
 }
 
 /// Reactivate a user
@@ -515,5 +562,13 @@ pub async fn reactivate_user(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    set_active(&state, &principal, UserId(id.into_inner()), if_match, true).await
+    set_active(
+        &state,
+        &principal,
+        UserId(id.into_inner()),
+        if_match,
+        true,
+        None,
+    )
+    .await
 }

@@ -113,6 +113,11 @@ pub struct TenantView {
     /// IANA time zone in which local times (working hours, slots) are computed.
     #[schema(example = "Europe/Berlin")]
     pub time_zone: String,
+    /// Takes steps nobody qualifies for; `null`: the first active owner.
+    pub process_owner_id: Option<Uuid>,
+    /// How steps are assigned among qualified users: `least_loaded` or `round_robin`.
+    #[schema(example = "least_loaded")]
+    pub assignment_rule: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -124,6 +129,8 @@ impl From<TenantRecord> for TenantView {
             slug: t.slug.as_str().to_owned(),
             name: t.name,
             time_zone: t.time_zone.name().to_owned(),
+            process_owner_id: t.process_owner_id.map(|u| u.as_uuid()),
+            assignment_rule: t.assignment_rule.as_str().to_owned(),
             version: t.version,
             created_at: t.created_at,
         }

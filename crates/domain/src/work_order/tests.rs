@@ -16,7 +16,12 @@ struct FakeAssigner {
 
 impl FakeAssigner {
     fn new(n: usize) -> Self {
-        Self { users: (0..n).map(|_| UserId::new()).collect(), owner: UserId::new(), load: HashMap::new(), nobody_qualifies: false }
+        Self {
+            users: (0..n).map(|_| UserId::new()).collect(),
+            owner: UserId::new(),
+            load: HashMap::new(),
+            nobody_qualifies: false,
+        }
     }
 }
 
@@ -25,7 +30,11 @@ impl Assigner for FakeAssigner {
         if self.nobody_qualifies || self.users.is_empty() {
             return (self.owner, true);
         }
-        let user = *self.users.iter().min_by_key(|u| self.load.get(u).copied().unwrap_or(0)).unwrap_or(&self.owner);
+        let user = *self
+            .users
+            .iter()
+            .min_by_key(|u| self.load.get(u).copied().unwrap_or(0))
+            .unwrap_or(&self.owner);
         *self.load.entry(user).or_default() += 1;
         (user, false)
     }
@@ -41,16 +50,29 @@ impl Assigner for FakeAssigner {
     }
 }
 
-fn def(key: &str, group: Option<&str>, skippable: bool, checklist: bool, photo: bool) -> StepDefinition {
+fn def(
+    key: &str,
+    group: Option<&str>,
+    skippable: bool,
+    checklist: bool,
+    photo: bool,
+) -> StepDefinition {
     StepDefinition {
         key: key.to_owned(),
         name: key.to_owned(),
         description: None,
-        responsible: Responsible::Role { role: Role::Technician, skills: vec![] },
+        responsible: Responsible::Role {
+            role: Role::Technician,
+            skills: vec![],
+        },
         handling: Handling::Manual,
         target_duration_minutes: Some(30),
         checklist: if checklist {
-            vec![ChecklistItem { key: "measure".to_owned(), label: "Measure".to_owned(), required: true }]
+            vec![ChecklistItem {
+                key: "measure".to_owned(),
+                label: "Measure".to_owned(),
+                required: true,
+            }]
         } else {
             vec![]
         },
@@ -68,28 +90,61 @@ fn order(defs: &[StepDefinition], assigner: &mut FakeAssigner) -> (WorkOrder, Ve
 #[test]
 fn creation_activates_the_first_step_with_a_responsible_person() {
     let mut assigner = FakeAssigner::new(2);
-    let (o, events) = order(&[def("a", None, false, false, false), def("b", None, false, false, false)], &mut assigner);
+    let (o, events) = order(
+        &[
+            def("a", None, false, false, false),
+            def("b", None, false, false, false),
+        ],
+        &mut assigner,
+    );
     assert_eq!(o.status, OrderStatus::Open);
     assert_eq!(o.steps[0].status, StepStatus::Active);
     assert!(o.steps[0].responsible.is_some());
     assert!(o.steps[0].due_at.is_some());
     assert_eq!(o.steps[1].status, StepStatus::Pending);
-    assert_eq!(events.iter().map(Event::type_name).collect::<Vec<_>>(), ["work_order.created", "step.activated"]);
+    assert_eq!(
+        events.iter().map(Event::type_name).collect::<Vec<_>>(),
+        ["work_order.created", "step.activated"]
+    );
 }
 
 #[test]
 fn completing_every_step_completes_the_order() {
     let mut assigner = FakeAssigner::new(1);
-    let (mut o, _) = order(&[def("a", None, false, false, false), def("b", Some("g"), false, false, false), def("c", Some("g"), false, false, false)], &mut assigner);
+    let (mut o, _) = order(
+        &[
+            def("a", None, false, false, false),
+            def("b", Some("g"), false, false, false),
+            def("c", Some("g"), false, false, false),
+        ],
+        &mut assigner,
+    );
     let now = Utc::now();
     let a = o.steps[0].id;
-    let events = o.handle(Command::CompleteStep { step: a }, now, &mut assigner).expect("completes");
+    let events = o
+        .handle(Command::CompleteStep { step: a }, now, &mut assigner)
+        .expect("completes");
     let types: Vec<_> = events.iter().map(Event::type_name).collect();
-    assert_eq!(types, ["step.completed", "work_order.started", "step.activated", "step.activated"], "parallel group activates together");
+    assert_eq!(
+        types,
+        [
+            "step.completed",
+            "work_order.started",
+            "step.activated",
+            "step.activated"
+        ],
+        "parallel group activates together"
+    );
     let (b, c) = (o.steps[1].id, o.steps[2].id);
-    o.handle(Command::CompleteStep { step: b }, now, &mut assigner).expect("b");
-    let events = o.handle(Command::CompleteStep { step: c }, now, &mut assigner).expect("c");
-    assert_eq!(events.last().map(Event::type_name), Some("work_order.completed"));
+    o.handle(Command::CompleteStep { step: b }, now, &mut assigner)
+        .expect("b");
+    let events = o
+        .handle(Command::CompleteStep { step: c }, now, &mut assigner)
+        .expect("c");
+    assert_eq!(
+        events.last().map(Event::type_name),
+        Some("work_order.completed")
+    );
     assert_eq!(o.status, OrderStatus::Completed);
     assert!(o.completed_at.is_some());
 }
@@ -97,13 +152,37 @@ fn completing_every_step_completes_the_order() {
 #[test]
 fn invalid_transitions_name_the_state_and_allowed_actions_and_change_nothing() {
     let mut assigner = FakeAssigner::new(1);
-    let (mut o, _) = order(&[def("a", None, false, false, false), def("b", None, false, false, false)], &mut assigner);
+    let (mut o, _) = order(
+        &[
+            def("a", None, false, false, false),
+            def("b", None, false, false, false),
+        ],
+        &mut assigner,
+    );
     let before = o.clone();
     let pending = o.steps[1].id;
-    let err = o.handle(Command::StartStep { step: pending }, Utc::now(), &mut assigner).expect_err("pending cannot start");
-    assert_eq!(err, CommandError::InvalidTransition { subject: "step", action: "start", current: "pending", allowed: vec![] });
-    let err = o.handle(Command::Close, Utc::now(), &mut assigner).expect_err("open cannot close");
-    assert!(matches!(err, CommandError::InvalidTransition { current: "open", ref allowed, .. } if allowed == &vec!["hold", "cancel"]));
+    let err = o
+        .handle(
+            Command::StartStep { step: pending },
+            Utc::now(),
+            &mut assigner,
+        )
+        .expect_err("pending cannot start");
+    assert_eq!(
+        err,
+        CommandError::InvalidTransition {
+            subject: "step",
+            action: "start",
+            current: "pending",
+            allowed: vec![]
+        }
+    );
+    let err = o
+        .handle(Command::Close, Utc::now(), &mut assigner)
+        .expect_err("open cannot close");
+    assert!(
+        matches!(err, CommandError::InvalidTransition { current: "open", ref allowed, .. } if allowed == &vec!["hold", "cancel"])
+    );
     assert_eq!(o, before);
 }
 
@@ -112,23 +191,85 @@ fn completion_requires_checklist_and_evidence() {
     let mut assigner = FakeAssigner::new(1);
     let (mut o, _) = order(&[def("a", None, false, true, true)], &mut assigner);
     let a = o.steps[0].id;
-    let err = o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner).expect_err("incomplete");
-    assert_eq!(err, CommandError::Incomplete { missing_checklist: vec!["measure".to_owned()], missing_evidence: vec![Evidence::Photo] });
-    o.handle(Command::SetChecklistItem { step: a, item: "measure".to_owned(), checked: true }, Utc::now(), &mut assigner).expect("check");
-    o.handle(Command::RecordEvidence { step: a, kind: Evidence::Photo, attachment: AttachmentId::new() }, Utc::now(), &mut assigner).expect("photo");
-    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner).expect("complete");
+    let err = o
+        .handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner)
+        .expect_err("incomplete");
+    assert_eq!(
+        err,
+        CommandError::Incomplete {
+            missing_checklist: vec!["measure".to_owned()],
+            missing_evidence: vec![Evidence::Photo]
+        }
+    );
+    o.handle(
+        Command::SetChecklistItem {
+            step: a,
+            item: "measure".to_owned(),
+            checked: true,
+        },
+        Utc::now(),
+        &mut assigner,
+    )
+    .expect("check");
+    o.handle(
+        Command::RecordEvidence {
+            step: a,
+            kind: Evidence::Photo,
+            attachment: AttachmentId::new(),
+        },
+        Utc::now(),
+        &mut assigner,
+    )
+    .expect("photo");
+    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner)
+        .expect("complete");
     assert_eq!(o.status, OrderStatus::Completed);
 }
 
 #[test]
 fn skipping_needs_permission_and_a_reason() {
     let mut assigner = FakeAssigner::new(1);
-    let (mut o, _) = order(&[def("a", None, false, false, false), def("b", None, true, false, false)], &mut assigner);
+    let (mut o, _) = order(
+        &[
+            def("a", None, false, false, false),
+            def("b", None, true, false, false),
+        ],
+        &mut assigner,
+    );
     let (a, b) = (o.steps[0].id, o.steps[1].id);
-    assert_eq!(o.handle(Command::SkipStep { step: a, reason: "x".into() }, Utc::now(), &mut assigner), Err(CommandError::NotSkippable));
-    assert_eq!(o.handle(Command::SkipStep { step: b, reason: "  ".into() }, Utc::now(), &mut assigner), Err(CommandError::ReasonRequired));
-    o.handle(Command::SkipStep { step: b, reason: "customer declined".into() }, Utc::now(), &mut assigner).expect("skip pending");
-    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner).expect("complete");
+    assert_eq!(
+        o.handle(
+            Command::SkipStep {
+                step: a,
+                reason: "x".into()
+            },
+            Utc::now(),
+            &mut assigner
+        ),
+        Err(CommandError::NotSkippable)
+    );
+    assert_eq!(
+        o.handle(
+            Command::SkipStep {
+                step: b,
+                reason: "  ".into()
+            },
+            Utc::now(),
+            &mut assigner
+        ),
+        Err(CommandError::ReasonRequired)
+    );
+    o.handle(
+        Command::SkipStep {
+            step: b,
+            reason: "customer declined".into(),
+        },
+        Utc::now(),
+        &mut assigner,
+    )
+    .expect("skip pending");
+    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner)
+        .expect("complete");
     assert_eq!(o.status, OrderStatus::Completed);
 }
 
@@ -137,9 +278,22 @@ fn reopening_a_done_step_counts_rework_and_reopens_the_order() {
     let mut assigner = FakeAssigner::new(1);
     let (mut o, _) = order(&[def("a", None, false, false, false)], &mut assigner);
     let a = o.steps[0].id;
-    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner).expect("complete");
-    let events = o.handle(Command::ReopenStep { step: a, reason: Some("leaks".into()) }, Utc::now(), &mut assigner).expect("reopen");
-    assert_eq!(events.iter().map(Event::type_name).collect::<Vec<_>>(), ["step.reopened", "step.activated", "work_order.reopened"]);
+    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner)
+        .expect("complete");
+    let events = o
+        .handle(
+            Command::ReopenStep {
+                step: a,
+                reason: Some("leaks".into()),
+            },
+            Utc::now(),
+            &mut assigner,
+        )
+        .expect("reopen");
+    assert_eq!(
+        events.iter().map(Event::type_name).collect::<Vec<_>>(),
+        ["step.reopened", "step.activated", "work_order.reopened"]
+    );
     assert_eq!(o.status, OrderStatus::InProgress);
     assert_eq!(o.steps[0].rework_count, 1);
     assert_eq!(o.steps[0].status, StepStatus::Active);
@@ -150,12 +304,23 @@ fn hold_blocks_step_work_until_resumed() {
     let mut assigner = FakeAssigner::new(1);
     let (mut o, _) = order(&[def("a", None, false, false, false)], &mut assigner);
     let a = o.steps[0].id;
-    o.handle(Command::Hold { reason: None }, Utc::now(), &mut assigner).expect("hold");
-    let err = o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner).expect_err("on hold");
-    assert!(matches!(err, CommandError::InvalidTransition { current: "on_hold", .. }));
-    o.handle(Command::Resume, Utc::now(), &mut assigner).expect("resume");
+    o.handle(Command::Hold { reason: None }, Utc::now(), &mut assigner)
+        .expect("hold");
+    let err = o
+        .handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner)
+        .expect_err("on hold");
+    assert!(matches!(
+        err,
+        CommandError::InvalidTransition {
+            current: "on_hold",
+            ..
+        }
+    ));
+    o.handle(Command::Resume, Utc::now(), &mut assigner)
+        .expect("resume");
     assert_eq!(o.status, OrderStatus::Open);
-    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner).expect("complete");
+    o.handle(Command::CompleteStep { step: a }, Utc::now(), &mut assigner)
+        .expect("complete");
 }
 
 #[test]
@@ -172,10 +337,46 @@ fn reassignment_needs_a_qualified_user_and_a_reason() {
     let mut assigner = FakeAssigner::new(2);
     let (mut o, _) = order(&[def("a", None, false, false, false)], &mut assigner);
     let a = o.steps[0].id;
-    let other = assigner.users.iter().copied().find(|u| Some(*u) != o.steps[0].responsible).expect("other");
-    assert_eq!(o.handle(Command::ReassignStep { step: a, to: UserId::new(), reason: "sick".into() }, Utc::now(), &mut assigner), Err(CommandError::NotQualified));
-    assert_eq!(o.handle(Command::ReassignStep { step: a, to: other, reason: "".into() }, Utc::now(), &mut assigner), Err(CommandError::ReasonRequired));
-    o.handle(Command::ReassignStep { step: a, to: other, reason: "sick".into() }, Utc::now(), &mut assigner).expect("reassign");
+    let other = assigner
+        .users
+        .iter()
+        .copied()
+        .find(|u| Some(*u) != o.steps[0].responsible)
+        .expect("other");
+    assert_eq!(
+        o.handle(
+            Command::ReassignStep {
+                step: a,
+                to: UserId::new(),
+                reason: "sick".into()
+            },
+            Utc::now(),
+            &mut assigner
+        ),
+        Err(CommandError::NotQualified)
+    );
+    assert_eq!(
+        o.handle(
+            Command::ReassignStep {
+                step: a,
+                to: other,
+                reason: "".into()
+            },
+            Utc::now(),
+            &mut assigner
+        ),
+        Err(CommandError::ReasonRequired)
+    );
+    o.handle(
+        Command::ReassignStep {
+            step: a,
+            to: other,
+            reason: "sick".into(),
+        },
+        Utc::now(),
+        &mut assigner,
+    )
+    .expect("reassign");
     assert_eq!(o.steps[0].responsible, Some(other));
 }
 
@@ -185,16 +386,37 @@ fn command_for(o: &WorkOrder, kind: u8, step: usize, users: &[UserId]) -> Comman
     match kind % 12 {
         0 => Command::StartStep { step },
         1 | 2 => Command::CompleteStep { step },
-        3 => Command::SkipStep { step, reason: "not needed".into() },
+        3 => Command::SkipStep {
+            step,
+            reason: "not needed".into(),
+        },
         4 => Command::ReopenStep { step, reason: None },
-        5 => Command::ReassignStep { step, to: users[step.0.as_u128() as usize % users.len()], reason: "swap".into() },
-        6 => Command::SetChecklistItem { step, item: "measure".into(), checked: true },
-        7 => Command::RecordEvidence { step, kind: Evidence::Photo, attachment: AttachmentId::new() },
+        5 => Command::ReassignStep {
+            step,
+            to: users[step.0.as_u128() as usize % users.len()],
+            reason: "swap".into(),
+        },
+        6 => Command::SetChecklistItem {
+            step,
+            item: "measure".into(),
+            checked: true,
+        },
+        7 => Command::RecordEvidence {
+            step,
+            kind: Evidence::Photo,
+            attachment: AttachmentId::new(),
+        },
         8 => Command::Hold { reason: None },
         9 => Command::Resume,
-        10 => Command::Cancel { reason: "customer cancelled".into() },
+        10 => Command::Cancel {
+            reason: "customer cancelled".into(),
+        },
         _ => {
-            if kind % 2 == 0 { Command::MarkInvoiced } else { Command::Close }
+            if kind % 2 == 0 {
+                Command::MarkInvoiced
+            } else {
+                Command::Close
+            }
         }
     }
 }

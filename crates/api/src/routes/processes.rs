@@ -1,0 +1,784 @@
+//! Process maps: processes, their versioned step lists, publishing and archiving.
+
+use std::collections::HashSet;
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::auth::Permission;
+use workorders_domain::process::{
+    ChecklistItem, Evidence, Handling, Responsible, StepDefinition, validate_steps,
+};
+use workorders_domain::tenant::parse_display_name;
+use workorders_domain::user::parse_skills;
+use workorders_domain::{ProcessId, UserId, ValidationErrors};
+use workorders_persistence::processes::{
+    self, ProcessRecord, ProcessStatus, VersionRecord, VersionStatus,
+};
+use workorders_persistence::users::Versioned;
+use workorders_persistence::{Conn, users};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::pagination::{Page, PageQuery, fetch_limit};
+use crate::routes::views::RoleName;
+use crate::routes::{created, ok_versioned};
+use crate::state::AppState;
+
+/// How a step is handled.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HandlingName {
+    Manual,
+    AutoAssign,
+    ScheduleAppointment,
+    CreateInvoice,
+    SendInvoice,
+    NotifyCustomer,
+}
+
+const HANDLINGS: [(HandlingName, Handling); 6] = [
+    (HandlingName::Manual, Handling::Manual),
+    (HandlingName::AutoAssign, Handling::AutoAssign),
+    (
+        HandlingName::ScheduleAppointment,
+        Handling::ScheduleAppointment,
+    ),
+    (HandlingName::CreateInvoice, Handling::CreateInvoice),
+    (HandlingName::SendInvoice, Handling::SendInvoice),
+    (HandlingName::NotifyCustomer, Handling::NotifyCustomer),
+];
+
+/// Evidence a step can require.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceName {
+    Photo,
+    Signature,
+}
+
+impl From<EvidenceName> for Evidence {
+    fn from(e: EvidenceName) -> Self {
+        match e {
+            EvidenceName::Photo => Evidence::Photo,
+            EvidenceName::Signature => Evidence::Signature,
+        }
+    }
+}
+
+impl From<Evidence> for EvidenceName {
+    fn from(e: Evidence) -> Self {
+        match e {
+            Evidence::Photo => EvidenceName::Photo,
+            Evidence::Signature => EvidenceName::Signature,
+        }
+    }
+}
+
+/// Who is responsible: either a `role` (optionally narrowed by `skills`) or a `user_id`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsibleBody {
+    pub role: Option<RoleName>,
+    #[serde(default)]
+    #[schema(example = json!(["glazing"]))]
+    pub skills: Vec<String>,
+    pub user_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistItemBody {
+    #[schema(example = "measure_openings")]
+    pub key: String,
+    #[schema(example = "Measure all window openings")]
+    pub label: String,
+    /// Must be checked before the step can be completed (default true).
+    #[serde(default = "yes")]
+    pub required: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A step of a process version.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepBody {
+    /// Stable key, unique in the version: lowercase letters, digits, `_`.
+    #[schema(example = "estimate_visit")]
+    pub key: String,
+    #[schema(example = "Sales rep visits the customer and measures")]
+    pub name: String,
+    pub description: Option<String>,
+    pub responsible: ResponsibleBody,
+    /// Default `manual`.
+    #[serde(default = "manual")]
+    pub handling: HandlingName,
+    /// Past this time after activation the step is overdue.
+    #[schema(example = 2880)]
+    pub target_duration_minutes: Option<u32>,
+    #[serde(default)]
+    pub checklist: Vec<ChecklistItemBody>,
+    /// Evidence required before completion.
+    #[serde(default)]
+    pub evidence: Vec<EvidenceName>,
+    /// May be skipped with a reason (default false).
+    #[serde(default)]
+    pub skippable: bool,
+    /// Consecutive steps with the same group run in parallel.
+    pub parallel_group: Option<String>,
+}
+
+fn manual() -> HandlingName {
+    HandlingName::Manual
+}
+
+impl StepBody {
+    fn into_definition(self, errors: &mut ValidationErrors, at: &str) -> StepDefinition {
+        let responsible = match (self.responsible.role, self.responsible.user_id) {
+            (Some(role), None) => {
+                let skills = errors.check(
+                    &format!("{at}/responsible/skills"),
+                    parse_skills(&self.responsible.skills),
+                );
+                Responsible::Role {
+                    role: role.into(),
+                    skills: skills.unwrap_or_default(),
+                }
+            }
+            (None, Some(user_id)) => {
+                if !self.responsible.skills.is_empty() {
+                    errors.add(
+                        format!("{at}/responsible/skills"),
+                        "skills narrow a role, not a named user",
+                    );
+                }
+                Responsible::User {
+                    user_id: UserId(user_id),
+                }
+            }
+            _ => {
+                errors.add(
+                    format!("{at}/responsible"),
+                    "give either `role` (with optional `skills`) or `user_id`",
+                );
+                Responsible::Role {
+                    role: workorders_domain::auth::Role::Owner,
+                    skills: vec![],
+                }
+            }
+        };
+        StepDefinition {
+            key: self.key,
+            name: self.name.trim().to_owned(),
+            description: self
+                .description
+                .map(|d| d.trim().to_owned())
+                .filter(|d| !d.is_empty()),
+            responsible,
+            handling: HANDLINGS
+                .iter()
+                .find(|(n, _)| *n == self.handling)
+                .map_or(Handling::Manual, |(_, h)| *h),
+            target_duration_minutes: self.target_duration_minutes,
+            checklist: self
+                .checklist
+                .into_iter()
+                .map(|c| ChecklistItem {
+                    key: c.key,
+                    label: c.label.trim().to_owned(),
+                    required: c.required,
+                })
+                .collect(),
+            evidence: self.evidence.into_iter().map(Evidence::from).collect(),
+            skippable: self.skippable,
+            parallel_group: self.parallel_group,
+        }
+    }
+
+    pub fn from_definition(d: &StepDefinition) -> Self {
+        let responsible = match &d.responsible {
+            Responsible::Role { role, skills } => ResponsibleBody {
+                role: Some((*role).into()),
+                skills: skills.clone(),
+                user_id: None,
+            },
+            Responsible::User { user_id } => ResponsibleBody {
+                role: None,
+                skills: vec![],
+                user_id: Some(user_id.as_uuid()),
+            },
+        };
+        Self {
+            key: d.key.clone(),
+            name: d.name.clone(),
+            description: d.description.clone(),
+            responsible,
+            handling: HANDLINGS
+                .iter()
+                .find(|(_, h)| *h == d.handling)
+                .map_or(HandlingName::Manual, |(n, _)| *n),
+            target_duration_minutes: d.target_duration_minutes,
+            checklist: d
+                .checklist
+                .iter()
+                .map(|c| ChecklistItemBody {
+                    key: c.key.clone(),
+                    label: c.label.clone(),
+                    required: c.required,
+                })
+                .collect(),
+            evidence: d.evidence.iter().map(|e| EvidenceName::from(*e)).collect(),
+            skippable: d.skippable,
+            parallel_group: d.parallel_group.clone(),
+        }
+    }
+}
+
+/// Converts and validates a step list against the tenant's active users.
+async fn parse_steps(
+    conn: &mut Conn,
+    principal: &Principal,
+    steps: Vec<StepBody>,
+    base: &str,
+) -> ApiResult<Vec<StepDefinition>> {
+    let mut errors = ValidationErrors::new();
+    let definitions: Vec<StepDefinition> = steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| s.into_definition(&mut errors, &format!("{base}/{i}")))
+        .collect();
+    let active: HashSet<UserId> = users::all_in(conn, principal.tenant_id)
+        .await?
+        .into_iter()
+        .filter(|u| u.active)
+        .map(|u| u.id)
+        .collect();
+    if let Err(more) = validate_steps(&definitions, &active, base) {
+        errors.0.extend(more.0);
+    }
+    errors.finish()?;
+    Ok(definitions)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionSummary {
+    pub number: i64,
+    #[schema(example = "published")]
+    pub status: &'static str,
+    pub step_count: usize,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// A process (kind of job) with its versions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessView {
+    pub id: Uuid,
+    #[schema(example = "Fenstertausch")]
+    pub name: String,
+    pub description: Option<String>,
+    /// `active` or `archived` (archived processes take no new orders).
+    #[schema(example = "active")]
+    pub status: &'static str,
+    /// The version new orders use; `null` until one is published.
+    pub published_version: Option<i64>,
+    /// Newest first.
+    pub versions: Vec<VersionSummary>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One version of a process's step list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessVersionView {
+    pub id: Uuid,
+    pub process_id: Uuid,
+    pub number: i64,
+    /// `draft` or `published` (immutable).
+    #[schema(example = "draft")]
+    pub status: &'static str,
+    pub steps: Vec<StepBody>,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+fn version_view(v: &VersionRecord) -> ProcessVersionView {
+    ProcessVersionView {
+        id: v.id.as_uuid(),
+        process_id: v.process_id.as_uuid(),
+        number: v.number,
+        status: v.status.as_str(),
+        steps: v.steps.iter().map(StepBody::from_definition).collect(),
+        created_at: v.created_at,
+        published_at: v.published_at,
+    }
+}
+
+fn process_view(p: ProcessRecord, versions: &[VersionRecord]) -> ProcessView {
+    ProcessView {
+        id: p.id.as_uuid(),
+        name: p.name,
+        description: p.description,
+        status: p.status.as_str(),
+        published_version: p.published_version,
+        versions: versions
+            .iter()
+            .map(|v| VersionSummary {
+                number: v.number,
+                status: v.status.as_str(),
+                step_count: v.steps.len(),
+                created_at: v.created_at,
+                published_at: v.published_at,
+            })
+            .collect(),
+        version: p.version,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
+}
+
+async fn view_of(state: &AppState, p: ProcessRecord) -> ApiResult<ProcessView> {
+    let versions = processes::list_versions(&state.db, p.tenant_id, p.id).await?;
+    Ok(process_view(p, &versions))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProcessRequest {
+    #[schema(example = "Fenstertausch", min_length = 1, max_length = 200)]
+    pub name: String,
+    pub description: Option<String>,
+    /// Optional steps of a first draft version.
+    pub steps: Option<Vec<StepBody>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProcessRequest {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVersionRequest {
+    pub steps: Vec<StepBody>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProcessListQuery {
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// `active` or `archived`.
+    pub status: Option<String>,
+}
+
+fn name_taken(e: workorders_persistence::StoreError) -> ApiError {
+    if e.is_conflict("processes_tenant_name_key") {
+        ApiError::conflict(codes::PROCESS_NAME_TAKEN, "a process with this name exists")
+    } else {
+        e.into()
+    }
+}
+
+/// Create a process
+///
+/// A process is one kind of job ("Fenstertausch"). With `steps`, a first draft version is
+/// created too; publish it to take orders.
+#[utoipa::path(
+    operation_id = "createProcess",
+    tag = "processes",
+    request_body = CreateProcessRequest,
+    responses(
+        (status = 201, description = "Process created", body = ProcessView, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "The name is taken (`process_name_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["processes:write"]))
+)]
+#[post("/processes")]
+pub async fn create_process(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<CreateProcessRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesWrite)?;
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    let name = errors.check("/name", parse_display_name(&body.name));
+    errors.finish()?;
+    let now = Utc::now();
+    let mut tx = state.db.begin_write().await?;
+    let steps = match body.steps {
+        Some(steps) => Some(parse_steps(tx.conn(), &principal, steps, "/steps").await?),
+        None => None,
+    };
+    let record = ProcessRecord {
+        id: ProcessId::new(),
+        tenant_id: principal.tenant_id,
+        name: name.unwrap_or_default(),
+        description: body
+            .description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty()),
+        status: ProcessStatus::Active,
+        published_version: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let record = processes::insert(tx.conn(), &record)
+        .await
+        .map_err(name_taken)?;
+    if let Some(steps) = steps {
+        processes::insert_version(
+            tx.conn(),
+            principal.tenant_id,
+            record.id,
+            &steps,
+            principal.user_id(),
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let view = view_of(&state, record).await?;
+    Ok(created(
+        format!("/v1/processes/{}", view.id),
+        view.version,
+        &view,
+    ))
+}
+
+/// List processes
+#[utoipa::path(
+    operation_id = "listProcesses",
+    tag = "processes",
+    params(ProcessListQuery),
+    responses((status = 200, description = "One page of processes", body = Page<ProcessView>)),
+    security(("access_token" = []), ("api_key" = ["processes:read"]))
+)]
+#[get("/processes")]
+pub async fn list_processes(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<ProcessListQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesRead)?;
+    let query = query.into_inner();
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some("active") => Some(ProcessStatus::Active),
+        Some("archived") => Some(ProcessStatus::Archived),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                codes::INVALID_QUERY,
+                "status is `active` or `archived`",
+            ));
+        }
+    };
+    let rows = processes::list(
+        &state.db,
+        principal.tenant_id,
+        status,
+        page.after.map(ProcessId),
+        fetch_limit(page),
+    )
+    .await?;
+    let mut views = Vec::with_capacity(rows.len());
+    for p in rows {
+        views.push(view_of(&state, p).await?);
+    }
+    Ok(HttpResponse::Ok().json(Page::from_rows(views, page, |p| p.id, |p| p)))
+}
+
+async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<ProcessRecord> {
+    processes::get(&state.db, principal.tenant_id, ProcessId(id))
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Get a process
+#[utoipa::path(
+    operation_id = "getProcess",
+    tag = "processes",
+    params(("id" = Uuid, Path, description = "Process id")),
+    responses(
+        (status = 200, description = "The process", body = ProcessView, headers(("ETag" = String))),
+        (status = 404, description = "No such process in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["processes:read"]))
+)]
+#[get("/processes/{id}")]
+pub async fn get_process(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesRead)?;
+    let process = load(&state, &principal, id.into_inner()).await?;
+    let view = view_of(&state, process).await?;
+    Ok(ok_versioned(view.version, &view))
+}
+
+/// Update a process
+///
+/// Renames it or changes its description (steps change through new versions). Requires
+/// `If-Match`.
+#[utoipa::path(
+    operation_id = "updateProcess",
+    tag = "processes",
+    params(("id" = Uuid, Path, description = "Process id"), ("If-Match" = String, Header, description = "Current ETag", pattern = r#"^(W/)?"[0-9]+"$"#)),
+    request_body = UpdateProcessRequest,
+    responses(
+        (status = 200, description = "The process", body = ProcessView, headers(("ETag" = String))),
+        (status = 404, description = "No such process in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken (`process_name_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["processes:write"]))
+)]
+#[patch("/processes/{id}")]
+pub async fn update_process(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidJson<UpdateProcessRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesWrite)?;
+    let expected = if_match.required()?;
+    let mut process = load(&state, &principal, id.into_inner()).await?;
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    if let Some(name) = &body.name {
+        process.name = errors
+            .check("/name", parse_display_name(name))
+            .unwrap_or_default();
+    }
+    errors.finish()?;
+    if let Some(description) = body.description {
+        process.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
+    }
+    let mut tx = state.db.begin_write().await?;
+    let updated = match processes::update(tx.conn(), &process, expected, Utc::now())
+        .await
+        .map_err(name_taken)?
+    {
+        Versioned::Updated(p) => p,
+        Versioned::Stale { current_version } => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Versioned::NotFound => return Err(ApiError::NotFound),
+    };
+    tx.commit().await?;
+    let view = view_of(&state, updated).await?;
+    Ok(ok_versioned(view.version, &view))
+}
+
+/// Create a process version
+///
+/// A new draft with the given ordered steps. Validation rejects an empty list, duplicate
+/// keys, unknown users, bad skills and split parallel groups.
+#[utoipa::path(
+    operation_id = "createProcessVersion",
+    tag = "processes",
+    params(("id" = Uuid, Path, description = "Process id")),
+    request_body = CreateVersionRequest,
+    responses(
+        (status = 201, description = "Draft created", body = ProcessVersionView, headers(("Location" = String))),
+        (status = 404, description = "No such process in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The process is archived (`process_archived`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["processes:write"]))
+)]
+#[post("/processes/{id}/versions")]
+pub async fn create_process_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ValidJson<CreateVersionRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesWrite)?;
+    let mut tx = state.db.begin_write().await?;
+    let process = processes::get_for_update(
+        tx.conn(),
+        &state.db,
+        principal.tenant_id,
+        ProcessId(id.into_inner()),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    if process.status == ProcessStatus::Archived {
+        return Err(ApiError::conflict(
+            codes::PROCESS_ARCHIVED,
+            "the process is archived",
+        ));
+    }
+    let steps = parse_steps(tx.conn(), &principal, body.into_inner().steps, "/steps").await?;
+    let version = processes::insert_version(
+        tx.conn(),
+        principal.tenant_id,
+        process.id,
+        &steps,
+        principal.user_id(),
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((
+        actix_web::http::header::LOCATION,
+        format!("/v1/processes/{}/versions/{}", process.id, version.number),
+    ));
+    Ok(response.json(version_view(&version)))
+}
+
+/// Get a process version
+#[utoipa::path(
+    operation_id = "getProcessVersion",
+    tag = "processes",
+    params(("id" = Uuid, Path, description = "Process id"), ("number" = i64, Path, description = "Version number")),
+    responses(
+        (status = 200, description = "The version with its steps", body = ProcessVersionView),
+        (status = 404, description = "No such process or version", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["processes:read"]))
+)]
+#[get("/processes/{id}/versions/{number}")]
+pub async fn get_process_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, i64)>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesRead)?;
+    let (id, number) = path.into_inner();
+    let version = processes::get_version(&state.db, principal.tenant_id, ProcessId(id), number)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(version_view(&version)))
+}
+
+/// Publish a process version
+///
+/// The draft becomes immutable; new orders use the newest published version, running orders
+/// keep theirs. `If-Match` (the process's ETag) is optional.
+#[utoipa::path(
+    operation_id = "publishProcessVersion",
+    tag = "processes",
+    params(
+        ("id" = Uuid, Path, description = "Process id"),
+        ("number" = i64, Path, description = "Version number"),
+        ("If-Match" = Option<String>, Header, description = "The process's ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
+    ),
+    responses(
+        (status = 200, description = "The process", body = ProcessView, headers(("ETag" = String))),
+        (status = 404, description = "No such process or version", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already published (`version_not_draft`) or archived (`process_archived`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["processes:write"]))
+)]
+#[post("/processes/{id}/versions/{number}/publish")]
+pub async fn publish_process_version(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, i64)>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesWrite)?;
+    let (id, number) = path.into_inner();
+    let mut tx = state.db.begin_write().await?;
+    let process =
+        processes::get_for_update(tx.conn(), &state.db, principal.tenant_id, ProcessId(id))
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    check_version(if_match, process.version)?;
+    if process.status == ProcessStatus::Archived {
+        return Err(ApiError::conflict(
+            codes::PROCESS_ARCHIVED,
+            "the process is archived",
+        ));
+    }
+    let version = processes::get_version(&state.db, principal.tenant_id, process.id, number)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if version.status == VersionStatus::Published {
+        return Err(ApiError::conflict(
+            codes::VERSION_NOT_DRAFT,
+            "this version is already published",
+        ));
+    }
+    let updated =
+        match processes::publish_version(tx.conn(), &process, number, process.version, Utc::now())
+            .await?
+        {
+            Versioned::Updated(p) => p,
+            Versioned::Stale { current_version } => {
+                return Err(ApiError::PreconditionFailed { current_version });
+            }
+            Versioned::NotFound => {
+                return Err(ApiError::conflict(
+                    codes::VERSION_NOT_DRAFT,
+                    "this version is already published",
+                ));
+            }
+        };
+    tx.commit().await?;
+    let view = view_of(&state, updated).await?;
+    Ok(ok_versioned(view.version, &view))
+}
+
+/// Archive a process
+///
+/// Takes no new orders; running orders go on. `If-Match` is optional.
+#[utoipa::path(
+    operation_id = "archiveProcess",
+    tag = "processes",
+    params(("id" = Uuid, Path, description = "Process id"), ("If-Match" = Option<String>, Header, description = "Expected ETag", pattern = r#"^(W/)?"[0-9]+"$"#)),
+    responses(
+        (status = 200, description = "The archived process", body = ProcessView, headers(("ETag" = String))),
+        (status = 404, description = "No such process in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["processes:write"]))
+)]
+#[post("/processes/{id}/archive")]
+pub async fn archive_process(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::ProcessesWrite)?;
+    let mut process = load(&state, &principal, id.into_inner()).await?;
+    check_version(if_match, process.version)?;
+    if process.status == ProcessStatus::Archived {
+        let view = view_of(&state, process).await?;
+        return Ok(ok_versioned(view.version, &view));
+    }
+    let expected = process.version;
+    process.status = ProcessStatus::Archived;
+    let mut tx = state.db.begin_write().await?;
+    let updated = match processes::update(tx.conn(), &process, expected, Utc::now()).await? {
+        Versioned::Updated(p) => p,
+        Versioned::Stale { current_version } => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Versioned::NotFound => return Err(ApiError::NotFound),
+    };
+    tx.commit().await?;
+    let view = view_of(&state, updated).await?;
+    Ok(ok_versioned(view.version, &view))
+}

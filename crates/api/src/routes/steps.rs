@@ -1,0 +1,490 @@
+//! Work on steps: actions, reassignment, checklist, evidence uploads, and "my work".
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::process::Evidence;
+use workorders_domain::work_order::Command;
+use workorders_domain::{AttachmentId, StepId, UserId, WorkOrderId};
+use workorders_persistence::attachments::{self, AttachmentRecord};
+use workorders_persistence::work_orders::{self, due_key};
+
+use crate::auth::Principal;
+use crate::auth::tokens::sha256_bytes_hex;
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::{IfMatch, ValidJson, read_body};
+use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
+use crate::routes::ok_versioned;
+use crate::routes::order_views::{StepView, ViewContext, render};
+use crate::routes::processes::EvidenceName;
+use crate::state::AppState;
+use crate::workflow::{self, DbAssigner, actor_of, authorize, command_error, ensure_visible};
+
+/// Largest evidence upload (10 MiB).
+pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// Step actions.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StepAction {
+    Start,
+    Complete,
+    Skip,
+    Reopen,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepActionRequest {
+    pub action: StepAction,
+    /// Required for `skip`; optional for `reopen` (why the work is redone).
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReassignRequest {
+    /// A user who qualifies for the step (role and skills, or the named user).
+    pub user_id: Uuid,
+    #[schema(example = "Tim is sick today")]
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChecklistRequest {
+    /// The checklist item's key.
+    #[schema(example = "measure_openings")]
+    pub item: String,
+    pub checked: bool,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EvidenceQuery {
+    /// `photo` or `signature`.
+    pub kind: EvidenceName,
+}
+
+/// A stored file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentView {
+    pub id: Uuid,
+    pub work_order_id: Uuid,
+    pub step_id: Option<Uuid>,
+    #[schema(example = "photo")]
+    pub kind: String,
+    #[schema(example = "image/jpeg")]
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<AttachmentRecord> for AttachmentView {
+    fn from(a: AttachmentRecord) -> Self {
+        Self {
+            id: a.id.as_uuid(),
+            work_order_id: a.work_order_id.as_uuid(),
+            step_id: a.step_id.map(|s| s.as_uuid()),
+            kind: a.kind,
+            content_type: a.content_type,
+            size_bytes: a.size_bytes,
+            sha256: a.sha256,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// An open step of the caller, with its order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyWorkItem {
+    pub work_order_id: Uuid,
+    #[schema(example = "WO-2026-00042")]
+    pub work_order_number: String,
+    pub work_order_title: String,
+    pub work_order_status: String,
+    pub step: StepView,
+}
+
+async fn run(
+    state: &AppState,
+    principal: &Principal,
+    path: (Uuid, Uuid),
+    if_match: IfMatch,
+    make: impl FnOnce(StepId) -> Command,
+) -> ApiResult<HttpResponse> {
+    let (order, step) = path;
+    let record = workflow::execute(
+        &state.db,
+        principal,
+        WorkOrderId(order),
+        if_match,
+        make(StepId(step)),
+    )
+    .await?;
+    let view = render(&state.db, &record).await?;
+    Ok(ok_versioned(view.version, &view))
+}
+
+/// Run a step action
+///
+/// `start`, `complete` (needs every required checklist item checked and the required
+/// evidence, else 409 `step_incomplete` listing what is missing), `skip` (only where the
+/// process allows it, with a reason) and `reopen` (rework, counted). Completing the last
+/// open step completes the order. The step's holder may act on it; dispatchers on any step.
+/// `If-Match` (the order's ETag) is optional: with it, of two concurrent requests exactly one
+/// wins.
+#[utoipa::path(
+    operation_id = "runStepAction",
+    tag = "work-orders",
+    params(
+        ("id" = Uuid, Path, description = "Work order id"),
+        ("step_id" = Uuid, Path, description = "Step id"),
+        ("If-Match" = Option<String>, Header, description = "The order's ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
+    ),
+    request_body = StepActionRequest,
+    responses(
+        (status = 200, description = "The order after the action", body = crate::routes::order_views::WorkOrderView, headers(("ETag" = String))),
+        (status = 404, description = "No such order or step visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed now (`invalid_transition`), incomplete (`step_incomplete`) or not skippable (`step_not_skippable`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:write"]))
+)]
+#[post("/work-orders/{id}/steps/{step_id}/actions")]
+pub async fn run_step_action(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    if_match: IfMatch,
+    body: ValidJson<StepActionRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    run(
+        &state,
+        &principal,
+        path.into_inner(),
+        if_match,
+        |step| match body.action {
+            StepAction::Start => Command::StartStep { step },
+            StepAction::Complete => Command::CompleteStep { step },
+            StepAction::Skip => Command::SkipStep {
+                step,
+                reason: body.reason.unwrap_or_default(),
+            },
+            StepAction::Reopen => Command::ReopenStep {
+                step,
+                reason: body.reason,
+            },
+        },
+    )
+    .await
+}
+
+/// Reassign a step
+///
+/// Moves an open step to another qualified user, with a reason.
+#[utoipa::path(
+    operation_id = "reassignStep",
+    tag = "work-orders",
+    params(
+        ("id" = Uuid, Path, description = "Work order id"),
+        ("step_id" = Uuid, Path, description = "Step id"),
+        ("If-Match" = Option<String>, Header, description = "The order's ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
+    ),
+    request_body = ReassignRequest,
+    responses(
+        (status = 200, description = "The order after the change", body = crate::routes::order_views::WorkOrderView, headers(("ETag" = String))),
+        (status = 404, description = "No such order or step visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The step is not open (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:write"]))
+)]
+#[post("/work-orders/{id}/steps/{step_id}/reassign")]
+pub async fn reassign_step(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    if_match: IfMatch,
+    body: ValidJson<ReassignRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    run(&state, &principal, path.into_inner(), if_match, |step| {
+        Command::ReassignStep {
+            step,
+            to: UserId(body.user_id),
+            reason: body.reason,
+        }
+    })
+    .await
+}
+
+/// Check or uncheck a checklist item
+#[utoipa::path(
+    operation_id = "setChecklistItem",
+    tag = "work-orders",
+    params(
+        ("id" = Uuid, Path, description = "Work order id"),
+        ("step_id" = Uuid, Path, description = "Step id"),
+        ("If-Match" = Option<String>, Header, description = "The order's ETag", pattern = r#"^(W/)?"[0-9]+"$"#),
+    ),
+    request_body = ChecklistRequest,
+    responses(
+        (status = 200, description = "The order after the change", body = crate::routes::order_views::WorkOrderView, headers(("ETag" = String))),
+        (status = 404, description = "No such order or step visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The step is not open (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:write"]))
+)]
+#[post("/work-orders/{id}/steps/{step_id}/checklist")]
+pub async fn set_checklist_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    if_match: IfMatch,
+    body: ValidJson<ChecklistRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    run(&state, &principal, path.into_inner(), if_match, |step| {
+        Command::SetChecklistItem {
+            step,
+            item: body.item,
+            checked: body.checked,
+        }
+    })
+    .await
+}
+
+/// Content types accepted per kind of evidence.
+fn accepted_types(kind: Evidence) -> &'static [&'static str] {
+    match kind {
+        Evidence::Photo => &["image/jpeg", "image/png", "image/webp", "image/heic"],
+        Evidence::Signature => &["image/png", "image/svg+xml"],
+    }
+}
+
+/// Whether the bytes are what the content type says (magic numbers; SVG without scripts).
+fn content_matches(content_type: &str, data: &[u8]) -> bool {
+    match content_type {
+        "image/jpeg" => data.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => data.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]),
+        "image/webp" => data.len() > 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP",
+        "image/heic" => data.len() > 12 && &data[4..8] == b"ftyp",
+        "image/svg+xml" => {
+            let text = String::from_utf8_lossy(data).to_lowercase();
+            text.contains("<svg") && !text.contains("<script") && !text.contains("javascript:")
+        }
+        _ => false,
+    }
+}
+
+/// Upload evidence for a step
+///
+/// The raw file is the request body (`Content-Type` `image/jpeg`, `image/png`, `image/webp`
+/// or `image/heic` for photos; `image/png` or `image/svg+xml` for signatures), at most
+/// 10 MiB. It is stored and recorded on the step.
+#[utoipa::path(
+    operation_id = "uploadStepEvidence",
+    tag = "work-orders",
+    params(
+        ("id" = Uuid, Path, description = "Work order id"),
+        ("step_id" = Uuid, Path, description = "Step id"),
+        EvidenceQuery,
+    ),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The file (also image/png, image/webp, image/heic, image/svg+xml)"),
+    responses(
+        (status = 201, description = "Stored and recorded", body = AttachmentView, headers(("Location" = String))),
+        (status = 404, description = "No such order or step visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The step is not open (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 10 MiB", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not an accepted image type for this kind", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:write"]))
+)]
+#[post("/work-orders/{id}/steps/{step_id}/evidence")]
+pub async fn upload_step_evidence(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    query: web::Query<EvidenceQuery>,
+) -> ApiResult<HttpResponse> {
+    let (order_id, step_id) = path.into_inner();
+    let (order_id, step_id) = (WorkOrderId(order_id), StepId(step_id));
+    ensure_visible(&state.db, &principal, order_id).await?;
+    let kind = Evidence::from(query.kind);
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    // Check the type before reading up to 10 MiB.
+    if !accepted_types(kind).contains(&content_type.as_str()) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let mut raw: Payload = payload.into_inner();
+    let data = read_body(&req, &mut raw, MAX_UPLOAD_BYTES).await?;
+    if data.is_empty() {
+        return Err(ApiError::bad_request(
+            codes::BAD_REQUEST,
+            "the upload is empty",
+        ));
+    }
+    if !content_matches(&content_type, &data) {
+        return Err(ApiError::Unprocessable {
+            code: codes::INVALID_UPLOAD,
+            detail: format!("the content is not a valid {content_type} file"),
+        });
+    }
+    let now = Utc::now();
+    let actor = actor_of(&principal);
+    let attachment = AttachmentRecord {
+        id: AttachmentId::new(),
+        tenant_id: principal.tenant_id,
+        work_order_id: order_id,
+        step_id: Some(step_id),
+        kind: kind.as_str().to_owned(),
+        content_type,
+        size_bytes: i64::try_from(data.len()).unwrap_or(i64::MAX),
+        sha256: sha256_bytes_hex(&data),
+        created_by: actor.clone(),
+        created_at: now,
+    };
+    let mut tx = state.db.begin_write().await?;
+    let mut record =
+        work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, order_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+    let command = Command::RecordEvidence {
+        step: step_id,
+        kind,
+        attachment: attachment.id,
+    };
+    authorize(&principal, &record, &command)?;
+    let mut assigner = DbAssigner::load(tx.conn(), principal.tenant_id).await?;
+    let events = record
+        .order
+        .handle(command, now, &mut assigner)
+        .map_err(command_error)?;
+    attachments::insert(tx.conn(), &attachment, &data).await?;
+    workflow::persist(&mut tx, &mut record, &events, &actor, now).await?;
+    tx.commit().await?;
+    let view = AttachmentView::from(attachment);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/attachments/{}", view.id)))
+        .json(view))
+}
+
+/// Download an attachment
+#[utoipa::path(
+    operation_id = "getAttachment",
+    tag = "work-orders",
+    params(("id" = Uuid, Path, description = "Attachment id")),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such attachment visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/attachments/{id}")]
+pub async fn get_attachment(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let (attachment, data) = attachments::get(
+        &state.db,
+        principal.tenant_id,
+        AttachmentId(id.into_inner()),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    ensure_visible(&state.db, &principal, attachment.work_order_id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(attachment.content_type.as_str())
+        .insert_header((header::ETAG, format!("\"{}\"", attachment.sha256)))
+        .insert_header((header::CACHE_CONTROL, "private, max-age=3600"))
+        .insert_header(("x-content-type-options", "nosniff"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; sandbox",
+        ))
+        .body(data))
+}
+
+/// My work
+///
+/// The caller's open steps across running orders, soonest due first (steps without a due
+/// time last).
+#[utoipa::path(
+    operation_id = "listMyWork",
+    tag = "work-orders",
+    params(PageQuery),
+    responses((status = 200, description = "One page of open steps", body = Page<MyWorkItem>)),
+    security(("access_token" = []))
+)]
+#[get("/me/work")]
+pub async fn list_my_work(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let Some(user) = principal.user_id() else {
+        return Err(ApiError::forbidden(
+            "an API key holds no steps; there is no `my work`",
+        ));
+    };
+    let limit = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .parse()?
+    .limit;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_keyed_cursor)
+        .transpose()?
+        .map(|(key, id)| (key, StepId(id)));
+    let mut rows = work_orders::my_work(
+        &state.db,
+        principal.tenant_id,
+        user,
+        after,
+        limit.saturating_add(1),
+    )
+    .await?;
+    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next_cursor = if has_more {
+        rows.last()
+            .map(|r| encode_keyed_cursor(&due_key(r.step.due_at), r.step.id.as_uuid()))
+    } else {
+        None
+    };
+    let context = ViewContext::load(&state.db, principal.tenant_id, &[]).await?;
+    let items: Vec<MyWorkItem> = rows
+        .into_iter()
+        .map(|r| MyWorkItem {
+            work_order_id: r.work_order_id.as_uuid(),
+            work_order_number: r.number,
+            work_order_title: r.title,
+            work_order_status: r.order_status.as_str().to_owned(),
+            step: context.step(&r.step, r.order_status),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor }))
+}
