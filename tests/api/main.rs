@@ -8,9 +8,13 @@
 mod api_keys;
 mod auth;
 mod contract;
+mod customers;
 mod ops;
+mod processes;
+mod step_work;
 mod support;
 mod users;
+mod work_orders;
 
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
@@ -84,8 +88,12 @@ fn main() {
         ("api_keys", api_keys::tests()),
         ("auth", auth::tests()),
         ("contract", contract::tests()),
+        ("customers", customers::tests()),
         ("ops", ops::tests()),
+        ("processes", processes::tests()),
+        ("step_work", step_work::tests()),
         ("users", users::tests()),
+        ("work_orders", work_orders::tests()),
     ];
     let mut trials = Vec::new();
     for backend in [Backend::Sqlite, Backend::Postgres] {

@@ -411,3 +411,117 @@ impl TestApp {
         }
     }
 }
+
+/// A step definition for the API with a role as responsible.
+pub fn step(key: &str, role: &str) -> Value {
+    json!({"key": key, "name": format!("Step {key}"), "responsible": {"role": role}, "target_duration_minutes": 60})
+}
+
+impl TestApp {
+    /// Creates a process with these steps and publishes version 1; returns its id.
+    pub async fn published_process(&self, token: &str, name: &str, steps: Value) -> String {
+        let created = self
+            .post(
+                "/v1/processes",
+                Some(token),
+                &json!({"name": name, "steps": steps}),
+            )
+            .await;
+        created.assert_status(201);
+        let id = created.body["id"].as_str().expect("id").to_owned();
+        self.send(
+            Method::POST,
+            &format!("/v1/processes/{id}/versions/1/publish"),
+            Some(token),
+            None,
+            &[],
+        )
+        .await
+        .assert_status(200);
+        id
+    }
+
+    /// Creates a customer with one site; returns (customer id, site id).
+    pub async fn customer(&self, token: &str, name: &str) -> (String, String) {
+        let created = self
+            .post(
+                "/v1/customers",
+                Some(token),
+                &json!({"name": name, "email": "kunde@example.com", "phone": "+49 30 123456",
+                        "sites": [{"street": "Gartenweg 12", "postal_code": "10247", "city": "Berlin"}]}),
+            )
+            .await;
+        created.assert_status(201);
+        (
+            created.body["id"].as_str().expect("id").to_owned(),
+            created.body["sites"][0]["id"]
+                .as_str()
+                .expect("site")
+                .to_owned(),
+        )
+    }
+
+    /// Creates an order for the process and customer; returns the response.
+    pub async fn order(&self, token: &str, process: &str, customer: &str) -> Resp {
+        self.post(
+            "/v1/work-orders",
+            Some(token),
+            &json!({"process_id": process, "channel": "phone", "customer_id": customer, "title": "Replace windows"}),
+        )
+        .await
+    }
+
+    /// Runs a step action by step key on an order; returns the response.
+    pub async fn step_action(
+        &self,
+        token: &str,
+        order: &Value,
+        key: &str,
+        action: &str,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let order_id = order["id"].as_str().expect("order id");
+        let step = order["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["key"] == key)
+            .expect("step by key");
+        let mut body = json!({"action": action});
+        for (k, v) in extra {
+            body[*k] = json!(v);
+        }
+        let path = format!(
+            "/v1/work-orders/{order_id}/steps/{}/actions",
+            step["id"].as_str().expect("step id")
+        );
+        self.post(&path, Some(token), &body).await
+    }
+}
+
+/// The step with this key in an order body.
+pub fn step_of<'a>(order: &'a Value, key: &str) -> &'a Value {
+    order["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["key"] == key)
+        .expect("step by key")
+}
+
+/// History entry types of an order, in order.
+pub async fn history_types(app: &TestApp, token: &str, order_id: &str) -> Vec<String> {
+    let history = app
+        .get(
+            &format!("/v1/work-orders/{order_id}/history?limit=200"),
+            token,
+        )
+        .await;
+    history.assert_status(200);
+    history.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_owned())
+        .collect()
+}

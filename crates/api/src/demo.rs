@@ -1,7 +1,6 @@
 //! The demo tenant for trying the API: slug `demo`, six users with password `demo-password`.
 //! Seeding is idempotent: what exists is left alone, what is missing is added.
 
-use chrono::Utc;
 use workorders_domain::auth::Role;
 use workorders_domain::tenant::{Slug, TimeZone};
 use workorders_domain::user::{Email, HomeBase};
@@ -63,7 +62,7 @@ const DEMO_USERS: [DemoUser; 6] = [
 ];
 
 pub async fn seed(state: &AppState) -> anyhow::Result<()> {
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let tenant = match tenants::find_by_slug(&state.db, DEMO_SLUG).await? {
         Some(tenant) => tenant,
         None => {

@@ -2,7 +2,7 @@
 //! from the customer's call to the paid invoice, a repair process, five customers, and a
 //! dozen orders in various states, all created through the same workflow as real ones.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use workorders_domain::auth::Role;
 use workorders_domain::process::{ChecklistItem, Evidence, Handling, Responsible, StepDefinition};
 use workorders_domain::work_order::{Channel, Command, Priority, StepStatus};
@@ -203,7 +203,7 @@ async fn create_process(
     description: &str,
     steps: &[StepDefinition],
 ) -> anyhow::Result<ProcessId> {
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     let process = processes::insert(
         tx.conn(),
@@ -280,7 +280,7 @@ async fn create_customers(
     state: &AppState,
     tenant: TenantId,
 ) -> anyhow::Result<Vec<(CustomerId, SiteId)>> {
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut result = Vec::new();
     let mut tx = state.db.begin_write().await?;
     for (name, email, phone, street, postal_code, city) in CUSTOMERS {
@@ -345,7 +345,7 @@ async fn new_order(
     let version = processes::get_version(&state.db, tenant, process, number)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo version vanished"))?;
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     let record = workflow::create(
         &mut tx,
@@ -426,7 +426,7 @@ async fn work_steps(
                 size_bytes: i64::try_from(TINY_PNG.len()).unwrap_or(0),
                 sha256: crate::auth::tokens::sha256_bytes_hex(&TINY_PNG),
                 created_by: actor.clone(),
-                created_at: Utc::now(),
+                created_at: workorders_persistence::now(),
             };
             let mut tx = state.db.begin_write().await?;
             attachments::insert(tx.conn(), &attachment, &TINY_PNG).await?;
@@ -451,14 +451,25 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     {
         return Ok(());
     }
-    let windows = create_process(
+    let windows = match create_process(
         state,
         tenant,
         "Fenstertausch",
         "Window replacement: from the customer's call to the paid invoice",
         &window_replacement(),
     )
-    .await?;
+    .await
+    {
+        Ok(id) => id,
+        // Another instance is seeding the same database right now.
+        Err(e)
+            if e.downcast_ref::<workorders_persistence::StoreError>()
+                .is_some_and(|e| e.is_conflict("processes_tenant_name_key")) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
     let repairs = create_process(
         state,
         tenant,

@@ -13,7 +13,6 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, ResponseError, web};
-use chrono::Utc;
 use workorders_persistence::idempotency::{self, Claim, KeyPolicy, StoredResponse};
 
 use crate::auth::principal;
@@ -126,7 +125,7 @@ pub async fn idempotency_key(
         &scope,
         &key,
         &request_hash,
-        Utc::now(),
+        workorders_persistence::now(),
         KeyPolicy::default(),
     )
     .await

@@ -13,7 +13,6 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::Context;
-use chrono::Utc;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -131,7 +130,9 @@ async fn housekeeping(db: Db) {
     let mut interval = tokio::time::interval(Duration::from_secs(3600));
     loop {
         interval.tick().await;
-        match idempotency::purge_expired(&db, Utc::now(), KeyPolicy::default()).await {
+        match idempotency::purge_expired(&db, workorders_persistence::now(), KeyPolicy::default())
+            .await
+        {
             Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired idempotency keys"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),

@@ -23,4 +23,4 @@ pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};
 pub use error::StoreError;
 /// A database connection (inside a transaction: `WriteTx::conn`).
 pub use sqlx::AnyConnection as Conn;
-pub use time::{format_instant, parse_instant};
+pub use time::{format_instant, now, parse_instant};

@@ -1,6 +1,12 @@
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::StoreError;
+
+/// The current instant at the precision that is stored (microseconds), so that what a
+/// response shows right after a write equals what a later read returns.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
 
 /// Instants are stored as fixed-width RFC 3339 UTC text with microseconds, so that text order
 /// is time order on both backends.

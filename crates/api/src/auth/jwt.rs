@@ -122,7 +122,12 @@ mod tests {
         let a = keys("a-secret-that-is-at-least-32-bytes!!");
         let b = keys("another-secret-that-is-32-bytes-long");
         let (token, ttl) = a
-            .issue(UserId::new(), TenantId::new(), SessionId::new(), Utc::now())
+            .issue(
+                UserId::new(),
+                TenantId::new(),
+                SessionId::new(),
+                workorders_persistence::now(),
+            )
             .expect("issue");
         assert_eq!(ttl, 60);
         assert!(a.verify(&token).is_ok());
@@ -139,7 +144,7 @@ mod tests {
     #[test]
     fn expired_tokens_are_refused() {
         let a = keys("a-secret-that-is-at-least-32-bytes!!");
-        let long_ago = Utc::now() - chrono::Duration::hours(2);
+        let long_ago = workorders_persistence::now() - chrono::Duration::hours(2);
         let (token, _) = a
             .issue(UserId::new(), TenantId::new(), SessionId::new(), long_ago)
             .expect("issue");

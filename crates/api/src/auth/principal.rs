@@ -3,7 +3,6 @@
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 use workorders_domain::auth::{Permission, Role, Scope};
 use workorders_domain::{ApiKeyId, SessionId, TenantId, UserId};
@@ -92,7 +91,7 @@ async fn resolve_api_key(state: &AppState, key: &str, prefix: &str) -> Result<Pr
     if !constant_time_eq(&hash, &sha256_hex(key)) {
         return Err(invalid());
     }
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
         return Err(ApiError::unauthenticated(
             codes::INVALID_TOKEN,
@@ -117,15 +116,20 @@ async fn resolve_api_key(state: &AppState, key: &str, prefix: &str) -> Result<Pr
 
 async fn resolve_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let claims = state.jwt.verify(token)?;
-    let user =
-        users::get_active_in_session(&state.db, claims.tid, claims.sub, claims.sid, Utc::now())
-            .await?
-            .ok_or_else(|| {
-                ApiError::unauthenticated(
-                    codes::INVALID_TOKEN,
-                    "the session has ended or the account is deactivated",
-                )
-            })?;
+    let user = users::get_active_in_session(
+        &state.db,
+        claims.tid,
+        claims.sub,
+        claims.sid,
+        workorders_persistence::now(),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::unauthenticated(
+            codes::INVALID_TOKEN,
+            "the session has ended or the account is deactivated",
+        )
+    })?;
     Ok(Principal {
         tenant_id: user.tenant_id,
         actor: Actor::User {

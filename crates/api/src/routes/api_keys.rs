@@ -155,7 +155,7 @@ pub async fn create_api_key(
         return Err(ApiError::forbidden("API keys cannot create API keys"));
     };
     let body = body.into_inner();
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut errors = ValidationErrors::new();
     let name = errors.check("/name", parse_display_name(&body.name));
     if body.scopes.is_empty() {
@@ -288,7 +288,7 @@ pub async fn revoke_api_key(
         principal.tenant_id,
         id,
         expected_version,
-        Utc::now(),
+        workorders_persistence::now(),
     )
     .await?
     {

@@ -163,7 +163,7 @@ pub async fn create_token(
         }
     };
     limiter.record_success(&account);
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     let tokens = token_pair(&state, tx.conn(), user.id, user.tenant_id, None, now).await?;
     tx.commit().await?;
@@ -196,7 +196,7 @@ pub async fn refresh_token(
             "the refresh token is not valid; sign in again",
         )
     };
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     let token = sessions::find_token(tx.conn(), &sha256_hex(&body.refresh_token))
         .await?
@@ -264,7 +264,7 @@ pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResu
         ));
     };
     let mut tx = state.db.begin_write().await?;
-    sessions::revoke(tx.conn(), session, "logout", Utc::now()).await?;
+    sessions::revoke(tx.conn(), session, "logout", workorders_persistence::now()).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -423,7 +423,7 @@ pub async fn create_customer(
     body: ValidJson<CreateCustomerRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::CustomersWrite)?;
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut errors = ValidationErrors::new();
     let (customer, sites) = parse_customer(&body, principal.tenant_id, &mut errors, "", now);
     errors.finish()?;
@@ -576,13 +576,14 @@ pub async fn update_customer(
     }
     errors.finish()?;
     let mut tx = state.db.begin_write().await?;
-    let updated = match customers::update(tx.conn(), &c, expected, Utc::now()).await? {
-        Versioned::Updated(c) => c,
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => return Err(ApiError::NotFound),
-    };
+    let updated =
+        match customers::update(tx.conn(), &c, expected, workorders_persistence::now()).await? {
+            Versioned::Updated(c) => c,
+            Versioned::Stale { current_version } => {
+                return Err(ApiError::PreconditionFailed { current_version });
+            }
+            Versioned::NotFound => return Err(ApiError::NotFound),
+        };
     tx.commit().await?;
     Ok(ok_versioned(updated.version, &CustomerView::from(updated)))
 }
@@ -661,7 +662,7 @@ pub async fn export_customer(
     let sites = customers::list_sites(&state.db, principal.tenant_id, customer.id).await?;
     let orders = customers::order_numbers(&state.db, principal.tenant_id, customer.id).await?;
     let export = CustomerExport {
-        exported_at: Utc::now(),
+        exported_at: workorders_persistence::now(),
         customer: customer.into(),
         sites: sites.into_iter().map(SiteView::from).collect(),
         work_orders: orders
@@ -710,7 +711,7 @@ pub async fn create_site(
         customer.id,
         &mut errors,
         "",
-        Utc::now(),
+        workorders_persistence::now(),
     );
     errors.finish()?;
     let mut tx = state.db.begin_write().await?;

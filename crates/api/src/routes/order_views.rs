@@ -235,7 +235,7 @@ impl ViewContext {
             people,
             customers,
             sites,
-            now: Utc::now(),
+            now: workorders_persistence::now(),
         })
     }
 

@@ -416,7 +416,7 @@ pub async fn create_process(
     let mut errors = ValidationErrors::new();
     let name = errors.check("/name", parse_display_name(&body.name));
     errors.finish()?;
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     let steps = match body.steps {
         Some(steps) => Some(parse_steps(tx.conn(), &principal, steps, "/steps").await?),
@@ -574,16 +574,17 @@ pub async fn update_process(
         process.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
     }
     let mut tx = state.db.begin_write().await?;
-    let updated = match processes::update(tx.conn(), &process, expected, Utc::now())
-        .await
-        .map_err(name_taken)?
-    {
-        Versioned::Updated(p) => p,
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => return Err(ApiError::NotFound),
-    };
+    let updated =
+        match processes::update(tx.conn(), &process, expected, workorders_persistence::now())
+            .await
+            .map_err(name_taken)?
+        {
+            Versioned::Updated(p) => p,
+            Versioned::Stale { current_version } => {
+                return Err(ApiError::PreconditionFailed { current_version });
+            }
+            Versioned::NotFound => return Err(ApiError::NotFound),
+        };
     tx.commit().await?;
     let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))
@@ -635,7 +636,7 @@ pub async fn create_process_version(
         process.id,
         &steps,
         principal.user_id(),
-        Utc::now(),
+        workorders_persistence::now(),
     )
     .await?;
     tx.commit().await?;
@@ -721,21 +722,26 @@ pub async fn publish_process_version(
             "this version is already published",
         ));
     }
-    let updated =
-        match processes::publish_version(tx.conn(), &process, number, process.version, Utc::now())
-            .await?
-        {
-            Versioned::Updated(p) => p,
-            Versioned::Stale { current_version } => {
-                return Err(ApiError::PreconditionFailed { current_version });
-            }
-            Versioned::NotFound => {
-                return Err(ApiError::conflict(
-                    codes::VERSION_NOT_DRAFT,
-                    "this version is already published",
-                ));
-            }
-        };
+    let updated = match processes::publish_version(
+        tx.conn(),
+        &process,
+        number,
+        process.version,
+        workorders_persistence::now(),
+    )
+    .await?
+    {
+        Versioned::Updated(p) => p,
+        Versioned::Stale { current_version } => {
+            return Err(ApiError::PreconditionFailed { current_version });
+        }
+        Versioned::NotFound => {
+            return Err(ApiError::conflict(
+                codes::VERSION_NOT_DRAFT,
+                "this version is already published",
+            ));
+        }
+    };
     tx.commit().await?;
     let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))
@@ -771,13 +777,16 @@ pub async fn archive_process(
     let expected = process.version;
     process.status = ProcessStatus::Archived;
     let mut tx = state.db.begin_write().await?;
-    let updated = match processes::update(tx.conn(), &process, expected, Utc::now()).await? {
-        Versioned::Updated(p) => p,
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => return Err(ApiError::NotFound),
-    };
+    let updated =
+        match processes::update(tx.conn(), &process, expected, workorders_persistence::now())
+            .await?
+        {
+            Versioned::Updated(p) => p,
+            Versioned::Stale { current_version } => {
+                return Err(ApiError::PreconditionFailed { current_version });
+            }
+            Versioned::NotFound => return Err(ApiError::NotFound),
+        };
     tx.commit().await?;
     let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))

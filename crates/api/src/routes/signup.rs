@@ -1,7 +1,6 @@
 //! Self-service sign-up of a new company (tenant) with its owner account.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use workorders_domain::auth::{NewPassword, Role};
@@ -149,7 +148,7 @@ pub async fn sign_up(
         .passwords
         .hash(input.owner_password.expose().to_owned())
         .await?;
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let tenant_id = TenantId::new();
     let mut tx = state.db.begin_write().await?;
     let tenant = tenants::insert(

@@ -349,7 +349,7 @@ pub async fn upload_step_evidence(
             detail: format!("the content is not a valid {content_type} file"),
         });
     }
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let actor = actor_of(&principal);
     let attachment = AttachmentRecord {
         id: AttachmentId::new(),

@@ -1,7 +1,6 @@
 //! The caller's tenant.
 
 use actix_web::{HttpResponse, get, patch, web};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -114,7 +113,7 @@ pub async fn update_tenant(
         owner,
         rule,
         expected,
-        Utc::now(),
+        workorders_persistence::now(),
     )
     .await?
     {

@@ -1,7 +1,6 @@
 //! Staff accounts of the caller's tenant.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -200,7 +199,7 @@ pub async fn create_user(
         principal.require(Permission::ManageOwners)?;
     }
     let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let user = UserRecord {
         id: UserId::new(),
         tenant_id: principal.tenant_id,
@@ -386,7 +385,7 @@ pub async fn update_user(
         None => None,
     };
 
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     if role_changes && current.role == Role::Owner && current.active {
         ensure_other_owner(&mut tx, &state, &current).await?;
@@ -457,7 +456,7 @@ async fn set_active(
             ));
         }
     }
-    let now = Utc::now();
+    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     if !active && current.role == Role::Owner {
         ensure_other_owner(&mut tx, state, &current).await?;
