@@ -7,10 +7,10 @@ use workorders_domain::auth::Role;
 use workorders_domain::process::{ChecklistItem, Evidence, Handling, Responsible, StepDefinition};
 use workorders_domain::work_order::{Channel, Command, Priority, StepStatus};
 use workorders_domain::{AttachmentId, CustomerId, ProcessId, SiteId, TenantId};
+use workorders_persistence::Versioned;
 use workorders_persistence::attachments::{self, AttachmentRecord};
 use workorders_persistence::customers::{self, Address, CustomerRecord, SiteRecord};
 use workorders_persistence::processes::{self, ProcessRecord, ProcessStatus};
-use workorders_persistence::users::Versioned;
 use workorders_persistence::work_orders::{self, ActorRef, WorkOrderRecord};
 
 use crate::state::AppState;

@@ -376,3 +376,21 @@ impl From<ValidationErrors> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Turns the outcome of a conditional update into the API's answer: 412 when stale, 404
+/// when gone.
+pub trait VersionedExt<T> {
+    fn into_api(self) -> ApiResult<T>;
+}
+
+impl<T> VersionedExt<T> for workorders_persistence::Versioned<T> {
+    fn into_api(self) -> ApiResult<T> {
+        match self {
+            workorders_persistence::Versioned::Updated(value) => Ok(value),
+            workorders_persistence::Versioned::Stale { current_version } => {
+                Err(ApiError::PreconditionFailed { current_version })
+            }
+            workorders_persistence::Versioned::NotFound => Err(ApiError::NotFound),
+        }
+    }
+}

@@ -7,9 +7,10 @@ use sqlx::any::AnyRow;
 use workorders_domain::auth::Scope;
 use workorders_domain::{ApiKeyId, TenantId, UserId};
 
+use crate::Versioned;
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::users::Versioned;
+use crate::versioned::{VersionedTable, missed};
 use crate::{Db, StoreError, format_instant};
 
 #[derive(Debug, Clone)]
@@ -167,15 +168,11 @@ pub async fn revoke(
     if let Some(row) = row {
         return Ok(Versioned::Updated(from_row(&row)?));
     }
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM api_keys WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .fetch_optional(conn)
-            .await
-            .store()?;
-    Ok(match version {
-        Some(current_version) => Versioned::Stale { current_version },
-        None => Versioned::NotFound,
-    })
+    missed(
+        conn,
+        VersionedTable::ApiKeys,
+        &tenant.to_string(),
+        &id.to_string(),
+    )
+    .await
 }

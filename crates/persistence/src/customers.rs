@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use workorders_domain::{CustomerId, SiteId, TenantId};
 
+use crate::Versioned;
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::users::Versioned;
+use crate::versioned::{VersionedTable, current_version, missed};
 use crate::{Conn, Db, StoreError, format_instant};
 
 /// A postal address.
@@ -226,19 +227,13 @@ pub async fn update(
     match row {
         Some(row) => Ok(Versioned::Updated(customer_from_row(&row)?)),
         None => {
-            let current: Option<i64> = sqlx::query_scalar(
-                "SELECT version FROM customers WHERE tenant_id = $1 AND id = $2",
+            missed(
+                conn,
+                VersionedTable::Customers,
+                &c.tenant_id.to_string(),
+                &c.id.to_string(),
             )
-            .bind(c.tenant_id.to_string())
-            .bind(c.id.to_string())
-            .fetch_optional(conn)
             .await
-            .store()?;
-            Ok(
-                current.map_or(Versioned::NotFound, |current_version| Versioned::Stale {
-                    current_version,
-                }),
-            )
         }
     }
 }
@@ -259,13 +254,13 @@ pub async fn delete(
     id: CustomerId,
     expected_version: i64,
 ) -> Result<Deleted, StoreError> {
-    let current: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM customers WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await
-            .store()?;
+    let current = current_version(
+        conn,
+        VersionedTable::Customers,
+        &tenant.to_string(),
+        &id.to_string(),
+    )
+    .await?;
     let Some(current_version) = current else {
         return Ok(Deleted::NotFound);
     };

@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod tenants;
 mod time;
 pub mod users;
+mod versioned;
 pub mod work_orders;
 
 pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};
@@ -24,3 +25,4 @@ pub use error::StoreError;
 /// A database connection (inside a transaction: `WriteTx::conn`).
 pub use sqlx::AnyConnection as Conn;
 pub use time::{format_instant, now, parse_instant};
+pub use versioned::Versioned;

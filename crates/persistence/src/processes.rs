@@ -6,9 +6,10 @@ use sqlx::any::AnyRow;
 use workorders_domain::process::StepDefinition;
 use workorders_domain::{ProcessId, ProcessVersionId, TenantId, UserId};
 
+use crate::Versioned;
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::users::Versioned;
+use crate::versioned::{VersionedTable, missed};
 use crate::{Conn, Db, StoreError, format_instant};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -356,19 +357,13 @@ pub async fn update(
     match row {
         Some(row) => Ok(Versioned::Updated(process_from_row(&row)?)),
         None => {
-            let current: Option<i64> = sqlx::query_scalar(
-                "SELECT version FROM processes WHERE tenant_id = $1 AND id = $2",
+            missed(
+                conn,
+                VersionedTable::Processes,
+                &record.tenant_id.to_string(),
+                &record.id.to_string(),
             )
-            .bind(record.tenant_id.to_string())
-            .bind(record.id.to_string())
-            .fetch_optional(conn)
             .await
-            .store()?;
-            Ok(
-                current.map_or(Versioned::NotFound, |current_version| Versioned::Stale {
-                    current_version,
-                }),
-            )
         }
     }
 }

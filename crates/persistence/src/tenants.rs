@@ -7,9 +7,10 @@ use workorders_domain::assign::AssignmentRule;
 use workorders_domain::tenant::{Slug, TimeZone};
 use workorders_domain::{TenantId, UserId};
 
+use crate::Versioned;
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::users::Versioned;
+use crate::versioned::{VersionedTable, missed};
 use crate::{Conn, Db, StoreError, format_instant};
 
 #[derive(Debug, Clone)]
@@ -117,17 +118,13 @@ pub async fn update_settings(
     match row {
         Some(row) => Ok(Versioned::Updated(from_row(&row)?)),
         None => {
-            let current: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM tenants WHERE id = $1")
-                    .bind(tenant.to_string())
-                    .fetch_optional(conn)
-                    .await
-                    .store()?;
-            Ok(
-                current.map_or(Versioned::NotFound, |current_version| Versioned::Stale {
-                    current_version,
-                }),
+            missed(
+                conn,
+                VersionedTable::Tenants,
+                &tenant.to_string(),
+                &tenant.to_string(),
             )
+            .await
         }
     }
 }

@@ -9,7 +9,8 @@ use workorders_domain::{TenantId, UserId};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::{Conn, Db, StoreError, format_instant};
+use crate::versioned::{VersionedTable, missed};
+use crate::{Conn, Db, StoreError, Versioned, format_instant};
 
 /// A stored user, without the password hash.
 #[derive(Debug, Clone)]
@@ -33,17 +34,6 @@ pub struct UserRecord {
 pub struct UserFilter {
     pub role: Option<Role>,
     pub active: Option<bool>,
-}
-
-/// Outcome of a conditional update.
-#[derive(Debug)]
-pub enum Versioned<T> {
-    Updated(T),
-    /// The row exists but has another version (stale `If-Match`).
-    Stale {
-        current_version: i64,
-    },
-    NotFound,
 }
 
 const COLUMNS: &str = "id, tenant_id, email, name, role, skills, phone, home_postal_code, \
@@ -200,25 +190,13 @@ pub async fn update(
     if let Some(row) = row {
         return Ok(Versioned::Updated(from_row(&row)?));
     }
-    current_version(conn, user.tenant_id, user.id).await
-}
-
-async fn current_version<T>(
-    conn: &mut AnyConnection,
-    tenant: TenantId,
-    id: UserId,
-) -> Result<Versioned<T>, StoreError> {
-    let version: Option<i64> =
-        sqlx::query_scalar("SELECT version FROM users WHERE tenant_id = $1 AND id = $2")
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .fetch_optional(conn)
-            .await
-            .store()?;
-    Ok(match version {
-        Some(current_version) => Versioned::Stale { current_version },
-        None => Versioned::NotFound,
-    })
+    missed(
+        conn,
+        VersionedTable::Users,
+        &user.tenant_id.to_string(),
+        &user.id.to_string(),
+    )
+    .await
 }
 
 /// Replaces the password hash (bumps the version).

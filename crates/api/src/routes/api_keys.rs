@@ -9,11 +9,10 @@ use workorders_domain::auth::{Permission, Scope};
 use workorders_domain::tenant::parse_display_name;
 use workorders_domain::{ApiKeyId, ValidationErrors};
 use workorders_persistence::api_keys::{self, ApiKeyRecord};
-use workorders_persistence::users::Versioned;
 
 use crate::auth::Principal;
 use crate::auth::tokens::{new_api_key, sha256_hex};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, ok_versioned};
@@ -283,7 +282,7 @@ pub async fn revoke_api_key(
     let id = ApiKeyId(id.into_inner());
     let expected_version = if_match.required()?;
     let mut tx = state.db.begin_write().await?;
-    match api_keys::revoke(
+    api_keys::revoke(
         tx.conn(),
         principal.tenant_id,
         id,
@@ -291,13 +290,7 @@ pub async fn revoke_api_key(
         workorders_persistence::now(),
     )
     .await?
-    {
-        Versioned::Updated(_) => {}
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => return Err(ApiError::NotFound),
-    }
+    .into_api()?;
     tx.commit().await?;
     tracing::info!(api_key_id = %id, "API key revoked");
     Ok(HttpResponse::NoContent().finish())

@@ -10,10 +10,9 @@ use workorders_domain::tenant::parse_display_name;
 use workorders_domain::user::Email;
 use workorders_domain::{CustomerId, SiteId, TenantId, ValidationErrors};
 use workorders_persistence::customers::{self, Address, CustomerRecord, Deleted, SiteRecord};
-use workorders_persistence::users::Versioned;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, double_option, ok_versioned};
@@ -576,14 +575,9 @@ pub async fn update_customer(
     }
     errors.finish()?;
     let mut tx = state.db.begin_write().await?;
-    let updated =
-        match customers::update(tx.conn(), &c, expected, workorders_persistence::now()).await? {
-            Versioned::Updated(c) => c,
-            Versioned::Stale { current_version } => {
-                return Err(ApiError::PreconditionFailed { current_version });
-            }
-            Versioned::NotFound => return Err(ApiError::NotFound),
-        };
+    let updated = customers::update(tx.conn(), &c, expected, workorders_persistence::now())
+        .await?
+        .into_api()?;
     tx.commit().await?;
     Ok(ok_versioned(updated.version, &CustomerView::from(updated)))
 }

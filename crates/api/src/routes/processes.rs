@@ -17,16 +17,16 @@ use workorders_domain::{ProcessId, UserId, ValidationErrors};
 use workorders_persistence::processes::{
     self, ProcessRecord, ProcessStatus, VersionRecord, VersionStatus,
 };
-use workorders_persistence::users::Versioned;
 use workorders_persistence::{Conn, users};
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::views::RoleName;
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
+use workorders_persistence::Versioned;
 
 /// How a step is handled.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -574,17 +574,10 @@ pub async fn update_process(
         process.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
     }
     let mut tx = state.db.begin_write().await?;
-    let updated =
-        match processes::update(tx.conn(), &process, expected, workorders_persistence::now())
-            .await
-            .map_err(name_taken)?
-        {
-            Versioned::Updated(p) => p,
-            Versioned::Stale { current_version } => {
-                return Err(ApiError::PreconditionFailed { current_version });
-            }
-            Versioned::NotFound => return Err(ApiError::NotFound),
-        };
+    let updated = processes::update(tx.conn(), &process, expected, workorders_persistence::now())
+        .await
+        .map_err(name_taken)?
+        .into_api()?;
     tx.commit().await?;
     let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))
@@ -777,16 +770,9 @@ pub async fn archive_process(
     let expected = process.version;
     process.status = ProcessStatus::Archived;
     let mut tx = state.db.begin_write().await?;
-    let updated =
-        match processes::update(tx.conn(), &process, expected, workorders_persistence::now())
-            .await?
-        {
-            Versioned::Updated(p) => p,
-            Versioned::Stale { current_version } => {
-                return Err(ApiError::PreconditionFailed { current_version });
-            }
-            Versioned::NotFound => return Err(ApiError::NotFound),
-        };
+    let updated = processes::update(tx.conn(), &process, expected, workorders_persistence::now())
+        .await?
+        .into_api()?;
     tx.commit().await?;
     let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))

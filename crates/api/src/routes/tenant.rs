@@ -7,10 +7,10 @@ use uuid::Uuid;
 use workorders_domain::UserId;
 use workorders_domain::assign::AssignmentRule;
 use workorders_domain::auth::{Permission, Role};
-use workorders_persistence::users::{self, Versioned};
+use workorders_persistence::users;
 
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson};
 use crate::routes::double_option;
 use crate::routes::ok_versioned;
@@ -107,7 +107,7 @@ pub async fn update_tenant(
         Some(AssignmentRuleName::RoundRobin) => AssignmentRule::RoundRobin,
     };
     let mut tx = state.db.begin_write().await?;
-    let updated = match tenants::update_settings(
+    let updated = tenants::update_settings(
         tx.conn(),
         principal.tenant_id,
         owner,
@@ -116,13 +116,7 @@ pub async fn update_tenant(
         workorders_persistence::now(),
     )
     .await?
-    {
-        Versioned::Updated(t) => t,
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => return Err(ApiError::NotFound),
-    };
+    .into_api()?;
     tx.commit().await?;
     Ok(ok_versioned(updated.version, &TenantView::from(updated)))
 }

@@ -8,11 +8,11 @@ use workorders_domain::auth::{NewPassword, Permission, Role};
 use workorders_domain::tenant::parse_display_name;
 use workorders_domain::user::{Email, HomeBase, parse_skills};
 use workorders_domain::{UserId, ValidationErrors};
-use workorders_persistence::users::{self, UserFilter, UserRecord, Versioned};
+use workorders_persistence::users::{self, UserFilter, UserRecord};
 use workorders_persistence::{WriteTx, sessions};
 
 use crate::auth::{Actor, Principal};
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::views::{HomeBaseBody, RoleName, UserView};
@@ -390,13 +390,9 @@ pub async fn update_user(
     if role_changes && current.role == Role::Owner && current.active {
         ensure_other_owner(&mut tx, &state, &current).await?;
     }
-    let updated = match users::update(tx.conn(), &next, expected_version, now).await? {
-        Versioned::Updated(user) => user,
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => return Err(ApiError::NotFound),
-    };
+    let updated = users::update(tx.conn(), &next, expected_version, now)
+        .await?
+        .into_api()?;
     if let Some(hash) = &password_hash {
         users::set_password(tx.conn(), principal.tenant_id, id, hash, now).await?;
         let keep = match &principal.actor {
@@ -463,13 +459,9 @@ async fn set_active(
     }
     let mut next = current.clone();
     next.active = active;
-    let updated = match users::update(tx.conn(), &next, current.version, now).await? {
-        Versioned::Updated(user) => user,
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => return Err(ApiError::NotFound),
-    };
+    let updated = users::update(tx.conn(), &next, current.version, now)
+        .await?
+        .into_api()?;
     if !active {
         sessions::revoke_all_for_user(
             tx.conn(),
