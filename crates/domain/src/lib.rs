@@ -5,9 +5,11 @@
 
 pub mod assign;
 pub mod auth;
+pub mod calendar;
 pub mod ids;
 pub mod pagination;
 pub mod process;
+pub mod slots;
 pub mod tenant;
 pub mod user;
 pub mod validation;
