@@ -244,6 +244,7 @@ pub fn authorize(
         | Command::Cancel { .. }
         | Command::ReassignStep { .. }
         | Command::HandOver { .. }
+        | Command::PlanStep { .. }
         | Command::ReopenStep { .. } => principal.require(Permission::WorkOrdersWrite),
         Command::StartStep { step }
         | Command::CompleteStep { step }

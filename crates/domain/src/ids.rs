@@ -95,6 +95,22 @@ typed_id!(
     /// A stored file (photo, signature).
     AttachmentId
 );
+typed_id!(
+    /// An appointment on people's calendars.
+    AppointmentId
+);
+typed_id!(
+    /// A service customers can book on the website.
+    ServiceId
+);
+typed_id!(
+    /// A booking made through the website widget.
+    BookingId
+);
+typed_id!(
+    /// An absence (vacation, sickness) of a user.
+    AbsenceId
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! This crate knows no I/O: no database, no HTTP. It holds typed ids, value types that can only
 //! be built valid, roles and permissions, and the pure rules the other crates apply.
 
+pub mod appointment;
 pub mod assign;
 pub mod auth;
 pub mod calendar;
@@ -16,7 +17,7 @@ pub mod validation;
 pub mod work_order;
 
 pub use ids::{
-    ApiKeyId, AttachmentId, CustomerId, ProcessId, ProcessVersionId, SessionId, SiteId, StepId,
-    TenantId, UserId, WorkOrderId,
+    AbsenceId, ApiKeyId, AppointmentId, AttachmentId, BookingId, CustomerId, ProcessId,
+    ProcessVersionId, ServiceId, SessionId, SiteId, StepId, TenantId, UserId, WorkOrderId,
 };
 pub use validation::{FieldError, ValidationErrors};

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use thiserror::Error;
 
-use crate::process::{Evidence, Responsible, StepDefinition, stages};
+use crate::process::{Evidence, Handling, Responsible, StepDefinition, stages};
 use crate::{AttachmentId, StepId, UserId, WorkOrderId};
 
 /// Lifecycle of a work order.
@@ -204,6 +204,8 @@ pub struct Step {
     pub definition: StepDefinition,
     pub status: StepStatus,
     pub responsible: Option<UserId>,
+    /// Who takes the step when it activates (an appointment was booked with them).
+    pub planned: Option<UserId>,
     /// Checklist item keys that are checked.
     pub checked: BTreeSet<String>,
     /// Evidence recorded, with the stored file.
@@ -290,6 +292,13 @@ pub enum Command {
         successor: Option<UserId>,
         reason: String,
     },
+    /// An appointment for the step was booked with `user`: a pending step will go to them
+    /// when it activates; an open step moves to them now.
+    PlanStep {
+        step: StepId,
+        user: UserId,
+        reason: String,
+    },
     SetChecklistItem {
         step: StepId,
         item: String,
@@ -321,6 +330,7 @@ impl Command {
             Command::ReopenStep { .. } => "step.reopened",
             Command::ReassignStep { .. } | Command::HandOver { .. } => "step.reassigned",
             Command::SetChecklistItem { .. } => "step.checklist_changed",
+            Command::PlanStep { .. } => "step.planned",
             Command::RecordEvidence { .. } => "step.evidence_recorded",
             Command::Hold { .. } => "work_order.held",
             Command::Resume => "work_order.resumed",
@@ -373,6 +383,15 @@ pub enum Event {
         step_id: StepId,
         step_key: String,
         responsible: Option<UserId>,
+        /// Completed by the system (automated step), not by a person.
+        automated: bool,
+    },
+    #[serde(rename = "step.planned")]
+    StepPlanned {
+        step_id: StepId,
+        step_key: String,
+        user: UserId,
+        reason: String,
     },
     #[serde(rename = "step.skipped")]
     StepSkipped {
@@ -428,6 +447,7 @@ impl Event {
             Event::StepActivated { .. } => "step.activated",
             Event::StepStarted { .. } => "step.started",
             Event::StepCompleted { .. } => "step.completed",
+            Event::StepPlanned { .. } => "step.planned",
             Event::StepSkipped { .. } => "step.skipped",
             Event::StepReopened { .. } => "step.reopened",
             Event::StepReassigned { .. } => "step.reassigned",
@@ -476,6 +496,8 @@ pub trait Assigner {
     fn qualifies(&self, user: UserId, responsible: &Responsible) -> bool;
     /// `user` no longer holds one open step (load bookkeeping).
     fn released(&mut self, _user: UserId) {}
+    /// `user` holds one more open step without having been chosen by `assign`.
+    fn took(&mut self, _user: UserId) {}
 }
 
 /// The work-order aggregate (the part that the state machines govern).
@@ -527,6 +549,7 @@ impl WorkOrder {
                 definition: definition.clone(),
                 status: StepStatus::Pending,
                 responsible: None,
+                planned: None,
                 checked: BTreeSet::new(),
                 evidence: Vec::new(),
                 rework_count: 0,
@@ -654,6 +677,7 @@ impl WorkOrder {
                     step_id: s.id,
                     step_key: s.definition.key.clone(),
                     responsible,
+                    automated: false,
                 });
                 if let Some(user) = responsible {
                     assigner.released(user);
@@ -824,6 +848,51 @@ impl WorkOrder {
                     checked,
                 });
             }
+            Command::PlanStep { step, user, reason } => {
+                let i = self.step_index(step)?;
+                let running = self.status.is_running() || self.status == OrderStatus::OnHold;
+                if !running || self.steps[i].status.is_finished() {
+                    return Err(self.step_invalid(i, "plan"));
+                }
+                let s = &mut self.steps[i];
+                let step_id = s.id;
+                let key = s.definition.key.clone();
+                s.planned = Some(user);
+                events.push(Event::StepPlanned {
+                    step_id,
+                    step_key: key.clone(),
+                    user,
+                    reason: reason.clone(),
+                });
+                if s.status.is_open() && s.responsible != Some(user) {
+                    let from = s.responsible;
+                    if let Some(old) = from {
+                        assigner.released(old);
+                    }
+                    assigner.took(user);
+                    s.responsible = Some(user);
+                    events.push(Event::StepReassigned {
+                        step_id,
+                        step_key: key,
+                        from,
+                        to: user,
+                        reason,
+                    });
+                }
+                if self.status.is_running() {
+                    let stage = self
+                        .steps
+                        .iter()
+                        .filter(|s| !s.status.is_finished())
+                        .map(|s| s.stage)
+                        .min();
+                    if let Some(stage) = stage
+                        && self.run_automations(stage, now, assigner, &mut events)
+                    {
+                        self.advance(now, assigner, &mut events);
+                    }
+                }
+            }
             Command::RecordEvidence {
                 step,
                 kind,
@@ -920,54 +989,136 @@ impl WorkOrder {
     }
 
     /// Activates the pending steps of the first unfinished stage, or completes the order when
-    /// every step is done or skipped.
+    /// every step is done or skipped. Automated steps finish themselves: `auto_assign` plans
+    /// the next stage's people and completes; `schedule_appointment` completes once the next
+    /// stage already has its appointment (a planned person).
     fn advance(
         &mut self,
         now: DateTime<Utc>,
         assigner: &mut dyn Assigner,
         events: &mut Vec<Event>,
     ) {
-        let next_stage = self
+        loop {
+            let next_stage = self
+                .steps
+                .iter()
+                .filter(|s| !s.status.is_finished())
+                .map(|s| s.stage)
+                .min();
+            let Some(stage) = next_stage else {
+                if self.status.is_running() {
+                    self.status = OrderStatus::Completed;
+                    self.completed_at = Some(now);
+                    events.push(Event::Completed);
+                }
+                return;
+            };
+            let mut flagged = Vec::new();
+            for s in self
+                .steps
+                .iter_mut()
+                .filter(|s| s.stage == stage && s.status == StepStatus::Pending)
+            {
+                let planned = s
+                    .planned
+                    .filter(|p| assigner.qualifies(*p, &s.definition.responsible));
+                let (user, fallback) = match planned.or(s.planned) {
+                    Some(user) => {
+                        assigner.took(user);
+                        (user, false)
+                    }
+                    None => assigner.assign(&s.definition.responsible),
+                };
+                s.status = StepStatus::Active;
+                s.responsible = Some(user);
+                s.activated_at = Some(now);
+                s.due_at = s
+                    .definition
+                    .target_duration_minutes
+                    .map(|m| now + Duration::minutes(i64::from(m)));
+                events.push(Event::StepActivated {
+                    step_id: s.id,
+                    step_key: s.definition.key.clone(),
+                    responsible: user,
+                    due_at: s.due_at,
+                });
+                if fallback {
+                    flagged.push(s.id);
+                }
+            }
+            for step_id in flagged {
+                self.flag(step_id, events);
+            }
+            if !self.run_automations(stage, now, assigner, events) {
+                return;
+            }
+        }
+    }
+
+    /// Completes the automated steps of `stage` that can complete; true if any did.
+    fn run_automations(
+        &mut self,
+        stage: u32,
+        now: DateTime<Utc>,
+        assigner: &mut dyn Assigner,
+        events: &mut Vec<Event>,
+    ) -> bool {
+        let next_stage = stage + 1;
+        let next_planned = self
             .steps
             .iter()
-            .filter(|s| !s.status.is_finished())
-            .map(|s| s.stage)
-            .min();
-        let Some(stage) = next_stage else {
-            if self.status.is_running() {
-                self.status = OrderStatus::Completed;
-                self.completed_at = Some(now);
-                events.push(Event::Completed);
+            .filter(|s| s.stage == next_stage)
+            .all(|s| s.planned.is_some());
+        let has_next = self.steps.iter().any(|s| s.stage == next_stage);
+        let mut completed_any = false;
+        let automated: Vec<usize> = (0..self.steps.len())
+            .filter(|i| {
+                let s = &self.steps[*i];
+                s.stage == stage
+                    && s.status == StepStatus::Active
+                    && match s.definition.handling {
+                        Handling::AutoAssign => true,
+                        Handling::ScheduleAppointment => has_next && next_planned,
+                        _ => false,
+                    }
+            })
+            .collect();
+        for i in automated {
+            if self.steps[i].definition.handling == Handling::AutoAssign {
+                // Decide now who takes the next stage, so it is known before it starts.
+                let next: Vec<usize> = (0..self.steps.len())
+                    .filter(|j| {
+                        self.steps[*j].stage == next_stage && self.steps[*j].planned.is_none()
+                    })
+                    .collect();
+                for j in next {
+                    let (user, _) = assigner.assign(&self.steps[j].definition.responsible);
+                    assigner.released(user);
+                    let t = &mut self.steps[j];
+                    t.planned = Some(user);
+                    events.push(Event::StepPlanned {
+                        step_id: t.id,
+                        step_key: t.definition.key.clone(),
+                        user,
+                        reason: "assigned automatically".to_owned(),
+                    });
+                }
             }
-            return;
-        };
-        let mut flagged = Vec::new();
-        for s in self
-            .steps
-            .iter_mut()
-            .filter(|s| s.stage == stage && s.status == StepStatus::Pending)
-        {
-            let (user, fallback) = assigner.assign(&s.definition.responsible);
-            s.status = StepStatus::Active;
-            s.responsible = Some(user);
-            s.activated_at = Some(now);
-            s.due_at = s
-                .definition
-                .target_duration_minutes
-                .map(|m| now + Duration::minutes(i64::from(m)));
-            events.push(Event::StepActivated {
+            let s = &mut self.steps[i];
+            s.status = StepStatus::Done;
+            s.finished_at = Some(now);
+            if let Some(user) = s.responsible {
+                assigner.released(user);
+            }
+            events.push(Event::StepCompleted {
                 step_id: s.id,
                 step_key: s.definition.key.clone(),
-                responsible: user,
-                due_at: s.due_at,
+                responsible: s.responsible,
+                automated: true,
             });
-            if fallback {
-                flagged.push(s.id);
-            }
+            completed_any = true;
         }
-        for step_id in flagged {
-            self.flag(step_id, events);
-        }
+        completed_any
     }
 
     /// The invariants every state must satisfy; `Err` names the first broken one.

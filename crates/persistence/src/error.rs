@@ -22,7 +22,12 @@ pub enum StoreError {
 }
 
 /// Unique constraints that clients can run into, with the column list SQLite reports for them.
-const UNIQUE_CONSTRAINTS: [(&str, &str); 7] = [
+const UNIQUE_CONSTRAINTS: [(&str, &str); 9] = [
+    (
+        "bookings_reference_key",
+        "bookings.tenant_id, bookings.reference",
+    ),
+    ("bookings_token_key", "bookings.token_hash"),
     (
         "processes_tenant_name_key",
         "processes.tenant_id, processes.name",

@@ -6,13 +6,16 @@
 //! (write locking) are branched on [`Backend`]. The same behavioural test suite runs against both.
 
 pub mod api_keys;
+pub mod appointments;
 pub mod attachments;
+pub mod calendars;
 pub mod customers;
 mod db;
 mod error;
 pub mod idempotency;
 pub mod processes;
 mod row;
+pub mod services;
 pub mod sessions;
 pub mod tenants;
 mod time;

@@ -22,6 +22,7 @@ pub(crate) enum VersionedTable {
     Processes,
     Customers,
     Tenants,
+    Services,
 }
 
 impl VersionedTable {
@@ -38,6 +39,9 @@ impl VersionedTable {
                 "SELECT version FROM customers WHERE tenant_id = $1 AND id = $2"
             }
             VersionedTable::Tenants => "SELECT version FROM tenants WHERE id = $1 AND id = $2",
+            VersionedTable::Services => {
+                "SELECT version FROM bookable_services WHERE tenant_id = $1 AND id = $2"
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ pub struct WorkOrderRecord {
 const ORDER_COLUMNS: &str = "id, tenant_id, number, process_id, process_version_id, customer_id, site_id, channel, \
      title, description, priority, requested_start, requested_end, status, held_from, cancel_reason, needs_attention, \
      created_by_type, created_by_id, version, created_at, updated_at, completed_at";
-const STEP_COLUMNS: &str = "id, work_order_id, position, stage, key, definition, status, responsible_id, checked, \
+const STEP_COLUMNS: &str = "id, work_order_id, position, stage, key, definition, status, responsible_id, planned_id, checked, \
      evidence, rework_count, activated_at, due_at, started_at, finished_at, skip_reason";
 
 fn bad(column: &'static str) -> impl Fn(String) -> StoreError {
@@ -118,6 +118,10 @@ fn step_from_row(row: &AnyRow) -> Result<(WorkOrderId, Step), StoreError> {
         responsible: row
             .opt_text("responsible_id")?
             .map(|t| t.parse().map_err(|_| bad("responsible_id")(t)))
+            .transpose()?,
+        planned: row
+            .opt_text("planned_id")?
+            .map(|t| t.parse().map_err(|_| bad("planned_id")(t)))
             .transpose()?,
         checked,
         evidence,
@@ -178,8 +182,8 @@ pub async fn insert(conn: &mut Conn, r: &WorkOrderRecord) -> Result<(), StoreErr
     for step in &r.order.steps {
         sqlx::query(
             "INSERT INTO work_order_steps (id, tenant_id, work_order_id, position, stage, key, definition, status, \
-             responsible_id, checked, evidence, rework_count, activated_at, due_at, started_at, finished_at, skip_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             responsible_id, checked, evidence, rework_count, activated_at, due_at, started_at, finished_at, skip_reason, planned_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         )
         .bind(step.id.to_string())
         .bind(r.tenant_id.to_string())
@@ -198,6 +202,7 @@ pub async fn insert(conn: &mut Conn, r: &WorkOrderRecord) -> Result<(), StoreErr
         .bind(step.started_at.map(format_instant))
         .bind(step.finished_at.map(format_instant))
         .bind(step.skip_reason.clone())
+        .bind(step.planned.map(|u| u.to_string()))
         .execute(&mut *conn)
         .await
         .store()?;
@@ -328,7 +333,7 @@ pub async fn save(
     for step in &r.order.steps {
         sqlx::query(
             "UPDATE work_order_steps SET status = $1, responsible_id = $2, checked = $3, evidence = $4, rework_count = $5, \
-             activated_at = $6, due_at = $7, started_at = $8, finished_at = $9, skip_reason = $10 \
+             activated_at = $6, due_at = $7, started_at = $8, finished_at = $9, skip_reason = $10, planned_id = $13 \
              WHERE tenant_id = $11 AND id = $12",
         )
         .bind(step.status.as_str())
@@ -343,6 +348,7 @@ pub async fn save(
         .bind(step.skip_reason.clone())
         .bind(r.tenant_id.to_string())
         .bind(step.id.to_string())
+        .bind(step.planned.map(|u| u.to_string()))
         .execute(&mut *conn)
         .await
         .store()?;

@@ -48,6 +48,17 @@ impl Assigner for FakeAssigner {
             *n = n.saturating_sub(1);
         }
     }
+
+    fn took(&mut self, user: UserId) {
+        *self.load.entry(user).or_default() += 1;
+    }
+}
+
+fn automated(key: &str, handling: Handling) -> StepDefinition {
+    StepDefinition {
+        handling,
+        ..def(key, None, false, false, false)
+    }
 }
 
 fn def(
@@ -391,10 +402,15 @@ fn command_for(o: &WorkOrder, kind: u8, step: usize, users: &[UserId]) -> Comman
             reason: "not needed".into(),
         },
         4 => Command::ReopenStep { step, reason: None },
-        5 => Command::ReassignStep {
+        5 if kind % 24 < 12 => Command::ReassignStep {
             step,
             to: users[step.0.as_u128() as usize % users.len()],
             reason: "swap".into(),
+        },
+        5 => Command::PlanStep {
+            step,
+            user: users[step.0.as_u128() as usize % users.len()],
+            reason: "booked".into(),
         },
         6 => Command::SetChecklistItem {
             step,
@@ -437,7 +453,11 @@ proptest! {
             .enumerate()
             .map(|(i, (skippable, checklist, photo, grouped, g))| {
                 let group = if *grouped { Some(format!("g{g}")) } else { None };
-                def(&format!("s{i}"), group.as_deref(), *skippable, *checklist, *photo)
+                match (g, grouped, skippable) {
+                    (0, false, true) => automated(&format!("s{i}"), Handling::AutoAssign),
+                    (1, false, true) => automated(&format!("s{i}"), Handling::ScheduleAppointment),
+                    _ => def(&format!("s{i}"), group.as_deref(), *skippable, *checklist, *photo),
+                }
             })
             .collect();
         // Groups must be consecutive to be valid; drop groups that are not.
@@ -480,4 +500,58 @@ proptest! {
         let commands_in_history: std::collections::BTreeSet<usize> = history.iter().map(|(n, _)| *n).collect();
         prop_assert_eq!(commands_in_history.len(), accepted);
     }
+}
+
+#[test]
+fn auto_assign_plans_the_next_step_and_completes_itself() {
+    let mut assigner = FakeAssigner::new(2);
+    let (o, events) = order(
+        &[
+            automated("assign", Handling::AutoAssign),
+            def("visit", None, false, false, false),
+        ],
+        &mut assigner,
+    );
+    assert_eq!(o.steps[0].status, StepStatus::Done);
+    assert_eq!(o.steps[1].status, StepStatus::Active);
+    assert_eq!(o.status, OrderStatus::Open);
+    let types: Vec<_> = events.iter().map(Event::type_name).collect();
+    assert_eq!(
+        types,
+        [
+            "work_order.created",
+            "step.activated",
+            "step.planned",
+            "step.completed",
+            "step.activated"
+        ]
+    );
+}
+
+#[test]
+fn schedule_appointment_completes_once_the_next_step_is_booked() {
+    let mut assigner = FakeAssigner::new(2);
+    let (mut o, _) = order(
+        &[
+            automated("book", Handling::ScheduleAppointment),
+            def("visit", None, false, false, false),
+        ],
+        &mut assigner,
+    );
+    assert_eq!(o.steps[0].status, StepStatus::Active, "waits for a booking");
+    let (visit, booked_with) = (o.steps[1].id, assigner.users[1]);
+    let events = o
+        .handle(
+            Command::PlanStep {
+                step: visit,
+                user: booked_with,
+                reason: "appointment".into(),
+            },
+            Utc::now(),
+            &mut assigner,
+        )
+        .expect("plan");
+    let types: Vec<_> = events.iter().map(Event::type_name).collect();
+    assert_eq!(types, ["step.planned", "step.completed", "step.activated"]);
+    assert_eq!(o.steps[1].responsible, Some(booked_with));
 }
