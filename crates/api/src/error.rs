@@ -43,6 +43,9 @@ pub mod codes {
     pub const VERSION_NOT_DRAFT: &str = "version_not_draft";
     pub const CUSTOMER_HAS_ORDERS: &str = "customer_has_orders";
     pub const INVALID_UPLOAD: &str = "invalid_upload";
+    pub const SLOT_TAKEN: &str = "slot_taken";
+    pub const OUTSIDE_WORKING_HOURS: &str = "outside_working_hours";
+    pub const OUTSIDE_SERVICE_AREA: &str = "outside_service_area";
     pub const PRECONDITION_FAILED: &str = "precondition_failed";
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";

@@ -17,6 +17,7 @@ pub mod observability;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;
+pub mod scheduling;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -9,11 +9,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::extract::with_etag;
 
 pub mod api_keys;
+pub mod appointments;
 pub mod auth;
+pub mod calendars;
 pub mod customers;
 pub mod health;
 pub mod order_views;
 pub mod processes;
+pub mod services;
 pub mod signup;
 pub mod steps;
 pub mod tenant;
@@ -75,7 +78,24 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(steps::set_checklist_item)
                 .service(steps::upload_step_evidence)
                 .service(steps::get_attachment)
-                .service(steps::list_my_work),
+                .service(steps::list_my_work)
+                .service(calendars::get_calendar)
+                .service(calendars::set_calendar)
+                .service(calendars::create_absence)
+                .service(calendars::list_absences)
+                .service(calendars::delete_absence)
+                .service(calendars::create_calendar_feed)
+                .service(calendars::revoke_calendar_feed)
+                .service(calendars::get_calendar_feed)
+                .service(appointments::create_appointment)
+                .service(appointments::list_appointments)
+                .service(appointments::get_appointment)
+                .service(appointments::update_appointment)
+                .service(appointments::run_appointment_action)
+                .service(services::create_service)
+                .service(services::list_services)
+                .service(services::get_service)
+                .service(services::update_service),
         );
 }
 

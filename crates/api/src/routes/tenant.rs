@@ -1,7 +1,7 @@
 //! The caller's tenant.
 
 use actix_web::{HttpResponse, get, patch, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::UserId;
@@ -38,7 +38,7 @@ pub async fn get_tenant(
     Ok(ok_versioned(tenant.version, &TenantView::from(tenant)))
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentRuleName {
     LeastLoaded,
