@@ -69,6 +69,10 @@ pub struct Settings {
     pub auth_attempts_per_minute: u32,
     /// Time given to in-flight requests on shutdown.
     pub shutdown_timeout: Duration,
+    /// Public (booking widget) requests per client address and minute.
+    pub public_per_ip_per_minute: u32,
+    /// Public (booking widget) requests per tenant and minute.
+    pub public_per_tenant_per_minute: u32,
 }
 
 impl Settings {
@@ -94,6 +98,8 @@ impl Settings {
             login_failure_window: Duration::from_secs(15 * 60),
             auth_attempts_per_minute: 30,
             shutdown_timeout: Duration::from_secs(30),
+            public_per_ip_per_minute: 120,
+            public_per_tenant_per_minute: 1200,
         }
     }
 }

@@ -674,6 +674,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
+    seed_scheduling(state, tenant, windows).await?;
     let count = work_orders::list(&state.db, tenant, &Default::default(), None, 100)
         .await?
         .len();
@@ -682,4 +683,126 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         "demo processes, customers and orders created"
     );
     Ok(())
+}
+
+/// Working hours for the demo staff, the bookable on-site estimate, the widget's origin, and
+/// appointments for the orders waiting for a visit.
+async fn seed_scheduling(
+    state: &AppState,
+    tenant: TenantId,
+    windows: ProcessId,
+) -> anyhow::Result<()> {
+    use workorders_domain::calendar::{LocalInterval, WeeklyHours};
+    use workorders_persistence::calendars::{self, CalendarRecord};
+    let now = workorders_persistence::now();
+    let mut tx = state.db.begin_write().await?;
+    for user in workorders_persistence::users::all_in(tx.conn(), tenant).await? {
+        let field = user.role == Role::Technician;
+        let hours = if field {
+            LocalInterval {
+                start: 7 * 60 + 30,
+                end: 16 * 60 + 30,
+            }
+        } else {
+            LocalInterval {
+                start: 8 * 60,
+                end: 17 * 60,
+            }
+        };
+        let mut calendar = CalendarRecord::empty(tenant, user.id);
+        calendar.weekly = WeeklyHours::weekdays(&[hours]);
+        calendar.travel_buffer_minutes = if field { 30 } else { 0 };
+        calendars::save(tx.conn(), &calendar, 0, now).await?;
+    }
+    let service = workorders_persistence::services::ServiceRecord {
+        id: workorders_domain::ServiceId::new(),
+        tenant_id: tenant,
+        name: "Kostenvoranschlag vor Ort".to_owned(),
+        description: Some(
+            "A sales rep measures your windows at home and prepares a quote (about an hour)."
+                .to_owned(),
+        ),
+        process_id: windows,
+        step_key: "estimate_visit".to_owned(),
+        duration_minutes: 60,
+        role: Role::Technician,
+        skills: vec!["installation".to_owned()],
+        lead_time_minutes: 12 * 60,
+        horizon_days: 28,
+        granularity_minutes: 30,
+        postal_prefixes: vec![
+            "10".to_owned(),
+            "12".to_owned(),
+            "13".to_owned(),
+            "14".to_owned(),
+        ],
+        radius_km: None,
+        assignment_rule: workorders_domain::assign::AssignmentRule::LeastLoaded,
+        active: true,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    workorders_persistence::services::insert(tx.conn(), &service).await?;
+    let settings = workorders_persistence::tenants::get_in(tx.conn(), tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
+    workorders_persistence::tenants::update_settings(
+        tx.conn(),
+        tenant,
+        settings.process_owner_id,
+        settings.assignment_rule,
+        &["http://localhost:3000".to_owned()],
+        settings.version,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    // An appointment for every order waiting for its estimate visit, on the next weekdays at 10:00.
+    let tz = settings.time_zone.tz();
+    let waiting = work_orders::list(&state.db, tenant, &Default::default(), None, 100).await?;
+    let mut day = now.with_timezone(&tz).date_naive();
+    for order in waiting.iter().filter(|o| o.order.status.is_running()) {
+        let Some(visit) = order
+            .order
+            .steps
+            .iter()
+            .find(|s| s.definition.key == "estimate_visit" && s.status.is_open())
+        else {
+            continue;
+        };
+        let Some(person) = visit.responsible else {
+            continue;
+        };
+        day = next_weekday(day);
+        let start = workorders_domain::calendar::local_instant(tz, day, 10 * 60).0;
+        let appointment = workorders_persistence::appointments::AppointmentRecord {
+            id: workorders_domain::AppointmentId::new(),
+            tenant_id: tenant,
+            work_order_id: order.order.id,
+            step_id: Some(visit.id),
+            start,
+            end: start + Duration::minutes(60),
+            status: workorders_domain::appointment::AppointmentStatus::Scheduled,
+            notes: Some("Bitte vorher anrufen".to_owned()),
+            assignees: vec![person],
+            sequence: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = state.db.begin_write().await?;
+        workorders_persistence::appointments::insert(tx.conn(), &appointment).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+fn next_weekday(day: chrono::NaiveDate) -> chrono::NaiveDate {
+    use chrono::Datelike;
+    let mut next = day + Duration::days(1);
+    while next.weekday().number_from_monday() > 5 {
+        next += Duration::days(1);
+    }
+    next
 }

@@ -231,3 +231,71 @@ pub async fn problem_details(
     }
     Ok(ServiceResponse::new(request, replacement).map_into_right_body())
 }
+
+/// CORS for the booking widget: requests under `/v1/public/{tenant}/` from a browser are
+/// allowed only from the origins the tenant configured (`website_origins`). Other routes use
+/// the server-wide CORS configuration.
+pub async fn public_cors(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    let slug = req
+        .path()
+        .strip_prefix("/v1/public/")
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned);
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (Some(slug), Some(origin)) = (slug, origin) else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    let allowed = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => workorders_persistence::tenants::find_by_slug(&state.db, &slug)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|t| t.website_origins.iter().any(|o| o == &origin)),
+        None => false,
+    };
+    let origin_value = HeaderValue::from_str(&origin).ok();
+    if req.method() == actix_web::http::Method::OPTIONS {
+        let response = match (allowed, origin_value) {
+            (true, Some(origin)) => actix_web::HttpResponse::NoContent()
+                .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))
+                .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "content-type, idempotency-key",
+                ))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+                .insert_header((header::VARY, "Origin"))
+                .finish(),
+            _ => Problem::new(
+                StatusCode::FORBIDDEN,
+                codes::FORBIDDEN,
+                "this origin may not call the booking endpoints",
+            )
+            .into_response(),
+        };
+        return Ok(req.into_response(response).map_into_right_body());
+    }
+    // The server-wide CORS layer does not know tenant origins: answer for this route here.
+    req.headers_mut().remove(header::ORIGIN);
+    let mut res = next.call(req).await?;
+    if allowed && let Some(origin) = origin_value {
+        let headers = res.headers_mut();
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("location, retry-after, x-request-id, idempotent-replayed"),
+        );
+    }
+    Ok(res.map_into_left_body())
+}

@@ -341,3 +341,29 @@ pub fn alternatives(slots: &[Slot], taken: DateTime<Utc>, n: usize) -> Vec<DateT
         .map(|s| s.start)
         .collect()
 }
+
+/// Locks `candidates` (found free by a slot search outside the transaction), re-reads their
+/// calendars inside it, and returns those still free for `span`.
+pub async fn still_free(
+    tx: &mut WriteTx,
+    db: &workorders_persistence::Db,
+    tenant: TenantId,
+    tz: Tz,
+    candidates: &[UserId],
+    span: Span,
+    ignore: Option<workorders_domain::AppointmentId>,
+) -> ApiResult<Vec<UserId>> {
+    appointments::lock_people(tx.conn(), db, tenant, candidates).await?;
+    let availability =
+        calendars::availability(tx.conn(), tenant, candidates, span.start, span.end, ignore)
+            .await?;
+    Ok(candidates
+        .iter()
+        .copied()
+        .filter(|u| {
+            availability
+                .get(u)
+                .is_some_and(|a| check_placement(tz, a, span, false).is_ok())
+        })
+        .collect())
+}

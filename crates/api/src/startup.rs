@@ -27,7 +27,9 @@ use crate::auth::tokens::random_bytes;
 use crate::config::{Secret, Settings};
 use crate::error::{ApiError, Problem, codes};
 use crate::extract::{path_config, query_config};
-use crate::observability::{Metrics, problem_details, request_id_header, track_metrics};
+use crate::observability::{
+    Metrics, problem_details, public_cors, request_id_header, track_metrics,
+};
 use crate::openapi::{ApiDoc, openapi};
 use crate::state::AppState;
 
@@ -80,6 +82,16 @@ impl Application {
                 settings.login_max_failures,
                 settings.login_failure_window,
                 settings.auth_attempts_per_minute,
+            )),
+            public_ip_limiter: Arc::new(RateLimiter::new(
+                0,
+                Duration::from_secs(60),
+                settings.public_per_ip_per_minute,
+            )),
+            public_tenant_limiter: Arc::new(RateLimiter::new(
+                0,
+                Duration::from_secs(60),
+                settings.public_per_tenant_per_minute,
             )),
             metrics: Arc::new(Metrics::new()),
             settings: Arc::new(settings),
@@ -263,6 +275,7 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(known_routes.clone())
             .default_service(web::to(fallback))
             .wrap(cors(&settings.cors_origins))
+            .wrap(from_fn(public_cors))
             .wrap(from_fn(problem_details))
             .wrap(from_fn(track_metrics))
             .wrap(from_fn(request_id_header))

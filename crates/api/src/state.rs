@@ -18,5 +18,9 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     pub passwords: PasswordHasher,
     pub login_limiter: Arc<RateLimiter>,
+    /// Public endpoints per client address.
+    pub public_ip_limiter: Arc<RateLimiter>,
+    /// Public endpoints per tenant.
+    pub public_tenant_limiter: Arc<RateLimiter>,
     pub metrics: Arc<Metrics>,
 }

@@ -420,3 +420,21 @@ pub async fn get_sites_many(
     }
     Ok(result)
 }
+
+/// The customer with this e-mail address (lower-cased), if any; the oldest when several.
+pub async fn find_by_email(
+    conn: &mut Conn,
+    tenant: TenantId,
+    email: &str,
+) -> Result<Option<CustomerRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND email = $2 ORDER BY id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(email)
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(customer_from_row).transpose()
+}

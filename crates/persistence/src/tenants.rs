@@ -22,13 +22,14 @@ pub struct TenantRecord {
     /// Takes steps nobody qualifies for; `None`: the tenant's (first) owner.
     pub process_owner_id: Option<UserId>,
     pub assignment_rule: AssignmentRule,
+    /// Origins of the company website allowed to call the public booking endpoints.
+    pub website_origins: Vec<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str =
-    "id, slug, name, time_zone, process_owner_id, assignment_rule, version, created_at, updated_at";
+const COLUMNS: &str = "id, slug, name, time_zone, process_owner_id, assignment_rule, website_origins, version, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<TenantRecord, StoreError> {
     Ok(TenantRecord {
@@ -41,6 +42,9 @@ fn from_row(row: &AnyRow) -> Result<TenantRecord, StoreError> {
             .and_then(|t| t.parse().ok()),
         assignment_rule: row.parsed("assignment_rule", |t| {
             AssignmentRule::parse(t).ok_or("unknown rule")
+        })?,
+        website_origins: row.parsed("website_origins", |t| {
+            serde_json::from_str::<Vec<String>>(t)
         })?,
         version: row.int("version")?,
         created_at: row.instant("created_at")?,
@@ -99,12 +103,13 @@ pub async fn update_settings(
     tenant: TenantId,
     process_owner: Option<UserId>,
     rule: AssignmentRule,
+    website_origins: &[String],
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<TenantRecord>, StoreError> {
     let sql = format!(
-        "UPDATE tenants SET process_owner_id = $1, assignment_rule = $2, version = version + 1, updated_at = $3 \
-         WHERE id = $4 AND version = $5 RETURNING {COLUMNS}"
+        "UPDATE tenants SET process_owner_id = $1, assignment_rule = $2, website_origins = $6, version = version + 1, \
+         updated_at = $3 WHERE id = $4 AND version = $5 RETURNING {COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(process_owner.map(|u| u.to_string()))
@@ -112,6 +117,7 @@ pub async fn update_settings(
         .bind(format_instant(now))
         .bind(tenant.to_string())
         .bind(expected_version)
+        .bind(serde_json::to_string(website_origins).unwrap_or_else(|_| "[]".to_owned()))
         .fetch_optional(&mut *conn)
         .await
         .store()?;

@@ -13,9 +13,11 @@ pub mod appointments;
 pub mod auth;
 pub mod calendars;
 pub mod customers;
+pub mod dispatch;
 pub mod health;
 pub mod order_views;
 pub mod processes;
+pub mod public;
 pub mod services;
 pub mod signup;
 pub mod steps;
@@ -95,7 +97,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(services::create_service)
                 .service(services::list_services)
                 .service(services::get_service)
-                .service(services::update_service),
+                .service(services::update_service)
+                .service(dispatch::suggest_assignee)
+                .service(dispatch::list_service_slots)
+                .service(dispatch::schedule_step)
+                .service(public::list_public_services)
+                .service(public::list_slots)
+                .service(public::create_booking)
+                .service(public::get_booking)
+                .service(public::reschedule_booking)
+                .service(public::cancel_booking),
         );
 }
 

@@ -54,6 +54,9 @@ pub struct UpdateTenantRequest {
     #[schema(value_type = Option<Uuid>)]
     pub process_owner_id: Option<Option<Uuid>>,
     pub assignment_rule: Option<AssignmentRuleName>,
+    /// Origins of the company website that may call the public booking endpoints from a
+    /// browser (`https://www.example.com`).
+    pub website_origins: Option<Vec<String>>,
 }
 
 /// Update tenant settings
@@ -106,12 +109,37 @@ pub async fn update_tenant(
         Some(AssignmentRuleName::LeastLoaded) => AssignmentRule::LeastLoaded,
         Some(AssignmentRuleName::RoundRobin) => AssignmentRule::RoundRobin,
     };
+    let origins = match body.website_origins {
+        None => tenant.website_origins.clone(),
+        Some(origins) => {
+            let valid = |o: &str| {
+                let rest = o
+                    .strip_prefix("https://")
+                    .or_else(|| o.strip_prefix("http://"));
+                rest.is_some_and(|host| {
+                    !host.is_empty()
+                        && !host.contains('/')
+                        && host
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
+                })
+            };
+            if origins.len() > 20 || origins.iter().any(|o| !valid(o)) {
+                return Err(ApiError::invalid(
+                    "/website_origins",
+                    "up to 20 origins like https://www.example.com (scheme and host, no path)",
+                ));
+            }
+            origins
+        }
+    };
     let mut tx = state.db.begin_write().await?;
     let updated = tenants::update_settings(
         tx.conn(),
         principal.tenant_id,
         owner,
         rule,
+        &origins,
         expected,
         workorders_persistence::now(),
     )

@@ -118,6 +118,8 @@ pub struct TenantView {
     /// How steps are assigned among qualified users: `least_loaded` or `round_robin`.
     #[schema(example = "least_loaded")]
     pub assignment_rule: String,
+    /// Website origins allowed to call the public booking endpoints.
+    pub website_origins: Vec<String>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -131,6 +133,7 @@ impl From<TenantRecord> for TenantView {
             time_zone: t.time_zone.name().to_owned(),
             process_owner_id: t.process_owner_id.map(|u| u.as_uuid()),
             assignment_rule: t.assignment_rule.as_str().to_owned(),
+            website_origins: t.website_origins,
             version: t.version,
             created_at: t.created_at,
         }
