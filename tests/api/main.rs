@@ -11,6 +11,7 @@ mod contract;
 mod customers;
 mod ops;
 mod processes;
+mod scheduling;
 mod step_work;
 mod support;
 mod users;
@@ -91,6 +92,7 @@ fn main() {
         ("customers", customers::tests()),
         ("ops", ops::tests()),
         ("processes", processes::tests()),
+        ("scheduling", scheduling::tests()),
         ("step_work", step_work::tests()),
         ("users", users::tests()),
         ("work_orders", work_orders::tests()),

@@ -525,3 +525,19 @@ pub async fn history_types(app: &TestApp, token: &str, order_id: &str) -> Vec<St
         .map(|e| e["type"].as_str().expect("type").to_owned())
         .collect()
 }
+
+/// Working hours every day of the week, `start`–`end` local time, with a travel buffer.
+pub async fn set_hours(app: &TestApp, token: &str, user: &str, start: &str, end: &str, buffer: u32) {
+    let day = json!([{"start": start, "end": end}]);
+    let body = json!({"weekly_hours": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day,
+                                        "saturday": day, "sunday": day}, "travel_buffer_minutes": buffer});
+    let current = app.get(&format!("/v1/users/{user}/calendar"), token).await;
+    let resp = app.send(Method::PUT, &format!("/v1/users/{user}/calendar"), Some(token), Some(&body), &[("if-match", current.etag().as_str())]).await;
+    resp.assert_status(200);
+}
+
+/// An instant `days` from now at `hour`:00 UTC, as RFC 3339.
+pub fn at_hour(days: i64, hour: u32) -> String {
+    let date = (chrono::Utc::now() + chrono::Duration::days(days)).date_naive();
+    format!("{}T{hour:02}:00:00Z", date.format("%Y-%m-%d"))
+}
