@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod auth;
+mod booking;
 mod contract;
 mod customers;
 mod ops;
@@ -88,6 +89,7 @@ fn main() {
     let modules: Vec<(&str, Vec<(&'static str, TestFn)>)> = vec![
         ("api_keys", api_keys::tests()),
         ("auth", auth::tests()),
+        ("booking", booking::tests()),
         ("contract", contract::tests()),
         ("customers", customers::tests()),
         ("ops", ops::tests()),

@@ -527,12 +527,27 @@ pub async fn history_types(app: &TestApp, token: &str, order_id: &str) -> Vec<St
 }
 
 /// Working hours every day of the week, `start`–`end` local time, with a travel buffer.
-pub async fn set_hours(app: &TestApp, token: &str, user: &str, start: &str, end: &str, buffer: u32) {
+pub async fn set_hours(
+    app: &TestApp,
+    token: &str,
+    user: &str,
+    start: &str,
+    end: &str,
+    buffer: u32,
+) {
     let day = json!([{"start": start, "end": end}]);
     let body = json!({"weekly_hours": {"monday": day, "tuesday": day, "wednesday": day, "thursday": day, "friday": day,
                                         "saturday": day, "sunday": day}, "travel_buffer_minutes": buffer});
     let current = app.get(&format!("/v1/users/{user}/calendar"), token).await;
-    let resp = app.send(Method::PUT, &format!("/v1/users/{user}/calendar"), Some(token), Some(&body), &[("if-match", current.etag().as_str())]).await;
+    let resp = app
+        .send(
+            Method::PUT,
+            &format!("/v1/users/{user}/calendar"),
+            Some(token),
+            Some(&body),
+            &[("if-match", current.etag().as_str())],
+        )
+        .await;
     resp.assert_status(200);
 }
 

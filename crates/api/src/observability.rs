@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{Error, HttpMessage, ResponseError, web};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -265,6 +265,19 @@ pub async fn public_cors(
     };
     let origin_value = HeaderValue::from_str(&origin).ok();
     if req.method() == actix_web::http::Method::OPTIONS {
+        // Preflights count toward the client's budget like the requests they announce.
+        let client = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
+        let limited = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.public_ip_limiter.attempt(&client));
+        if let Some(Err(retry_after_secs)) = limited {
+            let response =
+                crate::error::ApiError::RateLimited { retry_after_secs }.error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
         let response = match (allowed, origin_value) {
             (true, Some(origin)) => actix_web::HttpResponse::NoContent()
                 .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, origin))

@@ -206,8 +206,16 @@ pub async fn pick(
     Ok(choice)
 }
 
+/// How strictly to place an appointment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Placement {
+    /// Allow times outside working hours (never over appointments or absences).
+    pub override_hours: bool,
+    /// The appointment being moved, which does not block itself.
+    pub ignore: Option<workorders_domain::AppointmentId>,
+}
+
 /// Checks placing `span` for each person inside the transaction, after locking them.
-/// `ignore` skips the appointment being moved.
 pub async fn check_people(
     tx: &mut WriteTx,
     db: &workorders_persistence::Db,
@@ -215,9 +223,12 @@ pub async fn check_people(
     tz: Tz,
     people: &[UserId],
     span: Span,
-    override_hours: bool,
-    ignore: Option<workorders_domain::AppointmentId>,
+    placement: Placement,
 ) -> ApiResult<()> {
+    let Placement {
+        override_hours,
+        ignore,
+    } = placement;
     appointments::lock_people(tx.conn(), db, tenant, people).await?;
     let availability =
         calendars::availability(tx.conn(), tenant, people, span.start, span.end, ignore).await?;

@@ -339,13 +339,23 @@ pub async fn list_sites(
     tenant: TenantId,
     customer: CustomerId,
 ) -> Result<Vec<SiteRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    list_sites_in(&mut conn, tenant, customer).await
+}
+
+/// Sites of a customer, inside a transaction.
+pub async fn list_sites_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    customer: CustomerId,
+) -> Result<Vec<SiteRecord>, StoreError> {
     let sql = format!(
         "SELECT {SITE_COLUMNS} FROM sites WHERE tenant_id = $1 AND customer_id = $2 ORDER BY id"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(customer.to_string())
-        .fetch_all(db.pool())
+        .fetch_all(conn)
         .await
         .store()?;
     rows.iter().map(site_from_row).collect()

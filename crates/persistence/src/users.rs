@@ -289,3 +289,19 @@ pub async fn all_in(conn: &mut Conn, tenant: TenantId) -> Result<Vec<UserRecord>
         .store()?;
     rows.iter().map(from_row).collect()
 }
+
+/// A user inside a transaction.
+pub async fn get_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<UserRecord>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(from_row).transpose()
+}

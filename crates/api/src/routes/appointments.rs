@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::{created, ok_versioned};
-use crate::scheduling::check_people;
+use crate::scheduling::{Placement, check_people};
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner, actor_of, ensure_visible};
 use workorders_domain::work_order::Command;
@@ -261,8 +261,10 @@ pub async fn create_appointment(
         tz,
         &people,
         span,
-        body.override_working_hours,
-        None,
+        Placement {
+            override_hours: body.override_working_hours,
+            ignore: None,
+        },
     )
     .await?;
     let record = AppointmentRecord {
@@ -484,8 +486,10 @@ pub async fn update_appointment(
         tz,
         &people,
         Span::new(start, end),
-        body.override_working_hours,
-        Some(current.id),
+        Placement {
+            override_hours: body.override_working_hours,
+            ignore: Some(current.id),
+        },
     )
     .await?;
     let mut next = current.clone();

@@ -226,7 +226,7 @@ pub async fn refresh_token(
                 tx.commit().await?;
                 return Err(reused());
             }
-            let user = users::get(&state.db, token.tenant_id, token.user_id).await?;
+            let user = users::get_in(tx.conn(), token.tenant_id, token.user_id).await?;
             if !user.is_some_and(|u| u.active) {
                 sessions::revoke(tx.conn(), token.session_id, "user_deactivated", now).await?;
                 tx.commit().await?;

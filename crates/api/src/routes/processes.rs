@@ -694,6 +694,10 @@ pub async fn publish_process_version(
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesWrite)?;
     let (id, number) = path.into_inner();
+    // Read before the write transaction: a transaction never waits for a second connection.
+    let version = processes::get_version(&state.db, principal.tenant_id, ProcessId(id), number)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let mut tx = state.db.begin_write().await?;
     let process =
         processes::get_for_update(tx.conn(), &state.db, principal.tenant_id, ProcessId(id))
@@ -706,9 +710,6 @@ pub async fn publish_process_version(
             "the process is archived",
         ));
     }
-    let version = processes::get_version(&state.db, principal.tenant_id, process.id, number)
-        .await?
-        .ok_or(ApiError::NotFound)?;
     if version.status == VersionStatus::Published {
         return Err(ApiError::conflict(
             codes::VERSION_NOT_DRAFT,

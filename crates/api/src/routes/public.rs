@@ -528,7 +528,7 @@ pub async fn create_booking(
         }
     };
     let existing_sites: Vec<SiteRecord> =
-        customers::list_sites(&state.db, tenant.id, customer.id).await?;
+        customers::list_sites_in(tx.conn(), tenant.id, customer.id).await?;
     let site = match existing_sites
         .into_iter()
         .find(|s| s.street.eq_ignore_ascii_case(&site.street) && s.postal_code == site.postal_code)
