@@ -102,6 +102,16 @@ struct ServeArgs {
     /// Create (idempotently) the demo tenant `demo` with its users.
     #[arg(long, env = "WORKORDERS_DEMO")]
     demo: bool,
+    /// Booking-widget requests per client address and minute.
+    #[arg(long, env = "WORKORDERS_PUBLIC_RATE_PER_IP", default_value_t = 120)]
+    public_rate_per_ip: u32,
+    /// Booking-widget requests per company (tenant) and minute.
+    #[arg(
+        long,
+        env = "WORKORDERS_PUBLIC_RATE_PER_TENANT",
+        default_value_t = 1200
+    )]
+    public_rate_per_tenant: u32,
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKORDERS_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -138,6 +148,8 @@ impl ServeArgs {
         settings.signup_enabled = self.signup_enabled;
         settings.demo = self.demo;
         settings.workers = self.workers;
+        settings.public_per_ip_per_minute = self.public_rate_per_ip;
+        settings.public_per_tenant_per_minute = self.public_rate_per_tenant;
         let format = match self.log_format {
             LogFormatArg::Pretty => LogFormat::Pretty,
             LogFormatArg::Json => LogFormat::Json,
