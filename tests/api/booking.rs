@@ -13,6 +13,7 @@ tests!(
     racing_for_the_last_slot_has_exactly_one_winner,
     bookings_are_validated_and_respect_the_service_area,
     public_endpoints_are_rate_limited_and_cors_follows_the_tenants_origins,
+    overload_on_one_tenant_is_rejected_with_429_and_spares_other_tenants,
 );
 
 /// A tenant with one technician working `hours` every day and a bookable service.
@@ -415,4 +416,30 @@ async fn public_endpoints_are_rate_limited_and_cors_follows_the_tenants_origins(
         .parse()
         .expect("seconds");
     assert!((1..=60).contains(&retry));
+}
+
+/// At three times a tenant's limit every extra request is a 429 with `Retry-After`, and
+/// another tenant served by the same instance is not affected.
+async fn overload_on_one_tenant_is_rejected_with_429_and_spares_other_tenants(ctx: Ctx) {
+    let app = ctx
+        .app_with(|s| {
+            s.public_per_tenant_per_minute = 10;
+            s.public_per_ip_per_minute = 1000;
+        })
+        .await;
+    let busy = app.sign_up().await;
+    let quiet = app.sign_up().await;
+    let url = format!("/v1/public/{}/services", busy.slug);
+    let results = join_all((0..30).map(|_| app.send(Method::GET, &url, None, None, &[]))).await;
+    let ok = results.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 10, "exactly the limit is served");
+    for r in results.iter().filter(|r| r.status != 200) {
+        r.assert_problem(429, "rate_limited");
+        let retry: u64 = r.header("retry-after").expect("Retry-After").parse().expect("seconds");
+        assert!((1..=60).contains(&retry));
+    }
+    let other = app.send(Method::GET, &format!("/v1/public/{}/services", quiet.slug), None, None, &[]).await;
+    other.assert_status(200);
+    // Staff endpoints of the busy tenant keep working.
+    app.get("/v1/work-orders", &busy.token).await.assert_status(200);
 }

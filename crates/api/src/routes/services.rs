@@ -81,11 +81,24 @@ fn yes() -> bool {
     true
 }
 
+/// A bookable service as stored.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceView {
     pub id: Uuid,
-    #[serde(flatten)]
-    pub service: ServiceBody,
+    pub name: String,
+    pub description: Option<String>,
+    pub process_id: Uuid,
+    pub step_key: String,
+    pub duration_minutes: u32,
+    pub role: RoleName,
+    pub skills: Vec<String>,
+    pub lead_time_minutes: u32,
+    pub horizon_days: u32,
+    pub granularity_minutes: u32,
+    pub postal_code_prefixes: Vec<String>,
+    pub radius_km: Option<f64>,
+    pub assignment_rule: AssignmentRuleName,
+    pub active: bool,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -99,25 +112,23 @@ pub struct ServiceList {
 pub fn service_view(s: ServiceRecord) -> ServiceView {
     ServiceView {
         id: s.id.as_uuid(),
-        service: ServiceBody {
-            name: s.name,
-            description: s.description,
-            process_id: s.process_id.as_uuid(),
-            step_key: s.step_key,
-            duration_minutes: s.duration_minutes,
-            role: s.role.into(),
-            skills: s.skills,
-            lead_time_minutes: s.lead_time_minutes,
-            horizon_days: s.horizon_days,
-            granularity_minutes: s.granularity_minutes,
-            postal_code_prefixes: s.postal_prefixes,
-            radius_km: s.radius_km,
-            assignment_rule: Some(match s.assignment_rule {
-                AssignmentRule::LeastLoaded => AssignmentRuleName::LeastLoaded,
-                AssignmentRule::RoundRobin => AssignmentRuleName::RoundRobin,
-            }),
-            active: s.active,
+        name: s.name,
+        description: s.description,
+        process_id: s.process_id.as_uuid(),
+        step_key: s.step_key,
+        duration_minutes: s.duration_minutes,
+        role: s.role.into(),
+        skills: s.skills,
+        lead_time_minutes: s.lead_time_minutes,
+        horizon_days: s.horizon_days,
+        granularity_minutes: s.granularity_minutes,
+        postal_code_prefixes: s.postal_prefixes,
+        radius_km: s.radius_km,
+        assignment_rule: match s.assignment_rule {
+            AssignmentRule::LeastLoaded => AssignmentRuleName::LeastLoaded,
+            AssignmentRule::RoundRobin => AssignmentRuleName::RoundRobin,
         },
+        active: s.active,
         version: s.version,
         created_at: s.created_at,
         updated_at: s.updated_at,
