@@ -435,11 +435,25 @@ async fn overload_on_one_tenant_is_rejected_with_429_and_spares_other_tenants(ct
     assert_eq!(ok, 10, "exactly the limit is served");
     for r in results.iter().filter(|r| r.status != 200) {
         r.assert_problem(429, "rate_limited");
-        let retry: u64 = r.header("retry-after").expect("Retry-After").parse().expect("seconds");
+        let retry: u64 = r
+            .header("retry-after")
+            .expect("Retry-After")
+            .parse()
+            .expect("seconds");
         assert!((1..=60).contains(&retry));
     }
-    let other = app.send(Method::GET, &format!("/v1/public/{}/services", quiet.slug), None, None, &[]).await;
+    let other = app
+        .send(
+            Method::GET,
+            &format!("/v1/public/{}/services", quiet.slug),
+            None,
+            None,
+            &[],
+        )
+        .await;
     other.assert_status(200);
     // Staff endpoints of the busy tenant keep working.
-    app.get("/v1/work-orders", &busy.token).await.assert_status(200);
+    app.get("/v1/work-orders", &busy.token)
+        .await
+        .assert_status(200);
 }
