@@ -103,3 +103,10 @@ CREATE TABLE bookings (
     CONSTRAINT bookings_token_key UNIQUE (token_hash),
     CONSTRAINT bookings_reference_key UNIQUE (tenant_id, reference)
 );
+
+-- Step indexes must not lead with tenant_id: with it, the planner preferred them over the
+-- (work_order_id, position) key for "the steps of these orders" and scanned every step of
+-- the tenant. Person and state lead instead; queries still filter by tenant.
+DROP INDEX work_order_steps_responsible_idx;
+CREATE INDEX work_order_steps_responsible_idx ON work_order_steps (responsible_id, status);
+CREATE INDEX work_order_steps_state_idx ON work_order_steps (status, responsible_id);

@@ -513,7 +513,7 @@ pub async fn list(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT {columns} FROM work_orders o JOIN customers c ON c.id = o.customer_id \
+        "SELECT {columns} FROM work_orders o \
          WHERE o.tenant_id = $1 AND o.id {cmp} $2 \
          AND ($3 IS NULL OR o.status = $3) AND ($4 IS NULL OR o.process_id = $4) AND ($5 IS NULL OR o.customer_id = $5) \
          AND ($6 IS NULL OR EXISTS (SELECT 1 FROM work_order_steps s WHERE s.work_order_id = o.id AND s.responsible_id = $6 \
@@ -523,7 +523,8 @@ pub async fn list(
          AND ($12 IS NULL OR (o.status IN ('open', 'in_progress') AND EXISTS (SELECT 1 FROM work_order_steps s \
               WHERE s.work_order_id = o.id AND s.status IN ('active', 'in_progress') AND s.due_at < $12))) \
          AND ($13 IS NULL OR o.needs_attention = $13) \
-         AND ($14 IS NULL OR o.search_text LIKE $14 ESCAPE '\\' OR c.search_text LIKE $14 ESCAPE '\\') \
+         AND ($14 IS NULL OR o.search_text LIKE $14 ESCAPE '\\' OR EXISTS (SELECT 1 FROM customers c \
+              WHERE c.id = o.customer_id AND c.search_text LIKE $14 ESCAPE '\\')) \
          AND ($15 IS NULL OR EXISTS (SELECT 1 FROM work_order_participants p WHERE p.work_order_id = o.id AND p.user_id = $15)) \
          ORDER BY o.id {order} LIMIT $16"
     );

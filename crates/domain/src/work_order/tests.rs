@@ -428,7 +428,7 @@ fn command_for(o: &WorkOrder, kind: u8, step: usize, users: &[UserId]) -> Comman
             reason: "customer cancelled".into(),
         },
         _ => {
-            if kind % 2 == 0 {
+            if kind.is_multiple_of(2) {
                 Command::MarkInvoiced
             } else {
                 Command::Close
@@ -466,10 +466,11 @@ proptest! {
             let mut seen = std::collections::HashSet::new();
             let mut previous: Option<String> = None;
             for d in defs.iter_mut() {
-                if let Some(g) = d.parallel_group.clone() {
-                    if previous.as_deref() != Some(g.as_str()) && !seen.insert(g.clone()) {
-                        d.parallel_group = None;
-                    }
+                if let Some(g) = d.parallel_group.clone()
+                    && previous.as_deref() != Some(g.as_str())
+                    && !seen.insert(g.clone())
+                {
+                    d.parallel_group = None;
                 }
                 previous = d.parallel_group.clone();
             }

@@ -1,0 +1,227 @@
+//! `bench/RESULTS.md`: one section per backend, with every target marked met or missed.
+
+use crate::load::Measurement;
+
+pub struct SizeResult {
+    pub orders: usize,
+    pub seed_seconds: f64,
+    pub startup_ms: f64,
+    pub idle_rss_mib: f64,
+    pub peak_rss_mib: f64,
+    pub slot_count: usize,
+    pub bookings: usize,
+    /// HTTP figure and, where there is one, the raw-database ceiling.
+    pub measurements: Vec<(Measurement, Option<Measurement>)>,
+}
+
+pub struct Report {
+    pub backend: &'static str,
+    pub quick: bool,
+    pub backend_version: String,
+    pub sizes: Vec<SizeResult>,
+}
+
+fn ms(d: std::time::Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or("?".to_owned(), |kb| {
+            format!("{:.0} GiB", kb / 1024.0 / 1024.0)
+        });
+    format!("{cores} cores ({cpu}), {memory} RAM; load generator on the same machine")
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+impl Report {
+    pub fn new(backend: &'static str, quick: bool) -> Self {
+        Self {
+            backend,
+            quick,
+            backend_version: String::new(),
+            sizes: Vec::new(),
+        }
+    }
+
+    pub fn title(&self) -> String {
+        format!("## {}", self.backend)
+    }
+
+    fn find<'a>(
+        size: &'a SizeResult,
+        prefix: &str,
+    ) -> Option<&'a (Measurement, Option<Measurement>)> {
+        size.measurements
+            .iter()
+            .find(|(m, _)| m.name.starts_with(prefix))
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!("{}\n\n", self.title()));
+        out.push_str(&format!(
+            "Run {} ({}) on {}. Backend: {}.\n\n",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+            if self.quick { "quick" } else { "full" },
+            machine(),
+            self.backend_version.lines().next().unwrap_or("")
+        ));
+        for size in &self.sizes {
+            out.push_str(&format!(
+                "### {} orders\n\nSeeded in {:.1} s (50 staff, 5 processes × 10 steps, 200 customers, 10,000 appointments over 14 days). \
+                 Start-up with this database: {:.0} ms. RSS idle {:.1} MiB, peak {:.1} MiB. listSlots returned {} slots; the booking race booked {}.\n\n",
+                size.orders, size.seed_seconds, size.startup_ms, size.idle_rss_mib, size.peak_rss_mib, size.slot_count, size.bookings
+            ));
+            out.push_str("| operation | HTTP ops/s | p50 ms | p99 ms | failed | raw ops/s | raw p50 ms | HTTP / raw |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            for (http, raw) in &size.measurements {
+                let (raw_ops, raw_p50, ratio) = match raw {
+                    Some(r) => (
+                        format!("{:.0}", r.throughput()),
+                        ms(r.p50),
+                        format!(
+                            "{:.0}%",
+                            100.0 * http.throughput() / r.throughput().max(1e-9)
+                        ),
+                    ),
+                    None => ("–".to_owned(), "–".to_owned(), "–".to_owned()),
+                };
+                out.push_str(&format!(
+                    "| {} | {:.0} | {} | {} | {} | {raw_ops} | {raw_p50} | {ratio} |\n",
+                    http.name,
+                    http.throughput(),
+                    ms(http.p50),
+                    ms(http.p99),
+                    http.requests - http.ok
+                ));
+            }
+            out.push('\n');
+        }
+        out.push_str("### Targets\n\n| target | result | verdict |\n|---|---|---|\n");
+        let smallest = self.sizes.first();
+        let largest = self.sizes.last();
+        if let Some(size) = largest {
+            if let Some((http, Some(raw))) = Self::find(size, "createWorkOrder") {
+                let ratio = http.throughput() / raw.throughput().max(1e-9);
+                out.push_str(&format!(
+                    "| createWorkOrder ≥ 70% of its raw ceiling | {:.0}% | {} |\n",
+                    ratio * 100.0,
+                    verdict(ratio >= 0.7)
+                ));
+                out.push_str(&format!(
+                    "| createWorkOrder ≥ 1,000 orders/s | {:.0}/s | {} |\n",
+                    http.throughput(),
+                    verdict(http.throughput() >= 1000.0)
+                ));
+            }
+            for op in ["getWorkOrder", "listWorkOrders (status"] {
+                if let Some((http, _)) = Self::find(size, op) {
+                    let p99 = http.p99.as_secs_f64() * 1000.0;
+                    out.push_str(&format!(
+                        "| {op}… p99 < 10 ms at {} orders | {p99:.2} ms | {} |\n",
+                        size.orders,
+                        verdict(p99 < 10.0)
+                    ));
+                    if let (Some(small), true) = (
+                        smallest.and_then(|s| Self::find(s, op)),
+                        self.sizes.len() > 1,
+                    ) {
+                        let growth = http.p99.as_secs_f64() / small.0.p99.as_secs_f64().max(1e-9);
+                        out.push_str(&format!(
+                            "| {op}… within 1.5× of the 10,000-order p99 | {growth:.2}× | {} |\n",
+                            verdict(growth <= 1.5)
+                        ));
+                    }
+                }
+            }
+            if let Some((http, _)) = Self::find(size, "listSlots") {
+                let p50 = http.p50.as_secs_f64() * 1000.0;
+                out.push_str(&format!(
+                    "| listSlots 50 staff × 14 days p50 < 10 ms | {p50:.2} ms | {} |\n",
+                    verdict(p50 < 10.0)
+                ));
+            }
+            let idle = self
+                .sizes
+                .iter()
+                .map(|s| s.idle_rss_mib)
+                .fold(0.0, f64::max);
+            let peak = self
+                .sizes
+                .iter()
+                .map(|s| s.peak_rss_mib)
+                .fold(0.0, f64::max);
+            let startup = self.sizes.iter().map(|s| s.startup_ms).fold(0.0, f64::max);
+            out.push_str(&format!(
+                "| RSS idle < 50 MB | {idle:.1} MiB | {} |\n",
+                verdict(idle < 50.0)
+            ));
+            out.push_str(&format!(
+                "| RSS peak < 200 MB | {peak:.1} MiB | {} |\n",
+                verdict(peak < 200.0)
+            ));
+            out.push_str(&format!(
+                "| start-up < 1 s with an existing database | {startup:.0} ms | {} |\n",
+                verdict(startup < 1000.0)
+            ));
+            out.push_str("| syncPush ≥ 20,000 events/s | not built yet (field sync issue) | – |\n");
+        }
+        if self.quick {
+            out.push_str(
+                "\nQuick run: 10,000 orders only; the growth targets need the full run.\n",
+            );
+        }
+        out
+    }
+}
+
+/// Replaces this backend's section in the results file, keeping the others.
+pub fn write_section(path: &str, title: &str, text: &str) -> anyhow::Result<()> {
+    let header = "# Benchmark results\n\nWritten by `cargo run --release -p workorders-bench -- --backend sqlite|postgres` \
+                  (see the README). Figures are from one machine; compare ratios rather than absolute numbers.\n\n";
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    let mut sections: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for line in existing.lines() {
+        if line.starts_with("## ") && !current.is_empty() {
+            sections.push(std::mem::take(&mut current));
+        }
+        if line.starts_with("## ") || !current.is_empty() {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    if !current.is_empty() {
+        sections.push(current);
+    }
+    sections.retain(|s| !s.starts_with(&format!("{title}\n")));
+    sections.push(text.to_owned());
+    sections.sort();
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, format!("{header}{}", sections.join("\n")))?;
+    Ok(())
+}
