@@ -110,3 +110,17 @@ CREATE TABLE bookings (
 DROP INDEX work_order_steps_responsible_idx;
 CREATE INDEX work_order_steps_responsible_idx ON work_order_steps (responsible_id, status);
 CREATE INDEX work_order_steps_state_idx ON work_order_steps (status, responsible_id);
+
+-- Open steps per person on running orders, kept in step with every change of an order in
+-- the same transaction: assignment reads it instead of counting all open steps.
+CREATE TABLE user_open_steps (
+    tenant_id  TEXT NOT NULL REFERENCES tenants (id),
+    user_id    TEXT NOT NULL REFERENCES users (id),
+    open_steps INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id)
+) STRICT;
+
+INSERT INTO user_open_steps (tenant_id, user_id, open_steps)
+SELECT s.tenant_id, s.responsible_id, COUNT(*) FROM work_order_steps s JOIN work_orders o ON o.id = s.work_order_id
+WHERE s.status IN ('active', 'in_progress') AND o.status IN ('open', 'in_progress') AND s.responsible_id IS NOT NULL
+GROUP BY s.tenant_id, s.responsible_id;

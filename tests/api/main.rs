@@ -39,7 +39,13 @@ fn run(backend: Backend, test: TestFn) -> Result<(), Failed> {
     rt.block_on(async move {
         let ctx = Ctx::new(backend);
         let outcome = AssertUnwindSafe(test(ctx.clone())).catch_unwind().await;
+        let invariants = if outcome.is_ok() {
+            ctx.check_invariants().await
+        } else {
+            Ok(())
+        };
         ctx.cleanup().await;
+        invariants.map_err(Failed::from)?;
         outcome.map_err(|panic| {
             let message = panic
                 .downcast_ref::<String>()

@@ -119,6 +119,7 @@ struct Spawned {
 pub struct Ctx {
     pub backend: Backend,
     spawned: Arc<Mutex<Vec<Spawned>>>,
+    apps: Arc<Mutex<Vec<workorders_persistence::Db>>>,
 }
 
 impl Ctx {
@@ -126,6 +127,7 @@ impl Ctx {
         Self {
             backend,
             spawned: Arc::new(Mutex::new(Vec::new())),
+            apps: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -177,6 +179,7 @@ impl Ctx {
             .lock()
             .expect("lock")
             .push(Spawned { handle, db });
+        self.apps.lock().expect("lock").push(state.db.clone());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder()
@@ -186,6 +189,31 @@ impl Ctx {
             db: state.db.clone(),
             database_url,
         }
+    }
+
+    /// Checks the invariants every database must keep whatever a test did: the per-person
+    /// open-step counters equal a fresh count.
+    pub async fn check_invariants(&self) -> Result<(), String> {
+        let dbs: Vec<workorders_persistence::Db> = self.apps.lock().expect("lock").clone();
+        for db in dbs {
+            let fresh = "SELECT s.tenant_id, s.responsible_id AS user_id, COUNT(*) AS n FROM work_order_steps s \
+                JOIN work_orders o ON o.id = s.work_order_id WHERE s.status IN ('active', 'in_progress') \
+                AND o.status IN ('open', 'in_progress') AND s.responsible_id IS NOT NULL GROUP BY s.tenant_id, s.responsible_id";
+            let kept = "SELECT tenant_id, user_id, open_steps AS n FROM user_open_steps WHERE open_steps <> 0";
+            for (a, b) in [(fresh, kept), (kept, fresh)] {
+                let sql = format!("SELECT COUNT(*) FROM ({a} EXCEPT {b}) x");
+                let differing: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(db.pool())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if differing != 0 {
+                    return Err(format!(
+                        "open-step counters drifted from the steps ({differing} rows differ)"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Stops every server of the test and drops its database.

@@ -54,9 +54,35 @@ struct Args {
     output: String,
 }
 
+enum Cleanup {
+    SqliteFile(std::path::PathBuf),
+    PostgresDatabase { admin: String, name: String },
+}
+
 struct Database {
     url: String,
-    cleanup: Box<dyn FnOnce()>,
+    cleanup: Cleanup,
+}
+
+impl Database {
+    async fn remove(self) {
+        match self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::PostgresDatabase { admin, name } => {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::Executor::execute(
+                        &mut conn,
+                        sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")),
+                    )
+                    .await;
+                }
+            }
+        }
+    }
 }
 
 async fn database(args: &Args, size: usize) -> anyhow::Result<Database> {
@@ -66,14 +92,9 @@ async fn database(args: &Args, size: usize) -> anyhow::Result<Database> {
                 "workorders-bench-{size}-{}.db",
                 uuid::Uuid::now_v7().simple()
             ));
-            let url = format!("sqlite://{}", path.display());
             Ok(Database {
-                url,
-                cleanup: Box::new(move || {
-                    for suffix in ["", "-wal", "-shm"] {
-                        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-                    }
-                }),
+                url: format!("sqlite://{}", path.display()),
+                cleanup: Cleanup::SqliteFile(path),
             })
         }
         BackendArg::Postgres => {
@@ -91,27 +112,12 @@ async fn database(args: &Args, size: usize) -> anyhow::Result<Database> {
                 .rsplit_once('/')
                 .map(|(b, _)| b.to_owned())
                 .unwrap_or(args.postgres_url.clone());
-            let admin = args.postgres_url.clone();
             Ok(Database {
                 url: format!("{base}/{name}"),
-                cleanup: Box::new(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build();
-                    if let Ok(rt) = rt {
-                        rt.block_on(async {
-                            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin).await {
-                                let _ = sqlx::Executor::execute(
-                                    &mut conn,
-                                    sqlx::AssertSqlSafe(format!(
-                                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                    )),
-                                )
-                                .await;
-                            }
-                        });
-                    }
-                }),
+                cleanup: Cleanup::PostgresDatabase {
+                    admin: args.postgres_url.clone(),
+                    name,
+                },
             })
         }
     }
@@ -486,7 +492,7 @@ async fn measure_size(
     if args.keep {
         eprintln!("kept the database: {}", database.url);
     } else {
-        (database.cleanup)();
+        database.remove().await;
     }
     Ok((
         SizeResult {

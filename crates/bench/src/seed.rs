@@ -398,6 +398,20 @@ pub async fn orders(db: &Db, c: &Company, count: usize) -> anyhow::Result<Vec<St
         .bind(i64::from(year))
         .execute(db.pool())
         .await?;
+    // The per-person open-step counters the server keeps, for the seeded orders.
+    sqlx::query("DELETE FROM user_open_steps WHERE tenant_id = $1")
+        .bind(&c.tenant_id)
+        .execute(db.pool())
+        .await?;
+    sqlx::query(
+        "INSERT INTO user_open_steps (tenant_id, user_id, open_steps) SELECT s.tenant_id, s.responsible_id, COUNT(*) \
+         FROM work_order_steps s JOIN work_orders o ON o.id = s.work_order_id WHERE s.tenant_id = $1 \
+         AND s.status IN ('active', 'in_progress') AND o.status IN ('open', 'in_progress') AND s.responsible_id IS NOT NULL \
+         GROUP BY s.tenant_id, s.responsible_id",
+    )
+    .bind(&c.tenant_id)
+    .execute(db.pool())
+    .await?;
     sqlx::query("INSERT INTO number_sequences (tenant_id, name, year, last_value) VALUES ($1, 'work_order', $2, $3) ON CONFLICT (tenant_id, name, year) DO NOTHING")
         .bind(&c.tenant_id)
         .bind(i64::from(year))

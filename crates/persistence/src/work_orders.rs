@@ -207,7 +207,7 @@ pub async fn insert(conn: &mut Conn, r: &WorkOrderRecord) -> Result<(), StoreErr
         .await
         .store()?;
     }
-    Ok(())
+    apply_load_delta(conn, r.tenant_id, &HashMap::new(), &record_counts(r)).await
 }
 
 async fn steps_of(
@@ -304,6 +304,7 @@ pub async fn save(
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let before = stored_counts(conn, r.order.id).await?;
     let done = sqlx::query(
         "UPDATE work_orders SET title = $1, description = $2, priority = $3, requested_start = $4, requested_end = $5, \
          status = $6, held_from = $7, cancel_reason = $8, needs_attention = $9, completed_at = $10, search_text = $11, \
@@ -353,6 +354,7 @@ pub async fn save(
         .await
         .store()?;
     }
+    apply_load_delta(conn, r.tenant_id, &before, &record_counts(r)).await?;
     Ok(true)
 }
 
@@ -628,15 +630,14 @@ pub async fn my_work(
         .collect()
 }
 
-/// Open steps per user on running orders (the load for assignment).
+/// Open steps per user on running orders (the load for assignment), from the counters that
+/// `insert` and `save` keep.
 pub async fn open_step_loads(
     conn: &mut Conn,
     tenant: TenantId,
 ) -> Result<HashMap<UserId, u32>, StoreError> {
     let rows = sqlx::query(
-        "SELECT s.responsible_id, COUNT(*) AS n FROM work_order_steps s JOIN work_orders o ON o.id = s.work_order_id \
-         WHERE s.tenant_id = $1 AND s.status IN ('active', 'in_progress') AND o.status IN ('open', 'in_progress') \
-         AND s.responsible_id IS NOT NULL GROUP BY s.responsible_id",
+        "SELECT user_id, open_steps FROM user_open_steps WHERE tenant_id = $1 AND open_steps <> 0",
     )
     .bind(tenant.to_string())
     .fetch_all(conn)
@@ -644,10 +645,96 @@ pub async fn open_step_loads(
     .store()?;
     let mut loads = HashMap::new();
     for row in rows {
-        let user: UserId = row.parsed("responsible_id", |t| t.parse::<UserId>())?;
-        loads.insert(user, u32::try_from(row.int("n")?).unwrap_or(u32::MAX));
+        let user: UserId = row.parsed("user_id", |t| t.parse::<UserId>())?;
+        loads.insert(
+            user,
+            u32::try_from(row.int("open_steps")?.max(0)).unwrap_or(u32::MAX),
+        );
     }
     Ok(loads)
+}
+
+/// Open steps per holder of one order (none when the order is not running).
+fn open_counts(
+    order_running: bool,
+    steps: impl Iterator<Item = (Option<UserId>, StepStatus)>,
+) -> HashMap<UserId, i64> {
+    let mut counts = HashMap::new();
+    if order_running {
+        for (holder, status) in steps {
+            if let (Some(user), true) = (holder, status.is_open()) {
+                *counts.entry(user).or_insert(0) += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn record_counts(r: &WorkOrderRecord) -> HashMap<UserId, i64> {
+    open_counts(
+        r.order.status.is_running(),
+        r.order.steps.iter().map(|s| (s.responsible, s.status)),
+    )
+}
+
+/// The counts as stored now, before an update.
+async fn stored_counts(
+    conn: &mut Conn,
+    order: WorkOrderId,
+) -> Result<HashMap<UserId, i64>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT o.status AS order_status, s.responsible_id, s.status FROM work_order_steps s \
+         JOIN work_orders o ON o.id = s.work_order_id WHERE s.work_order_id = $1",
+    )
+    .bind(order.to_string())
+    .fetch_all(conn)
+    .await
+    .store()?;
+    let running = rows
+        .first()
+        .map(|r| r.text("order_status"))
+        .transpose()?
+        .and_then(|s| OrderStatus::parse(&s))
+        .is_some_and(OrderStatus::is_running);
+    let mut steps = Vec::new();
+    for row in &rows {
+        let status = row.text("status")?;
+        let holder = row.opt_text("responsible_id")?.and_then(|t| t.parse().ok());
+        steps.push((
+            holder,
+            StepStatus::parse(&status).unwrap_or(StepStatus::Pending),
+        ));
+    }
+    Ok(open_counts(running, steps.into_iter()))
+}
+
+/// Adds `after - before` to the holders' counters.
+async fn apply_load_delta(
+    conn: &mut Conn,
+    tenant: TenantId,
+    before: &HashMap<UserId, i64>,
+    after: &HashMap<UserId, i64>,
+) -> Result<(), StoreError> {
+    let mut users: Vec<&UserId> = before.keys().chain(after.keys()).collect();
+    users.sort();
+    users.dedup();
+    for user in users {
+        let delta = after.get(user).copied().unwrap_or(0) - before.get(user).copied().unwrap_or(0);
+        if delta == 0 {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO user_open_steps (tenant_id, user_id, open_steps) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, user_id) DO UPDATE SET open_steps = user_open_steps.open_steps + $3",
+        )
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(delta)
+        .execute(&mut *conn)
+        .await
+        .store()?;
+    }
+    Ok(())
 }
 
 /// Orders on which the user holds an open step (for handing work over on deactivation).
