@@ -199,7 +199,7 @@ impl Report {
 
 /// Replaces this backend's section in the results file, keeping the others.
 pub fn write_section(path: &str, title: &str, text: &str) -> anyhow::Result<()> {
-    let header = "# Benchmark results\n\nWritten by `cargo run --release -p workorders-bench -- --backend sqlite|postgres` \
+    let header = "# Benchmark results\n\nWritten by `./target/release/workorders-bench --backend sqlite|postgres [--quick]` \
                   (see the README). Figures are from one machine; compare ratios rather than absolute numbers.\n\n";
     let existing = std::fs::read_to_string(path).unwrap_or_default();
     let mut sections: Vec<String> = Vec::new();
