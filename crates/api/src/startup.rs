@@ -68,6 +68,9 @@ impl Application {
         .await
         .context("connecting to the database")?;
         db.migrate().await.context("applying database migrations")?;
+        if let Err(e) = db.optimize().await {
+            tracing::warn!(error = %e, "could not refresh planner statistics");
+        }
         let secret = jwt_secret(&settings)?;
         let state = AppState {
             db,
@@ -137,11 +140,14 @@ impl Application {
     }
 }
 
-/// Removes idempotency keys past their retention, hourly.
+/// Removes idempotency keys past their retention and refreshes planner statistics, hourly.
 async fn housekeeping(db: Db) {
     let mut interval = tokio::time::interval(Duration::from_secs(3600));
     loop {
         interval.tick().await;
+        if let Err(e) = db.optimize().await {
+            tracing::warn!(error = %e, "could not refresh planner statistics");
+        }
         match idempotency::purge_expired(&db, workorders_persistence::now(), KeyPolicy::default())
             .await
         {

@@ -158,6 +158,9 @@ async fn measure_size(
     let seed_started = std::time::Instant::now();
     let orders = Arc::new(seed::orders(&db, &company, size).await?);
     seed::appointments(&db, &company, &orders).await?;
+    // After a bulk load the planner needs fresh statistics, as autovacuum (PostgreSQL) or the
+    // server's PRAGMA optimize (SQLite) would give it.
+    sqlx::query("ANALYZE").execute(db.pool()).await?;
     let seed_time = seed_started.elapsed();
     first.stop();
     let version = backend_version(&db).await;

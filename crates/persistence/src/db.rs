@@ -174,6 +174,18 @@ impl Db {
         }
     }
 
+    /// Keeps the query planner's statistics fresh. SQLite has no background statistics:
+    /// `PRAGMA optimize` (bounded by `analysis_limit`) analyzes the tables that need it.
+    /// PostgreSQL's autovacuum does this itself.
+    pub async fn optimize(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            let mut conn = self.pool.acquire().await.store()?;
+            conn.execute("PRAGMA analysis_limit = 1000").await.store()?;
+            conn.execute("PRAGMA optimize").await.store()?;
+        }
+        Ok(())
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
