@@ -6,7 +6,7 @@ use chrono::Duration;
 use workorders_domain::auth::Role;
 use workorders_domain::process::{ChecklistItem, Evidence, Handling, Responsible, StepDefinition};
 use workorders_domain::work_order::{Channel, Command, Priority, StepStatus};
-use workorders_domain::{AttachmentId, CustomerId, ProcessId, SiteId, TenantId};
+use workorders_domain::{AttachmentId, CustomerId, ProcessId, SiteId, TenantId, WorkOrderId};
 use workorders_persistence::Versioned;
 use workorders_persistence::attachments::{self, AttachmentRecord};
 use workorders_persistence::customers::{self, Address, CustomerRecord, SiteRecord};
@@ -375,6 +375,19 @@ async fn new_order(
     Ok(record)
 }
 
+/// Runs one command on a demo order.
+async fn act(
+    state: &AppState,
+    tenant: TenantId,
+    order: WorkOrderId,
+    actor: &ActorRef,
+    command: Command,
+) -> anyhow::Result<WorkOrderRecord> {
+    workflow::apply_as(&state.db, tenant, order, actor, command)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Works the first `n` steps of an order as their holders would: ticks the checklist,
 /// records evidence, completes.
 async fn work_steps(
@@ -400,11 +413,7 @@ async fn work_steps(
         let order_id = record.order.id;
         let run = |command: Command| {
             let actor = actor.clone();
-            async move {
-                workflow::apply_as(&state.db, tenant, order_id, &actor, command)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))
-            }
+            async move { act(state, tenant, order_id, &actor, command).await }
         };
         run(Command::StartStep { step: step.id }).await?;
         for item in &step.definition.checklist {
@@ -562,8 +571,8 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     )
     .await?;
     let o = work_steps(state, tenant, o, 1).await?;
-    workflow::apply_as(
-        &state.db,
+    act(
+        state,
         tenant,
         o.order.id,
         &system,
@@ -571,8 +580,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
             reason: Some("customer on holiday".to_owned()),
         },
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await?;
     let o = new_order(
         state,
         tenant,
@@ -583,8 +591,8 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         Priority::Low,
     )
     .await?;
-    workflow::apply_as(
-        &state.db,
+    act(
+        state,
         tenant,
         o.order.id,
         &system,
@@ -592,8 +600,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
             reason: "customer fixed it themselves".to_owned(),
         },
     )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    .await?;
     // Completed, invoiced, closed.
     let o = new_order(
         state,
@@ -617,15 +624,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     )
     .await?;
     let o = work_steps(state, tenant, o, 3).await?;
-    workflow::apply_as(
-        &state.db,
-        tenant,
-        o.order.id,
-        &system,
-        Command::MarkInvoiced,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    act(state, tenant, o.order.id, &system, Command::MarkInvoiced).await?;
     let o = new_order(
         state,
         tenant,
@@ -637,18 +636,8 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     )
     .await?;
     let o = work_steps(state, tenant, o, 10).await?;
-    workflow::apply_as(
-        &state.db,
-        tenant,
-        o.order.id,
-        &system,
-        Command::MarkInvoiced,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    workflow::apply_as(&state.db, tenant, o.order.id, &system, Command::Close)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    act(state, tenant, o.order.id, &system, Command::MarkInvoiced).await?;
+    act(state, tenant, o.order.id, &system, Command::Close).await?;
     let o = new_order(
         state,
         tenant,
@@ -661,8 +650,8 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     .await?;
     let o = work_steps(state, tenant, o, 2).await?;
     if let Some(invoice) = o.order.steps.iter().find(|s| s.definition.key == "invoice") {
-        workflow::apply_as(
-            &state.db,
+        act(
+            state,
             tenant,
             o.order.id,
             &system,
@@ -671,8 +660,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
                 reason: "warranty case".to_owned(),
             },
         )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .await?;
     }
     seed_scheduling(state, tenant, windows).await?;
     let count = work_orders::list(&state.db, tenant, &Default::default(), None, 100)
