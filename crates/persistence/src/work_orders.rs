@@ -602,8 +602,8 @@ pub async fn my_work(
          FROM work_order_steps s JOIN work_orders o ON o.id = s.work_order_id \
          WHERE s.tenant_id = $1 AND s.responsible_id = $2 AND s.status IN ('active', 'in_progress') \
          AND o.status IN ('open', 'in_progress') \
-         AND (COALESCE(s.due_at, '~') > $3 OR (COALESCE(s.due_at, '~') = $3 AND s.id > $4)) \
-         ORDER BY COALESCE(s.due_at, '~'), s.id LIMIT $5"
+         AND (s.due_sort > $3 OR (s.due_sort = $3 AND s.id > $4)) \
+         ORDER BY s.due_sort, s.id LIMIT $5"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
