@@ -21,6 +21,7 @@ USER workorders
 WORKDIR /data
 ENV WORKORDERS_BIND=0.0.0.0:8080 \
     DATABASE_URL=sqlite:///data/workorders.db \
+    WORKORDERS_DATA_DIR=/data \
     WORKORDERS_LOG_FORMAT=json \
     WORKORDERS_PROFILE=production
 EXPOSE 8080

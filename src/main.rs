@@ -112,6 +112,9 @@ struct ServeArgs {
         default_value_t = 1200
     )]
     public_rate_per_tenant: u32,
+    /// Directory for attachment files (photos, signatures, documents).
+    #[arg(long, env = "WORKORDERS_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKORDERS_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -148,6 +151,7 @@ impl ServeArgs {
         settings.signup_enabled = self.signup_enabled;
         settings.demo = self.demo;
         settings.workers = self.workers;
+        settings.data_dir = self.data_dir;
         settings.public_per_ip_per_minute = self.public_rate_per_ip;
         settings.public_per_tenant_per_minute = self.public_rate_per_tenant;
         let format = match self.log_format {

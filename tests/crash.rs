@@ -1,7 +1,8 @@
-//! Crash durability: a real server process takes concurrent order creations and bookings and
-//! is killed with SIGKILL at random moments, 20 times per backend. After every kill the
-//! database must hold every write that was acknowledged with 2xx exactly once, and nothing
-//! half-written: no order without its steps or history, no booking without its appointment.
+//! Crash durability: a real server process takes concurrent order creations, bookings and
+//! field-sync pushes and is killed with SIGKILL at random moments, 20 times per backend.
+//! After every kill the database must hold every write that was acknowledged with 2xx
+//! exactly once, and nothing half-written: no order without its steps or history, no
+//! booking without its appointment, no pushed event without what it recorded.
 //!
 //! SQLite runs with `synchronous=FULL` in WAL mode; PostgreSQL with its defaults
 //! (`synchronous_commit=on`). A kill of the process (not of the machine) loses no committed
@@ -78,6 +79,52 @@ impl Server {
 struct Acknowledged {
     orders: Vec<(String, String)>,
     bookings: Vec<String>,
+    /// Field events a push answered `applied` for.
+    events: Vec<String>,
+}
+
+/// A technician's device pushing notes in batches of 20 until the server dies.
+async fn pushes(
+    base: String,
+    tech_token: String,
+    orders: Vec<String>,
+    cycle: usize,
+) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut applied = Vec::new();
+    if orders.is_empty() {
+        return applied;
+    }
+    for batch in 0.. {
+        let events: Vec<Value> = (0..20)
+            .map(|k| {
+                json!({"id": uuid::Uuid::now_v7(), "device_id": format!("crash-{cycle}"), "seq": batch * 20 + k,
+                       "occurred_at": "2026-11-20T09:00:00Z", "work_order_id": orders[k % orders.len()],
+                       "type": "note_added", "payload": {"text": format!("crash {cycle} {batch} {k}")}})
+            })
+            .collect();
+        match client
+            .post(format!("{base}/v1/sync/push"))
+            .bearer_auth(&tech_token)
+            .json(&json!({ "events": events }))
+            .send()
+            .await
+        {
+            Ok(r) if r.status().as_u16() == 200 => {
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                for result in v["results"].as_array().into_iter().flatten() {
+                    if result["status"] == "applied"
+                        && let Some(id) = result["id"].as_str()
+                    {
+                        applied.push(id.to_owned());
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    applied
 }
 
 async fn load(
@@ -180,6 +227,19 @@ async fn verify(database_url: &str, acked: &Acknowledged) {
             "acknowledged order {title} ({id}) must exist exactly once"
         );
     }
+    for id in &acked.events {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sync_events e JOIN field_entries f ON f.id = e.id WHERE e.id = $1",
+        )
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+        assert_eq!(
+            n, 1,
+            "acknowledged field event {id} must exist exactly once with its note"
+        );
+    }
     for reference in &acked.bookings {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM bookings WHERE reference = $1")
             .bind(reference)
@@ -197,6 +257,8 @@ async fn verify(database_url: &str, acked: &Acknowledged) {
     assert_eq!(silent, 0, "no order without its history");
     let unbooked = scalar(&db, "SELECT COUNT(*) FROM bookings b WHERE NOT EXISTS (SELECT 1 FROM appointments a WHERE a.id = b.appointment_id AND a.work_order_id = b.work_order_id)").await;
     assert_eq!(unbooked, 0, "no booking without its appointment and order");
+    let unrecorded = scalar(&db, "SELECT COUNT(*) FROM sync_events e WHERE e.outcome = 'applied' AND e.type = 'note_added' AND NOT EXISTS (SELECT 1 FROM field_entries f WHERE f.id = e.id)").await;
+    assert_eq!(unrecorded, 0, "no applied note without its entry");
     let lonely = scalar(&db, "SELECT COUNT(*) FROM appointments a WHERE NOT EXISTS (SELECT 1 FROM appointment_assignees x WHERE x.appointment_id = a.id)").await;
     assert_eq!(lonely, 0, "no appointment without its people");
     db.close().await;
@@ -214,6 +276,39 @@ fn jitter(cycle: usize) -> Duration {
         .wrapping_mul(6364136223846793005)
         .wrapping_add((cycle as u64).wrapping_mul(1442695040888963407));
     Duration::from_millis(50 + (x >> 33) % 450)
+}
+
+/// The demo technician's token and the orders their device holds.
+async fn technician(base: &str) -> (String, Vec<String>) {
+    let client = reqwest::Client::new();
+    let token: Value = client
+        .post(format!("{base}/v1/auth/token"))
+        .json(
+            &json!({"tenant": "demo", "email": "tech1@demo.example", "password": "demo-password"}),
+        )
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("json");
+    let token = token["access_token"].as_str().expect("token").to_owned();
+    let pulled: Value = client
+        .get(format!("{base}/v1/sync/pull?limit=20"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("pull")
+        .json()
+        .await
+        .expect("json");
+    let orders = pulled["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["work_order"]["id"].as_str().map(str::to_owned))
+        .collect();
+    (token, orders)
 }
 
 async fn setup(base: &str) -> (String, String, String, String, Vec<String>) {
@@ -303,23 +398,29 @@ async fn crash_cycles(database_url: &str) {
         verify(database_url, &acked_total).await;
         let offset = (cycle * 3) % slots.len().max(1);
         let batch: Vec<String> = slots.iter().skip(offset).take(20).cloned().collect();
+        let (tech_token, tech_orders) = technician(&base).await;
+        let device = tokio::spawn(pushes(base.clone(), tech_token, tech_orders, cycle));
         let load = tokio::spawn(load(base, token, process, customer, service, batch, cycle));
         tokio::time::sleep(jitter(cycle)).await;
         server.kill();
-        let acked = load.await.expect("load");
+        let mut acked = load.await.expect("load");
+        acked.events = device.await.expect("device");
         verify(database_url, &acked).await;
         acked_total.orders.extend(acked.orders);
         acked_total.bookings.extend(acked.bookings);
+        acked_total.events.extend(acked.events);
     }
     assert!(
         acked_total.orders.len() > CYCLES,
         "the load made progress: {} orders acknowledged",
         acked_total.orders.len()
     );
+    assert!(!acked_total.events.is_empty(), "the devices made progress");
     eprintln!(
-        "{CYCLES} kills: {} orders and {} bookings acknowledged and found exactly once",
+        "{CYCLES} kills: {} orders, {} bookings and {} field events acknowledged and found exactly once",
         acked_total.orders.len(),
-        acked_total.bookings.len()
+        acked_total.bookings.len(),
+        acked_total.events.len()
     );
 }
 

@@ -15,6 +15,7 @@ mod processes;
 mod scheduling;
 mod step_work;
 mod support;
+mod sync;
 mod users;
 mod work_orders;
 
@@ -102,6 +103,7 @@ fn main() {
         ("processes", processes::tests()),
         ("scheduling", scheduling::tests()),
         ("step_work", step_work::tests()),
+        ("sync", sync::tests()),
         ("users", users::tests()),
         ("work_orders", work_orders::tests()),
     ];

@@ -111,6 +111,8 @@ struct Spawned {
     handle: workorders_api::startup::ServerHandle,
     /// The database to drop, for the first server on it.
     db: Option<TestDb>,
+    /// The attachment directory to remove, for the first server on it.
+    data_dir: Option<std::path::PathBuf>,
 }
 
 /// What a test gets: the backend and a way to start servers. Everything started through it
@@ -139,7 +141,8 @@ impl Ctx {
     /// A server on a fresh database with adjusted settings.
     pub async fn app_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let (db, url) = TestDb::create(self.backend).await;
-        self.start(url, Some(db), adjust).await
+        let data_dir = std::env::temp_dir().join(format!("workorders-data-{}", Uuid::now_v7()));
+        self.start(url, Some((db, data_dir)), None, adjust).await
     }
 
     /// Another server instance on the same database as `other` (as behind a load balancer).
@@ -148,15 +151,27 @@ impl Ctx {
         other: &TestApp,
         adjust: impl FnOnce(&mut Settings),
     ) -> TestApp {
-        self.start(other.database_url.clone(), None, adjust).await
+        self.start(
+            other.database_url.clone(),
+            None,
+            Some(other.data_dir.clone()),
+            adjust,
+        )
+        .await
     }
 
     async fn start(
         &self,
         url: String,
-        db: Option<TestDb>,
+        fresh: Option<(TestDb, std::path::PathBuf)>,
+        shared_dir: Option<std::path::PathBuf>,
         adjust: impl FnOnce(&mut Settings),
     ) -> TestApp {
+        let (db, owned_dir) = match fresh {
+            Some((db, dir)) => (Some(db), Some(dir)),
+            None => (None, None),
+        };
+        let data_dir = owned_dir.clone().or(shared_dir).expect("a data directory");
         if std::env::var("TEST_LOG").is_ok() {
             telemetry::init(workorders_api::config::LogFormat::Pretty);
         }
@@ -167,6 +182,7 @@ impl Ctx {
         settings.db_max_connections = 5;
         settings.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret-0123"));
         settings.shutdown_timeout = Duration::from_secs(5);
+        settings.data_dir = data_dir.clone();
         adjust(&mut settings);
         let app = Application::build(settings)
             .await
@@ -175,10 +191,11 @@ impl Ctx {
         let handle = app.handle();
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
-        self.spawned
-            .lock()
-            .expect("lock")
-            .push(Spawned { handle, db });
+        self.spawned.lock().expect("lock").push(Spawned {
+            handle,
+            db,
+            data_dir: owned_dir,
+        });
         self.apps.lock().expect("lock").push(state.db.clone());
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
@@ -188,6 +205,7 @@ impl Ctx {
                 .expect("client"),
             db: state.db.clone(),
             database_url,
+            data_dir,
         }
     }
 
@@ -212,6 +230,20 @@ impl Ctx {
                     ));
                 }
             }
+            // Every order is in the sync feed, at a sequence the tenant's counter has reached
+            // (a write path that forgets to record its change fails here).
+            let unfed: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM work_orders o WHERE NOT EXISTS (SELECT 1 FROM sync_feed f \
+                 JOIN sync_counters c ON c.tenant_id = f.tenant_id WHERE f.work_order_id = o.id AND f.seq <= c.last_seq)",
+            )
+            .fetch_one(db.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+            if unfed != 0 {
+                return Err(format!(
+                    "{unfed} work orders are missing from the sync feed"
+                ));
+            }
         }
         Ok(())
     }
@@ -225,6 +257,9 @@ impl Ctx {
         for s in spawned {
             if let Some(db) = s.db {
                 db.drop_db().await;
+            }
+            if let Some(dir) = s.data_dir {
+                let _ = std::fs::remove_dir_all(dir);
             }
         }
     }
@@ -282,6 +317,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: workorders_persistence::Db,
     pub database_url: String,
+    pub data_dir: std::path::PathBuf,
 }
 
 /// A signed-up tenant with its owner's token.
@@ -584,3 +620,12 @@ pub fn at_hour(days: i64, hour: u32) -> String {
     let date = (chrono::Utc::now() + chrono::Duration::days(days)).date_naive();
     format!("{}T{hour:02}:00:00Z", date.format("%Y-%m-%d"))
 }
+
+/// The smallest valid PNG (1×1 pixel).
+pub const PNG: [u8; 67] = [
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];

@@ -73,6 +73,8 @@ pub struct Settings {
     pub public_per_ip_per_minute: u32,
     /// Public (booking widget) requests per tenant and minute.
     pub public_per_tenant_per_minute: u32,
+    /// Where attachment files are stored (`<data dir>/attachments`).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl Settings {
@@ -100,6 +102,7 @@ impl Settings {
             shutdown_timeout: Duration::from_secs(30),
             public_per_ip_per_minute: 120,
             public_per_tenant_per_minute: 1200,
+            data_dir: std::path::PathBuf::from("data"),
         }
     }
 }

@@ -425,6 +425,15 @@ async fn work_steps(
             .await?;
         }
         for kind in &step.definition.evidence {
+            let sha256 = crate::auth::tokens::sha256_bytes_hex(&TINY_PNG);
+            let storage_key = crate::routes::attachments::store_bytes(
+                state,
+                tenant,
+                &sha256,
+                actix_web::web::Bytes::from_static(&TINY_PNG),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("storing demo evidence: {e}"))?;
             let attachment = AttachmentRecord {
                 id: AttachmentId::new(),
                 tenant_id: tenant,
@@ -433,12 +442,13 @@ async fn work_steps(
                 kind: kind.as_str().to_owned(),
                 content_type: "image/png".to_owned(),
                 size_bytes: i64::try_from(TINY_PNG.len()).unwrap_or(0),
-                sha256: crate::auth::tokens::sha256_bytes_hex(&TINY_PNG),
+                sha256,
+                storage_key: Some(storage_key),
                 created_by: actor.clone(),
                 created_at: workorders_persistence::now(),
             };
             let mut tx = state.db.begin_write().await?;
-            attachments::insert(tx.conn(), &attachment, &TINY_PNG).await?;
+            attachments::insert(tx.conn(), &attachment).await?;
             tx.commit().await?;
             run(Command::RecordEvidence {
                 step: step.id,
@@ -780,7 +790,7 @@ async fn seed_scheduling(
             updated_at: now,
         };
         let mut tx = state.db.begin_write().await?;
-        workorders_persistence::appointments::insert(tx.conn(), &appointment).await?;
+        workorders_persistence::appointments::insert(&mut tx, &appointment).await?;
         tx.commit().await?;
     }
     Ok(())

@@ -43,6 +43,8 @@ pub mod codes {
     pub const VERSION_NOT_DRAFT: &str = "version_not_draft";
     pub const CUSTOMER_HAS_ORDERS: &str = "customer_has_orders";
     pub const INVALID_UPLOAD: &str = "invalid_upload";
+    pub const DIGEST_MISMATCH: &str = "digest_mismatch";
+    pub const BATCH_TOO_LARGE: &str = "batch_too_large";
     pub const SLOT_TAKEN: &str = "slot_taken";
     pub const OUTSIDE_WORKING_HOURS: &str = "outside_working_hours";
     pub const OUTSIDE_SERVICE_AREA: &str = "outside_service_area";
@@ -158,6 +160,8 @@ pub enum ApiError {
     PreconditionFailed { current_version: i64 },
     /// 413: the body is too large.
     PayloadTooLarge { limit: usize },
+    /// 413: too many items in one batch.
+    BatchTooLarge { detail: String },
     /// 415: the body is not JSON.
     UnsupportedMediaType,
     /// 422: well-formed but invalid fields.
@@ -260,6 +264,9 @@ impl ApiError {
                 codes::PAYLOAD_TOO_LARGE,
                 format!("request body exceeds {limit} bytes"),
             ),
+            ApiError::BatchTooLarge { detail } => {
+                Problem::new(status, codes::BATCH_TOO_LARGE, detail.clone())
+            }
             ApiError::UnsupportedMediaType => Problem::new(
                 status,
                 codes::UNSUPPORTED_MEDIA_TYPE,
@@ -327,7 +334,9 @@ impl ResponseError for ApiError {
             | ApiError::InvalidTransition { .. }
             | ApiError::StepIncomplete { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
-            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge { .. } | ApiError::BatchTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY

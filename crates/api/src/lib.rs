@@ -7,6 +7,7 @@
 //! authentication ([`auth`]), metrics and request ids ([`observability`]).
 
 pub mod auth;
+pub mod blobs;
 pub mod config;
 pub mod demo;
 pub mod demo_work;

@@ -36,6 +36,16 @@ use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
         (name = "appointments", description = "Appointments without double booking"),
         (name = "booking", description = "Bookable services, slots and assignment suggestions"),
         (name = "public", description = "The website booking widget: no account, rate limited"),
+        (name = "field-sync", description = "Handhelds that work offline. A full sync round: \
+            (1) `syncPull` without a cursor, repeated with `next_cursor` until `has_more` is false: the device now holds \
+            every running order it works on, with steps, checklists, required evidence, customer, site and its appointments; \
+            keep the last `next_cursor`. (2) Offline, record what happens as events, each with a new UUID, the device id and \
+            a per-device `seq` that grows in the order things happened. (3) When online, upload photos and signatures with \
+            `uploadAttachment` (idempotent by SHA-256, so retries are safe), then `syncPush` the events in batches of up to \
+            1,000; on a network error push the same events again (same ids): each answers `applied`, `duplicate` or \
+            `rejected` with a reason, and rejected events are consumed. (4) `syncPull` with the kept cursor: the server's \
+            state after your events and the office's changes, including `remove` tombstones for orders that were \
+            cancelled, finished or reassigned away."),
         (name = "operations", description = "Health and metrics for operators"),
     ),
     components(schemas(Problem, ProblemField)),

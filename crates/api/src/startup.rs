@@ -97,6 +97,9 @@ impl Application {
                 settings.public_per_tenant_per_minute,
             )),
             metrics: Arc::new(Metrics::new()),
+            blobs: Arc::new(crate::blobs::FsBlobStore::new(
+                settings.data_dir.join("attachments"),
+            )),
             settings: Arc::new(settings),
         };
         if state.settings.demo {

@@ -7,6 +7,7 @@ use workorders_persistence::Db;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::RateLimiter;
+use crate::blobs::BlobStore;
 use crate::config::Settings;
 use crate::observability::Metrics;
 
@@ -23,4 +24,6 @@ pub struct AppState {
     /// Public endpoints per tenant.
     pub public_tenant_limiter: Arc<RateLimiter>,
     pub metrics: Arc<Metrics>,
+    /// Attachment bytes.
+    pub blobs: Arc<dyn BlobStore>,
 }

@@ -270,7 +270,7 @@ pub async fn persist(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let expected = record.version;
-    if !work_orders::save(tx.conn(), record, expected, now).await? {
+    if !work_orders::save(tx, record, expected, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: expected + 1,
         });
@@ -442,7 +442,7 @@ pub async fn create(
         updated_at: now,
         order,
     };
-    work_orders::insert(tx.conn(), &record).await?;
+    work_orders::insert(tx, &record).await?;
     work_orders::add_participants(tx.conn(), &record).await?;
     let mut entries = history_entries(&events)?;
     if let Some(created) = entries.first_mut() {

@@ -372,6 +372,92 @@ async fn measure_size(
     };
     results.push((http, Some(raw)));
 
+    // syncPush: one technician's devices, batches of 100 field events (notes, time, material)
+    // spread over 10 of their orders; each worker has its own orders and device.
+    let tech_orders: Vec<String> = sqlx::query_scalar(
+        "SELECT work_order_id FROM work_order_participants WHERE user_id = $1 ORDER BY work_order_id LIMIT 320",
+    )
+    .bind(tech.to_string())
+    .fetch_all(db.pool())
+    .await?;
+    let tech_orders = Arc::new(tech_orders);
+    let http = {
+        let (client, base, token, orders) = (
+            client.clone(),
+            base.clone(),
+            company.tech_token.clone(),
+            tech_orders.clone(),
+        );
+        run("syncPush (batch of 100)", 4, run_for, move |w, i| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            let body = json!({ "events": field_batch(&orders, "http", w, i) });
+            async move {
+                client
+                    .post(format!("{base}/v1/sync/push"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| ok(r.status()))
+            }
+        })
+        .await
+    };
+    let raw = {
+        let (db, orders) = (db.clone(), tech_orders.clone());
+        let principal = Arc::new(workorders_api::auth::Principal {
+            tenant_id: tenant,
+            actor: workorders_api::auth::principal::Actor::User {
+                id: tech,
+                role: workorders_domain::auth::Role::Technician,
+                session: workorders_domain::SessionId::new(),
+            },
+        });
+        run("syncPush (raw)", 4, run_for, move |w, i| {
+            let (db, principal) = (db.clone(), principal.clone());
+            let events: Vec<workorders_api::routes::sync::FieldEvent> =
+                serde_json::from_value(Value::Array(field_batch(&orders, "raw", w, i)))
+                    .unwrap_or_default();
+            async move {
+                workorders_api::routes::sync::push_events(&db, &principal, events)
+                    .await
+                    .is_ok()
+            }
+        })
+        .await
+    };
+    results.push((http, Some(raw)));
+
+    // syncPull: the first page (50 orders) of a technician's full pull
+    let http = {
+        let (client, base, token) = (client.clone(), base.clone(), company.tech_token.clone());
+        run("syncPull (50 orders)", 8, run_for, move |_, _| {
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            async move {
+                client
+                    .get(format!("{base}/v1/sync/pull?limit=50"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .is_ok_and(|r| ok(r.status()))
+            }
+        })
+        .await
+    };
+    let raw = {
+        let db = db.clone();
+        run("syncPull (raw)", 8, run_for, move |_, _| {
+            let db = db.clone();
+            async move {
+                workorders_api::routes::sync::pull_page(&db, tenant, tech, None, 50)
+                    .await
+                    .is_ok()
+            }
+        })
+        .await
+    };
+    results.push((http, Some(raw)));
+
     // listSlots: 50 staff, 14 days
     let tz = chrono_tz::Europe::Berlin;
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
@@ -510,6 +596,33 @@ async fn measure_size(
         },
         version,
     ))
+}
+
+/// 100 field events on 10 of the worker's orders: notes, time and material, new ids.
+fn field_batch(orders: &[String], device: &str, worker: usize, iteration: usize) -> Vec<Value> {
+    let own = orders.len() / 4;
+    (0..100)
+        .map(|k| {
+            let order = orders
+                .get(worker * own + (iteration * 10 + k % 10) % own.max(1))
+                .cloned()
+                .unwrap_or_default();
+            let seq = i64::try_from(iteration * 100 + k).unwrap_or(0);
+            let (kind, payload) = match k % 3 {
+                0 => ("note_added", json!({"text": "Customer asked for a quote for the second floor"})),
+                1 => (
+                    "time_logged",
+                    json!({"start": "2026-11-20T08:00:00Z", "end": "2026-11-20T08:45:00Z"}),
+                ),
+                _ => (
+                    "material_used",
+                    json!({"description": "Copper pipe 15 mm", "quantity": "2.5", "unit": "MTR"}),
+                ),
+            };
+            json!({"id": uuid::Uuid::now_v7(), "device_id": format!("{device}-{worker}"), "seq": seq,
+                   "occurred_at": "2026-11-20T09:00:00Z", "work_order_id": order, "type": kind, "payload": payload})
+        })
+        .collect()
 }
 
 #[tokio::main]

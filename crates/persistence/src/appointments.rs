@@ -10,7 +10,7 @@ use workorders_domain::{AppointmentId, StepId, TenantId, UserId, WorkOrderId};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::{Backend, Conn, Db, StoreError, format_instant};
+use crate::{Backend, Conn, Db, StoreError, WriteTx, format_instant};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppointmentRecord {
@@ -104,11 +104,22 @@ async fn write_assignees(conn: &mut Conn, a: &AppointmentRecord) -> Result<(), S
         .execute(&mut *conn)
         .await
         .store()?;
+        // People sent to an order see it (and get it on their devices).
+        sqlx::query(
+            "INSERT INTO work_order_participants (work_order_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(a.work_order_id.to_string())
+        .bind(user.to_string())
+        .execute(&mut *conn)
+        .await
+        .store()?;
     }
     Ok(())
 }
 
-pub async fn insert(conn: &mut Conn, a: &AppointmentRecord) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, a: &AppointmentRecord) -> Result<(), StoreError> {
+    tx.touch_order(a.tenant_id, a.work_order_id);
+    let conn = tx.conn();
     sqlx::query(
         "INSERT INTO appointments (id, tenant_id, work_order_id, step_id, start_at, end_at, status, notes, sequence, version, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 1, $9, $9)",
@@ -131,11 +142,13 @@ pub async fn insert(conn: &mut Conn, a: &AppointmentRecord) -> Result<(), StoreE
 /// Writes times, status, notes and assignees if the version matches; bumps version and
 /// sequence. Returns false when the appointment changed meanwhile.
 pub async fn update(
-    conn: &mut Conn,
+    tx: &mut WriteTx,
     a: &AppointmentRecord,
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    tx.touch_order(a.tenant_id, a.work_order_id);
+    let conn = tx.conn();
     let done = sqlx::query(
         "UPDATE appointments SET start_at = $1, end_at = $2, status = $3, notes = $4, sequence = sequence + 1, \
          version = version + 1, updated_at = $5 WHERE tenant_id = $6 AND id = $7 AND version = $8",

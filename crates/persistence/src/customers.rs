@@ -8,7 +8,7 @@ use crate::Versioned;
 use crate::error::ResultExt;
 use crate::row::RowExt;
 use crate::versioned::{VersionedTable, current_version, missed};
-use crate::{Conn, Db, StoreError, format_instant};
+use crate::{Conn, Db, StoreError, WriteTx, format_instant};
 
 /// A postal address.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -194,11 +194,13 @@ pub async fn list(
 }
 
 pub async fn update(
-    conn: &mut Conn,
+    tx: &mut WriteTx,
     c: &CustomerRecord,
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<CustomerRecord>, StoreError> {
+    tx.touch_customer(c.tenant_id, c.id);
+    let conn = tx.conn();
     let sql = format!(
         "UPDATE customers SET name = $1, email = $2, phone = $3, billing_street = $4, billing_postal_code = $5, \
          billing_city = $6, billing_country = $7, vat_id = $8, buyer_reference = $9, notes = $10, search_text = $11, \

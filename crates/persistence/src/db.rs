@@ -1,3 +1,4 @@
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -6,6 +7,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use workorders_domain::{CustomerId, TenantId, WorkOrderId};
 
 use crate::StoreError;
 use crate::error::ResultExt;
@@ -89,14 +92,61 @@ pub struct Db {
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
     _writer: Option<OwnedMutexGuard<()>>,
+    /// Orders changed in this transaction, for the sync feed (written at commit).
+    touched_orders: BTreeSet<(TenantId, WorkOrderId)>,
+    /// Customers changed in this transaction: their running orders go into the feed.
+    touched_customers: BTreeSet<(TenantId, CustomerId)>,
 }
 
 impl WriteTx {
+    fn new(tx: Transaction<'static, Any>, writer: Option<OwnedMutexGuard<()>>) -> Self {
+        Self {
+            tx,
+            _writer: writer,
+            touched_orders: BTreeSet::new(),
+            touched_customers: BTreeSet::new(),
+        }
+    }
+
     pub fn conn(&mut self) -> &mut AnyConnection {
         &mut self.tx
     }
 
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Records that the order (or what devices see of it: steps, appointments) changed.
+    pub fn touch_order(&mut self, tenant: TenantId, order: WorkOrderId) {
+        self.touched_orders.insert((tenant, order));
+    }
+
+    /// Records that a customer changed: their running orders change for devices.
+    pub fn touch_customer(&mut self, tenant: TenantId, customer: CustomerId) {
+        self.touched_customers.insert((tenant, customer));
+    }
+
+    /// Writes the sync feed for what changed, then commits. The tenant's change counter is
+    /// the last lock taken, so transactions commit in sequence order and no cycle with order
+    /// locks is possible.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        let orders = std::mem::take(&mut self.touched_orders);
+        let customers = std::mem::take(&mut self.touched_customers);
+        let mut tenants: Vec<TenantId> = orders
+            .iter()
+            .map(|(t, _)| *t)
+            .chain(customers.iter().map(|(t, _)| *t))
+            .collect();
+        tenants.sort();
+        tenants.dedup();
+        for tenant in tenants {
+            let seq = crate::sync::next_seq(&mut self.tx, tenant).await?;
+            let ids: Vec<WorkOrderId> = orders
+                .iter()
+                .filter(|(t, _)| *t == tenant)
+                .map(|(_, o)| *o)
+                .collect();
+            crate::sync::record_orders(&mut self.tx, tenant, &ids, seq).await?;
+            for (_, customer) in customers.iter().filter(|(t, _)| *t == tenant) {
+                crate::sync::record_customer(&mut self.tx, tenant, *customer, seq).await?;
+            }
+        }
         self.tx.commit().await.store()
     }
 }
@@ -208,14 +258,11 @@ impl Db {
             Backend::Sqlite => {
                 let guard = self.sqlite_writer.clone().lock_owned().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.store()?;
-                Ok(WriteTx {
-                    tx,
-                    _writer: Some(guard),
-                })
+                Ok(WriteTx::new(tx, Some(guard)))
             }
             Backend::Postgres => {
                 let tx = self.pool.begin().await.store()?;
-                Ok(WriteTx { tx, _writer: None })
+                Ok(WriteTx::new(tx, None))
             }
         }
     }

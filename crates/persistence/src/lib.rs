@@ -17,6 +17,7 @@ pub mod processes;
 mod row;
 pub mod services;
 pub mod sessions;
+pub mod sync;
 pub mod tenants;
 mod time;
 pub mod users;

@@ -16,7 +16,7 @@ use crate::customers::like_pattern;
 use crate::error::ResultExt;
 use crate::processes::to_json;
 use crate::row::RowExt;
-use crate::{Backend, Conn, Db, StoreError, format_instant};
+use crate::{Backend, Conn, Db, StoreError, WriteTx, format_instant};
 
 /// Who did something: `user`, `api_key`, `customer` or `system`, with an id where there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +147,9 @@ fn search_text(r: &WorkOrderRecord) -> String {
 }
 
 /// Inserts a new order with its steps.
-pub async fn insert(conn: &mut Conn, r: &WorkOrderRecord) -> Result<(), StoreError> {
+pub async fn insert(tx: &mut WriteTx, r: &WorkOrderRecord) -> Result<(), StoreError> {
+    tx.touch_order(r.tenant_id, r.order.id);
+    let conn = tx.conn();
     sqlx::query(
         "INSERT INTO work_orders (id, tenant_id, number, process_id, process_version_id, customer_id, site_id, channel, \
          title, description, priority, requested_start, requested_end, status, held_from, cancel_reason, needs_attention, \
@@ -299,11 +301,13 @@ pub async fn get(
 /// Writes the order and all its steps back if the stored version is `expected_version`.
 /// Returns false when someone else changed the order in between.
 pub async fn save(
-    conn: &mut Conn,
+    tx: &mut WriteTx,
     r: &WorkOrderRecord,
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    tx.touch_order(r.tenant_id, r.order.id);
+    let conn = tx.conn();
     let before = stored_counts(conn, r.order.id).await?;
     let done = sqlx::query(
         "UPDATE work_orders SET title = $1, description = $2, priority = $3, requested_start = $4, requested_end = $5, \

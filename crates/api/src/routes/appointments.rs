@@ -173,7 +173,7 @@ async fn active_people(
     Ok(people)
 }
 
-async fn record_history(
+pub(crate) async fn record_history(
     tx: &mut WriteTx,
     principal: &Principal,
     a: &AppointmentRecord,
@@ -285,7 +285,7 @@ pub async fn create_appointment(
         created_at: now,
         updated_at: now,
     };
-    appointments::insert(tx.conn(), &record).await?;
+    appointments::insert(&mut tx, &record).await?;
     record_history(
         &mut tx,
         &principal,
@@ -500,7 +500,7 @@ pub async fn update_appointment(
         next.notes = Some(notes.trim().to_owned()).filter(|n| !n.is_empty());
     }
     let now = workorders_persistence::now();
-    if !appointments::update(tx.conn(), &next, current.version, now).await? {
+    if !appointments::update(&mut tx, &next, current.version, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: current.version + 1,
         });
@@ -575,7 +575,7 @@ pub async fn run_appointment_action(
     next.status = status;
     let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
-    if !appointments::update(tx.conn(), &next, current.version, now).await? {
+    if !appointments::update(&mut tx, &next, current.version, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: current.version + 1,
         });

@@ -575,7 +575,7 @@ pub async fn update_customer(
     }
     errors.finish()?;
     let mut tx = state.db.begin_write().await?;
-    let updated = customers::update(tx.conn(), &c, expected, workorders_persistence::now())
+    let updated = customers::update(&mut tx, &c, expected, workorders_persistence::now())
         .await?
         .into_api()?;
     tx.commit().await?;

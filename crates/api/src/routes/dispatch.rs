@@ -358,7 +358,7 @@ pub async fn schedule_step(
         created_at: now,
         updated_at: now,
     };
-    appointments::insert(tx.conn(), &appointment).await?;
+    appointments::insert(&mut tx, &appointment).await?;
     let actor = actor_of(&principal);
     workflow::persist(&mut tx, &mut order, &events, &actor, now).await?;
     let entry = NewEvent {

@@ -10,6 +10,7 @@ use crate::extract::with_etag;
 
 pub mod api_keys;
 pub mod appointments;
+pub mod attachments;
 pub mod auth;
 pub mod calendars;
 pub mod customers;
@@ -21,6 +22,7 @@ pub mod public;
 pub mod services;
 pub mod signup;
 pub mod steps;
+pub mod sync;
 pub mod tenant;
 pub mod users;
 pub mod views;
@@ -81,6 +83,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(steps::upload_step_evidence)
                 .service(steps::get_attachment)
                 .service(steps::list_my_work)
+                .service(attachments::upload_attachment)
+                .service(attachments::list_attachments)
+                .service(sync::pull)
+                .service(sync::push)
+                .service(sync::list_field_entries)
                 .service(calendars::get_calendar)
                 .service(calendars::set_calendar)
                 .service(calendars::create_absence)

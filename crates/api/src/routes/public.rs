@@ -586,7 +586,7 @@ pub async fn create_booking(
         created_at: now,
         updated_at: now,
     };
-    appointments::insert(tx.conn(), &appointment).await?;
+    appointments::insert(&mut tx, &appointment).await?;
     let mut events = Vec::new();
     if let Some(step) = step {
         let mut assigner = DbAssigner::load(tx.conn(), tenant.id).await?;
@@ -853,7 +853,7 @@ pub async fn reschedule_booking(
     next.end = span.end;
     next.assignees = vec![person];
     let now = workorders_persistence::now();
-    if !appointments::update(tx.conn(), &next, current.version, now).await? {
+    if !appointments::update(&mut tx, &next, current.version, now).await? {
         return Err(ApiError::conflict(
             codes::SLOT_TAKEN,
             "the booking changed meanwhile; reload it",
@@ -937,7 +937,7 @@ pub async fn cancel_booking(
     };
     let mut next = current.clone();
     next.status = status;
-    if !appointments::update(tx.conn(), &next, current.version, now).await? {
+    if !appointments::update(&mut tx, &next, current.version, now).await? {
         return Err(ApiError::conflict(
             codes::CONFLICT,
             "the booking changed meanwhile; try again",

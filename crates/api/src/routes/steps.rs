@@ -1,6 +1,5 @@
 //! Work on steps: actions, reassignment, checklist, evidence uploads, and "my work".
 
-use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -15,8 +14,8 @@ use workorders_persistence::work_orders::{self, due_key};
 
 use crate::auth::Principal;
 use crate::auth::tokens::sha256_bytes_hex;
-use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, ValidJson, read_body};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::ok_versioned;
 use crate::routes::order_views::{StepView, ViewContext, render};
@@ -269,8 +268,9 @@ fn accepted_types(kind: Evidence) -> &'static [&'static str] {
 }
 
 /// Whether the bytes are what the content type says (magic numbers; SVG without scripts).
-fn content_matches(content_type: &str, data: &[u8]) -> bool {
+pub fn content_matches(content_type: &str, data: &[u8]) -> bool {
     match content_type {
+        "application/pdf" => data.starts_with(b"%PDF-"),
         "image/jpeg" => data.starts_with(&[0xFF, 0xD8, 0xFF]),
         "image/png" => data.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]),
         "image/webp" => data.len() > 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP",
@@ -319,36 +319,14 @@ pub async fn upload_step_evidence(
     let (order_id, step_id) = (WorkOrderId(order_id), StepId(step_id));
     ensure_visible(&state.db, &principal, order_id).await?;
     let kind = Evidence::from(query.kind);
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
-    // Check the type before reading up to 10 MiB.
-    if !accepted_types(kind).contains(&content_type.as_str()) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let mut raw: Payload = payload.into_inner();
-    let data = read_body(&req, &mut raw, MAX_UPLOAD_BYTES).await?;
-    if data.is_empty() {
-        return Err(ApiError::bad_request(
-            codes::BAD_REQUEST,
-            "the upload is empty",
-        ));
-    }
-    if !content_matches(&content_type, &data) {
-        return Err(ApiError::Unprocessable {
-            code: codes::INVALID_UPLOAD,
-            detail: format!("the content is not a valid {content_type} file"),
-        });
-    }
+    let (content_type, data) = crate::routes::attachments::read_upload(&req, payload, |t| {
+        accepted_types(kind).contains(&t)
+    })
+    .await?;
+    let sha256 = sha256_bytes_hex(&data);
+    let size_bytes = i64::try_from(data.len()).unwrap_or(i64::MAX);
+    let storage_key =
+        crate::routes::attachments::store_bytes(&state, principal.tenant_id, &sha256, data).await?;
     let now = workorders_persistence::now();
     let actor = actor_of(&principal);
     let attachment = AttachmentRecord {
@@ -358,8 +336,9 @@ pub async fn upload_step_evidence(
         step_id: Some(step_id),
         kind: kind.as_str().to_owned(),
         content_type,
-        size_bytes: i64::try_from(data.len()).unwrap_or(i64::MAX),
-        sha256: sha256_bytes_hex(&data),
+        size_bytes,
+        sha256,
+        storage_key: Some(storage_key),
         created_by: actor.clone(),
         created_at: now,
     };
@@ -379,7 +358,7 @@ pub async fn upload_step_evidence(
         .order
         .handle(command, now, &mut assigner)
         .map_err(command_error)?;
-    attachments::insert(tx.conn(), &attachment, &data).await?;
+    attachments::insert(tx.conn(), &attachment).await?;
     workflow::persist(&mut tx, &mut record, &events, &actor, now).await?;
     tx.commit().await?;
     let view = AttachmentView::from(attachment);
@@ -413,6 +392,7 @@ pub async fn get_attachment(
     .await?
     .ok_or(ApiError::NotFound)?;
     ensure_visible(&state.db, &principal, attachment.work_order_id).await?;
+    let data = crate::routes::attachments::load_bytes(&state, &attachment, data).await?;
     Ok(HttpResponse::Ok()
         .content_type(attachment.content_type.as_str())
         .insert_header((header::ETAG, format!("\"{}\"", attachment.sha256)))

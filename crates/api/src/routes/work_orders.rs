@@ -528,7 +528,7 @@ pub async fn update_work_order(
         let view = render(&state.db, &record).await?;
         return Ok(ok_versioned(view.version, &view));
     }
-    if !work_orders::save(tx.conn(), &record, expected, now).await? {
+    if !work_orders::save(&mut tx, &record, expected, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: expected + 1,
         });

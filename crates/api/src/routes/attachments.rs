@@ -1,0 +1,283 @@
+//! Attachments of orders: uploads from the field (idempotent by SHA-256), listing and
+//! download. Bytes go to the blob store; rows reference them by key.
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::{AttachmentId, TenantId, WorkOrderId};
+use workorders_persistence::attachments::{self, AttachmentRecord};
+use workorders_persistence::work_orders;
+
+use crate::auth::Principal;
+use crate::auth::tokens::sha256_bytes_hex;
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::read_body;
+use crate::routes::steps::{AttachmentView, MAX_UPLOAD_BYTES, content_matches};
+use crate::state::AppState;
+use crate::workflow::{actor_of, ensure_visible};
+
+/// What an order attachment is.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentKind {
+    Photo,
+    Signature,
+    Document,
+}
+
+impl AttachmentKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            AttachmentKind::Photo => "photo",
+            AttachmentKind::Signature => "signature",
+            AttachmentKind::Document => "document",
+        }
+    }
+
+    fn accepts(self, content_type: &str) -> bool {
+        match self {
+            AttachmentKind::Photo | AttachmentKind::Signature => {
+                matches!(content_type, "image/jpeg" | "image/png")
+            }
+            AttachmentKind::Document => {
+                matches!(content_type, "application/pdf" | "image/jpeg" | "image/png")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// `photo`, `signature` or `document`.
+    pub kind: AttachmentKind,
+    /// SHA-256 of the bytes as computed by the client, 64 hex digits. The upload is refused
+    /// (422 `digest_mismatch`) when the received bytes hash differently, and it is
+    /// idempotent: the same bytes on the same order return the stored attachment.
+    #[param(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    pub sha256: String,
+}
+
+/// The blob-store key for bytes of a tenant.
+pub fn blob_key(tenant: TenantId, sha256: &str) -> String {
+    format!("{tenant}/{sha256}")
+}
+
+/// Writes bytes to the blob store (on the blocking pool) and returns their key.
+pub async fn store_bytes(
+    state: &AppState,
+    tenant: TenantId,
+    sha256: &str,
+    data: web::Bytes,
+) -> ApiResult<String> {
+    let key = blob_key(tenant, sha256);
+    let blobs = state.blobs.clone();
+    let k = key.clone();
+    web::block(move || blobs.put(&k, &data))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(key)
+}
+
+/// The bytes of an attachment: from the blob store, or inline for rows from before it.
+pub async fn load_bytes(
+    state: &AppState,
+    record: &AttachmentRecord,
+    inline: Vec<u8>,
+) -> ApiResult<Vec<u8>> {
+    let Some(key) = record.storage_key.clone() else {
+        return Ok(inline);
+    };
+    let blobs = state.blobs.clone();
+    web::block(move || blobs.get(&key))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "attachment bytes missing from the blob store"
+            ))
+        })
+}
+
+/// The content type of the request, lower case, without parameters.
+pub fn request_content_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads an uploaded file: the content type must be accepted (checked before reading), the
+/// body at most 10 MiB, not empty, and its bytes of that type.
+pub async fn read_upload(
+    req: &HttpRequest,
+    payload: web::Payload,
+    accepts: impl Fn(&str) -> bool,
+) -> ApiResult<(String, web::Bytes)> {
+    let content_type = request_content_type(req);
+    if !accepts(&content_type) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let mut raw: Payload = payload.into_inner();
+    let data = read_body(req, &mut raw, MAX_UPLOAD_BYTES).await?;
+    if data.is_empty() {
+        return Err(ApiError::bad_request(
+            codes::BAD_REQUEST,
+            "the upload is empty",
+        ));
+    }
+    if !content_matches(&content_type, &data) {
+        return Err(ApiError::Unprocessable {
+            code: codes::INVALID_UPLOAD,
+            detail: format!("the content is not a valid {content_type} file"),
+        });
+    }
+    Ok((content_type, data))
+}
+
+/// 404 unless the order exists in the caller's tenant and the caller may see it.
+pub async fn visible_order(
+    state: &AppState,
+    principal: &Principal,
+    order: WorkOrderId,
+) -> ApiResult<()> {
+    ensure_visible(&state.db, principal, order).await?;
+    work_orders::get(&state.db, principal.tenant_id, order)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(())
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Upload an attachment to an order
+///
+/// The raw file is the request body: JPEG or PNG for photos and signatures, and also PDF for
+/// documents, at most 10 MiB (413 beyond). The content type is checked against the bytes.
+/// Idempotent by hash: uploading the same bytes to the same order again returns the stored
+/// attachment with 200 instead of 201, so a device can retry freely. Reference the id in a
+/// `photo_attached` or `signature_captured` sync event to record it on a step.
+#[utoipa::path(
+    operation_id = "uploadAttachment",
+    tag = "field-sync",
+    params(("id" = Uuid, Path, description = "Work order id"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "image/jpeg", description = "The file (also image/png, application/pdf)"),
+    responses(
+        (status = 201, description = "Stored", body = AttachmentView, headers(("Location" = String))),
+        (status = 200, description = "These bytes were already stored on the order", body = AttachmentView, headers(("Location" = String))),
+        (status = 404, description = "No such order visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Larger than 10 MiB", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not an accepted type for this kind", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bytes do not match the type (`invalid_upload`) or the hash (`digest_mismatch`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:write"]))
+)]
+#[post("/work-orders/{id}/attachments")]
+pub async fn upload_attachment(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+    query: web::Query<UploadQuery>,
+) -> ApiResult<HttpResponse> {
+    let order_id = WorkOrderId(path.into_inner());
+    ensure_visible(&state.db, &principal, order_id).await?;
+    if principal.user_id().is_none() {
+        principal.require(workorders_domain::auth::Permission::WorkOrdersWrite)?;
+    }
+    let expected = query.sha256.to_ascii_lowercase();
+    if !is_sha256_hex(&expected) {
+        return Err(ApiError::invalid(
+            "/sha256",
+            "the SHA-256 must be 64 hexadecimal digits",
+        ));
+    }
+    let (content_type, data) = read_upload(&req, payload, |t| query.kind.accepts(t)).await?;
+    let actual = sha256_bytes_hex(&data);
+    if actual != expected {
+        return Err(ApiError::Unprocessable {
+            code: codes::DIGEST_MISMATCH,
+            detail: format!("the received bytes hash to {actual}, not {expected}"),
+        });
+    }
+    let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
+    let key = store_bytes(&state, principal.tenant_id, &actual, data).await?;
+    let mut tx = state.db.begin_write().await?;
+    work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, order_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if let Some(existing) =
+        attachments::find_by_hash(tx.conn(), principal.tenant_id, order_id, &actual).await?
+    {
+        drop(tx);
+        let view = AttachmentView::from(existing);
+        return Ok(HttpResponse::Ok()
+            .insert_header((header::LOCATION, format!("/v1/attachments/{}", view.id)))
+            .json(view));
+    }
+    let record = AttachmentRecord {
+        id: AttachmentId::new(),
+        tenant_id: principal.tenant_id,
+        work_order_id: order_id,
+        step_id: None,
+        kind: query.kind.as_str().to_owned(),
+        content_type,
+        size_bytes: size,
+        sha256: actual,
+        storage_key: Some(key),
+        created_by: actor_of(&principal),
+        created_at: workorders_persistence::now(),
+    };
+    attachments::insert(tx.conn(), &record).await?;
+    tx.touch_order(principal.tenant_id, order_id);
+    tx.commit().await?;
+    let view = AttachmentView::from(record);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v1/attachments/{}", view.id)))
+        .json(view))
+}
+
+/// List an order's attachments
+///
+/// Photos, signatures, documents and step evidence, oldest first.
+#[utoipa::path(
+    operation_id = "listAttachments",
+    tag = "field-sync",
+    params(("id" = Uuid, Path, description = "Work order id")),
+    responses(
+        (status = 200, description = "The attachments", body = Vec<AttachmentView>),
+        (status = 404, description = "No such order visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/work-orders/{id}/attachments")]
+pub async fn list_attachments(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let order_id = WorkOrderId(path.into_inner());
+    visible_order(&state, &principal, order_id).await?;
+    let items: Vec<AttachmentView> =
+        attachments::list_for_order(&state.db, principal.tenant_id, order_id)
+            .await?
+            .into_iter()
+            .map(AttachmentView::from)
+            .collect();
+    Ok(HttpResponse::Ok().json(items))
+}
