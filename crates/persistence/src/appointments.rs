@@ -319,3 +319,38 @@ pub async fn for_person(
     let mut conn = db.pool().acquire().await.store()?;
     with_assignees(&mut conn, records).await
 }
+
+/// The appointments of these orders that `user` is on and that are not cancelled, by start.
+pub async fn of_orders_for(
+    db: &Db,
+    tenant: TenantId,
+    user: UserId,
+    orders: &[WorkOrderId],
+) -> Result<Vec<AppointmentRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    let columns = COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut records = Vec::new();
+    for chunk in orders.chunks(100) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT {columns} FROM appointments a JOIN appointment_assignees x ON x.appointment_id = a.id \
+             WHERE a.tenant_id = $1 AND x.user_id = $2 AND a.status <> 'cancelled' AND a.work_order_id IN ({}) \
+             ORDER BY a.start_at, a.id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.to_string())
+            .bind(user.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(&mut *conn).await.store()? {
+            records.push(from_row(&row)?);
+        }
+    }
+    with_assignees(&mut conn, records).await
+}

@@ -194,7 +194,7 @@ pub struct NewSyncEvent {
 }
 
 pub async fn insert_events(conn: &mut Conn, events: &[NewSyncEvent]) -> Result<(), StoreError> {
-    for chunk in events.chunks(50) {
+    for chunk in events.chunks(20) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * 11;
@@ -254,24 +254,35 @@ pub struct FieldEntry {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn insert_entry(conn: &mut Conn, e: &FieldEntry) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO field_entries (id, tenant_id, work_order_id, step_id, kind, user_id, device_id, occurred_at, data, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(e.id.to_string())
-    .bind(e.tenant_id.to_string())
-    .bind(e.work_order_id.to_string())
-    .bind(e.step_id.map(|s| s.to_string()))
-    .bind(e.kind.clone())
-    .bind(e.user_id.to_string())
-    .bind(e.device_id.clone())
-    .bind(format_instant(e.occurred_at))
-    .bind(e.data.to_string())
-    .bind(format_instant(e.created_at))
-    .execute(&mut *conn)
-    .await
-    .store()?;
+pub async fn insert_entries(conn: &mut Conn, entries: &[FieldEntry]) -> Result<(), StoreError> {
+    for chunk in entries.chunks(20) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let n: Vec<String> = (1..=10).map(|k| format!("${}", i * 10 + k)).collect();
+                format!("({})", n.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO field_entries (id, tenant_id, work_order_id, step_id, kind, user_id, device_id, occurred_at, data, created_at) \
+             VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            query = query
+                .bind(e.id.to_string())
+                .bind(e.tenant_id.to_string())
+                .bind(e.work_order_id.to_string())
+                .bind(e.step_id.map(|s| s.to_string()))
+                .bind(e.kind.clone())
+                .bind(e.user_id.to_string())
+                .bind(e.device_id.clone())
+                .bind(format_instant(e.occurred_at))
+                .bind(e.data.to_string())
+                .bind(format_instant(e.created_at));
+        }
+        query.execute(&mut *conn).await.store()?;
+    }
     Ok(())
 }
 

@@ -298,6 +298,30 @@ pub async fn get(
     }
 }
 
+/// Several orders by id (missing ones left out), in no particular order.
+pub async fn get_many(
+    db: &Db,
+    tenant: TenantId,
+    ids: &[WorkOrderId],
+) -> Result<Vec<WorkOrderRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    let mut records = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(100) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&mut *conn).await.store()?;
+        records.extend(assemble(&mut conn, tenant, rows).await?);
+    }
+    Ok(records)
+}
+
 /// Writes the order and all its steps back if the stored version is `expected_version`.
 /// Returns false when someone else changed the order in between.
 pub async fn save(

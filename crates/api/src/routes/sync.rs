@@ -17,7 +17,7 @@ use workorders_domain::auth::Permission;
 use workorders_domain::process::Evidence;
 use workorders_domain::work_order::{Command, CommandError, Event, OrderStatus};
 use workorders_domain::{AppointmentId, AttachmentId, StepId, TenantId, UserId, WorkOrderId};
-use workorders_persistence::appointments::{self, AppointmentFilter};
+use workorders_persistence::appointments;
 use workorders_persistence::sync::{self, FieldEntry, NewSyncEvent};
 use workorders_persistence::work_orders::{self, WorkOrderRecord};
 use workorders_persistence::{Db, WriteTx, attachments};
@@ -157,37 +157,28 @@ async fn changes_for(
     ids: &[WorkOrderId],
     include_removals: bool,
 ) -> ApiResult<Vec<SyncChange>> {
-    let mut records = Vec::with_capacity(ids.len());
-    for id in ids {
-        // Orders are never deleted; one missing here was not visible anyway.
-        if let Some(r) = work_orders::get(db, tenant, *id).await? {
-            records.push(r);
-        }
+    // Orders are never deleted; one missing here was not visible anyway.
+    let mut by_id: HashMap<WorkOrderId, WorkOrderRecord> = work_orders::get_many(db, tenant, ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.order.id, r))
+        .collect();
+    let records: Vec<WorkOrderRecord> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+    let mut mine: HashMap<WorkOrderId, Vec<AppointmentView>> = HashMap::new();
+    for a in appointments::of_orders_for(db, tenant, user, ids).await? {
+        mine.entry(a.work_order_id)
+            .or_default()
+            .push(AppointmentView::from(a));
     }
     let refs: Vec<&WorkOrderRecord> = records.iter().collect();
     let context = ViewContext::load(db, tenant, &refs).await?;
     let mut changes = Vec::with_capacity(records.len());
     for record in &records {
-        let mine: Vec<AppointmentView> = appointments::list(
-            db,
-            tenant,
-            &AppointmentFilter {
-                assignee: Some(user),
-                work_order: Some(record.order.id),
-                ..AppointmentFilter::default()
-            },
-            None,
-            100,
-        )
-        .await?
-        .into_iter()
-        .filter(|a| a.status != AppointmentStatus::Cancelled)
-        .map(AppointmentView::from)
-        .collect();
-        match relevance(record, user, &mine) {
+        let appointments = mine.remove(&record.order.id).unwrap_or_default();
+        match relevance(record, user, &appointments) {
             Ok(()) => changes.push(SyncChange::Upsert {
                 work_order: Box::new(context.order(record)),
-                appointments: mine,
+                appointments,
             }),
             Err(reason) if include_removals => changes.push(SyncChange::Remove {
                 work_order_id: record.order.id.as_uuid(),
@@ -744,6 +735,28 @@ fn command_rejection(e: CommandError) -> Rejection {
 /// Orders of the batch, locked, with the domain events each collected.
 struct Batch {
     orders: HashMap<WorkOrderId, (WorkOrderRecord, Vec<Event>)>,
+    /// Whether the pusher takes part in an order (asked once per order).
+    participant: HashMap<WorkOrderId, bool>,
+    /// Loaded on the first step command; its counters are written once at the end.
+    assigner: Option<DbAssigner>,
+    /// Field entries, written together at the end.
+    entries: Vec<FieldEntry>,
+}
+
+impl Batch {
+    async fn participates(
+        &mut self,
+        tx: &mut WriteTx,
+        order: WorkOrderId,
+        user: UserId,
+    ) -> ApiResult<bool> {
+        if let Some(known) = self.participant.get(&order) {
+            return Ok(*known);
+        }
+        let known = sync::is_participant(tx.conn(), order, user).await?;
+        self.participant.insert(order, known);
+        Ok(known)
+    }
 }
 
 struct Pusher<'a> {
@@ -779,12 +792,12 @@ impl Pusher<'_> {
         p: &Parsed,
     ) -> ApiResult<Result<(), Rejection>> {
         let order_id = WorkOrderId(p.event.work_order_id);
-        let Some((record, events)) = batch.orders.get_mut(&order_id) else {
+        if !batch.orders.contains_key(&order_id) {
             return Ok(Err(reject(
                 "not_found",
                 "no such work order visible to you",
             )));
-        };
+        }
         let step = p.event.step_id.map(StepId);
         let command = match &p.body {
             Body::Start => Command::StartStep {
@@ -829,7 +842,7 @@ impl Pusher<'_> {
                 }
             }
             Body::Note(_) | Body::Time(_) | Body::Material(_) => {
-                let participant = sync::is_participant(tx.conn(), order_id, self.user).await?;
+                let participant = batch.participates(tx, order_id, self.user).await?;
                 if !participant && self.principal.require(Permission::WorkOrdersWrite).is_err() {
                     return Ok(Err(reject(
                         "not_found",
@@ -837,10 +850,13 @@ impl Pusher<'_> {
                     )));
                 }
                 let time_or_material = !matches!(p.body, Body::Note(_));
-                if time_or_material && let Err(r) = Self::order_gate(record, false) {
+                if time_or_material
+                    && let Some((record, _)) = batch.orders.get(&order_id)
+                    && let Err(r) = Self::order_gate(record, false)
+                {
                     return Ok(Err(r));
                 }
-                self.entry(tx, p, order_id).await?;
+                self.entry(batch, p, order_id);
                 tx.touch_order(self.principal.tenant_id, order_id);
                 return Ok(Ok(()));
             }
@@ -849,54 +865,72 @@ impl Pusher<'_> {
             }
         };
         // Step work: visible, responsible, order running.
-        let holder = step
-            .and_then(|s| record.order.step(s))
-            .map(|s| s.responsible);
-        let Some(holder) = holder else {
-            return Ok(Err(reject("not_found", "no such step in this order")));
-        };
-        if holder != Some(self.user) && self.principal.require(Permission::WorkOrdersWrite).is_err()
-        {
-            let visible = sync::is_participant(tx.conn(), order_id, self.user).await?;
-            return Ok(Err(if visible {
-                reject(
+        if batch.assigner.is_none() {
+            batch.assigner = Some(DbAssigner::load(tx.conn(), self.principal.tenant_id).await?);
+        }
+        let participates = batch.participates(tx, order_id, self.user).await?;
+        let mut entry = None;
+        let outcome = {
+            let Batch {
+                orders, assigner, ..
+            } = &mut *batch;
+            let (Some((record, events)), Some(assigner)) =
+                (orders.get_mut(&order_id), assigner.as_mut())
+            else {
+                return Ok(Err(reject(
+                    "not_found",
+                    "no such work order visible to you",
+                )));
+            };
+            let holder = step
+                .and_then(|s| record.order.step(s))
+                .map(|s| s.responsible);
+            let Some(holder) = holder else {
+                return Ok(Err(reject("not_found", "no such step in this order")));
+            };
+            if holder != Some(self.user)
+                && self.principal.require(Permission::WorkOrdersWrite).is_err()
+            {
+                return Ok(Err(if participates {
+                    reject(
+                        "not_responsible",
+                        "the step is held by someone else (reassigned meanwhile?)",
+                    )
+                } else {
+                    reject("not_found", "no such work order visible to you")
+                }));
+            }
+            if let Err(r) = Self::order_gate(record, true) {
+                return Ok(Err(r));
+            }
+            if authorize(self.principal, record, &command).is_err() {
+                return Ok(Err(reject(
                     "not_responsible",
-                    "the step is held by someone else (reassigned meanwhile?)",
-                )
-            } else {
-                reject("not_found", "no such work order visible to you")
-            }));
-        }
-        if let Err(r) = Self::order_gate(record, true) {
-            return Ok(Err(r));
-        }
-        if authorize(self.principal, record, &command).is_err() {
-            return Ok(Err(reject(
-                "not_responsible",
-                "you may not work on this step",
-            )));
-        }
-        let before = record.order.clone();
-        let mut assigner = DbAssigner::load(tx.conn(), self.principal.tenant_id).await?;
-        match record.order.handle(command, self.now, &mut assigner) {
-            Ok(new_events) => {
-                assigner
-                    .persist(tx.conn(), self.principal.tenant_id)
-                    .await?;
-                events.extend(new_events);
-                if let Body::Signature(..) = p.body {
-                    self.entry(tx, p, order_id).await?;
+                    "you may not work on this step",
+                )));
+            }
+            let before = record.order.clone();
+            match record.order.handle(command, self.now, assigner) {
+                Ok(new_events) => {
+                    events.extend(new_events);
+                    if let Body::Signature(..) = p.body {
+                        entry = Some(order_id);
+                    }
+                    Ok(())
                 }
-                Ok(Ok(()))
+                Err(e) => {
+                    record.order = before;
+                    Err(command_rejection(e))
+                }
             }
-            Err(e) => {
-                record.order = before;
-                Ok(Err(command_rejection(e)))
-            }
+        };
+        if let Some(order) = entry {
+            self.entry(batch, p, order);
         }
+        Ok(outcome)
     }
 
-    async fn entry(&self, tx: &mut WriteTx, p: &Parsed, order: WorkOrderId) -> ApiResult<()> {
+    fn entry(&self, batch: &mut Batch, p: &Parsed, order: WorkOrderId) {
         let (kind, data) = match &p.body {
             Body::Note(text) => ("note", serde_json::json!({ "text": text })),
             Body::Time(t) => (
@@ -918,25 +952,20 @@ impl Pusher<'_> {
                 "signature",
                 serde_json::json!({ "signer_name": name, "attachment_id": attachment }),
             ),
-            _ => return Ok(()),
+            _ => return,
         };
-        sync::insert_entry(
-            tx.conn(),
-            &FieldEntry {
-                id: p.event.id,
-                tenant_id: self.principal.tenant_id,
-                work_order_id: order,
-                step_id: p.event.step_id.map(StepId),
-                kind: kind.to_owned(),
-                user_id: self.user,
-                device_id: p.event.device_id.clone(),
-                occurred_at: p.event.occurred_at,
-                data,
-                created_at: self.now,
-            },
-        )
-        .await?;
-        Ok(())
+        batch.entries.push(FieldEntry {
+            id: p.event.id,
+            tenant_id: self.principal.tenant_id,
+            work_order_id: order,
+            step_id: p.event.step_id.map(StepId),
+            kind: kind.to_owned(),
+            user_id: self.user,
+            device_id: p.event.device_id.clone(),
+            occurred_at: p.event.occurred_at,
+            data,
+            created_at: self.now,
+        });
     }
 
     async fn appointment(
@@ -1101,6 +1130,9 @@ pub async fn push_events(
         .collect();
     let mut batch = Batch {
         orders: HashMap::new(),
+        participant: HashMap::new(),
+        assigner: None,
+        entries: Vec::new(),
     };
     for id in order_ids {
         if let Some(record) = work_orders::load_for_update(tx.conn(), db, tenant, id).await? {
@@ -1184,6 +1216,10 @@ pub async fn push_events(
             detail,
         });
     }
+    if let Some(assigner) = &batch.assigner {
+        assigner.persist(tx.conn(), tenant).await?;
+    }
+    sync::insert_entries(tx.conn(), &batch.entries).await?;
     let actor = actor_of(principal);
     for (_, (mut record, events)) in batch.orders {
         if events.is_empty() {
