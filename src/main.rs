@@ -115,6 +115,12 @@ struct ServeArgs {
     /// Directory for attachment files (photos, signatures, documents).
     #[arg(long, env = "WORKORDERS_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+    /// Allow webhook targets on loopback, private and link-local networks (on-premise).
+    #[arg(long, env = "WORKORDERS_WEBHOOKS_ALLOW_PRIVATE")]
+    webhooks_allow_private: bool,
+    /// Seconds a webhook receiver has to answer one attempt.
+    #[arg(long, env = "WORKORDERS_WEBHOOK_TIMEOUT", default_value_t = 10)]
+    webhook_timeout: u64,
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKORDERS_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -152,6 +158,8 @@ impl ServeArgs {
         settings.demo = self.demo;
         settings.workers = self.workers;
         settings.data_dir = self.data_dir;
+        settings.webhooks.allow_private = self.webhooks_allow_private;
+        settings.webhooks.timeout = Duration::from_secs(self.webhook_timeout.clamp(1, 60));
         settings.public_per_ip_per_minute = self.public_rate_per_ip;
         settings.public_per_tenant_per_minute = self.public_rate_per_tenant;
         let format = match self.log_format {

@@ -10,6 +10,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -42,6 +43,7 @@ impl Server {
             .env("WORKORDERS_JWT_SECRET", SECRET)
             .env("WORKORDERS_PUBLIC_RATE_PER_IP", "1000000")
             .env("WORKORDERS_PUBLIC_RATE_PER_TENANT", "1000000")
+            .env("WORKORDERS_WEBHOOKS_ALLOW_PRIVATE", "true")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -257,6 +259,21 @@ async fn verify(database_url: &str, acked: &Acknowledged) {
     assert_eq!(silent, 0, "no order without its history");
     let unbooked = scalar(&db, "SELECT COUNT(*) FROM bookings b WHERE NOT EXISTS (SELECT 1 FROM appointments a WHERE a.id = b.appointment_id AND a.work_order_id = b.work_order_id)").await;
     assert_eq!(unbooked, 0, "no booking without its appointment and order");
+    // The outbox row of every acknowledged order was written with it.
+    for (id, _) in &acked.orders {
+        let pattern = format!("%{id}%");
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'work_order.created' AND payload LIKE $1",
+        )
+        .bind(pattern)
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+        assert_eq!(
+            n, 1,
+            "the work_order.created message of {id} must be queued exactly once"
+        );
+    }
     let unrecorded = scalar(&db, "SELECT COUNT(*) FROM sync_events e WHERE e.outcome = 'applied' AND e.type = 'note_added' AND NOT EXISTS (SELECT 1 FROM field_entries f WHERE f.id = e.id)").await;
     assert_eq!(unrecorded, 0, "no applied note without its entry");
     let lonely = scalar(&db, "SELECT COUNT(*) FROM appointments a WHERE NOT EXISTS (SELECT 1 FROM appointment_assignees x WHERE x.appointment_id = a.id)").await;
@@ -309,6 +326,21 @@ async fn technician(base: &str) -> (String, Vec<String>) {
         .filter_map(|c| c["work_order"]["id"].as_str().map(str::to_owned))
         .collect();
     (token, orders)
+}
+
+async fn owner_token(base: &str) -> String {
+    let token: Value = reqwest::Client::new()
+        .post(format!("{base}/v1/auth/token"))
+        .json(
+            &json!({"tenant": "demo", "email": "owner@demo.example", "password": "demo-password"}),
+        )
+        .send()
+        .await
+        .expect("sign in")
+        .json()
+        .await
+        .expect("json");
+    token["access_token"].as_str().expect("token").to_owned()
 }
 
 async fn setup(base: &str) -> (String, String, String, String, Vec<String>) {
@@ -388,12 +420,66 @@ async fn setup(base: &str) -> (String, String, String, String, Vec<String>) {
     (token, process, customer, service, slots)
 }
 
+/// A webhook receiver that records the `webhook-id` of everything it gets.
+async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let got: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let shared = web::Data::new(got.clone());
+    let server = HttpServer::new(move || {
+        App::new().app_data(shared.clone()).default_service(web::to(
+            |req: HttpRequest, got: web::Data<Arc<Mutex<Vec<String>>>>| async move {
+                if let Some(id) = req
+                    .headers()
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    got.lock().expect("lock").push(id.to_owned());
+                }
+                HttpResponse::NoContent().finish()
+            },
+        ))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .expect("bind");
+    let port = server.addrs()[0].port();
+    tokio::spawn(server.run());
+    (format!("http://127.0.0.1:{port}/hooks"), got)
+}
+
+/// Registers the receiver for order creations (once per database).
+async fn subscribe(base: &str, token: &str, url: &str) {
+    let client = reqwest::Client::new();
+    let existing: Value = client
+        .get(format!("{base}/v1/webhooks"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("webhooks")
+        .json()
+        .await
+        .expect("json");
+    if existing.as_array().is_some_and(|a| !a.is_empty()) {
+        return;
+    }
+    let created = client
+        .post(format!("{base}/v1/webhooks"))
+        .bearer_auth(token)
+        .json(&json!({"url": url, "event_types": ["work_order.created"]}))
+        .send()
+        .await
+        .expect("subscribe");
+    assert_eq!(created.status().as_u16(), 201);
+}
+
 async fn crash_cycles(database_url: &str) {
     let mut acked_total = Acknowledged::default();
+    let (hook_url, received) = receiver().await;
     for cycle in 0..CYCLES {
         let server = Server::start(database_url);
         let base = server.base.clone();
         let (token, process, customer, service, slots) = setup(&base).await;
+        subscribe(&base, &owner_token(&base).await, &hook_url).await;
         // Earlier acknowledged writes survived the last kill and the restart.
         verify(database_url, &acked_total).await;
         let offset = (cycle * 3) % slots.len().max(1);
@@ -416,11 +502,38 @@ async fn crash_cycles(database_url: &str) {
         acked_total.orders.len()
     );
     assert!(!acked_total.events.is_empty(), "the devices made progress");
+    // After the last restart the worker delivers every queued message: none lost.
+    let server = Server::start(database_url);
+    let db = Db::connect(database_url, &DbOptions::default())
+        .await
+        .expect("connect");
+    let queued: Vec<String> = sqlx::query_scalar("SELECT DISTINCT message_id FROM outbox")
+        .fetch_all(db.pool())
+        .await
+        .expect("outbox");
+    assert!(queued.len() >= acked_total.orders.len());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: std::collections::BTreeSet<String> =
+            received.lock().expect("lock").iter().cloned().collect();
+        let missing = queued.iter().filter(|m| !got.contains(*m)).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} webhook messages never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    db.close().await;
+    server.kill();
     eprintln!(
-        "{CYCLES} kills: {} orders, {} bookings and {} field events acknowledged and found exactly once",
+        "{CYCLES} kills: {} orders, {} bookings and {} field events acknowledged and found exactly once; {} webhook messages all delivered",
         acked_total.orders.len(),
         acked_total.bookings.len(),
-        acked_total.events.len()
+        acked_total.events.len(),
+        queued.len()
     );
 }
 

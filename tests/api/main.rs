@@ -17,6 +17,7 @@ mod step_work;
 mod support;
 mod sync;
 mod users;
+mod webhooks;
 mod work_orders;
 
 use std::panic::AssertUnwindSafe;
@@ -105,6 +106,7 @@ fn main() {
         ("step_work", step_work::tests()),
         ("sync", sync::tests()),
         ("users", users::tests()),
+        ("webhooks", webhooks::tests()),
         ("work_orders", work_orders::tests()),
     ];
     let mut trials = Vec::new();

@@ -75,6 +75,47 @@ pub struct Settings {
     pub public_per_tenant_per_minute: u32,
     /// Where attachment files are stored (`<data dir>/attachments`).
     pub data_dir: std::path::PathBuf,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    /// Allow targets on loopback, private and link-local networks (on-premise installs,
+    /// tests). Off: such targets are refused at registration and at delivery.
+    pub allow_private: bool,
+    /// Time allowed per attempt.
+    pub timeout: Duration,
+    /// Multiplies the retry schedule (5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h,
+    /// 12 h × 3: about 52 hours in all). Tests shrink it.
+    pub retry_scale: f64,
+    /// Attempts before a message is dead.
+    pub max_attempts: u32,
+    /// How long a claimed message stays with its worker before another may take it.
+    pub lease: Duration,
+    /// An endpoint is disabled after this many failed attempts in a row ...
+    pub disable_after_failures: u32,
+    /// ... that have gone on for at least this long.
+    pub disable_after: Duration,
+    /// Polling interval for due messages (retries, other instances' messages); local
+    /// commits wake the worker at once.
+    pub poll: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            retry_scale: 1.0,
+            max_attempts: 13,
+            lease: Duration::from_secs(60),
+            disable_after_failures: 50,
+            disable_after: Duration::from_secs(3 * 24 * 3600),
+            poll: Duration::from_secs(1),
+        }
+    }
 }
 
 impl Settings {
@@ -103,6 +144,7 @@ impl Settings {
             public_per_ip_per_minute: 120,
             public_per_tenant_per_minute: 1200,
             data_dir: std::path::PathBuf::from("data"),
+            webhooks: WebhookSettings::default(),
         }
     }
 }

@@ -44,6 +44,9 @@ pub mod codes {
     pub const CUSTOMER_HAS_ORDERS: &str = "customer_has_orders";
     pub const INVALID_UPLOAD: &str = "invalid_upload";
     pub const DIGEST_MISMATCH: &str = "digest_mismatch";
+    pub const TARGET_NOT_ALLOWED: &str = "target_not_allowed";
+    pub const ENDPOINT_DISABLED: &str = "endpoint_disabled";
+    pub const IN_FLIGHT: &str = "in_flight";
     pub const BATCH_TOO_LARGE: &str = "batch_too_large";
     pub const SLOT_TAKEN: &str = "slot_taken";
     pub const OUTSIDE_WORKING_HOURS: &str = "outside_working_hours";

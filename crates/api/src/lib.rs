@@ -22,6 +22,7 @@ pub mod scheduling;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 pub mod workflow;
 
 pub use config::Settings;

@@ -45,6 +45,15 @@ pub struct Metrics {
     pool_size: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    outbox_pending: Gauge,
+    outbox_oldest_due: Gauge<f64, std::sync::atomic::AtomicU64>,
+    webhook_attempts: Family<AttemptLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    /// `delivered`, `failed` or `dead`.
+    result: String,
 }
 
 impl Default for Metrics {
@@ -88,6 +97,24 @@ impl Metrics {
             "Configured maximum of database connections",
             pool_max.clone(),
         );
+        let outbox_pending = Gauge::default();
+        let outbox_oldest_due = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let webhook_attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "outbox_pending_messages",
+            "Outbox messages waiting for delivery (queue depth)",
+            outbox_pending.clone(),
+        );
+        registry.register(
+            "outbox_oldest_due_age_seconds",
+            "Age of the oldest due outbox message",
+            outbox_oldest_due.clone(),
+        );
+        registry.register(
+            "webhook_delivery_attempts",
+            "Webhook delivery attempts by result (failed: will be retried; dead: retries exhausted or endpoint gone)",
+            webhook_attempts.clone(),
+        );
         Self {
             registry,
             requests,
@@ -95,7 +122,25 @@ impl Metrics {
             pool_size,
             pool_idle,
             pool_max,
+            outbox_pending,
+            outbox_oldest_due,
+            webhook_attempts,
         }
+    }
+
+    /// Queue depth and the age of the oldest due message, from the delivery worker.
+    pub fn set_outbox(&self, pending: i64, oldest_due_seconds: f64) {
+        self.outbox_pending.set(pending);
+        self.outbox_oldest_due.set(oldest_due_seconds);
+    }
+
+    /// Counts a delivery attempt (`delivered`, `failed`, `dead`).
+    pub fn webhook_attempt(&self, result: &str) {
+        self.webhook_attempts
+            .get_or_create(&AttemptLabels {
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

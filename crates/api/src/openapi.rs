@@ -36,6 +36,7 @@ use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
         (name = "appointments", description = "Appointments without double booking"),
         (name = "booking", description = "Bookable services, slots and assignment suggestions"),
         (name = "public", description = "The website booking widget: no account, rate limited"),
+        (name = "webhooks", description = "Signed webhooks to your systems (Standard Webhooks), with delivery log and redelivery"),
         (name = "field-sync", description = "Handhelds that work offline. A full sync round: \
             (1) `syncPull` without a cursor, repeated with `next_cursor` until `has_more` is false: the device now holds \
             every running order it works on, with steps, checklists, required evidence, customer, site and its appointments; \
@@ -227,6 +228,111 @@ fn apply_rules(path: &str, method: &str, operation: &mut Operation) {
     add_response(operation, "InternalError");
 }
 
+/// An example `data` per event family.
+fn webhook_example(event_type: &str) -> serde_json::Value {
+    let order = "0192f0c4-8e5a-7c3e-9a51-3f1d2c4b5a61";
+    let data = match event_type.split('.').next().unwrap_or_default() {
+        "work_order" => match event_type {
+            "work_order.created" => {
+                serde_json::json!({"work_order_id": order, "number": "WO-2026-00042", "channel": "phone",
+                "process_version_id": "0192f0c4-0000-7000-8000-000000000010", "customer_id": "0192f0c4-0000-7000-8000-000000000020"})
+            }
+            "work_order.updated" => {
+                serde_json::json!({"work_order_id": order, "before": {"title": "Leak"}, "after": {"title": "Leak in the cellar"}})
+            }
+            "work_order.status_changed" => {
+                serde_json::json!({"work_order_id": order, "change": "work_order.held", "reason": "waiting for parts", "from": "in_progress"})
+            }
+            "work_order.cancelled" => {
+                serde_json::json!({"work_order_id": order, "reason": "customer withdrew", "from": "open"})
+            }
+            _ => serde_json::json!({"work_order_id": order}),
+        },
+        "step" => {
+            serde_json::json!({"work_order_id": order, "step_id": "0192f0c4-0000-7000-8000-000000000030", "step_key": "install",
+            "responsible": "0192f0c4-0000-7000-8000-000000000040", "automated": false})
+        }
+        "appointment" => {
+            serde_json::json!({"work_order_id": order, "appointment_id": "0192f0c4-0000-7000-8000-000000000050",
+            "start": "2026-12-01T08:00:00Z", "end": "2026-12-01T10:00:00Z", "assignee_ids": ["0192f0c4-0000-7000-8000-000000000040"]})
+        }
+        "booking" => {
+            serde_json::json!({"work_order_id": order, "appointment_id": "0192f0c4-0000-7000-8000-000000000050",
+            "booking_reference": "BK-7KQ2-MX", "start": "2026-12-01T08:00:00Z", "end": "2026-12-01T10:00:00Z", "by": "customer"})
+        }
+        _ => {
+            serde_json::json!({"endpoint_id": "0192f0c4-0000-7000-8000-000000000060", "message": "Hello from the work-order server"})
+        }
+    };
+    serde_json::json!({"type": event_type, "timestamp": "2026-11-27T10:15:00.000000Z", "data": data})
+}
+
+/// The OpenAPI 3.1 `webhooks` section: one entry per event type, with the envelope schema,
+/// the signature headers and an example.
+fn add_webhooks(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    let mut paths = utoipa::openapi::path::PathsBuilder::new();
+    for event_type in workorders_persistence::webhooks::EVENT_TYPES {
+        let header = |name: &str, description: &str| {
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some(description))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build()
+        };
+        let operation = OperationBuilder::new()
+            .operation_id(Some(event_type.replace('.', "_")))
+            .tag("webhooks")
+            .summary(Some(format!("`{event_type}` event")))
+            .description(Some(
+                "Sent to every enabled endpoint subscribed to this type. Verify `webhook-signature` before trusting the body; dedupe on `webhook-id`.",
+            ))
+            .parameter(header("webhook-id", "Message id: the same for every attempt of this message"))
+            .parameter(header("webhook-timestamp", "Unix seconds when this attempt was signed; reject old ones"))
+            .parameter(header(
+                "webhook-signature",
+                "`v1,<base64 HMAC-SHA256>` of `id.timestamp.body`, space-separated when two secrets are valid",
+            ))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("WebhookEvent")))
+                            .example(Some(webhook_example(event_type)))
+                            .build(),
+                    )
+                    .build(),
+            ))
+            .response(
+                "2XX",
+                ResponseBuilder::new().description("Received; anything else is retried (410 disables the endpoint)"),
+            )
+            .build();
+        paths = paths.path(event_type, PathItem::new(HttpMethod::Post, operation));
+    }
+    openapi.webhooks = Some(paths.build());
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.schemas.insert(
+        "WebhookEvent".to_owned(),
+        RefOr::T(
+            ObjectBuilder::new()
+                .description(Some("The body of every webhook delivery (Standard Webhooks envelope)."))
+                .property("type", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(workorders_persistence::webhooks::EVENT_TYPES.to_vec())))
+                .required("type")
+                .property("timestamp", ObjectBuilder::new().schema_type(Type::String).format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(utoipa::openapi::schema::KnownFormat::DateTime))))
+                .required("timestamp")
+                .property("data", ObjectBuilder::new().schema_type(Type::Object).description(Some("Always has `work_order_id` for order, step, appointment and booking events; the rest is the event's detail as in the order history.")))
+                .required("data")
+                .into(),
+        ),
+    );
+}
+
 /// The complete document, as served at `/openapi.json` and committed as
 /// `openapi/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -236,6 +342,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(crate::routes::configure)
         .split_for_parts();
     add_shared_components(&mut openapi);
+    add_webhooks(&mut openapi);
     for (path, item) in openapi.paths.paths.iter_mut() {
         let operations = [
             ("get", &mut item.get),

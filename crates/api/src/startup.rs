@@ -135,8 +135,14 @@ impl Application {
     /// `shutdown_timeout` to finish, then the database pool is closed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.db.clone()));
+        let (stop_worker, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(crate::webhooks::run_worker(self.state.clone(), stopped));
         let result = self.server.await;
         housekeeping.abort();
+        // A delivery in flight is abandoned like in a crash: its lease runs out and any
+        // worker sends it again with the same webhook-id (at least once).
+        let _ = stop_worker.send(true);
+        worker.abort();
         self.state.db.close().await;
         tracing::info!("server stopped");
         result

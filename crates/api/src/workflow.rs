@@ -277,7 +277,7 @@ pub async fn persist(
     }
     work_orders::add_participants(tx.conn(), record).await?;
     work_orders::append_events(
-        tx.conn(),
+        tx,
         record.tenant_id,
         record.order.id,
         Uuid::now_v7(),
@@ -454,7 +454,7 @@ pub async fn create(
         });
     }
     work_orders::append_events(
-        tx.conn(),
+        tx,
         record.tenant_id,
         record.order.id,
         Uuid::now_v7(),

@@ -2,6 +2,7 @@
 //! loopback, measures the same database work done directly (the ceiling), and writes
 //! `bench/RESULTS.md`.
 
+mod hooks;
 mod load;
 mod report;
 mod seed;
@@ -174,6 +175,20 @@ async fn measure_size(
         .build()?;
     let tenant = TenantId(company.tenant_id.parse()?);
     let mut results: Vec<(Measurement, Option<Measurement>)> = Vec::new();
+    // A webhook endpoint for order creations, so every write path below also pays for its
+    // outbox rows and the worker delivers while the other operations run.
+    let hooks = hooks::start().await?;
+    let registered = client
+        .post(format!("{base}/v1/webhooks"))
+        .bearer_auth(&company.owner_token)
+        .json(&json!({"url": hooks.url, "event_types": ["work_order.created"]}))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        registered.status().as_u16() == 201,
+        "registering the webhook receiver: {}",
+        registered.status()
+    );
 
     // createWorkOrder
     let process = company.processes[0].0.clone();
@@ -573,6 +588,65 @@ async fn measure_size(
         .await
     };
     results.push((http, None));
+
+    // Webhook delivery: 1,000 orders created by 8 clients; delivered messages per second
+    // from the first creation to the last arrival, and commit-to-arrival latency.
+    // First let the deliveries of the earlier phases finish (no arrival for a second).
+    let mut last = usize::MAX;
+    for _ in 0..120 {
+        let now = hooks.count();
+        if now == last {
+            break;
+        }
+        last = now;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let skip = hooks.count();
+    let since = chrono::Utc::now();
+    let created = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let (client, base, token, process, customer, created) = (
+            client.clone(),
+            base.clone(),
+            company.owner_token.clone(),
+            process.clone(),
+            customer.clone(),
+            created.clone(),
+        );
+        let mut tasks = Vec::new();
+        for w in 0..8 {
+            let (client, base, token, process, customer, created) = (
+                client.clone(),
+                base.clone(),
+                token.clone(),
+                process.clone(),
+                customer.clone(),
+                created.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                for i in 0..125 {
+                    let body = json!({"process_id": process, "channel": "api", "customer_id": customer, "title": format!("hook {w}-{i}")});
+                    if client.post(format!("{base}/v1/work-orders")).bearer_auth(&token).json(&body).send().await.is_ok_and(|r| r.status().as_u16() == 201) {
+                        created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await?;
+        }
+    }
+    let expected = created.load(std::sync::atomic::Ordering::Relaxed);
+    let delivery = hooks
+        .measure(
+            "webhook delivery (1,000 orders)",
+            skip,
+            expected,
+            since,
+            Duration::from_secs(120),
+        )
+        .await;
+    results.push((delivery, None));
 
     let (_, peak_rss) = srv.memory_mib();
     let startup = srv.started_in;

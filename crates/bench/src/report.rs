@@ -186,6 +186,14 @@ impl Report {
                 "| start-up < 1 s with an existing database | {startup:.0} ms | {} |\n",
                 verdict(startup < 1000.0)
             ));
+            if let Some((delivery, _)) = Self::find(size, "webhook delivery") {
+                out.push_str(&format!(
+                    "| webhook delivery (no target set) | {:.0} messages/s, commit to arrival p50 {} ms, p99 {} ms | – |\n",
+                    delivery.throughput(),
+                    ms(delivery.p50),
+                    ms(delivery.p99)
+                ));
+            }
             if let Some((http, _)) = Self::find(size, "syncPush") {
                 let events = http.throughput() * 100.0;
                 out.push_str(&format!(

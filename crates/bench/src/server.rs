@@ -47,6 +47,7 @@ impl Server {
             .env("WORKORDERS_JWT_SECRET", SECRET)
             .env("WORKORDERS_PUBLIC_RATE_PER_IP", "100000000")
             .env("WORKORDERS_PUBLIC_RATE_PER_TENANT", "100000000")
+            .env("WORKORDERS_WEBHOOKS_ALLOW_PRIVATE", "true")
             .env("RUST_LOG", "warn,workorders=info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{Any, AnyPool, Executor, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use workorders_domain::{CustomerId, TenantId, WorkOrderId};
 
@@ -85,6 +85,8 @@ pub struct Db {
     backend: Backend,
     max_connections: u32,
     sqlite_writer: Arc<Mutex<()>>,
+    /// Woken when a commit queued outbox messages (the local delivery worker waits on it).
+    outbox_signal: Arc<Notify>,
 }
 
 /// A write transaction. On SQLite it also holds the process-wide writer lock until it is
@@ -96,16 +98,52 @@ pub struct WriteTx {
     touched_orders: BTreeSet<(TenantId, WorkOrderId)>,
     /// Customers changed in this transaction: their running orders go into the feed.
     touched_customers: BTreeSet<(TenantId, CustomerId)>,
+    /// Events for webhook endpoints, queued in the outbox at commit.
+    emitted: Vec<crate::webhooks::Emitted>,
+    outbox_signal: Arc<Notify>,
 }
 
 impl WriteTx {
-    fn new(tx: Transaction<'static, Any>, writer: Option<OwnedMutexGuard<()>>) -> Self {
+    fn new(
+        tx: Transaction<'static, Any>,
+        writer: Option<OwnedMutexGuard<()>>,
+        outbox_signal: Arc<Notify>,
+    ) -> Self {
         Self {
             tx,
             _writer: writer,
             touched_orders: BTreeSet::new(),
             touched_customers: BTreeSet::new(),
+            emitted: Vec::new(),
+            outbox_signal,
         }
+    }
+
+    /// Tells the tenant's webhook endpoints about `event_type` once this transaction
+    /// commits (the outbox rows are written in it).
+    pub fn emit(&mut self, tenant: TenantId, event_type: &str, data: serde_json::Value) {
+        self.emitted.push(crate::webhooks::Emitted {
+            tenant_id: tenant,
+            event_type: event_type.to_owned(),
+            data,
+            only_endpoint: None,
+        });
+    }
+
+    /// Like `emit`, for one endpoint only (a test ping).
+    pub fn emit_to(
+        &mut self,
+        tenant: TenantId,
+        endpoint: uuid::Uuid,
+        event_type: &str,
+        data: serde_json::Value,
+    ) {
+        self.emitted.push(crate::webhooks::Emitted {
+            tenant_id: tenant,
+            event_type: event_type.to_owned(),
+            data,
+            only_endpoint: Some(endpoint),
+        });
     }
 
     pub fn conn(&mut self) -> &mut AnyConnection {
@@ -126,6 +164,12 @@ impl WriteTx {
     /// the last lock taken, so transactions commit in sequence order and no cycle with order
     /// locks is possible.
     pub async fn commit(mut self) -> Result<(), StoreError> {
+        let emitted = std::mem::take(&mut self.emitted);
+        let queued = if emitted.is_empty() {
+            0
+        } else {
+            crate::webhooks::enqueue(&mut self.tx, &emitted, crate::now()).await?
+        };
         let orders = std::mem::take(&mut self.touched_orders);
         let customers = std::mem::take(&mut self.touched_customers);
         let mut tenants: Vec<TenantId> = orders
@@ -147,7 +191,12 @@ impl WriteTx {
                 crate::sync::record_customer(&mut self.tx, tenant, *customer, seq).await?;
             }
         }
-        self.tx.commit().await.store()
+        let signal = self.outbox_signal.clone();
+        self.tx.commit().await.store()?;
+        if queued > 0 {
+            signal.notify_one();
+        }
+        Ok(())
     }
 }
 
@@ -199,6 +248,7 @@ impl Db {
             backend,
             max_connections: options.max_connections,
             sqlite_writer: Arc::new(Mutex::new(())),
+            outbox_signal: Arc::new(Notify::new()),
         })
     }
 
@@ -258,13 +308,18 @@ impl Db {
             Backend::Sqlite => {
                 let guard = self.sqlite_writer.clone().lock_owned().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.store()?;
-                Ok(WriteTx::new(tx, Some(guard)))
+                Ok(WriteTx::new(tx, Some(guard), self.outbox_signal.clone()))
             }
             Backend::Postgres => {
                 let tx = self.pool.begin().await.store()?;
-                Ok(WriteTx::new(tx, None))
+                Ok(WriteTx::new(tx, None, self.outbox_signal.clone()))
             }
         }
+    }
+
+    /// Woken after a commit that queued outbox messages.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_signal.clone()
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

@@ -22,6 +22,7 @@ pub mod tenants;
 mod time;
 pub mod users;
 mod versioned;
+pub mod webhooks;
 pub mod work_orders;
 
 pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};

@@ -409,7 +409,7 @@ pub struct NewEvent {
 
 /// Appends events to the order's history, numbered after the existing ones.
 pub async fn append_events(
-    conn: &mut Conn,
+    tx: &mut WriteTx,
     tenant: TenantId,
     order: WorkOrderId,
     command_id: uuid::Uuid,
@@ -417,6 +417,19 @@ pub async fn append_events(
     at: DateTime<Utc>,
     events: &[NewEvent],
 ) -> Result<(), StoreError> {
+    for event in events {
+        for webhook_type in crate::webhooks::webhook_types(&event.event_type, &event.data) {
+            let mut data = serde_json::json!({ "work_order_id": order });
+            if let (Some(map), Some(more)) = (data.as_object_mut(), event.data.as_object()) {
+                map.extend(more.clone());
+            }
+            if webhook_type == "work_order.status_changed" {
+                data["change"] = serde_json::Value::from(event.event_type.clone());
+            }
+            tx.emit(tenant, webhook_type, data);
+        }
+    }
+    let conn = tx.conn();
     let last: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(seq), 0) FROM work_order_events WHERE work_order_id = $1",
     )

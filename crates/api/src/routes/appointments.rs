@@ -192,7 +192,7 @@ pub(crate) async fn record_history(
         data,
     };
     work_orders::append_events(
-        tx.conn(),
+        tx,
         a.tenant_id,
         a.work_order_id,
         Uuid::now_v7(),

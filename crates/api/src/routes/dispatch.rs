@@ -366,7 +366,7 @@ pub async fn schedule_step(
         data: serde_json::json!({"appointment_id": appointment.id, "start": span.start, "end": span.end, "assignee_ids": [person], "assignment_reason": why}),
     };
     work_orders::append_events(
-        tx.conn(),
+        &mut tx,
         principal.tenant_id,
         order_id,
         uuid::Uuid::now_v7(),

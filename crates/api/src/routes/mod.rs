@@ -26,6 +26,7 @@ pub mod sync;
 pub mod tenant;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 pub mod work_orders;
 
 /// Registers every documented route. Used by the server and by the OpenAPI generator.
@@ -88,6 +89,16 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(sync::pull)
                 .service(sync::push)
                 .service(sync::list_field_entries)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::update_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_webhook_secret)
+                .service(webhooks::test_webhook)
+                .service(webhooks::list_webhook_deliveries)
+                .service(webhooks::get_webhook_delivery)
+                .service(webhooks::redeliver_webhook)
                 .service(calendars::get_calendar)
                 .service(calendars::set_calendar)
                 .service(calendars::create_absence)

@@ -622,7 +622,7 @@ pub async fn create_booking(
                                  "booking_reference": booking.reference, "assignment_reason": why}),
     };
     work_orders::append_events(
-        tx.conn(),
+        &mut tx,
         tenant.id,
         order.order.id,
         Uuid::now_v7(),
@@ -883,7 +883,7 @@ pub async fn reschedule_booking(
                                  "before": {"start": current.start, "end": current.end}, "by": "customer"}),
     };
     work_orders::append_events(
-        tx.conn(),
+        &mut tx,
         tenant.id,
         booking.work_order_id,
         Uuid::now_v7(),
@@ -970,7 +970,7 @@ pub async fn cancel_booking(
         data: serde_json::json!({"appointment_id": next.id, "reason": reason, "by": "customer", "booking_reference": booking.reference}),
     };
     work_orders::append_events(
-        tx.conn(),
+        &mut tx,
         tenant.id,
         booking.work_order_id,
         Uuid::now_v7(),

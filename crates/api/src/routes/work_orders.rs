@@ -538,7 +538,7 @@ pub async fn update_work_order(
         data: serde_json::json!({"before": before, "after": after}),
     };
     work_orders::append_events(
-        tx.conn(),
+        &mut tx,
         record.tenant_id,
         id,
         Uuid::now_v7(),

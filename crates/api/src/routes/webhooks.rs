@@ -1,0 +1,656 @@
+//! Webhook endpoints per tenant: registration (secret shown once), rotation with overlap,
+//! test pings, the delivery log, and manual redelivery.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::auth::Permission;
+use workorders_persistence::webhooks::{self as store, EVENT_TYPES, EndpointRecord};
+
+use crate::auth::Principal;
+use workorders_domain::ValidationErrors;
+
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::{IfMatch, ValidJson};
+use crate::pagination::{Page, PageQuery};
+use crate::routes::{created, double_option, ok_versioned};
+use crate::state::AppState;
+
+/// An endpoint as shown (the secret only once, at creation and rotation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookEndpointView {
+    pub id: Uuid,
+    #[schema(example = "https://erp.example.com/hooks/workorders")]
+    pub url: String,
+    pub description: Option<String>,
+    /// Subscribed event types; empty: all.
+    #[schema(example = json!(["work_order.completed", "booking.created"]))]
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why the server disabled it (410 Gone, a long failure streak).
+    pub disabled_reason: Option<String>,
+    /// Failed attempts in a row now.
+    pub failure_streak: i64,
+    pub failing_since: Option<DateTime<Utc>>,
+    /// Until then deliveries are also signed with the previous secret.
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&EndpointRecord> for WebhookEndpointView {
+    fn from(e: &EndpointRecord) -> Self {
+        Self {
+            id: e.id,
+            url: e.url.clone(),
+            description: e.description.clone(),
+            event_types: e.event_types.clone(),
+            enabled: e.enabled,
+            disabled_reason: e.disabled_reason.clone(),
+            failure_streak: e.failure_streak,
+            failing_since: e.failing_since,
+            previous_secret_expires_at: e.previous_secret_expires_at,
+            version: e.version,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// A new endpoint with its signing secret (shown only now).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhookEndpoint {
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpointView,
+    /// `whsec_` + base64 key for verifying `webhook-signature`. Store it now.
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// http(s) URL. Targets on loopback, private, link-local or cloud-metadata addresses
+    /// are refused unless the server allows private targets.
+    #[schema(example = "https://erp.example.com/hooks/workorders")]
+    pub url: String,
+    /// Event types to receive; absent or empty: all.
+    pub event_types: Option<Vec<String>>,
+    #[schema(max_length = 500)]
+    pub description: Option<String>,
+    /// Default true.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookRequest {
+    pub url: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Enabling again clears the failure streak and the reason it was disabled.
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    /// How long the previous secret keeps signing too (0 to 604800 seconds, default 86400).
+    #[schema(minimum = 0, maximum = 604800)]
+    pub overlap_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    /// The new secret (shown only now).
+    pub secret: String,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+    pub version: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Queued {
+    /// What was queued, e.g. `webhook.test`.
+    #[schema(example = "webhook.test")]
+    pub event_type: String,
+}
+
+/// A message to one endpoint and where its delivery stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    pub id: Uuid,
+    /// The `webhook-id` header: the same for every attempt and redelivery.
+    pub message_id: Uuid,
+    #[schema(example = "work_order.completed")]
+    pub event_type: String,
+    /// `pending`, `delivered` or `dead` (retries exhausted, endpoint gone or disabled).
+    #[schema(example = "delivered")]
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub at: DateTime<Utc>,
+    /// HTTP status of the answer; absent when there was none (timeout, refused).
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    /// The first 512 bytes of the answer.
+    pub response_snippet: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDetail {
+    #[serde(flatten)]
+    pub delivery: DeliveryView,
+    /// The signed body as sent.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub attempts_log: Vec<AttemptView>,
+}
+
+fn delivery_view(d: &store::Delivery) -> DeliveryView {
+    DeliveryView {
+        id: d.id,
+        message_id: d.message_id,
+        event_type: d.event_type.clone(),
+        status: d.status.clone(),
+        attempts: d.attempts,
+        next_attempt_at: (d.status == "pending").then_some(d.next_attempt_at),
+        last_error: d.last_error.clone(),
+        created_at: d.created_at,
+        delivered_at: d.delivered_at,
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// `pending`, `delivered` or `dead`.
+    pub status: Option<String>,
+}
+
+fn check_types(types: &[String], errors: &mut ValidationErrors) {
+    for (i, t) in types.iter().enumerate() {
+        if !EVENT_TYPES.contains(&t.as_str()) {
+            errors.add(
+                format!("/event_types/{i}"),
+                format!("unknown event type; known: {}", EVENT_TYPES.join(", ")),
+            );
+        }
+    }
+}
+
+async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
+    if url.len() > 2000 {
+        return Err(ApiError::invalid("/url", "at most 2,000 characters"));
+    }
+    crate::webhooks::check_target(url, state.settings.webhooks.allow_private)
+        .await
+        .map(|_| ())
+        .map_err(|reason| ApiError::Unprocessable {
+            code: codes::TARGET_NOT_ALLOWED,
+            detail: reason,
+        })
+}
+
+async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<EndpointRecord> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    store::get_endpoint(&mut conn, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Register a webhook endpoint
+///
+/// Deliveries follow the Standard Webhooks specification: a JSON body
+/// `{"type", "timestamp", "data"}` POSTed with the headers `webhook-id` (stable per message:
+/// dedupe on it), `webhook-timestamp` (Unix seconds) and `webhook-signature`
+/// (`v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, keyed with the base64-decoded part of
+/// the secret after `whsec_`; during a rotation two signatures separated by a space).
+/// Answer 2xx within 10 s; anything else is retried with exponential backoff and jitter for
+/// about two days (5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h ×3; a
+/// `Retry-After` in seconds is honoured). 410 Gone disables the endpoint. An endpoint that
+/// keeps failing (50 attempts in a row over three days) is disabled.
+#[utoipa::path(
+    operation_id = "createWebhook",
+    tag = "webhooks",
+    request_body = CreateWebhookRequest,
+    responses(
+        (status = 201, description = "Registered; the secret is shown only now", body = CreatedWebhookEndpoint, headers(("Location" = String), ("ETag" = String))),
+        (status = 422, description = "Invalid fields, or a target that is not allowed (`target_not_allowed`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/webhooks")]
+pub async fn create_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<CreateWebhookRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    let types = body.event_types.unwrap_or_default();
+    check_types(&types, &mut errors);
+    if body.description.as_ref().is_some_and(|d| d.len() > 500) {
+        errors.add("/description", "at most 500 characters");
+    }
+    errors.finish()?;
+    check_url(&state, &body.url).await?;
+    let now = workorders_persistence::now();
+    let secret = crate::webhooks::new_secret().map_err(ApiError::internal)?;
+    let record = EndpointRecord {
+        id: Uuid::now_v7(),
+        tenant_id: principal.tenant_id,
+        url: body.url,
+        description: body.description,
+        event_types: types,
+        enabled: body.enabled.unwrap_or(true),
+        disabled_reason: None,
+        secret: secret.clone(),
+        previous_secret: None,
+        previous_secret_expires_at: None,
+        failure_streak: 0,
+        failing_since: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin_write().await?;
+    store::insert_endpoint(tx.conn(), &record).await?;
+    tx.commit().await?;
+    Ok(created(
+        format!("/v1/webhooks/{}", record.id),
+        1,
+        &CreatedWebhookEndpoint {
+            endpoint: WebhookEndpointView::from(&record),
+            secret,
+        },
+    ))
+}
+
+/// List webhook endpoints
+#[utoipa::path(
+    operation_id = "listWebhooks",
+    tag = "webhooks",
+    responses((status = 200, description = "The tenant's endpoints", body = Vec<WebhookEndpointView>)),
+    security(("access_token" = []))
+)]
+#[get("/webhooks")]
+pub async fn list_webhooks(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let items: Vec<WebhookEndpointView> = store::list_endpoints(&state.db, principal.tenant_id)
+        .await?
+        .iter()
+        .map(WebhookEndpointView::from)
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// Get a webhook endpoint
+#[utoipa::path(
+    operation_id = "getWebhook",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id")),
+    responses(
+        (status = 200, description = "The endpoint", body = WebhookEndpointView, headers(("ETag" = String))),
+        (status = 404, description = "No such endpoint in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[get("/webhooks/{id}")]
+pub async fn get_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let e = load(&state, &principal, id.into_inner()).await?;
+    Ok(ok_versioned(e.version, &WebhookEndpointView::from(&e)))
+}
+
+/// Change a webhook endpoint
+#[utoipa::path(
+    operation_id = "updateWebhook",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id"), ("If-Match" = String, Header, description = "ETag of the endpoint")),
+    request_body = UpdateWebhookRequest,
+    responses(
+        (status = 200, description = "Changed", body = WebhookEndpointView, headers(("ETag" = String))),
+        (status = 404, description = "No such endpoint in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields or target", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[patch("/webhooks/{id}")]
+pub async fn update_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidJson<UpdateWebhookRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
+    let mut e = load(&state, &principal, id.into_inner()).await?;
+    if e.version != expected {
+        return Err(ApiError::PreconditionFailed {
+            current_version: e.version,
+        });
+    }
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    if let Some(types) = &body.event_types {
+        check_types(types, &mut errors);
+    }
+    if let Some(Some(d)) = &body.description
+        && d.len() > 500
+    {
+        errors.add("/description", "at most 500 characters");
+    }
+    errors.finish()?;
+    if let Some(url) = body.url {
+        check_url(&state, &url).await?;
+        e.url = url;
+    }
+    if let Some(types) = body.event_types {
+        e.event_types = types;
+    }
+    if let Some(d) = body.description {
+        e.description = d;
+    }
+    if let Some(enabled) = body.enabled {
+        if enabled && !e.enabled {
+            e.disabled_reason = None;
+            e.failure_streak = 0;
+            e.failing_since = None;
+        }
+        e.enabled = enabled;
+    }
+    let now = workorders_persistence::now();
+    let mut tx = state.db.begin_write().await?;
+    if !store::update_endpoint(tx.conn(), &e, expected, now).await? {
+        return Err(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        });
+    }
+    tx.commit().await?;
+    e.version = expected + 1;
+    e.updated_at = now;
+    Ok(ok_versioned(e.version, &WebhookEndpointView::from(&e)))
+}
+
+/// Delete a webhook endpoint
+///
+/// Its queued messages and delivery log go with it.
+#[utoipa::path(
+    operation_id = "deleteWebhook",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id"), ("If-Match" = String, Header, description = "ETag of the endpoint")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such endpoint in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[delete("/webhooks/{id}")]
+pub async fn delete_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
+    let e = load(&state, &principal, id.into_inner()).await?;
+    let mut tx = state.db.begin_write().await?;
+    if !store::delete_endpoint(tx.conn(), principal.tenant_id, e.id, expected).await? {
+        return Err(ApiError::PreconditionFailed {
+            current_version: e.version,
+        });
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Rotate an endpoint's secret
+///
+/// Returns the new secret (shown only now). The previous secret keeps signing too (a second
+/// signature in `webhook-signature`) for the overlap, so receivers can switch without
+/// losing a message.
+#[utoipa::path(
+    operation_id = "rotateWebhookSecret",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id")),
+    request_body = RotateSecretRequest,
+    responses(
+        (status = 200, description = "The new secret", body = RotatedSecret, headers(("ETag" = String))),
+        (status = 404, description = "No such endpoint in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/webhooks/{id}/rotate-secret")]
+pub async fn rotate_webhook_secret(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ValidJson<RotateSecretRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let overlap = body.overlap_seconds.unwrap_or(86_400);
+    if !(0..=604_800).contains(&overlap) {
+        return Err(ApiError::invalid(
+            "/overlap_seconds",
+            "between 0 and 604800 seconds",
+        ));
+    }
+    let mut e = load(&state, &principal, id.into_inner()).await?;
+    let now = workorders_persistence::now();
+    let secret = crate::webhooks::new_secret().map_err(ApiError::internal)?;
+    let expected = e.version;
+    e.previous_secret = (overlap > 0).then(|| e.secret.clone());
+    e.previous_secret_expires_at = (overlap > 0).then(|| now + Duration::seconds(overlap));
+    e.secret = secret.clone();
+    let mut tx = state.db.begin_write().await?;
+    if !store::update_endpoint(tx.conn(), &e, expected, now).await? {
+        return Err(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        });
+    }
+    tx.commit().await?;
+    Ok(ok_versioned(
+        expected + 1,
+        &RotatedSecret {
+            secret,
+            previous_secret_expires_at: e.previous_secret_expires_at,
+            version: expected + 1,
+        },
+    ))
+}
+
+/// Send a test event
+///
+/// Queues a `webhook.test` message for this endpoint only (also when it subscribes to
+/// other types); see the delivery log for the outcome.
+#[utoipa::path(
+    operation_id = "testWebhook",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id")),
+    responses(
+        (status = 202, description = "Queued", body = Queued),
+        (status = 404, description = "No such endpoint in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The endpoint is disabled", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/webhooks/{id}/test")]
+pub async fn test_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let e = load(&state, &principal, id.into_inner()).await?;
+    if !e.enabled {
+        return Err(ApiError::conflict(
+            codes::ENDPOINT_DISABLED,
+            "the endpoint is disabled; enable it first",
+        ));
+    }
+    let mut tx = state.db.begin_write().await?;
+    tx.emit_to(
+        principal.tenant_id,
+        e.id,
+        "webhook.test",
+        serde_json::json!({"endpoint_id": e.id, "message": "Hello from the work-order server"}),
+    );
+    tx.commit().await?;
+    Ok(HttpResponse::Accepted().json(Queued {
+        event_type: "webhook.test".to_owned(),
+    }))
+}
+
+/// List an endpoint's deliveries
+///
+/// Newest first; `status=dead` lists the messages whose retries are exhausted.
+#[utoipa::path(
+    operation_id = "listWebhookDeliveries",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id"), DeliveryQuery),
+    responses(
+        (status = 200, description = "One page of deliveries", body = Page<DeliveryView>),
+        (status = 404, description = "No such endpoint in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[get("/webhooks/{id}/deliveries")]
+pub async fn list_webhook_deliveries(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<DeliveryQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let e = load(&state, &principal, id.into_inner()).await?;
+    let status = query.status.as_deref();
+    if status.is_some_and(|s| !["pending", "delivered", "dead"].contains(&s)) {
+        return Err(ApiError::bad_request(
+            codes::INVALID_QUERY,
+            "`status` must be pending, delivered or dead",
+        ));
+    }
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .parse()?;
+    let rows = store::list_deliveries(
+        &state.db,
+        principal.tenant_id,
+        e.id,
+        status,
+        page.after,
+        page.limit.saturating_add(1),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, page, |d| d.id, |d| delivery_view(&d))))
+}
+
+/// Get a delivery with its attempts
+#[utoipa::path(
+    operation_id = "getWebhookDelivery",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id"), ("delivery_id" = Uuid, Path, description = "Delivery id")),
+    responses(
+        (status = 200, description = "The delivery, its payload and every attempt", body = DeliveryDetail),
+        (status = 404, description = "No such delivery", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[get("/webhooks/{id}/deliveries/{delivery_id}")]
+pub async fn get_webhook_delivery(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let (endpoint, delivery) = path.into_inner();
+    let (d, attempts) = store::get_delivery(&state.db, principal.tenant_id, endpoint, delivery)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(DeliveryDetail {
+        delivery: delivery_view(&d),
+        payload: serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null),
+        attempts_log: attempts
+            .into_iter()
+            .map(|a| AttemptView {
+                at: a.at,
+                status_code: a.status_code,
+                latency_ms: a.latency_ms,
+                error: a.error,
+                response_snippet: a.response_snippet,
+            })
+            .collect(),
+    }))
+}
+
+/// Deliver a message again
+///
+/// For dead messages (after fixing the receiver) or to resend a delivered one. It keeps its
+/// `webhook-id`, so a receiver that already has it can drop it.
+#[utoipa::path(
+    operation_id = "redeliverWebhook",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Endpoint id"), ("delivery_id" = Uuid, Path, description = "Delivery id")),
+    responses(
+        (status = 202, description = "Queued again", body = Queued),
+        (status = 404, description = "No such delivery", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It is being delivered right now", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/webhooks/{id}/deliveries/{delivery_id}/redeliver")]
+pub async fn redeliver_webhook(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let (endpoint, delivery) = path.into_inner();
+    let (d, _) = store::get_delivery(&state.db, principal.tenant_id, endpoint, delivery)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let now = workorders_persistence::now();
+    if !store::redeliver(&state.db, principal.tenant_id, endpoint, delivery, now).await? {
+        return Err(ApiError::conflict(
+            codes::IN_FLIGHT,
+            "the message is being delivered right now; look again in a moment",
+        ));
+    }
+    state.db.outbox_signal().notify_one();
+    Ok(HttpResponse::Accepted().json(Queued {
+        event_type: d.event_type,
+    }))
+}
