@@ -241,34 +241,47 @@ async fn send(
     }
 }
 
-/// Delivers one claimed message and records the attempt.
-async fn deliver(state: &AppState, message: Claimed) {
-    let db = &state.db;
+/// What one delivery attempt came to, before it is recorded.
+struct Done {
+    message: Claimed,
+    attempt: Attempt,
+    outcome: Outcome,
+    success: bool,
+    gone: bool,
+    /// The endpoint as it was when sent (none when it was disabled or deleted).
+    endpoint: Option<EndpointRecord>,
+}
+
+/// Sends one claimed message (nothing is written yet).
+async fn attempt(state: &AppState, message: Claimed) -> Option<Done> {
     let settings = &state.settings.webhooks;
     let now = workorders_persistence::now();
-    let endpoint = match db.pool().acquire().await {
+    let endpoint = match state.db.pool().acquire().await {
         Ok(mut conn) => store::get_endpoint(&mut conn, message.tenant_id, message.endpoint_id)
             .await
             .ok()
-            .flatten(),
-        Err(_) => None,
+            .flatten()?,
+        Err(_) => return None,
     };
     let started = Instant::now();
-    let (sent, endpoint) = match endpoint {
-        Some(e) if e.enabled => (send(state, &e, &message, now).await, Some(e)),
-        Some(e) => (
+    let (sent, endpoint) = if endpoint.enabled {
+        (send(state, &endpoint, &message, now).await, Some(endpoint))
+    } else {
+        (
             Sent {
                 status: None,
                 retry_after: None,
                 error: Some(format!(
                     "endpoint disabled: {}",
-                    e.disabled_reason.as_deref().unwrap_or("by its owner")
+                    endpoint
+                        .disabled_reason
+                        .as_deref()
+                        .unwrap_or("by its owner")
                 )),
                 snippet: None,
             },
             None,
-        ),
-        None => return,
+        )
     };
     let latency_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let success = sent.status.is_some_and(|s| (200..300).contains(&s));
@@ -293,25 +306,28 @@ async fn deliver(state: &AppState, message: Claimed) {
             .or_else(|| (!success).then(|| format!("answered {}", sent.status.unwrap_or(0)))),
         response_snippet: sent.snippet,
     };
-    match store::finish(db, &message, &attempt, &outcome).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(message = %message.message_id, "lost the lease on a webhook message; another worker has it");
-            return;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not record a webhook attempt");
-            return;
-        }
-    }
-    state.metrics.webhook_attempt(match outcome {
-        Outcome::Delivered => "delivered",
-        Outcome::Retry { .. } => "failed",
-        Outcome::Dead => "dead",
-    });
-    if endpoint.is_none() {
+    Some(Done {
+        message,
+        attempt,
+        outcome,
+        success,
+        gone,
+        endpoint,
+    })
+}
+
+/// Keeps the endpoint's failure streak; disables it on 410 or a long streak and tells the
+/// tenant's other endpoints.
+async fn endpoint_result(state: &AppState, done: &Done) {
+    let Some(endpoint) = &done.endpoint else {
+        return;
+    };
+    if done.success && endpoint.failure_streak == 0 {
         return;
     }
+    let settings = &state.settings.webhooks;
+    let now = done.attempt.at;
+    let gone = done.gone;
     let disable = |e: &EndpointRecord| -> Option<String> {
         if gone {
             return Some("the endpoint answered 410 Gone".to_owned());
@@ -329,17 +345,18 @@ async fn deliver(state: &AppState, message: Claimed) {
             )
         })
     };
+    let db = &state.db;
     match store::record_endpoint_result(
         db,
-        message.tenant_id,
-        message.endpoint_id,
-        success,
+        endpoint.tenant_id,
+        endpoint.id,
+        done.success,
         now,
         disable,
     )
     .await
     {
-        Ok(Some(e)) if !e.enabled && e.disabled_reason.is_some() && !success => {
+        Ok(Some(e)) if !e.enabled && endpoint.enabled => {
             tracing::warn!(endpoint = %e.id, reason = ?e.disabled_reason, "webhook endpoint disabled");
             // Tell the tenant's other endpoints; the e-mail to the owner comes with e-mail.
             if let Ok(mut tx) = db.begin_write().await {
@@ -355,6 +372,40 @@ async fn deliver(state: &AppState, message: Claimed) {
         }
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "could not record the endpoint's result"),
+    }
+}
+
+/// Sends a batch of claimed messages concurrently, then records every attempt in one
+/// transaction.
+async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
+    let sends = claimed.into_iter().map(|m| attempt(state, m));
+    let done: Vec<Done> = futures_util::future::join_all(sends)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let rows: Vec<(Claimed, Attempt, Outcome)> = done
+        .iter()
+        .map(|d| (d.message.clone(), d.attempt.clone(), d.outcome.clone()))
+        .collect();
+    let kept = match store::finish_all(&state.db, &rows).await {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(error = %e, "could not record webhook attempts");
+            return;
+        }
+    };
+    for (d, kept) in done.iter().zip(kept) {
+        if !kept {
+            tracing::warn!(message = %d.message.message_id, "lost the lease on a webhook message; another worker has it");
+            continue;
+        }
+        state.metrics.webhook_attempt(match d.outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Retry { .. } => "failed",
+            Outcome::Dead => "dead",
+        });
+        endpoint_result(state, d).await;
     }
 }
 
@@ -379,8 +430,7 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
             if claimed.is_empty() {
                 break;
             }
-            let deliveries = claimed.into_iter().map(|m| deliver(&state, m));
-            futures_util::future::join_all(deliveries).await;
+            deliver_batch(&state, claimed).await;
         }
         if let Ok((pending, oldest)) =
             store::queue_stats(&state.db, workorders_persistence::now()).await

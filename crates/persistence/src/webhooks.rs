@@ -381,15 +381,28 @@ pub enum Outcome {
     Dead,
 }
 
-/// Records an attempt and its outcome, if this worker still holds the lease. Returns false
-/// when the lease was lost (another worker owns the message now).
-pub async fn finish(
+/// Records attempts and their outcomes in one transaction, for the messages this worker
+/// still holds the lease of. Returns, per message, false when the lease was lost (another
+/// worker owns the message now).
+pub async fn finish_all(
     db: &Db,
+    results: &[(Claimed, Attempt, Outcome)],
+) -> Result<Vec<bool>, StoreError> {
+    let mut tx = db.begin_write().await?;
+    let mut kept = Vec::with_capacity(results.len());
+    for (claimed, attempt, outcome) in results {
+        kept.push(finish_one(tx.conn(), claimed, attempt, outcome).await?);
+    }
+    tx.commit().await?;
+    Ok(kept)
+}
+
+async fn finish_one(
+    conn: &mut Conn,
     claimed: &Claimed,
     attempt: &Attempt,
     outcome: &Outcome,
 ) -> Result<bool, StoreError> {
-    let mut tx = db.begin_write().await?;
     let (status, next, delivered) = match outcome {
         Outcome::Delivered => ("delivered", attempt.at, Some(attempt.at)),
         Outcome::Retry { at } => ("pending", *at, None),
@@ -405,7 +418,7 @@ pub async fn finish(
     .bind(attempt.error.clone())
     .bind(claimed.id.to_string())
     .bind(format_instant(claimed.locked_until))
-    .execute(tx.conn())
+    .execute(&mut *conn)
     .await
     .store()?;
     if done.rows_affected() != 1 {
@@ -423,10 +436,9 @@ pub async fn finish(
     .bind(attempt.latency_ms)
     .bind(attempt.error.clone())
     .bind(attempt.response_snippet.clone())
-    .execute(tx.conn())
+    .execute(&mut *conn)
     .await
     .store()?;
-    tx.commit().await?;
     Ok(true)
 }
 
