@@ -6,6 +6,9 @@
 //! one against them before inserting. Two overlapping requests for one person are therefore
 //! decided one after the other, and the second sees the first.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -377,4 +380,69 @@ pub async fn still_free(
                 .is_some_and(|a| check_placement(tz, a, span, false).is_ok())
         })
         .collect())
+}
+
+/// Recently computed slot lists for the booking widget. A list is reused only while the
+/// tenant's change sequence is unchanged (every appointment, booking and order change moves
+/// it, on any instance) and for at most ten seconds (calendar and absence edits); starts that
+/// have come within the lead time are dropped on reuse. Slots are advice: the booking itself
+/// re-checks the person's calendar under lock, so a stale list can cost a visitor a 409 with
+/// alternatives, never a double booking.
+#[derive(Default)]
+pub struct SlotCache {
+    entries: std::sync::Mutex<HashMap<String, (std::time::Instant, i64, Arc<Vec<Slot>>)>>,
+}
+
+const SLOT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const SLOT_CACHE_ENTRIES: usize = 2000;
+
+impl SlotCache {
+    fn get(&self, key: &str, seq: i64) -> Option<Arc<Vec<Slot>>> {
+        let entries = self.entries.lock().ok()?;
+        let (at, cached_seq, slots) = entries.get(key)?;
+        (*cached_seq == seq && at.elapsed() < SLOT_CACHE_TTL).then(|| slots.clone())
+    }
+
+    fn put(&self, key: String, seq: i64, slots: Arc<Vec<Slot>>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= SLOT_CACHE_ENTRIES {
+                entries.retain(|_, (at, _, _)| at.elapsed() < SLOT_CACHE_TTL);
+                if entries.len() >= SLOT_CACHE_ENTRIES {
+                    entries.clear();
+                }
+            }
+            entries.insert(key, (std::time::Instant::now(), seq, slots));
+        }
+    }
+}
+
+/// `service_slots` through the cache (the public widget's hot path).
+#[allow(clippy::too_many_arguments)]
+pub async fn cached_service_slots(
+    cache: &SlotCache,
+    db: &workorders_persistence::Db,
+    conn: &mut Conn,
+    tz: Tz,
+    service: &ServiceRecord,
+    from: NaiveDate,
+    to: NaiveDate,
+    location: &CustomerLocation,
+    now: DateTime<Utc>,
+) -> ApiResult<Vec<Slot>> {
+    let seq = workorders_persistence::sync::current_seq(db, service.tenant_id).await?;
+    let key = format!(
+        "{}|{}|{}|{from}|{to}|{:?}|{:?}",
+        service.tenant_id, service.id, service.version, location.postal_code, location.coordinates
+    );
+    let earliest = now + Duration::minutes(i64::from(service.lead_time_minutes));
+    if let Some(slots) = cache.get(&key, seq) {
+        return Ok(slots
+            .iter()
+            .filter(|s| s.start >= earliest)
+            .cloned()
+            .collect());
+    }
+    let slots = service_slots(conn, tz, service, from, to, location, now).await?;
+    cache.put(key, seq, Arc::new(slots.clone()));
+    Ok(slots)
 }

@@ -97,6 +97,7 @@ impl Application {
                 settings.public_per_tenant_per_minute,
             )),
             metrics: Arc::new(Metrics::new()),
+            slot_cache: Arc::new(crate::scheduling::SlotCache::default()),
             blobs: Arc::new(crate::blobs::FsBlobStore::new(
                 settings.data_dir.join("attachments"),
             )),

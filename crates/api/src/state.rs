@@ -26,4 +26,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Attachment bytes.
     pub blobs: Arc<dyn BlobStore>,
+    /// Recently computed booking-widget slots.
+    pub slot_cache: Arc<crate::scheduling::SlotCache>,
 }

@@ -216,7 +216,18 @@ pub async fn list_slots(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let slots = service_slots(&mut conn, tz, &service, from, to, &location, now).await?;
+    let slots = scheduling::cached_service_slots(
+        &state.slot_cache,
+        &state.db,
+        &mut conn,
+        tz,
+        &service,
+        from,
+        to,
+        &location,
+        now,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(SlotList {
         time_zone: tz.name().to_owned(),
         slots: slots
