@@ -390,8 +390,11 @@ pub async fn still_free(
 /// alternatives, never a double booking.
 #[derive(Default)]
 pub struct SlotCache {
-    entries: std::sync::Mutex<HashMap<String, (std::time::Instant, i64, Arc<Vec<Slot>>)>>,
+    entries: std::sync::Mutex<HashMap<String, CachedSlots>>,
 }
+
+/// When computed, at which change sequence, and the slots.
+type CachedSlots = (std::time::Instant, i64, Arc<Vec<Slot>>);
 
 const SLOT_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 const SLOT_CACHE_ENTRIES: usize = 2000;
