@@ -48,6 +48,7 @@ async fn a_new_order_is_numbered_and_its_first_step_is_active_with_a_responsible
     let intake = step_of(&resp.body, "intake");
     assert_eq!(intake["status"], "active");
     assert_eq!(intake["responsible"]["id"], dispatcher_id.as_str());
+    assert_eq!(intake["responsible"]["name"], "Test Person");
     assert!(intake["due_at"].is_string());
     assert_eq!(
         intake["allowed_actions"],

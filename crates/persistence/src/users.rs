@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 use workorders_domain::auth::Role;
 use workorders_domain::user::{Email, HomeBase};
 use workorders_domain::{TenantId, UserId};
@@ -288,6 +289,30 @@ pub async fn all_in(conn: &mut Conn, tenant: TenantId) -> Result<Vec<UserRecord>
         .await
         .store()?;
     rows.iter().map(from_row).collect()
+}
+
+/// Names of these users (missing ids are left out).
+pub async fn names(
+    db: &Db,
+    tenant: TenantId,
+    ids: &[UserId],
+) -> Result<HashMap<UserId, String>, StoreError> {
+    let mut names = HashMap::new();
+    for chunk in ids.chunks(100) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, name FROM users WHERE tenant_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        for row in query.fetch_all(db.pool()).await.store()? {
+            names.insert(UserId(row.uuid("id")?), row.text("name")?);
+        }
+    }
+    Ok(names)
 }
 
 /// A user inside a transaction.

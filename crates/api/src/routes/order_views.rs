@@ -204,17 +204,24 @@ pub struct ViewContext {
 
 impl ViewContext {
     pub async fn load(db: &Db, tenant: TenantId, records: &[&WorkOrderRecord]) -> ApiResult<Self> {
-        let mut conn = db
-            .pool()
-            .acquire()
-            .await
-            .map_err(crate::error::ApiError::internal)?;
-        let people = users::all_in(&mut conn, tenant)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.name))
+        Self::load_with(db, tenant, records, &[]).await
+    }
+
+    /// Like `load`, with the names of `more_people` too (steps shown without their order).
+    pub async fn load_with(
+        db: &Db,
+        tenant: TenantId,
+        records: &[&WorkOrderRecord],
+        more_people: &[UserId],
+    ) -> ApiResult<Self> {
+        let mut ids: Vec<UserId> = records
+            .iter()
+            .flat_map(|r| r.order.steps.iter().filter_map(|s| s.responsible))
+            .chain(more_people.iter().copied())
             .collect();
-        drop(conn);
+        ids.sort();
+        ids.dedup();
+        let people = users::names(db, tenant, &ids).await?;
         let mut customer_ids: Vec<CustomerId> = records.iter().map(|r| r.customer_id).collect();
         customer_ids.sort();
         customer_ids.dedup();

@@ -455,7 +455,8 @@ pub async fn list_my_work(
     } else {
         None
     };
-    let context = ViewContext::load(&state.db, principal.tenant_id, &[]).await?;
+    let people: Vec<UserId> = rows.iter().filter_map(|r| r.step.responsible).collect();
+    let context = ViewContext::load_with(&state.db, principal.tenant_id, &[], &people).await?;
     let items: Vec<MyWorkItem> = rows
         .into_iter()
         .map(|r| MyWorkItem {
