@@ -695,7 +695,10 @@ async fn my_work_lists_open_steps_soonest_due_first(ctx: Ctx) {
         .map(|i| i["step"]["key"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(keys, ["f", "s", "u"]);
-    assert_eq!(work.body["items"][0]["step"]["responsible"]["name"], "Test Person");
+    assert_eq!(
+        work.body["items"][0]["step"]["responsible"]["name"],
+        "Test Person"
+    );
     // Paging keeps the order.
     let page1 = app.get("/v1/me/work?limit=2", &tech).await;
     let cursor = page1.body["next_cursor"].as_str().expect("cursor");

@@ -53,6 +53,7 @@ impl AttachmentKind {
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     /// `photo`, `signature` or `document`.
+    #[param(inline)]
     pub kind: AttachmentKind,
     /// SHA-256 of the bytes as computed by the client, 64 hex digits. The upload is refused
     /// (422 `digest_mismatch`) when the received bytes hash differently, and it is

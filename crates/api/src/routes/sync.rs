@@ -455,7 +455,8 @@ pub struct AppointmentStatusPayload {
 }
 
 /// The payload, by event type (documentation; each type's shape is checked strictly).
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)]
 pub enum FieldEventPayload {
     Empty(EmptyPayload),
