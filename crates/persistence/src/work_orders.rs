@@ -279,6 +279,31 @@ pub async fn load_for_update(
     }
 }
 
+/// An order's status inside a write transaction, the order row locked as by
+/// `load_for_update` (without loading its steps).
+pub async fn lock_status(
+    conn: &mut Conn,
+    db: &Db,
+    tenant: TenantId,
+    id: WorkOrderId,
+) -> Result<Option<OrderStatus>, StoreError> {
+    let lock = if db.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT status FROM work_orders WHERE tenant_id = $1 AND id = $2{lock}");
+    let status: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    status
+        .map(|s| OrderStatus::parse(&s).ok_or_else(|| bad("status")(s.clone())))
+        .transpose()
+}
+
 pub async fn get(
     db: &Db,
     tenant: TenantId,

@@ -735,6 +735,9 @@ fn command_rejection(e: CommandError) -> Rejection {
 
 /// Orders of the batch, locked, with the domain events each collected.
 struct Batch {
+    /// Every order of the batch that exists, locked, by status.
+    statuses: HashMap<WorkOrderId, OrderStatus>,
+    /// Orders with step work, loaded whole, with the domain events each collected.
     orders: HashMap<WorkOrderId, (WorkOrderRecord, Vec<Event>)>,
     /// Whether the pusher takes part in an order (asked once per order).
     participant: HashMap<WorkOrderId, bool>,
@@ -767,8 +770,8 @@ struct Pusher<'a> {
 }
 
 impl Pusher<'_> {
-    fn order_gate(record: &WorkOrderRecord, step_work: bool) -> Result<(), Rejection> {
-        match record.order.status {
+    fn order_gate(status: OrderStatus, step_work: bool) -> Result<(), Rejection> {
+        match status {
             OrderStatus::Cancelled => Err(reject("order_cancelled", "the order was cancelled")),
             OrderStatus::OnHold if step_work => {
                 Err(reject("order_on_hold", "the order is on hold"))
@@ -793,7 +796,7 @@ impl Pusher<'_> {
         p: &Parsed,
     ) -> ApiResult<Result<(), Rejection>> {
         let order_id = WorkOrderId(p.event.work_order_id);
-        if !batch.orders.contains_key(&order_id) {
+        if !batch.statuses.contains_key(&order_id) {
             return Ok(Err(reject(
                 "not_found",
                 "no such work order visible to you",
@@ -852,8 +855,8 @@ impl Pusher<'_> {
                 }
                 let time_or_material = !matches!(p.body, Body::Note(_));
                 if time_or_material
-                    && let Some((record, _)) = batch.orders.get(&order_id)
-                    && let Err(r) = Self::order_gate(record, false)
+                    && let Some(status) = batch.statuses.get(&order_id)
+                    && let Err(r) = Self::order_gate(*status, false)
                 {
                     return Ok(Err(r));
                 }
@@ -901,7 +904,7 @@ impl Pusher<'_> {
                     reject("not_found", "no such work order visible to you")
                 }));
             }
-            if let Err(r) = Self::order_gate(record, true) {
+            if let Err(r) = Self::order_gate(record.order.status, true) {
                 return Ok(Err(r));
             }
             if authorize(self.principal, record, &command).is_err() {
@@ -1130,14 +1133,26 @@ pub async fn push_events(
         .map(|p| WorkOrderId(p.event.work_order_id))
         .collect();
     let mut batch = Batch {
+        statuses: HashMap::new(),
         orders: HashMap::new(),
         participant: HashMap::new(),
         assigner: None,
         entries: Vec::new(),
     };
+    // Notes, time and material need only the order's status; step work the whole order.
+    let step_work: HashSet<WorkOrderId> = parsed
+        .iter()
+        .filter(|p| p.event.kind.needs_step())
+        .map(|p| WorkOrderId(p.event.work_order_id))
+        .collect();
     for id in order_ids {
-        if let Some(record) = work_orders::load_for_update(tx.conn(), db, tenant, id).await? {
-            batch.orders.insert(id, (record, Vec::new()));
+        if step_work.contains(&id) {
+            if let Some(record) = work_orders::load_for_update(tx.conn(), db, tenant, id).await? {
+                batch.statuses.insert(id, record.order.status);
+                batch.orders.insert(id, (record, Vec::new()));
+            }
+        } else if let Some(status) = work_orders::lock_status(tx.conn(), db, tenant, id).await? {
+            batch.statuses.insert(id, status);
         }
     }
     let pusher = Pusher {
