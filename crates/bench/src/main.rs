@@ -484,7 +484,7 @@ async fn measure_size(
             company.slug.clone(),
             company.service_id.clone(),
         );
-        run("listSlots (50 staff, 14 days)", 4, run_for, move |_, _| {
+        run("listSlots (50 staff, 14 days, cached while unchanged)", 4, run_for, move |_, _| {
             let (client, base, slug, service) = (client.clone(), base.clone(), slug.clone(), service.clone());
             async move {
                 client.get(format!("{base}/v1/public/{slug}/services/{service}/slots?from={from}&to={to}&postal_code=10115")).send().await.is_ok_and(|r| ok(r.status()))
@@ -501,7 +501,7 @@ async fn measure_size(
     .context("service")?;
     let raw = {
         let (db, service) = (db.clone(), Arc::new(service_record));
-        run("listSlots (raw)", 4, run_for, move |_, _| {
+        run("listSlots (raw, uncached)", 4, run_for, move |_, _| {
             let (db, service) = (db.clone(), service.clone());
             async move {
                 let Ok(mut conn) = db.pool().acquire().await else {

@@ -156,11 +156,21 @@ impl Report {
                     }
                 }
             }
-            if let Some((http, _)) = Self::find(size, "listSlots") {
+            if let Some((http, raw)) = Self::find(size, "listSlots") {
                 let p50 = http.p50.as_secs_f64() * 1000.0;
+                let computed = raw
+                    .as_ref()
+                    .map(|r| {
+                        format!(
+                            "; computed afresh (raw): {:.2} ms",
+                            r.p50.as_secs_f64() * 1000.0
+                        )
+                    })
+                    .unwrap_or_default();
                 out.push_str(&format!(
-                    "| listSlots 50 staff × 14 days p50 < 10 ms | {p50:.2} ms | {} |\n",
-                    verdict(p50 < 10.0)
+                    "| listSlots 50 staff × 14 days p50 < 10 ms | {p50:.2} ms from the slot cache{computed} | {} (cached), {} (computed) |\n",
+                    verdict(p50 < 10.0),
+                    verdict(raw.as_ref().is_some_and(|r| r.p50.as_secs_f64() * 1000.0 < 10.0))
                 ));
             }
             let idle = self
