@@ -55,3 +55,15 @@ CREATE TABLE webhook_attempts (
     response_snippet TEXT
 );
 CREATE INDEX webhook_attempts_outbox_idx ON webhook_attempts (outbox_id, attempted_at);
+
+-- Steps that passed their due time and were announced (`step.overdue`), once per due time:
+-- a reopened step with a new due time is announced again.
+CREATE TABLE step_overdue_notices (
+    step_id     TEXT NOT NULL REFERENCES work_order_steps (id),
+    due_at      TEXT NOT NULL,
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    notified_at TEXT NOT NULL,
+    PRIMARY KEY (step_id, due_at)
+);
+CREATE INDEX work_order_steps_due_idx ON work_order_steps (due_at)
+    WHERE status IN ('active', 'in_progress');

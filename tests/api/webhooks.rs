@@ -24,6 +24,7 @@ tests!(
     failures_are_retried_logged_and_redelivered,
     gone_and_failing_endpoints_are_disabled,
     a_killed_worker_loses_nothing_and_instances_share_the_work,
+    overdue_steps_are_announced_once,
 );
 
 /// What the receiver got.
@@ -183,6 +184,7 @@ fn fast(s: &mut Settings) {
     s.webhooks.timeout = Duration::from_millis(500);
     s.webhooks.poll = Duration::from_millis(50);
     s.webhooks.lease = Duration::from_secs(2);
+    s.webhooks.overdue_scan = Duration::from_millis(100);
 }
 
 async fn endpoint(app: &TestApp, token: &str, url: &str, types: Value) -> Value {
@@ -733,4 +735,34 @@ async fn a_killed_worker_loses_nothing_and_instances_share_the_work(ctx: Ctx) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(second.get(&path, &t.token).await.body["items"], json!([]));
+}
+
+async fn overdue_steps_are_announced_once(ctx: Ctx) {
+    let app = ctx.app_with(fast).await;
+    let second = ctx.app_sharing(&app, fast).await;
+    let t = app.sign_up().await;
+    let r = receiver(Behaviour::default()).await;
+    endpoint(&app, &t.token, &r.url, json!(["step.overdue"])).await;
+    let (process, customer) = process_and_customer(&app, &t.token).await;
+    let late = app.order(&t.token, &process, &customer).await.body;
+    let on_time = app.order(&t.token, &process, &customer).await.body;
+    // The step of `late` was due an hour ago; `on_time`'s is due in an hour.
+    let an_hour_ago =
+        workorders_persistence::format_instant(chrono::Utc::now() - chrono::Duration::hours(1));
+    sqlx::query("UPDATE work_order_steps SET due_at = $1 WHERE work_order_id = $2")
+        .bind(&an_hour_ago)
+        .bind(late["id"].as_str().expect("id"))
+        .execute(app.db.pool())
+        .await
+        .expect("update");
+    let got = r.wait_for("the overdue step", |g| !g.is_empty()).await;
+    let body = got[0].json();
+    assert_eq!(body["type"], "step.overdue");
+    assert_eq!(body["data"]["work_order_id"], late["id"]);
+    assert_eq!(body["data"]["step_key"], "work");
+    // Two instances scan every 100 ms: still one announcement, and none for the other order.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(r.got().len(), 1, "{:?}", r.got());
+    assert_ne!(r.got()[0].json()["data"]["work_order_id"], on_time["id"]);
+    let _ = &second;
 }
