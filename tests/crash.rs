@@ -51,7 +51,9 @@ impl Server {
             .expect("server starts");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // A message the last killed server had claimed waits for its lease (60 s) to run out
+        // before any worker takes it again; then the retry schedule applies.
+        let deadline = Instant::now() + Duration::from_secs(180);
         let port = loop {
             assert!(Instant::now() < deadline, "server did not report its port");
             let line = lines.next().expect("server output").expect("line");
@@ -512,7 +514,9 @@ async fn crash_cycles(database_url: &str) {
         .await
         .expect("outbox");
     assert!(queued.len() >= acked_total.orders.len());
-    let deadline = Instant::now() + Duration::from_secs(60);
+    // A message the last killed server had claimed waits for its lease (60 s) to run out
+    // before any worker takes it again; then the retry schedule applies.
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let got: std::collections::BTreeSet<String> =
             received.lock().expect("lock").iter().cloned().collect();
