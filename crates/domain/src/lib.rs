@@ -6,8 +6,10 @@
 pub mod appointment;
 pub mod assign;
 pub mod auth;
+pub mod billing;
 pub mod calendar;
 pub mod ids;
+pub mod invoicing;
 pub mod pagination;
 pub mod process;
 pub mod slots;
