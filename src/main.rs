@@ -121,6 +121,45 @@ struct ServeArgs {
     /// Seconds a webhook receiver has to answer one attempt.
     #[arg(long, env = "WORKORDERS_WEBHOOK_TIMEOUT", default_value_t = 10)]
     webhook_timeout: u64,
+    /// SMTP relay host for customer e-mail (invoices, quotes, booking confirmations).
+    /// Without it e-mails stay queued.
+    #[arg(long, env = "WORKORDERS_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// SMTP port (default: 587 for starttls, 465 for tls, 25 for none).
+    #[arg(long, env = "WORKORDERS_SMTP_PORT")]
+    smtp_port: Option<u16>,
+    /// `starttls` (default), `tls` (implicit, port 465) or `none` (local relays only).
+    #[arg(long, env = "WORKORDERS_SMTP_TLS", default_value = "starttls")]
+    smtp_tls: String,
+    #[arg(long, env = "WORKORDERS_SMTP_USERNAME")]
+    smtp_username: Option<String>,
+    /// SMTP password (prefer the environment variable or --smtp-password-file).
+    #[arg(long, env = "WORKORDERS_SMTP_PASSWORD", hide_env_values = true)]
+    smtp_password: Option<String>,
+    #[arg(long, env = "WORKORDERS_SMTP_PASSWORD_FILE")]
+    smtp_password_file: Option<PathBuf>,
+    /// Sender of customer e-mail, e.g. `Fenster Müller <rechnung@fenster-mueller.de>`.
+    #[arg(
+        long,
+        env = "WORKORDERS_SMTP_FROM",
+        default_value = "workorders@localhost.localdomain"
+    )]
+    smtp_from: String,
+    /// Base URL of links in customer e-mails (quote acceptance).
+    #[arg(
+        long,
+        env = "WORKORDERS_PUBLIC_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_base_url: String,
+    /// Multiplies the e-mail retry schedule (tests shrink it).
+    #[arg(
+        long,
+        env = "WORKORDERS_MAIL_RETRY_SCALE",
+        default_value_t = 1.0,
+        hide = true
+    )]
+    mail_retry_scale: f64,
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKORDERS_WORKERS", default_value_t = 0)]
     workers: usize,
@@ -160,6 +199,38 @@ impl ServeArgs {
         settings.data_dir = self.data_dir;
         settings.webhooks.allow_private = self.webhooks_allow_private;
         settings.webhooks.timeout = Duration::from_secs(self.webhook_timeout.clamp(1, 60));
+        if let Some(host) = self.smtp_host {
+            let tls: workorders_mail::TlsMode = self
+                .smtp_tls
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--smtp-tls must be starttls, tls or none"))?;
+            let password = match (self.smtp_password, self.smtp_password_file) {
+                (Some(_), Some(_)) => {
+                    anyhow::bail!("give either --smtp-password or --smtp-password-file, not both")
+                }
+                (Some(p), None) => Some(p),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| {
+                            format!("reading the SMTP password file {}", path.display())
+                        })?
+                        .trim()
+                        .to_owned(),
+                ),
+                (None, None) => None,
+            };
+            settings.mail.smtp = Some(workorders_mail::SmtpSettings {
+                host,
+                port: self.smtp_port.unwrap_or(tls.default_port()),
+                tls,
+                username: self.smtp_username,
+                password,
+                from: self.smtp_from,
+                timeout: Duration::from_secs(30),
+            });
+        }
+        settings.mail.public_base_url = self.public_base_url;
+        settings.mail.retry_scale = self.mail_retry_scale.clamp(0.0001, 100.0);
         settings.public_per_ip_per_minute = self.public_rate_per_ip;
         settings.public_per_tenant_per_minute = self.public_rate_per_tenant;
         let format = match self.log_format {

@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod auth;
+mod billing;
 mod booking;
 mod contract;
 mod customers;
@@ -97,6 +98,7 @@ fn main() {
     let modules: Vec<(&str, Vec<(&'static str, TestFn)>)> = vec![
         ("api_keys", api_keys::tests()),
         ("auth", auth::tests()),
+        ("billing", billing::tests()),
         ("booking", booking::tests()),
         ("contract", contract::tests()),
         ("customers", customers::tests()),

@@ -77,6 +77,40 @@ pub struct Settings {
     pub data_dir: std::path::PathBuf,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// Customer e-mail and the billing worker.
+    pub mail: MailSettings,
+}
+
+/// Outgoing e-mail (invoices, quotes, booking confirmations, on-the-way notices).
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// SMTP relay. `None`: messages stay queued (visible on the invoice and the order) until
+    /// a server with SMTP settings runs.
+    pub smtp: Option<workorders_mail::SmtpSettings>,
+    /// Base URL of links in e-mails to customers (quote acceptance), e.g.
+    /// `https://orders.example.com`.
+    pub public_base_url: String,
+    /// Attempts before a message fails for good (transient errors are retried).
+    pub max_attempts: u32,
+    /// Multiplies the retry schedule (1 min, 5 min, 15 min, 1 h, 2 h, ...). Tests shrink it.
+    pub retry_scale: f64,
+    /// How long a claimed message or billing job stays with its worker.
+    pub lease: Duration,
+    /// Polling interval for due messages and jobs; local commits wake the worker at once.
+    pub poll: Duration,
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp: None,
+            public_base_url: "http://127.0.0.1:8080".to_owned(),
+            max_attempts: 10,
+            retry_scale: 1.0,
+            lease: Duration::from_secs(120),
+            poll: Duration::from_secs(1),
+        }
+    }
 }
 
 /// How webhooks are delivered.
@@ -148,6 +182,7 @@ impl Settings {
             public_per_tenant_per_minute: 1200,
             data_dir: std::path::PathBuf::from("data"),
             webhooks: WebhookSettings::default(),
+            mail: MailSettings::default(),
         }
     }
 }

@@ -60,6 +60,18 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "rate_limited";
     pub const INTERNAL: &str = "internal_error";
     pub const UNAVAILABLE: &str = "service_unavailable";
+    pub const BILLING_PROFILE_INCOMPLETE: &str = "billing_profile_incomplete";
+    pub const INVALID_PAYMENT: &str = "invalid_payment";
+    pub const AMOUNT_TOO_LARGE: &str = "amount_too_large";
+    pub const UNPRICED_MATERIAL: &str = "unpriced_material";
+    pub const MISSING_LABOUR_RATE: &str = "missing_labour_rate";
+    pub const NOTHING_TO_INVOICE: &str = "nothing_to_invoice";
+    pub const EINVOICE_INCOMPLETE: &str = "einvoice_incomplete";
+    pub const TEMPLATE_INVALID: &str = "template_invalid";
+    pub const NO_EMAIL_ADDRESS: &str = "no_email_address";
+    pub const CODE_TAKEN: &str = "code_taken";
+    pub const QUOTE_EXPIRED: &str = "quote_expired";
+    pub const QUOTE_ANSWERED: &str = "quote_answered";
 }
 
 /// An RFC 9457 problem details object.

@@ -7,6 +7,8 @@
 //! authentication ([`auth`]), metrics and request ids ([`observability`]).
 
 pub mod auth;
+pub mod billing;
+pub mod billing_worker;
 pub mod blobs;
 pub mod config;
 pub mod demo;

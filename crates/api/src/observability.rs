@@ -48,6 +48,7 @@ pub struct Metrics {
     outbox_pending: Gauge,
     outbox_oldest_due: Gauge<f64, std::sync::atomic::AtomicU64>,
     webhook_attempts: Family<AttemptLabels, Counter>,
+    email_attempts: Family<AttemptLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -115,6 +116,12 @@ impl Metrics {
             "Webhook delivery attempts by result (failed: will be retried; dead: retries exhausted or endpoint gone)",
             webhook_attempts.clone(),
         );
+        let email_attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "email_send_attempts",
+            "Customer e-mail send attempts by result (retry: transient failure; failed: rejected or out of attempts)",
+            email_attempts.clone(),
+        );
         Self {
             registry,
             requests,
@@ -125,7 +132,17 @@ impl Metrics {
             outbox_pending,
             outbox_oldest_due,
             webhook_attempts,
+            email_attempts,
         }
+    }
+
+    /// Counts an e-mail send attempt (`sent`, `retry`, `failed`).
+    pub fn email_attempt(&self, result: &str) {
+        self.email_attempts
+            .get_or_create(&AttemptLabels {
+                result: result.to_owned(),
+            })
+            .inc();
     }
 
     /// Queue depth and the age of the oldest due message, from the delivery worker.

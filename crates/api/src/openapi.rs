@@ -36,6 +36,9 @@ use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
         (name = "appointments", description = "Appointments without double booking"),
         (name = "booking", description = "Bookable services, slots and assignment suggestions"),
         (name = "public", description = "The website booking widget: no account, rate limited"),
+        (name = "billing", description = "Billing profile (seller data, bank, number patterns, §19), catalogue of labour rates and materials, customer e-mail templates"),
+        (name = "quotes", description = "Estimates for work orders, e-mailed with a private link the customer accepts or declines"),
+        (name = "invoices", description = "Invoices and credit notes: gap-free numbers, PDF/A-3 with ZUGFeRD EN 16931 XML, XRechnung, e-mail, payments"),
         (name = "webhooks", description = "Signed webhooks to your systems (Standard Webhooks), with delivery log and redelivery"),
         (name = "field-sync", description = "Handhelds that work offline. A full sync round: \
             (1) `syncPull` without a cursor, repeated with `next_cursor` until `has_more` is false: the device now holds \

@@ -137,13 +137,21 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(housekeeping(self.state.db.clone()));
         let (stop_worker, stopped) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(crate::webhooks::run_worker(self.state.clone(), stopped));
+        let worker = tokio::spawn(crate::webhooks::run_worker(
+            self.state.clone(),
+            stopped.clone(),
+        ));
+        let billing_worker = tokio::spawn(crate::billing_worker::run_worker(
+            self.state.clone(),
+            stopped,
+        ));
         let result = self.server.await;
         housekeeping.abort();
         // A delivery in flight is abandoned like in a crash: its lease runs out and any
         // worker sends it again with the same webhook-id (at least once).
         let _ = stop_worker.send(true);
         worker.abort();
+        billing_worker.abort();
         self.state.db.close().await;
         tracing::info!("server stopped");
         result

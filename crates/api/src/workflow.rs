@@ -7,11 +7,11 @@ use chrono::{DateTime, Datelike, Utc};
 use uuid::Uuid;
 use workorders_domain::assign::{AssignmentRule, Candidate, choose, pool_key};
 use workorders_domain::auth::{Permission, Role};
-use workorders_domain::process::{Responsible, StepDefinition};
+use workorders_domain::process::{Handling, Responsible, StepDefinition};
 use workorders_domain::work_order::{Assigner, Command, CommandError, Event, WorkOrder};
 use workorders_domain::{StepId, TenantId, UserId, WorkOrderId};
 use workorders_persistence::work_orders::{self, ActorRef, NewEvent, WorkOrderRecord};
-use workorders_persistence::{Conn, Db, WriteTx, tenants, users};
+use workorders_persistence::{Conn, Db, WriteTx, billing, tenants, users};
 
 use crate::auth::{Actor, Principal};
 use crate::error::{ApiError, ApiResult};
@@ -286,8 +286,58 @@ pub async fn persist(
         &history_entries(events)?,
     )
     .await?;
+    queue_automation(tx, record, events, now).await?;
     record.version = expected + 1;
     record.updated_at = now;
+    Ok(())
+}
+
+/// Steps the server does itself: an activated `create_invoice` or `send_invoice` step
+/// becomes a billing job in the same transaction, done by the worker.
+pub async fn queue_automation(
+    tx: &mut WriteTx,
+    record: &WorkOrderRecord,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    for event in events {
+        if matches!(event, Event::Completed) {
+            // A completed order with an issued invoice becomes invoiced (and closed when
+            // paid): the worker settles it against its invoices.
+            billing::queue_job(
+                tx.conn(),
+                record.tenant_id,
+                record.order.id,
+                record.order.id.0,
+                "settle_order",
+                now,
+            )
+            .await?;
+            tx.notify_billing();
+            continue;
+        }
+        let Event::StepActivated { step_id, .. } = event else {
+            continue;
+        };
+        let Some(step) = record.order.steps.iter().find(|s| s.id == *step_id) else {
+            continue;
+        };
+        let kind = match step.definition.handling {
+            Handling::CreateInvoice => "create_invoice",
+            Handling::SendInvoice => "send_invoice",
+            _ => continue,
+        };
+        billing::queue_job(
+            tx.conn(),
+            record.tenant_id,
+            record.order.id,
+            step_id.0,
+            kind,
+            now,
+        )
+        .await?;
+        tx.notify_billing();
+    }
     Ok(())
 }
 
@@ -463,6 +513,7 @@ pub async fn create(
         &entries,
     )
     .await?;
+    queue_automation(tx, &record, &events, now).await?;
     assigner.persist(tx.conn(), new.tenant_id).await?;
     Ok(record)
 }

@@ -170,6 +170,22 @@ pub async fn get(
     row.as_ref().map(customer_from_row).transpose()
 }
 
+/// A customer, inside a transaction.
+pub async fn get_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: CustomerId,
+) -> Result<Option<CustomerRecord>, StoreError> {
+    let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(customer_from_row).transpose()
+}
+
 /// A page of customers in creation order; `q` searches name, e-mail and phone.
 pub async fn list(
     db: &Db,

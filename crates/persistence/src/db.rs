@@ -87,6 +87,8 @@ pub struct Db {
     sqlite_writer: Arc<Mutex<()>>,
     /// Woken when a commit queued outbox messages (the local delivery worker waits on it).
     outbox_signal: Arc<Notify>,
+    /// Woken when a commit queued billing jobs or e-mails.
+    work_signal: Arc<Notify>,
 }
 
 /// A write transaction. On SQLite it also holds the process-wide writer lock until it is
@@ -101,6 +103,9 @@ pub struct WriteTx {
     /// Events for webhook endpoints, queued in the outbox at commit.
     emitted: Vec<crate::webhooks::Emitted>,
     outbox_signal: Arc<Notify>,
+    work_signal: Arc<Notify>,
+    /// Billing jobs or e-mails were queued: wake the worker at commit.
+    wake_worker: bool,
 }
 
 impl WriteTx {
@@ -108,6 +113,7 @@ impl WriteTx {
         tx: Transaction<'static, Any>,
         writer: Option<OwnedMutexGuard<()>>,
         outbox_signal: Arc<Notify>,
+        work_signal: Arc<Notify>,
     ) -> Self {
         Self {
             tx,
@@ -116,7 +122,14 @@ impl WriteTx {
             touched_customers: BTreeSet::new(),
             emitted: Vec::new(),
             outbox_signal,
+            work_signal,
+            wake_worker: false,
         }
+    }
+
+    /// Wakes the billing and e-mail worker once this transaction commits.
+    pub fn notify_billing(&mut self) {
+        self.wake_worker = true;
     }
 
     /// Tells the tenant's webhook endpoints about `event_type` once this transaction
@@ -192,9 +205,13 @@ impl WriteTx {
             }
         }
         let signal = self.outbox_signal.clone();
+        let work = self.wake_worker.then(|| self.work_signal.clone());
         self.tx.commit().await.store()?;
         if queued > 0 {
             signal.notify_one();
+        }
+        if let Some(work) = work {
+            work.notify_one();
         }
         Ok(())
     }
@@ -249,6 +266,7 @@ impl Db {
             max_connections: options.max_connections,
             sqlite_writer: Arc::new(Mutex::new(())),
             outbox_signal: Arc::new(Notify::new()),
+            work_signal: Arc::new(Notify::new()),
         })
     }
 
@@ -308,16 +326,31 @@ impl Db {
             Backend::Sqlite => {
                 let guard = self.sqlite_writer.clone().lock_owned().await;
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.store()?;
-                Ok(WriteTx::new(tx, Some(guard), self.outbox_signal.clone()))
+                Ok(WriteTx::new(
+                    tx,
+                    Some(guard),
+                    self.outbox_signal.clone(),
+                    self.work_signal.clone(),
+                ))
             }
             Backend::Postgres => {
                 let tx = self.pool.begin().await.store()?;
-                Ok(WriteTx::new(tx, None, self.outbox_signal.clone()))
+                Ok(WriteTx::new(
+                    tx,
+                    None,
+                    self.outbox_signal.clone(),
+                    self.work_signal.clone(),
+                ))
             }
         }
     }
 
     /// Woken after a commit that queued outbox messages.
+    /// Notified after commits that queued billing jobs or e-mails.
+    pub fn work_signal(&self) -> Arc<Notify> {
+        self.work_signal.clone()
+    }
+
     pub fn outbox_signal(&self) -> Arc<Notify> {
         self.outbox_signal.clone()
     }

@@ -22,7 +22,11 @@ pub enum StoreError {
 }
 
 /// Unique constraints that clients can run into, with the column list SQLite reports for them.
-const UNIQUE_CONSTRAINTS: [(&str, &str); 9] = [
+const UNIQUE_CONSTRAINTS: [(&str, &str); 10] = [
+    (
+        "catalogue_items_code_idx",
+        "catalogue_items.tenant_id, catalogue_items.code",
+    ),
     (
         "bookings_reference_key",
         "bookings.tenant_id, bookings.reference",

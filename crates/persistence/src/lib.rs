@@ -8,9 +8,11 @@
 pub mod api_keys;
 pub mod appointments;
 pub mod attachments;
+pub mod billing;
 pub mod calendars;
 pub mod customers;
 mod db;
+pub mod emails;
 mod error;
 pub mod idempotency;
 pub mod processes;

@@ -11,7 +11,7 @@ use crate::row::RowExt;
 use crate::{Backend, Conn, Db, StoreError, format_instant};
 
 /// Every event type a webhook endpoint can subscribe to.
-pub const EVENT_TYPES: [&str; 18] = [
+pub const EVENT_TYPES: [&str; 25] = [
     "work_order.created",
     "work_order.updated",
     "work_order.status_changed",
@@ -28,6 +28,13 @@ pub const EVENT_TYPES: [&str; 18] = [
     "booking.created",
     "booking.rescheduled",
     "booking.cancelled",
+    "invoice.issued",
+    "invoice.sent",
+    "invoice.paid",
+    "invoice.cancelled",
+    "quote.accepted",
+    "quote.declined",
+    "email.failed",
     "webhook.test",
     "webhook.endpoint_disabled",
 ];

@@ -901,3 +901,52 @@ pub async fn event_seq(
     .await
     .store()
 }
+
+/// An order's number (for documents that reference it).
+pub async fn number_of(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: WorkOrderId,
+) -> Result<Option<String>, StoreError> {
+    Ok(number_and_title(conn, tenant, id).await?.map(|(n, _)| n))
+}
+
+/// An order's number and title.
+pub async fn number_and_title(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: WorkOrderId,
+) -> Result<Option<(String, String)>, StoreError> {
+    let row = sqlx::query("SELECT number, title FROM work_orders WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.map(|r| Ok((r.text("number")?, r.text("title")?)))
+        .transpose()
+}
+
+/// An order's number, title and customer (for notices about it).
+pub async fn brief(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: WorkOrderId,
+) -> Result<Option<(String, String, CustomerId)>, StoreError> {
+    let row = sqlx::query(
+        "SELECT number, title, customer_id FROM work_orders WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await
+    .store()?;
+    row.map(|r| {
+        Ok((
+            r.text("number")?,
+            r.text("title")?,
+            CustomerId(r.uuid("customer_id")?),
+        ))
+    })
+    .transpose()
+}

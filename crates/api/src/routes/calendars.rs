@@ -507,7 +507,7 @@ pub async fn revoke_calendar_feed(
 }
 
 /// Escapes text for iCalendar (RFC 5545 §3.3.11).
-fn ics_text(text: &str) -> String {
+pub(crate) fn ics_text(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace(';', "\\;")
         .replace(',', "\\,")
@@ -516,7 +516,7 @@ fn ics_text(text: &str) -> String {
 }
 
 /// Folds a content line at 75 octets (RFC 5545 §3.1).
-fn fold(line: &str) -> String {
+pub(crate) fn fold(line: &str) -> String {
     let mut out = String::new();
     let mut width = 0;
     for ch in line.chars() {
@@ -532,7 +532,7 @@ fn fold(line: &str) -> String {
     out
 }
 
-fn ics_time(t: DateTime<Utc>) -> String {
+pub(crate) fn ics_time(t: DateTime<Utc>) -> String {
     t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 

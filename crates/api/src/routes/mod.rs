@@ -12,13 +12,16 @@ pub mod api_keys;
 pub mod appointments;
 pub mod attachments;
 pub mod auth;
+pub mod billing;
 pub mod calendars;
 pub mod customers;
 pub mod dispatch;
 pub mod health;
+pub mod invoices;
 pub mod order_views;
 pub mod processes;
 pub mod public;
+pub mod quotes;
 pub mod services;
 pub mod signup;
 pub mod steps;
@@ -124,7 +127,35 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(public::create_booking)
                 .service(public::get_booking)
                 .service(public::reschedule_booking)
-                .service(public::cancel_booking),
+                .service(public::cancel_booking)
+                .service(quotes::get_public_quote)
+                .service(quotes::answer_public_quote)
+                .service(billing::get_billing_profile)
+                .service(billing::put_billing_profile)
+                .service(billing::create_catalogue_item)
+                .service(billing::list_catalogue_items)
+                .service(billing::get_catalogue_item)
+                .service(billing::update_catalogue_item)
+                .service(billing::list_email_templates)
+                .service(billing::put_email_template)
+                .service(billing::delete_email_template)
+                .service(quotes::create_quote)
+                .service(quotes::list_work_order_quotes)
+                .service(quotes::get_quote)
+                .service(quotes::update_quote)
+                .service(quotes::send_quote)
+                .service(invoices::create_invoice)
+                .service(invoices::list_invoices)
+                .service(invoices::get_invoice)
+                .service(invoices::update_invoice)
+                .service(invoices::delete_invoice)
+                .service(invoices::issue_invoice)
+                .service(invoices::send_invoice)
+                .service(invoices::record_payment)
+                .service(invoices::create_credit_note)
+                .service(invoices::get_invoice_pdf)
+                .service(invoices::get_invoice_xml)
+                .service(invoices::list_work_order_emails),
         );
 }
 

@@ -642,10 +642,34 @@ pub async fn create_booking(
         &[entry],
     )
     .await?;
+    let status_path = format!("/v1/public/{}/bookings/{token}", tenant.slug);
+    let technician = users::get_in(tx.conn(), tenant.id, person)
+        .await?
+        .map(|u| first_name(&u.name))
+        .unwrap_or_default();
+    crate::billing::queue_appointment_notice(
+        &mut tx,
+        crate::billing::AppointmentNotice {
+            kind: workorders_mail::templates::TemplateKind::BookingConfirmation,
+            tenant_id: tenant.id,
+            work_order_id: order.order.id,
+            appointment_id: appointment.id.0,
+            start: span.start,
+            end: span.end,
+            service_name: &service.name,
+            technician_name: &technician,
+            location: format!("{}, {} {}", site.street, site.postal_code, site.city),
+            manage_link: format!(
+                "{}{status_path}",
+                state.settings.mail.public_base_url.trim_end_matches('/')
+            ),
+        },
+        now,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(booking = %booking.reference, order = %order.number, "booked online");
     let view = booking_view(&state, &tenant, &booking).await?;
-    let status_path = format!("/v1/public/{}/bookings/{token}", tenant.slug);
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, status_path.clone()))
         .json(CreatedBooking {

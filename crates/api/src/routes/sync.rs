@@ -1051,6 +1051,33 @@ impl Pusher<'_> {
             serde_json::json!({"source": "field_sync"}),
         )
         .await?;
+        if next_status == AppointmentStatus::EnRoute {
+            let technician = workorders_persistence::users::get_in(
+                tx.conn(),
+                self.principal.tenant_id,
+                self.user,
+            )
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+            crate::billing::queue_appointment_notice(
+                tx,
+                crate::billing::AppointmentNotice {
+                    kind: workorders_mail::templates::TemplateKind::TechnicianEnRoute,
+                    tenant_id: self.principal.tenant_id,
+                    work_order_id: order,
+                    appointment_id: next.id.0,
+                    start: next.start,
+                    end: next.end,
+                    service_name: "",
+                    technician_name: &technician,
+                    location: String::new(),
+                    manage_link: String::new(),
+                },
+                self.now,
+            )
+            .await?;
+        }
         Ok(Ok(()))
     }
 }

@@ -1,0 +1,402 @@
+//! The billing and e-mail worker, in every instance: does the automated billing steps
+//! (`create_invoice`: draft + issue; `send_invoice`: queue the e-mail) and sends queued
+//! e-mails over SMTP. Jobs and messages are claimed with a lease, so several instances share
+//! the work and a crashed one's work is taken over when its lease runs out.
+
+use chrono::Utc;
+use tokio::sync::watch;
+use workorders_domain::process::Handling;
+use workorders_mail::{Attachment, Mail, Mailer, SendError};
+use workorders_persistence::billing::{self as store, BillingJob};
+use workorders_persistence::emails::{self, EmailRecord, Outcome};
+use workorders_persistence::work_orders::{self, ActorRef, NewEvent};
+
+use crate::billing;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let signal = state.db.work_signal();
+    let settings = state.settings.mail.clone();
+    let mailer = match settings.smtp.as_ref().map(Mailer::new) {
+        Some(Ok(m)) => Some(m),
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "SMTP settings are unusable; e-mails stay queued");
+            None
+        }
+        None => None,
+    };
+    let lease = chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::minutes(2));
+    loop {
+        loop {
+            let now = workorders_persistence::now();
+            let jobs = match store::claim_jobs(&state.db, now, lease, 8).await {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not claim billing jobs");
+                    break;
+                }
+            };
+            if jobs.is_empty() {
+                break;
+            }
+            for job in jobs {
+                run_job(&state, &job).await;
+            }
+        }
+        if let Some(mailer) = &mailer {
+            loop {
+                let now = workorders_persistence::now();
+                let claimed = match emails::claim(&state.db, now, lease, 8).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not claim e-mails");
+                        break;
+                    }
+                };
+                if claimed.is_empty() {
+                    break;
+                }
+                let sends = claimed.iter().map(|m| send_one(&state, mailer, m));
+                futures_util::future::join_all(sends).await;
+            }
+        }
+        tokio::select! {
+            () = signal.notified() => {}
+            () = tokio::time::sleep(settings.poll) => {}
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    return;
+                }
+            }
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+/// Retry delay after `attempts` failed attempts: 1 min, 5 min, 15 min, 1 h, then 2 h.
+fn backoff(attempts: i64, scale: f64) -> chrono::Duration {
+    let secs: f64 = match attempts {
+        ..=1 => 60.0,
+        2 => 300.0,
+        3 => 900.0,
+        4 => 3600.0,
+        _ => 7200.0,
+    };
+    chrono::Duration::milliseconds((secs * scale * 1000.0) as i64)
+}
+
+async fn run_job(state: &AppState, job: &BillingJob) {
+    let result = match job.kind.as_str() {
+        "create_invoice" => create_invoice(state, job).await,
+        "send_invoice" => send_invoice(state, job).await,
+        "settle_order" => settle(state, job).await,
+        other => Err(ApiError::internal(anyhow::anyhow!(
+            "unknown billing job {other}"
+        ))),
+    };
+    if let Err(e) = result {
+        let reason = match &e {
+            ApiError::Unprocessable { detail, .. } => detail.clone(),
+            ApiError::Validation(v) => format!("{v:?}"),
+            ApiError::InvalidTransition { detail, .. } => detail.clone(),
+            ApiError::Internal(err) => {
+                tracing::error!(job = %job.id, error = ?err, "billing job failed");
+                "internal error; see the server log".to_owned()
+            }
+            other => format!("{other:?}"),
+        };
+        tracing::info!(job = %job.id, kind = %job.kind, %reason, "billing job postponed");
+        let at = Utc::now() + backoff(job.attempts, state.settings.mail.retry_scale);
+        if job.attempts == 1 {
+            record_blocked(state, job, &reason).await;
+        }
+        if let Err(e) = store::postpone_job(&state.db, job, at, &reason).await {
+            tracing::warn!(error = %e, "could not postpone billing job");
+        }
+    }
+}
+
+/// Tells the order's history why the automated step could not run (once per job).
+async fn record_blocked(state: &AppState, job: &BillingJob, reason: &str) {
+    let now = workorders_persistence::now();
+    let result: ApiResult<()> = async {
+        let mut tx = state.db.begin_write().await?;
+        work_orders::append_events(
+            &mut tx,
+            job.tenant_id,
+            job.work_order_id,
+            uuid::Uuid::now_v7(),
+            &ActorRef::system(),
+            now,
+            &[NewEvent {
+                event_type: format!("billing.{}_blocked", job.kind),
+                data: serde_json::json!({ "reason": reason }),
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, "could not record a blocked billing job");
+    }
+}
+
+/// `create_invoice`: a draft from the order (accepted quote, or time and material from the
+/// field), issued at once, the step completed.
+async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
+    let db = &state.db;
+    let now = workorders_persistence::now();
+    let order = work_orders::get(db, job.tenant_id, job.work_order_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let step_open = order
+        .order
+        .steps
+        .iter()
+        .any(|s| s.id.0 == job.step_id && s.status.is_open());
+    let mut tx = db.begin_write().await?;
+    let invoices = store::invoices_of_order(tx.conn(), job.tenant_id, job.work_order_id).await?;
+    if !step_open || billing::latest_issued(&invoices).is_some() {
+        // Done by hand meanwhile (or the step was skipped): nothing to do but finish.
+        if !store::finish_job(tx.conn(), job, now).await? {
+            return Ok(());
+        }
+        billing::after_issue(&mut tx, db, job.tenant_id, job.work_order_id, now).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    let (profile, _) = billing::load_profile(tx.conn(), job.tenant_id).await?;
+    billing::require_complete(&profile)?;
+    // A draft the office prepared is issued as it is; otherwise one is built.
+    let mut invoice = match invoices.into_iter().rev().find(|i| {
+        i.kind == "invoice" && i.status == workorders_domain::billing::InvoiceStatus::Draft
+    }) {
+        Some(draft) => draft,
+        None => {
+            drop(tx);
+            let lines = billing::lines_from_order(db, &order).await?;
+            let buyer = billing::buyer_for(db, &order).await?;
+            let treatment = billing::treatment_for(&profile, &buyer, None)?;
+            let today = now.date_naive();
+            let draft = billing::new_draft(
+                &order,
+                &buyer,
+                billing::DraftSpec {
+                    lines: lines.lines,
+                    treatment,
+                    source: lines.source.to_owned(),
+                    delivery_date: billing::delivery_date_of(&order, today),
+                    notes: None,
+                },
+                now,
+            )?;
+            tx = db.begin_write().await?;
+            store::insert_invoice(tx.conn(), &draft).await?;
+            draft
+        }
+    };
+    // Finished first: the job must still be this worker's (another worker may have taken
+    // it over after the lease); the order's other billing jobs settle below.
+    if !store::finish_job(tx.conn(), job, now).await? {
+        tracing::info!(job = %job.id, "lease lost; another worker owns the billing job");
+        return Ok(());
+    }
+    billing::issue_in(state, &mut tx, &mut invoice, None, now).await?;
+    billing::after_issue(&mut tx, db, job.tenant_id, job.work_order_id, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An order completed: invoiced if it has an issued invoice, closed if that is paid.
+async fn settle(state: &AppState, job: &BillingJob) -> ApiResult<()> {
+    let now = workorders_persistence::now();
+    let mut tx = state.db.begin_write().await?;
+    billing::settle_order(&mut tx, &state.db, job.tenant_id, job.work_order_id, now).await?;
+    if store::finish_job(tx.conn(), job, now).await? {
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// `send_invoice`: the order's issued invoice goes to the customer; the step completes.
+async fn send_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
+    let db = &state.db;
+    let now = workorders_persistence::now();
+    let mut tx = db.begin_write().await?;
+    let invoices = store::invoices_of_order(tx.conn(), job.tenant_id, job.work_order_id).await?;
+    let invoice =
+        billing::latest_issued(&invoices)
+            .cloned()
+            .ok_or_else(|| ApiError::Unprocessable {
+                code: crate::error::codes::NOTHING_TO_INVOICE,
+                detail: "the order has no issued invoice to send yet".to_owned(),
+            })?;
+    if !store::finish_job(tx.conn(), job, now).await? {
+        return Ok(());
+    }
+    let already = emails::list_for(db, job.tenant_id, None, Some(invoice.id), None).await?;
+    if already.is_empty() {
+        billing::queue_invoice_email(&mut tx, &invoice, None, now).await?;
+    }
+    billing::complete_steps(
+        &mut tx,
+        db,
+        job.tenant_id,
+        job.work_order_id,
+        Handling::SendInvoice,
+        now,
+    )
+    .await?;
+    store::settle_jobs(
+        tx.conn(),
+        job.tenant_id,
+        job.work_order_id,
+        "send_invoice",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn send_one(state: &AppState, mailer: &Mailer, message: &EmailRecord) {
+    let settings = &state.settings.mail;
+    let now = workorders_persistence::now();
+    let outcome = match build(state, message).await {
+        Err(e) => Outcome::Failed {
+            error: format!("attachment unavailable: {e}"),
+        },
+        Ok(mail) => match mailer.send(&mail).await {
+            Ok(()) => Outcome::Sent,
+            Err(SendError::Permanent(reason)) => Outcome::Failed { error: reason },
+            Err(SendError::Transient(reason)) => {
+                if message.attempts >= i64::from(settings.max_attempts) {
+                    Outcome::Failed {
+                        error: format!("gave up after {} attempts: {reason}", message.attempts),
+                    }
+                } else {
+                    Outcome::Retry {
+                        at: now + backoff(message.attempts, settings.retry_scale),
+                        error: reason,
+                    }
+                }
+            }
+        },
+    };
+    state.metrics.email_attempt(match &outcome {
+        Outcome::Sent => "sent",
+        Outcome::Retry { .. } => "retry",
+        Outcome::Failed { .. } => "failed",
+    });
+    match emails::finish(&state.db, message, &outcome, now).await {
+        Ok(true) => after_send(state, message, &outcome).await,
+        Ok(false) => {
+            tracing::info!(email = %message.id, "lease lost; another worker owns the message")
+        }
+        Err(e) => {
+            tracing::warn!(email = %message.id, error = %e, "could not record an e-mail attempt")
+        }
+    }
+}
+
+async fn build(state: &AppState, m: &EmailRecord) -> Result<Mail, String> {
+    let mut attachments = Vec::with_capacity(m.attachments.len());
+    for a in &m.attachments {
+        let bytes = match (&a.blob_key, &a.text) {
+            (Some(key), _) => {
+                let blobs = state.blobs.clone();
+                let key = key.clone();
+                tokio::task::spawn_blocking(move || blobs.get(&key))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("{} is missing from the blob store", a.filename))?
+            }
+            (None, Some(text)) => text.clone().into_bytes(),
+            (None, None) => Vec::new(),
+        };
+        attachments.push(Attachment {
+            filename: a.filename.clone(),
+            content_type: a.content_type.clone(),
+            bytes,
+        });
+    }
+    Ok(Mail {
+        message_id: m.message_id.clone(),
+        to: m.to_address.clone(),
+        to_name: m.to_name.clone(),
+        reply_to: m.reply_to.clone(),
+        subject: m.subject.clone(),
+        text: m.body.clone(),
+        attachments,
+    })
+}
+
+/// A delivered invoice becomes `sent`; a message that failed for good is announced.
+async fn after_send(state: &AppState, m: &EmailRecord, outcome: &Outcome) {
+    let now = workorders_persistence::now();
+    let result: ApiResult<()> = async {
+        match outcome {
+            Outcome::Sent => {
+                let Some(invoice_id) = m.invoice_id else {
+                    return Ok(());
+                };
+                let mut tx = state.db.begin_write().await?;
+                if let Some(mut invoice) = store::get_invoice(tx.conn(), m.tenant_id, invoice_id).await?
+                    && let Ok(status) = workorders_domain::invoicing::mark_sent(invoice.status)
+                    && status != invoice.status
+                {
+                    let expected = invoice.version;
+                    invoice.status = status;
+                    invoice.sent_at = Some(now);
+                    store::update_state(tx.conn(), &invoice, expected, now).await?;
+                    tx.emit(m.tenant_id, "invoice.sent", billing::invoice_event(&invoice));
+                }
+                tx.commit().await?;
+            }
+            Outcome::Failed { error } => {
+                let mut tx = state.db.begin_write().await?;
+                tx.emit(
+                    m.tenant_id,
+                    "email.failed",
+                    serde_json::json!({
+                        "email_id": m.id,
+                        "kind": m.kind,
+                        "to": m.to_address,
+                        "error": error,
+                        "work_order_id": m.work_order_id,
+                        "invoice_id": m.invoice_id,
+                        "quote_id": m.quote_id,
+                    }),
+                );
+                if let Some(order) = m.work_order_id {
+                    work_orders::append_events(
+                        &mut tx,
+                        m.tenant_id,
+                        order,
+                        uuid::Uuid::now_v7(),
+                        &ActorRef::system(),
+                        now,
+                        &[NewEvent {
+                            event_type: "email.failed".to_owned(),
+                            data: serde_json::json!({"email_id": m.id, "kind": m.kind, "to": m.to_address, "error": error}),
+                        }],
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+            }
+            Outcome::Retry { .. } => {}
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, "could not record the result of an e-mail");
+    }
+}

@@ -1,0 +1,788 @@
+//! Billing setup: the tenant's billing profile, the catalogue of billable items, and the
+//! customer e-mail templates.
+
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::ValidationErrors;
+use workorders_domain::auth::Permission;
+use workorders_domain::billing::is_known_unit;
+use workorders_domain::invoicing::BillingProfile;
+use workorders_mail::templates::{self, Lang, Template, TemplateKind};
+use workorders_persistence::billing::{self as store, CatalogueItem};
+
+use crate::auth::Principal;
+use crate::billing::load_profile;
+use crate::error::{ApiError, ApiResult, codes};
+use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
+use crate::routes::{created, ok_versioned};
+use crate::state::AppState;
+
+/// The billing profile with what is still missing for invoicing.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingProfileView {
+    #[serde(flatten)]
+    #[schema(inline)]
+    pub profile: BillingProfileBody,
+    /// True when invoices can be issued.
+    pub complete: bool,
+    /// Fields still needed before invoices can be issued.
+    #[schema(example = json!(["iban"]))]
+    pub missing: Vec<String>,
+    /// 0 when the profile was never saved.
+    pub version: i64,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Who the company is on invoices, how it is paid, how documents are numbered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BillingProfileBody {
+    #[schema(example = "Fenster Müller GmbH", max_length = 200)]
+    pub legal_name: Option<String>,
+    #[schema(example = "Hauptstraße 1")]
+    pub street: Option<String>,
+    #[schema(example = "10115")]
+    pub postal_code: Option<String>,
+    #[schema(example = "Berlin")]
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2; default `DE`.
+    #[schema(example = "DE")]
+    pub country: Option<String>,
+    /// USt-IdNr.
+    #[schema(example = "DE123456789")]
+    pub vat_id: Option<String>,
+    /// Steuernummer (enough under §19 UStG).
+    #[schema(example = "30/123/45678")]
+    pub tax_number: Option<String>,
+    #[schema(example = "Eva Müller")]
+    pub contact_name: Option<String>,
+    #[schema(example = "+49 30 1234567")]
+    pub contact_phone: Option<String>,
+    #[schema(example = "buchhaltung@fenster-mueller.de")]
+    pub contact_email: Option<String>,
+    #[schema(example = "DE89 3704 0044 0532 0130 00")]
+    pub iban: Option<String>,
+    #[schema(example = "COBADEFFXXX")]
+    pub bic: Option<String>,
+    pub bank_name: Option<String>,
+    /// Tokens `{YYYY}`, `{YY}`, `{MM}`, `{SEQ}` or `{SEQ:n}` (zero-padded); numbers restart
+    /// each year (month) when the pattern has one. Default `RE-{YYYY}-{SEQ:5}`.
+    #[schema(example = "RE-{YYYY}-{SEQ:5}")]
+    pub invoice_number_pattern: Option<String>,
+    /// Default `GS-{YYYY}-{SEQ:5}`.
+    pub credit_note_number_pattern: Option<String>,
+    /// Default `AN-{YYYY}-{SEQ:5}`.
+    pub quote_number_pattern: Option<String>,
+    /// Days until an invoice is due (default 14).
+    #[schema(example = 14, maximum = 365)]
+    pub payment_terms_days: Option<u32>,
+    /// `19`, `7` or `0`: the rate of new catalogue items and free lines by default.
+    #[schema(example = "19")]
+    pub default_vat_rate: Option<String>,
+    /// Kleinunternehmer under §19 UStG: no VAT, with the exemption note on every invoice.
+    #[serde(default)]
+    pub small_business: bool,
+    /// `de` (default) or `en`: invoice PDFs and customer e-mails.
+    #[schema(example = "de")]
+    pub language: Option<String>,
+}
+
+impl From<BillingProfile> for BillingProfileBody {
+    fn from(p: BillingProfile) -> Self {
+        Self {
+            legal_name: p.legal_name,
+            street: p.street,
+            postal_code: p.postal_code,
+            city: p.city,
+            country: p.country,
+            vat_id: p.vat_id,
+            tax_number: p.tax_number,
+            contact_name: p.contact_name,
+            contact_phone: p.contact_phone,
+            contact_email: p.contact_email,
+            iban: p.iban,
+            bic: p.bic,
+            bank_name: p.bank_name,
+            invoice_number_pattern: p.invoice_number_pattern,
+            credit_note_number_pattern: p.credit_note_number_pattern,
+            quote_number_pattern: p.quote_number_pattern,
+            payment_terms_days: p.payment_terms_days,
+            default_vat_rate: p.default_vat_rate,
+            small_business: p.small_business,
+            language: p.language,
+        }
+    }
+}
+
+impl From<BillingProfileBody> for BillingProfile {
+    fn from(b: BillingProfileBody) -> Self {
+        let trim = |v: Option<String>| v.map(|s| s.trim().to_owned());
+        Self {
+            legal_name: trim(b.legal_name),
+            street: trim(b.street),
+            postal_code: trim(b.postal_code),
+            city: trim(b.city),
+            country: trim(b.country),
+            vat_id: trim(b.vat_id).map(|v| v.replace(' ', "")),
+            tax_number: trim(b.tax_number),
+            contact_name: trim(b.contact_name),
+            contact_phone: trim(b.contact_phone),
+            contact_email: trim(b.contact_email),
+            iban: trim(b.iban).map(|v| v.to_uppercase()),
+            bic: trim(b.bic).map(|v| v.to_uppercase()),
+            bank_name: trim(b.bank_name),
+            invoice_number_pattern: b.invoice_number_pattern,
+            credit_note_number_pattern: b.credit_note_number_pattern,
+            quote_number_pattern: b.quote_number_pattern,
+            payment_terms_days: b.payment_terms_days,
+            default_vat_rate: b.default_vat_rate,
+            small_business: b.small_business,
+            language: b.language,
+        }
+    }
+}
+
+fn profile_view(
+    profile: BillingProfile,
+    version: Option<i64>,
+    updated_at: Option<DateTime<Utc>>,
+) -> BillingProfileView {
+    let missing: Vec<String> = profile.missing().iter().map(|m| (*m).to_owned()).collect();
+    BillingProfileView {
+        complete: missing.is_empty(),
+        missing,
+        profile: profile.into(),
+        version: version.unwrap_or(0),
+        updated_at,
+    }
+}
+
+/// Get the billing profile
+#[utoipa::path(
+    operation_id = "getBillingProfile",
+    tag = "billing",
+    responses((status = 200, description = "The profile and what invoicing still needs", body = BillingProfileView, headers(("ETag" = String)))),
+    security(("access_token" = []))
+)]
+#[get("/billing-profile")]
+pub async fn get_billing_profile(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersBill)?;
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let record = store::get_profile(&mut conn, principal.tenant_id).await?;
+    let (version, updated) = match &record {
+        Some(r) => (Some(r.version), Some(r.updated_at)),
+        None => (None, None),
+    };
+    let view = profile_view(
+        record.map(|r| r.profile).unwrap_or_default(),
+        version,
+        updated,
+    );
+    Ok(ok_versioned(view.version, &view))
+}
+
+/// Replace the billing profile
+///
+/// Saves what is given (a partial profile is fine); `missing` says what invoicing still
+/// needs. `If-Match` is required once a profile exists.
+#[utoipa::path(
+    operation_id = "putBillingProfile",
+    tag = "billing",
+    request_body = BillingProfileBody,
+    params(("If-Match" = Option<String>, Header, description = "ETag of the profile (required once it exists)")),
+    responses(
+        (status = 200, description = "Saved", body = BillingProfileView, headers(("ETag" = String))),
+        (status = 412, description = "The profile changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (IBAN check digits, VAT id, number pattern ...)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`If-Match` missing", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[put("/billing-profile")]
+pub async fn put_billing_profile(
+    state: web::Data<AppState>,
+    principal: Principal,
+    if_match: IfMatch,
+    body: ValidJson<BillingProfileBody>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let profile: BillingProfile = body.into_inner().into();
+    let mut errors = ValidationErrors::new();
+    for (field, message) in profile.validate() {
+        errors.add(format!("/{field}"), message);
+    }
+    errors.finish()?;
+    let now = workorders_persistence::now();
+    let mut tx = state.db.begin_write().await?;
+    let (_, current) = load_profile(tx.conn(), principal.tenant_id).await?;
+    if let Some(v) = current {
+        let expected = if_match.required()?;
+        check_version(IfMatch(Some(expected)), v)?;
+    }
+    let version = store::put_profile(tx.conn(), principal.tenant_id, &profile, current, now)
+        .await?
+        .ok_or(ApiError::PreconditionFailed {
+            current_version: current.unwrap_or(0) + 1,
+        })?;
+    tx.commit().await?;
+    let view = profile_view(profile, Some(version), Some(now));
+    Ok(ok_versioned(version, &view))
+}
+
+// ---------------------------------------------------------------------------------------
+// Catalogue
+
+/// What a catalogue item is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    /// An hourly rate for a role or a skill (time logged in the field is billed with it).
+    Labour,
+    Material,
+    /// A flat-priced service.
+    Service,
+}
+
+impl ItemKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Labour => "labour",
+            ItemKind::Material => "material",
+            ItemKind::Service => "service",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogueItemView {
+    pub id: Uuid,
+    /// Item number, unique in the tenant (field apps report materials by it).
+    #[schema(example = "CU-15-3M")]
+    pub code: String,
+    #[schema(example = "material")]
+    pub kind: String,
+    #[schema(example = "Copper pipe 15 mm")]
+    pub name: String,
+    pub description: Option<String>,
+    /// UN/ECE Recommendation 20 unit code.
+    #[schema(example = "MTR")]
+    pub unit: String,
+    /// Net price per unit, exact decimal string.
+    #[schema(example = "12.50")]
+    pub unit_price: String,
+    /// VAT rate in per cent: `19`, `7` or `0`.
+    #[schema(example = "19")]
+    pub vat_rate: String,
+    /// Labour rates: the role they apply to.
+    pub role: Option<String>,
+    /// Labour rates: the skill they apply to (takes precedence over the role).
+    pub skill: Option<String>,
+    pub active: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&CatalogueItem> for CatalogueItemView {
+    fn from(i: &CatalogueItem) -> Self {
+        Self {
+            id: i.id,
+            code: i.code.clone(),
+            kind: i.kind.clone(),
+            name: i.name.clone(),
+            description: i.description.clone(),
+            unit: i.unit.clone(),
+            unit_price: i.unit_price.clone(),
+            vat_rate: i.vat_rate.clone(),
+            role: i.role.clone(),
+            skill: i.skill.clone(),
+            active: i.active,
+            version: i.version,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogueItemRequest {
+    #[schema(example = "CU-15-3M", min_length = 1, max_length = 50)]
+    pub code: String,
+    pub kind: ItemKind,
+    #[schema(example = "Copper pipe 15 mm", min_length = 1, max_length = 200)]
+    pub name: String,
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// UN/ECE Recommendation 20 unit code (`HUR` hour, `C62` piece, `MTR` metre, ...).
+    #[schema(example = "MTR")]
+    pub unit: String,
+    /// Net price per unit, decimal string, at most 4 decimals.
+    #[schema(example = "12.50", pattern = r"^[0-9]{1,9}(\.[0-9]{1,4})?$")]
+    pub unit_price: String,
+    /// `19`, `7` or `0`; default: the profile's default rate (19).
+    #[schema(example = "19")]
+    pub vat_rate: Option<String>,
+    /// Labour: the role the rate applies to.
+    #[schema(example = "technician")]
+    pub role: Option<String>,
+    /// Labour: the skill the rate applies to.
+    #[schema(example = "glazing")]
+    pub skill: Option<String>,
+    /// Default true; inactive items are not used for new documents.
+    pub active: Option<bool>,
+}
+
+fn check_item(body: &CatalogueItemRequest, errors: &mut ValidationErrors) {
+    let code_ok = !body.code.is_empty()
+        && body.code.len() <= 50
+        && body
+            .code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    if !code_ok {
+        errors.add("/code", "1 to 50 letters, digits, - _ . /");
+    }
+    if body.name.trim().is_empty() || body.name.chars().count() > 200 {
+        errors.add("/name", "1 to 200 characters");
+    }
+    if body
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1000)
+    {
+        errors.add("/description", "at most 1,000 characters");
+    }
+    if !is_known_unit(&body.unit) {
+        errors.add("/unit", "not a known UN/ECE Recommendation 20 unit code");
+    }
+    let price_ok =
+        body.unit_price.parse::<Decimal>().is_ok_and(|p| {
+            !p.is_sign_negative() && p.scale() <= 4 && p < Decimal::from(1_000_000_000)
+        }) && !body.unit_price.contains(['e', 'E', '+', '-']);
+    if !price_ok {
+        errors.add(
+            "/unit_price",
+            "a decimal number ≥ 0 with at most 4 decimals",
+        );
+    }
+    if let Some(r) = &body.vat_rate
+        && !["19", "7", "0"].contains(&r.as_str())
+    {
+        errors.add("/vat_rate", "one of 19, 7, 0");
+    }
+    if body.kind != ItemKind::Labour && (body.role.is_some() || body.skill.is_some()) {
+        errors.add("/role", "only labour rates have a role or skill");
+    }
+    if let Some(role) = &body.role
+        && role.parse::<workorders_domain::auth::Role>().is_err()
+    {
+        errors.add("/role", "not a role");
+    }
+}
+
+fn code_taken(e: workorders_persistence::StoreError) -> ApiError {
+    match e {
+        workorders_persistence::StoreError::Conflict(_) => ApiError::Conflict {
+            code: codes::CODE_TAKEN,
+            detail: "another catalogue item has this code".to_owned(),
+        },
+        other => other.into(),
+    }
+}
+
+/// Add a catalogue item
+#[utoipa::path(
+    operation_id = "createCatalogueItem",
+    tag = "billing",
+    request_body = CatalogueItemRequest,
+    responses(
+        (status = 201, description = "Created", body = CatalogueItemView, headers(("Location" = String), ("ETag" = String))),
+        (status = 409, description = "The code is taken (`code_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/catalogue-items")]
+pub async fn create_catalogue_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<CatalogueItemRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersBill)?;
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    check_item(&body, &mut errors);
+    errors.finish()?;
+    let now = workorders_persistence::now();
+    let mut tx = state.db.begin_write().await?;
+    let (profile, _) = load_profile(tx.conn(), principal.tenant_id).await?;
+    let item = CatalogueItem {
+        id: Uuid::now_v7(),
+        tenant_id: principal.tenant_id,
+        code: body.code,
+        kind: body.kind.as_str().to_owned(),
+        name: body.name.trim().to_owned(),
+        description: body.description,
+        unit: body.unit,
+        unit_price: body.unit_price,
+        vat_rate: body
+            .vat_rate
+            .or(profile.default_vat_rate)
+            .unwrap_or_else(|| "19".to_owned()),
+        role: body.role,
+        skill: body.skill,
+        active: body.active.unwrap_or(true),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_item(tx.conn(), &item)
+        .await
+        .map_err(code_taken)?;
+    tx.commit().await?;
+    Ok(created(
+        format!("/v1/catalogue-items/{}", item.id),
+        1,
+        &CatalogueItemView::from(&item),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogueQuery {
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// `labour`, `material` or `service`.
+    #[param(inline)]
+    pub kind: Option<ItemKind>,
+    /// Also list inactive items.
+    pub include_inactive: Option<bool>,
+}
+
+/// List catalogue items
+#[utoipa::path(
+    operation_id = "listCatalogueItems",
+    tag = "billing",
+    params(CatalogueQuery),
+    responses((status = 200, description = "Items ordered by code", body = Page<CatalogueItemView>)),
+    security(("access_token" = []))
+)]
+#[get("/catalogue-items")]
+pub async fn list_catalogue_items(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<CatalogueQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: None,
+    }
+    .parse()?;
+    let after = query
+        .cursor
+        .as_deref()
+        .map(decode_keyed_cursor)
+        .transpose()?
+        .map(|(code, _)| code);
+    let mut rows = store::list_items(
+        &state.db,
+        principal.tenant_id,
+        after.as_deref(),
+        query.kind.map(ItemKind::as_str),
+        query.include_inactive.unwrap_or(false),
+        i64::from(page.limit) + 1,
+    )
+    .await?;
+    let limit = usize::try_from(page.limit).unwrap_or(50);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if more {
+        rows.last().map(|r| encode_keyed_cursor(&r.code, r.id))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.iter().map(CatalogueItemView::from).collect::<Vec<_>>(),
+        next_cursor,
+    }))
+}
+
+async fn load_item(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<CatalogueItem> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    store::get_item(&mut conn, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Get a catalogue item
+#[utoipa::path(
+    operation_id = "getCatalogueItem",
+    tag = "billing",
+    params(("id" = Uuid, Path, description = "Item id")),
+    responses(
+        (status = 200, description = "The item", body = CatalogueItemView, headers(("ETag" = String))),
+        (status = 404, description = "No such item in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[get("/catalogue-items/{id}")]
+pub async fn get_catalogue_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let item = load_item(&state, &principal, id.into_inner()).await?;
+    Ok(ok_versioned(item.version, &CatalogueItemView::from(&item)))
+}
+
+/// Replace a catalogue item
+///
+/// Documents already written keep their prices; the change applies to new ones.
+#[utoipa::path(
+    operation_id = "updateCatalogueItem",
+    tag = "billing",
+    params(("id" = Uuid, Path, description = "Item id"), ("If-Match" = String, Header, description = "ETag of the item")),
+    request_body = CatalogueItemRequest,
+    responses(
+        (status = 200, description = "Saved", body = CatalogueItemView, headers(("ETag" = String))),
+        (status = 404, description = "No such item in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The code is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[patch("/catalogue-items/{id}")]
+pub async fn update_catalogue_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidJson<CatalogueItemRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersBill)?;
+    let body = body.into_inner();
+    let mut errors = ValidationErrors::new();
+    check_item(&body, &mut errors);
+    errors.finish()?;
+    let now = workorders_persistence::now();
+    let mut tx = state.db.begin_write().await?;
+    let mut item = store::get_item(tx.conn(), principal.tenant_id, id.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_version(if_match, item.version)?;
+    let expected = item.version;
+    item.code = body.code;
+    item.kind = body.kind.as_str().to_owned();
+    item.name = body.name.trim().to_owned();
+    item.description = body.description;
+    item.unit = body.unit;
+    item.unit_price = body.unit_price;
+    if let Some(rate) = body.vat_rate {
+        item.vat_rate = rate;
+    }
+    item.role = body.role;
+    item.skill = body.skill;
+    item.active = body.active.unwrap_or(item.active);
+    if !store::update_item(tx.conn(), &item, expected, now)
+        .await
+        .map_err(code_taken)?
+    {
+        return Err(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        });
+    }
+    tx.commit().await?;
+    item.version = expected + 1;
+    item.updated_at = now;
+    Ok(ok_versioned(item.version, &CatalogueItemView::from(&item)))
+}
+
+// ---------------------------------------------------------------------------------------
+// E-mail templates
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailTemplateView {
+    /// `invoice`, `credit_note`, `quote`, `booking_confirmation`, `technician_en_route`.
+    #[schema(example = "invoice")]
+    pub kind: String,
+    /// `de` or `en`.
+    #[schema(example = "de")]
+    pub lang: String,
+    pub subject: String,
+    pub body: String,
+    /// False: the built-in default is used.
+    pub customized: bool,
+    /// Placeholders this kind may use, written `{{name}}`.
+    pub variables: Vec<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplateRequest {
+    #[schema(example = "Ihre Rechnung {{invoice_number}}", max_length = 200)]
+    pub subject: String,
+    #[schema(max_length = 20000)]
+    pub body: String,
+}
+
+fn parse_kind_lang(kind: &str, lang: &str) -> ApiResult<(TemplateKind, Lang)> {
+    let kind: TemplateKind = kind.parse().map_err(|_| ApiError::NotFound)?;
+    let lang: Lang = lang.parse().map_err(|_| ApiError::NotFound)?;
+    Ok((kind, lang))
+}
+
+async fn template_view(
+    conn: &mut workorders_persistence::Conn,
+    tenant: workorders_domain::TenantId,
+    kind: TemplateKind,
+    lang: Lang,
+) -> ApiResult<EmailTemplateView> {
+    let own = store::get_template(conn, tenant, kind.as_str(), lang.as_str()).await?;
+    let (template, updated_at) = match own.clone() {
+        Some((subject, body, at)) => (Template { subject, body }, Some(at)),
+        None => (templates::default_template(kind, lang), None),
+    };
+    Ok(EmailTemplateView {
+        kind: kind.as_str().to_owned(),
+        lang: lang.as_str().to_owned(),
+        subject: template.subject,
+        body: template.body,
+        customized: own.is_some(),
+        variables: templates::variables(kind)
+            .iter()
+            .map(|v| (*v).to_owned())
+            .collect(),
+        updated_at,
+    })
+}
+
+/// List e-mail templates
+///
+/// Every kind in German and English: the tenant's own text or the built-in default.
+#[utoipa::path(
+    operation_id = "listEmailTemplates",
+    tag = "billing",
+    responses((status = 200, description = "Templates", body = Vec<EmailTemplateView>)),
+    security(("access_token" = []))
+)]
+#[get("/email-templates")]
+pub async fn list_email_templates(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersBill)?;
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let mut views = Vec::new();
+    for kind in TemplateKind::ALL {
+        for lang in Lang::ALL {
+            views.push(template_view(&mut conn, principal.tenant_id, kind, lang).await?);
+        }
+    }
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Set an e-mail template
+#[utoipa::path(
+    operation_id = "putEmailTemplate",
+    tag = "billing",
+    params(
+        ("kind" = String, Path, description = "`invoice`, `credit_note`, `quote`, `booking_confirmation` or `technician_en_route`"),
+        ("lang" = String, Path, description = "`de` or `en`"),
+    ),
+    request_body = EmailTemplateRequest,
+    responses(
+        (status = 200, description = "Saved", body = EmailTemplateView),
+        (status = 404, description = "No such kind or language", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown placeholder, unbalanced braces, too long", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[put("/email-templates/{kind}/{lang}")]
+pub async fn put_email_template(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    body: ValidJson<EmailTemplateRequest>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
+    let body = body.into_inner();
+    let template = Template {
+        subject: body.subject,
+        body: body.body,
+    };
+    templates::validate(kind, &template)
+        .map_err(|e| ApiError::invalid(&format!("/{}", e.field), e.message.clone()))?;
+    let now = workorders_persistence::now();
+    let mut tx = state.db.begin_write().await?;
+    store::put_template(
+        tx.conn(),
+        principal.tenant_id,
+        kind.as_str(),
+        lang.as_str(),
+        &template.subject,
+        &template.body,
+        now,
+    )
+    .await?;
+    let view = template_view(tx.conn(), principal.tenant_id, kind, lang).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Restore a default e-mail template
+#[utoipa::path(
+    operation_id = "deleteEmailTemplate",
+    tag = "billing",
+    params(
+        ("kind" = String, Path, description = "Template kind"),
+        ("lang" = String, Path, description = "`de` or `en`"),
+    ),
+    responses(
+        (status = 204, description = "The built-in default applies again"),
+        (status = 404, description = "No such kind or language", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[delete("/email-templates/{kind}/{lang}")]
+pub async fn delete_email_template(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
+    let mut tx = state.db.begin_write().await?;
+    store::delete_template(tx.conn(), principal.tenant_id, kind.as_str(), lang.as_str()).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
