@@ -253,16 +253,9 @@ struct Done {
 }
 
 /// Sends one claimed message (nothing is written yet).
-async fn attempt(state: &AppState, message: Claimed) -> Option<Done> {
+async fn attempt(state: &AppState, message: Claimed, endpoint: EndpointRecord) -> Option<Done> {
     let settings = &state.settings.webhooks;
     let now = workorders_persistence::now();
-    let endpoint = match state.db.pool().acquire().await {
-        Ok(mut conn) => store::get_endpoint(&mut conn, message.tenant_id, message.endpoint_id)
-            .await
-            .ok()
-            .flatten()?,
-        Err(_) => return None,
-    };
     let started = Instant::now();
     let (sent, endpoint) = if endpoint.enabled {
         (send(state, &endpoint, &message, now).await, Some(endpoint))
@@ -378,7 +371,32 @@ async fn endpoint_result(state: &AppState, done: &Done) {
 /// Sends a batch of claimed messages concurrently, then records every attempt in one
 /// transaction.
 async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
-    let sends = claimed.into_iter().map(|m| attempt(state, m));
+    // The batch's endpoints, read once on one connection (a batch often goes to one).
+    let mut endpoints: std::collections::HashMap<uuid::Uuid, Option<EndpointRecord>> =
+        std::collections::HashMap::new();
+    match state.db.pool().acquire().await {
+        Ok(mut conn) => {
+            for m in &claimed {
+                if endpoints.contains_key(&m.endpoint_id) {
+                    continue;
+                }
+                let e = store::get_endpoint(&mut conn, m.tenant_id, m.endpoint_id)
+                    .await
+                    .ok()
+                    .flatten();
+                endpoints.insert(m.endpoint_id, e);
+            }
+        }
+        Err(e) => {
+            // The lease brings the messages back when the database answers again.
+            tracing::warn!(error = %e, "could not read webhook endpoints");
+            return;
+        }
+    }
+    let sends = claimed.into_iter().filter_map(|m| {
+        let endpoint = endpoints.get(&m.endpoint_id).cloned().flatten()?;
+        Some(attempt(state, m, endpoint))
+    });
     let done: Vec<Done> = futures_util::future::join_all(sends)
         .await
         .into_iter()

@@ -63,10 +63,10 @@ async fn with_assignees(
     }
     let mut by_id: HashMap<AppointmentId, Vec<UserId>> = HashMap::new();
     for chunk in records.chunks(100) {
-        let ids: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 1)).collect();
+        let ids = crate::in_list(1, chunk.len());
         let sql = format!(
             "SELECT appointment_id, user_id FROM appointment_assignees WHERE appointment_id IN ({}) ORDER BY user_id",
-            ids.join(", ")
+            ids
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for r in chunk {
@@ -335,12 +335,12 @@ pub async fn of_orders_for(
         .join(", ");
     let mut records = Vec::new();
     for chunk in orders.chunks(100) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let placeholders = crate::in_list(3, chunk.len());
         let sql = format!(
             "SELECT {columns} FROM appointments a JOIN appointment_assignees x ON x.appointment_id = a.id \
              WHERE a.tenant_id = $1 AND x.user_id = $2 AND a.status <> 'cancelled' AND a.work_order_id IN ({}) \
              ORDER BY a.start_at, a.id",
-            placeholders.join(", ")
+            placeholders
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.to_string())

@@ -238,13 +238,6 @@ pub async fn delete_absence(
     Ok(done.rows_affected() == 1)
 }
 
-fn in_list(first: usize, n: usize) -> String {
-    (0..n)
-        .map(|i| format!("${}", first + i))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The availability of `users` for appointments overlapping `[from, to)`: their calendars,
 /// absences and blocking appointments (optionally ignoring one appointment being moved).
 pub async fn availability(
@@ -268,7 +261,7 @@ pub async fn availability(
         format_instant(to + Duration::days(1)),
     );
     for chunk in users.chunks(100) {
-        let ids = in_list(2, chunk.len());
+        let ids = crate::in_list(2, chunk.len());
         let sql = format!(
             "SELECT {COLUMNS} FROM user_calendars WHERE tenant_id = $1 AND user_id IN ({ids})"
         );

@@ -396,13 +396,6 @@ pub async fn order_numbers(
         .collect()
 }
 
-fn in_list(first: usize, n: usize) -> String {
-    (0..n)
-        .map(|i| format!("${}", first + i))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Customers by id (for embedding in order views).
 pub async fn get_many(
     db: &Db,
@@ -413,7 +406,7 @@ pub async fn get_many(
     for chunk in ids.chunks(100) {
         let sql = format!(
             "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND id IN ({})",
-            in_list(2, chunk.len())
+            crate::in_list(2, chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
         for id in chunk {
@@ -436,7 +429,7 @@ pub async fn get_sites_many(
     for chunk in ids.chunks(100) {
         let sql = format!(
             "SELECT {SITE_COLUMNS} FROM sites WHERE tenant_id = $1 AND id IN ({})",
-            in_list(2, chunk.len())
+            crate::in_list(2, chunk.len())
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
         for id in chunk {

@@ -33,3 +33,11 @@ pub use error::StoreError;
 pub use sqlx::AnyConnection as Conn;
 pub use time::{format_instant, now, parse_instant};
 pub use versioned::Versioned;
+
+/// `$first, $first+1, …` for an `IN (…)` list of `n` values.
+pub(crate) fn in_list(first: usize, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

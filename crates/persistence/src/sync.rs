@@ -154,10 +154,10 @@ pub async fn find_events(
 ) -> Result<HashMap<uuid::Uuid, StoredEvent>, StoreError> {
     let mut found = HashMap::new();
     for chunk in ids.chunks(200) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let placeholders = crate::in_list(1, chunk.len());
         let sql = format!(
             "SELECT id, tenant_id, user_id, outcome, reason FROM sync_events WHERE id IN ({})",
-            placeholders.join(", ")
+            placeholders
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for id in chunk {

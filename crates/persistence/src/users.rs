@@ -299,10 +299,10 @@ pub async fn names(
 ) -> Result<HashMap<UserId, String>, StoreError> {
     let mut names = HashMap::new();
     for chunk in ids.chunks(100) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let placeholders = crate::in_list(2, chunk.len());
         let sql = format!(
             "SELECT id, name FROM users WHERE tenant_id = $1 AND id IN ({})",
-            placeholders.join(", ")
+            placeholders
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
         for id in chunk {

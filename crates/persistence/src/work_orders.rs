@@ -219,10 +219,10 @@ async fn steps_of(
 ) -> Result<HashMap<WorkOrderId, Vec<Step>>, StoreError> {
     let mut result: HashMap<WorkOrderId, Vec<Step>> = HashMap::new();
     for chunk in orders.chunks(100) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let placeholders = crate::in_list(2, chunk.len());
         let sql = format!(
             "SELECT {STEP_COLUMNS} FROM work_order_steps WHERE tenant_id = $1 AND work_order_id IN ({}) ORDER BY work_order_id, position",
-            placeholders.join(", ")
+            placeholders
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
         for id in chunk {
@@ -332,10 +332,10 @@ pub async fn get_many(
     let mut conn = db.pool().acquire().await.store()?;
     let mut records = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(100) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let placeholders = crate::in_list(2, chunk.len());
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 AND id IN ({})",
-            placeholders.join(", ")
+            placeholders
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
         for id in chunk {

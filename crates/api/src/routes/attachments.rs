@@ -155,7 +155,14 @@ pub async fn visible_order(
     order: WorkOrderId,
 ) -> ApiResult<()> {
     ensure_visible(&state.db, principal, order).await?;
-    work_orders::get(&state.db, principal.tenant_id, order)
+    // Existence only: one row by key, not the order with its steps.
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    work_orders::brief(&mut conn, principal.tenant_id, order)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(())
