@@ -122,6 +122,35 @@ async fn demo_data_is_seeded_idempotently(ctx: Ctx) {
         .expect("token")
         .to_owned();
     assert_eq!(app.count_users(&token).await, 6);
+    // Billing: a complete profile, a catalogue, one issued and two paid invoices.
+    let profile = app.get("/v1/billing-profile", &token).await;
+    assert_eq!(profile.body["complete"], true, "{}", profile.text);
+    let items = app.get("/v1/catalogue-items", &token).await;
+    assert!(items.body["items"].as_array().expect("items").len() >= 5);
+    let paid = app.get("/v1/invoices?status=paid", &token).await;
+    assert_eq!(
+        paid.body["items"].as_array().expect("items").len(),
+        2,
+        "{}",
+        paid.text
+    );
+    let issued = app.get("/v1/invoices?status=issued", &token).await;
+    assert_eq!(issued.body["items"].as_array().expect("items").len(), 1);
+    for inv in paid.body["items"].as_array().expect("items") {
+        let order = app
+            .get(
+                &format!(
+                    "/v1/work-orders/{}",
+                    inv["work_order_id"].as_str().expect("order")
+                ),
+                &token,
+            )
+            .await;
+        assert_eq!(
+            order.body["status"], "closed",
+            "paid in full closes the order"
+        );
+    }
 }
 
 /// The committed `openapi/openapi.json` must equal what the code generates.

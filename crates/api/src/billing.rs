@@ -1071,3 +1071,72 @@ pub async fn queue_appointment_notice(
     .await?;
     Ok(Some(mail))
 }
+
+/// A payment received.
+pub struct Payment {
+    pub cents: i64,
+    pub paid_on: NaiveDate,
+    pub method: Option<String>,
+    pub reference: Option<String>,
+    pub recorded_by: Option<String>,
+}
+
+/// Records a payment inside `tx`: more than is open is refused; paid in full, the invoice
+/// is `paid` and an invoiced order closes.
+pub async fn record_payment_in(
+    tx: &mut WriteTx,
+    db: &Db,
+    invoice: &mut InvoiceRecord,
+    payment: Payment,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if invoice.kind == "credit_note" {
+        return Err(ApiError::InvalidTransition {
+            detail: "payments are recorded on invoices, not credit notes".to_owned(),
+            current_state: invoice.status.as_str().to_owned(),
+            allowed_actions: Vec::new(),
+        });
+    }
+    let (status, paid) = invoicing::pay(
+        invoice.status,
+        invoice.grand_total,
+        invoice.paid_total,
+        payment.cents,
+    )
+    .map_err(lifecycle_error)?;
+    let expected = invoice.version;
+    invoice.status = status;
+    invoice.paid_total = paid;
+    if status == InvoiceStatus::Paid {
+        invoice.paid_at = Some(now);
+    }
+    if !store::update_state(tx.conn(), invoice, expected, now).await? {
+        return Err(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        });
+    }
+    store::insert_payment(
+        tx.conn(),
+        &store::PaymentRecord {
+            id: Uuid::now_v7(),
+            tenant_id: invoice.tenant_id,
+            invoice_id: invoice.id,
+            paid_on: payment.paid_on,
+            amount: payment.cents,
+            method: payment.method,
+            reference: payment.reference,
+            recorded_by: payment.recorded_by,
+            created_at: now,
+        },
+    )
+    .await?;
+    invoice.version = expected + 1;
+    invoice.updated_at = now;
+    if status == InvoiceStatus::Paid {
+        tx.emit(invoice.tenant_id, "invoice.paid", invoice_event(invoice));
+        if let Some(order) = invoice.work_order_id {
+            settle_order(tx, db, invoice.tenant_id, order, now).await?;
+        }
+    }
+    Ok(())
+}

@@ -15,6 +15,9 @@ use crate::billing;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// Attempts of an automated billing step before it is left to the office.
+const MAX_JOB_ATTEMPTS: i64 = 16;
+
 pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let signal = state.db.work_signal();
     let settings = state.settings.mail.clone();
@@ -113,7 +116,9 @@ async fn run_job(state: &AppState, job: &BillingJob) {
         if job.attempts == 1 {
             record_blocked(state, job, &reason).await;
         }
-        if let Err(e) = store::postpone_job(&state.db, job, at, &reason).await {
+        // After a day of retries the office does it by hand (the reason is in the history).
+        let give_up = job.attempts >= MAX_JOB_ATTEMPTS;
+        if let Err(e) = store::postpone_job(&state.db, job, at, &reason, give_up).await {
             tracing::warn!(error = %e, "could not postpone billing job");
         }
     }

@@ -498,6 +498,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     )
     .await?;
     let parties = create_customers(state, tenant).await?;
+    crate::demo_billing::seed_setup(state, tenant).await?;
     let system = ActorRef {
         kind: "system".to_owned(),
         id: Some("demo".to_owned()),
@@ -622,7 +623,16 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         Priority::Normal,
     )
     .await?;
-    work_steps(state, tenant, o, 3).await?;
+    // Worked; the invoice is issued (and not yet paid).
+    let o = work_steps(state, tenant, o, 2).await?;
+    crate::demo_billing::invoice_order(
+        state,
+        tenant,
+        o.order.id,
+        crate::demo_billing::repair_lines()?,
+        false,
+    )
+    .await?;
     let o = new_order(
         state,
         tenant,
@@ -633,8 +643,16 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         Priority::High,
     )
     .await?;
-    let o = work_steps(state, tenant, o, 3).await?;
-    act(state, tenant, o.order.id, &system, Command::MarkInvoiced).await?;
+    // Invoiced and paid: closed.
+    let o = work_steps(state, tenant, o, 2).await?;
+    crate::demo_billing::invoice_order(
+        state,
+        tenant,
+        o.order.id,
+        crate::demo_billing::repair_lines()?,
+        true,
+    )
+    .await?;
     let o = new_order(
         state,
         tenant,
@@ -645,9 +663,21 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         Priority::Normal,
     )
     .await?;
-    let o = work_steps(state, tenant, o, 10).await?;
-    act(state, tenant, o.order.id, &system, Command::MarkInvoiced).await?;
-    act(state, tenant, o.order.id, &system, Command::Close).await?;
+    // The whole window process: invoiced, paid, payment checked, closed.
+    let o = work_steps(state, tenant, o, 8).await?;
+    crate::demo_billing::invoice_order(
+        state,
+        tenant,
+        o.order.id,
+        crate::demo_billing::window_lines()?,
+        true,
+    )
+    .await?;
+    let o = work_orders::get(&state.db, tenant, o.order.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo order vanished"))?;
+    let o = work_steps(state, tenant, o, 1).await?;
+    crate::demo_billing::settle(state, tenant, o.order.id).await?;
     let o = new_order(
         state,
         tenant,

@@ -12,6 +12,7 @@ pub mod billing_worker;
 pub mod blobs;
 pub mod config;
 pub mod demo;
+pub mod demo_billing;
 pub mod demo_work;
 pub mod error;
 pub mod extract;

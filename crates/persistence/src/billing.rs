@@ -1040,16 +1040,18 @@ pub async fn postpone_job(
     job: &BillingJob,
     at: DateTime<Utc>,
     error: &str,
+    give_up: bool,
 ) -> Result<(), StoreError> {
     let mut tx = db.begin_write().await?;
     sqlx::query(
-        "UPDATE billing_jobs SET next_attempt_at = $1, last_error = $2, locked_until = NULL \
+        "UPDATE billing_jobs SET next_attempt_at = $1, last_error = $2, locked_until = NULL, status = $5 \
          WHERE id = $3 AND status = 'pending' AND locked_until = $4",
     )
     .bind(format_instant(at))
     .bind(error.to_owned())
     .bind(job.id.to_string())
     .bind(job.locked_until.map(format_instant))
+    .bind(if give_up { "failed" } else { "pending" })
     .execute(tx.conn())
     .await
     .store()?;

@@ -351,6 +351,7 @@ fn parse_treatment(t: Option<&str>) -> ApiResult<Option<TaxTreatment>> {
     responses(
         (status = 201, description = "Created", body = InvoiceView, headers(("Location" = String), ("ETag" = String))),
         (status = 404, description = "No such order in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The order is cancelled", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines, nothing to invoice, or the billing profile is incomplete", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("access_token" = []))
@@ -373,6 +374,13 @@ pub async fn create_invoice(
         .is_some_and(|n| n.chars().count() > 2000)
     {
         return Err(ApiError::invalid("/notes", "at most 2,000 characters"));
+    }
+    if order.order.status == workorders_domain::work_order::OrderStatus::Cancelled {
+        return Err(ApiError::InvalidTransition {
+            detail: "a cancelled order is not invoiced".to_owned(),
+            current_state: "cancelled".to_owned(),
+            allowed_actions: Vec::new(),
+        });
     }
     let requested = parse_treatment(body.treatment.as_deref())?;
     let (lines, source) = match &body.lines {
@@ -836,58 +844,20 @@ pub async fn record_payment(
     let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
         .ok_or(ApiError::NotFound)?;
-    if invoice.kind == "credit_note" {
-        return Err(ApiError::InvalidTransition {
-            detail: "payments are recorded on invoices, not credit notes".to_owned(),
-            current_state: invoice.status.as_str().to_owned(),
-            allowed_actions: Vec::new(),
-        });
-    }
-    let (status, paid) = invoicing::pay(
-        invoice.status,
-        invoice.grand_total,
-        invoice.paid_total,
-        cents,
-    )
-    .map_err(billing::lifecycle_error)?;
-    let expected = invoice.version;
-    invoice.status = status;
-    invoice.paid_total = paid;
-    if status == InvoiceStatus::Paid {
-        invoice.paid_at = Some(now);
-    }
-    if !store::update_state(tx.conn(), &invoice, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    store::insert_payment(
-        tx.conn(),
-        &PaymentRecord {
-            id: Uuid::now_v7(),
-            tenant_id: principal.tenant_id,
-            invoice_id: invoice.id,
+    billing::record_payment_in(
+        &mut tx,
+        &state.db,
+        &mut invoice,
+        billing::Payment {
+            cents,
             paid_on: body.paid_on,
-            amount: cents,
             method: body.method,
             reference: body.reference,
             recorded_by: Some(recorder(&principal)),
-            created_at: now,
         },
+        now,
     )
     .await?;
-    invoice.version = expected + 1;
-    invoice.updated_at = now;
-    if status == InvoiceStatus::Paid {
-        tx.emit(
-            principal.tenant_id,
-            "invoice.paid",
-            billing::invoice_event(&invoice),
-        );
-        if let Some(order) = invoice.work_order_id {
-            billing::settle_order(&mut tx, &state.db, principal.tenant_id, order, now).await?;
-        }
-    }
     tx.commit().await?;
     let view = full_view(&state, &invoice).await?;
     Ok(created(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -528,6 +528,14 @@ pub struct PublicQuoteView {
     pub decided_at: Option<DateTime<Utc>>,
 }
 
+/// The public endpoints share the booking widget's per-address rate limit.
+fn throttle(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
+    state
+        .public_ip_limiter
+        .attempt(&crate::routes::client_ip(req))
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
+}
+
 async fn by_token(state: &AppState, token: &str) -> ApiResult<QuoteRecord> {
     if !token.starts_with("q_") || token.len() > 100 {
         return Err(ApiError::NotFound);
@@ -583,13 +591,16 @@ async fn public_view(state: &AppState, q: &QuoteRecord) -> ApiResult<PublicQuote
     responses(
         (status = 200, description = "The quote", body = PublicQuoteView),
         (status = 404, description = "Unknown or replaced link", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/public/quotes/{token}")]
 pub async fn get_public_quote(
+    req: HttpRequest,
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
+    throttle(&req, &state)?;
     let quote = by_token(&state, &token).await?;
     Ok(HttpResponse::Ok().json(public_view(&state, &quote).await?))
 }
@@ -623,14 +634,17 @@ pub struct QuoteAnswer {
         (status = 404, description = "Unknown or replaced link", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already answered", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Expired or invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests from this address", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/public/quotes/{token}")]
 pub async fn answer_public_quote(
+    req: HttpRequest,
     state: web::Data<AppState>,
     token: web::Path<String>,
     body: ValidJson<QuoteAnswer>,
 ) -> ApiResult<HttpResponse> {
+    throttle(&req, &state)?;
     let body = body.into_inner();
     let accept = match body.decision.as_str() {
         "accept" => true,
