@@ -814,11 +814,22 @@ async fn quotes_are_answered_by_the_customer_and_become_the_invoice(ctx: Ctx) {
     let valid = (chrono::Utc::now() + chrono::Duration::days(30))
         .format("%Y-%m-%d")
         .to_string();
+    // One line from the catalogue (name, unit, price and rate from the item), one free.
+    app.post(
+        "/v1/catalogue-items",
+        Some(&t.token),
+        &json!({"code": "WIN-120", "kind": "material",
+        "name": "Fenster 120x140", "unit": "C62", "unit_price": "640.00", "vat_rate": "19"}),
+    )
+    .await
+    .assert_status(201);
     let q = app
         .post(&format!("/v1/work-orders/{order_id}/quotes"), Some(&t.token), &json!({
-            "lines": [line("Fenster 120x140", "2", "C62", "640.00", "19"), line("Montage", "4", "HUR", "65.00", "19")],
+            "lines": [{"item_code": "WIN-120", "quantity": "2"}, line("Montage", "4", "HUR", "65.00", "19")],
             "valid_until": valid, "step_key": "quote"}))
         .await;
+    assert_eq!(q.body["lines"][0]["name"], "Fenster 120x140", "{}", q.text);
+    assert_eq!(q.body["lines"][0]["unit_price"], "640.00");
     q.assert_status(201);
     assert_eq!(q.body["status"], "draft");
     let qid = q.body["id"].as_str().expect("id").to_owned();
@@ -1053,6 +1064,24 @@ async fn bad_billing_input_is_refused_and_changes_nothing(ctx: Ctx) {
         pointers,
         ["/lines/0/quantity", "/lines/1/unit", "/lines/2/vat_rate"]
     );
+    // Catalogue lines need a known code; free lines need what a catalogue item would give.
+    let bad = invoice(
+        &app,
+        &t,
+        &order,
+        json!({"lines": [
+        {"item_code": "NOPE", "quantity": "1"},
+        {"name": "Frei", "quantity": "1", "unit_price": "1", "vat_rate": "19"}]}),
+    )
+    .await;
+    bad.assert_problem(422, "validation_failed");
+    let pointers: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["pointer"].as_str())
+        .collect();
+    assert_eq!(pointers, ["/lines/0/item_code", "/lines/1/unit"]);
     // Nothing to invoice from the field, no labour rate.
     invoice(&app, &t, &order, json!({}))
         .await

@@ -25,16 +25,37 @@ use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
 use crate::workflow;
 
-/// A line as written (net unit price, exact decimals as strings).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// A line as stored and shown (net unit price, exact decimals as strings).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LineView {
+    #[schema(example = "Fenster 120 × 140 cm, 3-fach verglast")]
+    pub name: String,
+    pub description: Option<String>,
+    #[schema(example = "2")]
+    pub quantity: String,
+    /// UN/ECE Recommendation 20 unit code.
+    #[schema(example = "C62")]
+    pub unit: String,
+    #[schema(example = "640.00")]
+    pub unit_price: String,
+    #[schema(example = "19")]
+    pub vat_rate: String,
+}
+
+/// A line to write: from the catalogue (`item_code`; its name, unit, price and VAT rate
+/// unless given here) or free (then `name`, `unit`, `unit_price` and `vat_rate` are needed).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
+    /// Code of a catalogue item.
+    #[schema(example = "WIN-120-140", max_length = 50)]
+    pub item_code: Option<String>,
     #[schema(
         example = "Fenster 120 × 140 cm, 3-fach verglast",
         min_length = 1,
         max_length = 200
     )]
-    pub name: String,
+    pub name: Option<String>,
     #[schema(max_length = 1000)]
     pub description: Option<String>,
     /// Decimal string, non-zero, at most 4 decimals.
@@ -42,23 +63,88 @@ pub struct LineRequest {
     pub quantity: String,
     /// UN/ECE Recommendation 20 unit code.
     #[schema(example = "C62")]
-    pub unit: String,
+    pub unit: Option<String>,
     /// Net price per unit, decimal string, at most 4 decimals.
     #[schema(example = "640.00")]
-    pub unit_price: String,
+    pub unit_price: Option<String>,
     /// `19`, `7` or `0` (ignored under §19 and reverse charge).
     #[schema(example = "19")]
-    pub vat_rate: String,
+    pub vat_rate: Option<String>,
 }
 
-/// Parses request lines into exact decimals (422 with a pointer).
-pub fn parse_lines(lines: &[LineRequest], pointer: &str) -> ApiResult<Vec<LineInput>> {
+/// The active catalogue when any line refers to it.
+pub async fn catalogue_for(
+    state: &AppState,
+    tenant: workorders_domain::TenantId,
+    lines: &[LineRequest],
+) -> ApiResult<Vec<store::CatalogueItem>> {
+    if lines.iter().all(|l| l.item_code.is_none()) {
+        return Ok(Vec::new());
+    }
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(store::active_items(&mut conn, tenant).await?)
+}
+
+/// Parses request lines into exact decimals, filling catalogue lines from `catalogue`
+/// (422 with a pointer).
+pub fn parse_lines(
+    lines: &[LineRequest],
+    pointer: &str,
+    catalogue: &[store::CatalogueItem],
+) -> ApiResult<Vec<LineInput>> {
     let mut errors = workorders_domain::ValidationErrors::new();
     let mut out = Vec::with_capacity(lines.len());
     if lines.len() > 500 {
         return Err(ApiError::invalid(pointer, "at most 500 lines"));
     }
     for (i, l) in lines.iter().enumerate() {
+        let item = match &l.item_code {
+            Some(code) => match catalogue.iter().find(|c| &c.code == code) {
+                Some(item) => Some(item),
+                None => {
+                    errors.add(
+                        format!("{pointer}/{i}/item_code"),
+                        "no active catalogue item has this code",
+                    );
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let pick = |given: &Option<String>,
+                    field: &str,
+                    from_item: Option<&String>,
+                    errors: &mut workorders_domain::ValidationErrors| {
+            match given.as_ref().or(from_item) {
+                Some(v) => Some(v.clone()),
+                None => {
+                    errors.add(
+                        format!("{pointer}/{i}/{field}"),
+                        "required for a line without item_code",
+                    );
+                    None
+                }
+            }
+        };
+        let name = pick(&l.name, "name", item.map(|c| &c.name), &mut errors);
+        let unit = pick(&l.unit, "unit", item.map(|c| &c.unit), &mut errors);
+        let price = pick(
+            &l.unit_price,
+            "unit_price",
+            item.map(|c| &c.unit_price),
+            &mut errors,
+        );
+        let rate = pick(
+            &l.vat_rate,
+            "vat_rate",
+            item.map(|c| &c.vat_rate),
+            &mut errors,
+        );
         let dec = |field: &str, text: &str, errors: &mut workorders_domain::ValidationErrors| {
             let ok = !text.contains(['e', 'E', '+']) && !text.trim().is_empty();
             match text.parse::<Decimal>() {
@@ -73,15 +159,19 @@ pub fn parse_lines(lines: &[LineRequest], pointer: &str) -> ApiResult<Vec<LineIn
             }
         };
         let quantity = dec("quantity", &l.quantity, &mut errors);
-        let unit_price = dec("unit_price", &l.unit_price, &mut errors);
-        let vat_rate = dec("vat_rate", &l.vat_rate, &mut errors);
-        if let (Some(quantity), Some(unit_price), Some(vat_rate)) = (quantity, unit_price, vat_rate)
+        let unit_price = price.and_then(|p| dec("unit_price", &p, &mut errors));
+        let vat_rate = rate.and_then(|r| dec("vat_rate", &r, &mut errors));
+        if let (Some(name), Some(unit), Some(quantity), Some(unit_price), Some(vat_rate)) =
+            (name, unit, quantity, unit_price, vat_rate)
         {
             let line = LineInput {
-                name: l.name.trim().to_owned(),
-                description: l.description.clone(),
+                name: name.trim().to_owned(),
+                description: l
+                    .description
+                    .clone()
+                    .or_else(|| item.and_then(|c| c.description.clone())),
                 quantity,
-                unit: l.unit.clone(),
+                unit,
                 unit_price,
                 vat_rate,
             };
@@ -95,10 +185,10 @@ pub fn parse_lines(lines: &[LineRequest], pointer: &str) -> ApiResult<Vec<LineIn
     Ok(out)
 }
 
-pub fn line_requests(lines: &[LineInput]) -> Vec<LineRequest> {
+pub fn line_views(lines: &[LineInput]) -> Vec<LineView> {
     lines
         .iter()
-        .map(|l| LineRequest {
+        .map(|l| LineView {
             name: l.name.clone(),
             description: l.description.clone(),
             quantity: l.quantity.normalize().to_string(),
@@ -183,7 +273,7 @@ pub struct InvoiceView {
     pub delivery_date: NaiveDate,
     pub buyer: Buyer,
     pub notes: Option<String>,
-    pub lines: Vec<LineRequest>,
+    pub lines: Vec<LineView>,
     /// Line amounts, VAT per rate and totals (EN 16931 rounding).
     #[schema(value_type = Object)]
     pub computed: Computed,
@@ -248,7 +338,7 @@ fn view(
             buyer_reference: None,
         }),
         notes: i.notes.clone(),
-        lines: line_requests(&i.lines),
+        lines: line_views(&i.lines),
         computed: i.computed.clone(),
         grand_total: amount(i.grand_total),
         paid_total: amount(i.paid_total),
@@ -384,7 +474,10 @@ pub async fn create_invoice(
     }
     let requested = parse_treatment(body.treatment.as_deref())?;
     let (lines, source) = match &body.lines {
-        Some(lines) => (parse_lines(lines, "/lines")?, "manual"),
+        Some(lines) => {
+            let catalogue = catalogue_for(&state, principal.tenant_id, lines).await?;
+            (parse_lines(lines, "/lines", &catalogue)?, "manual")
+        }
         None => {
             let l = billing::lines_from_order(&state.db, &order).await?;
             (l.lines, l.source)
@@ -593,11 +686,13 @@ pub async fn update_invoice(
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersBill)?;
     let body = body.into_inner();
-    let lines = body
-        .lines
-        .as_ref()
-        .map(|l| parse_lines(l, "/lines"))
-        .transpose()?;
+    let lines = match &body.lines {
+        Some(l) => {
+            let catalogue = catalogue_for(&state, principal.tenant_id, l).await?;
+            Some(parse_lines(l, "/lines", &catalogue)?)
+        }
+        None => None,
+    };
     let requested = parse_treatment(body.treatment.as_deref())?;
     if body
         .notes

@@ -23,7 +23,7 @@ use crate::auth::Principal;
 use crate::billing::{self, Outgoing};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson, check_version};
-use crate::routes::invoices::{LineRequest, line_requests, parse_lines};
+use crate::routes::invoices::{LineRequest, LineView, catalogue_for, line_views, parse_lines};
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner};
@@ -43,7 +43,7 @@ pub struct QuoteView {
     pub valid_until: NaiveDate,
     pub notes: Option<String>,
     pub treatment: String,
-    pub lines: Vec<LineRequest>,
+    pub lines: Vec<LineView>,
     #[schema(value_type = Object)]
     pub computed: Computed,
     #[schema(example = "1523.20")]
@@ -76,7 +76,7 @@ fn view(q: &QuoteRecord, today: NaiveDate) -> QuoteView {
         valid_until: q.valid_until,
         notes: q.notes.clone(),
         treatment: q.treatment.as_str().to_owned(),
-        lines: line_requests(&q.lines),
+        lines: line_views(&q.lines),
         computed: q.computed.clone(),
         grand_total: format!("{:.2}", q.computed.totals.grand_total),
         sent_at: q.sent_at,
@@ -115,7 +115,8 @@ async fn check_request(
     Vec<workorders_domain::billing::LineInput>,
     workorders_domain::billing::TaxTreatment,
 )> {
-    let lines = parse_lines(&body.lines, "/lines")?;
+    let catalogue = catalogue_for(state, tenant, &body.lines).await?;
+    let lines = parse_lines(&body.lines, "/lines", &catalogue)?;
     if body.valid_until < today {
         return Err(ApiError::invalid("/valid_until", "must not be in the past"));
     }
@@ -520,7 +521,7 @@ pub struct PublicQuoteView {
     pub valid_until: NaiveDate,
     pub order_title: String,
     pub notes: Option<String>,
-    pub lines: Vec<LineRequest>,
+    pub lines: Vec<LineView>,
     #[schema(value_type = Object)]
     pub computed: Computed,
     pub grand_total: String,
@@ -573,7 +574,7 @@ async fn public_view(state: &AppState, q: &QuoteRecord) -> ApiResult<PublicQuote
         valid_until: q.valid_until,
         order_title: title,
         notes: q.notes.clone(),
-        lines: line_requests(&q.lines),
+        lines: line_views(&q.lines),
         computed: q.computed.clone(),
         grand_total: format!("{:.2}", q.computed.totals.grand_total),
         currency: "EUR".to_owned(),
