@@ -103,6 +103,8 @@ CREATE UNIQUE INDEX invoices_number_idx ON invoices (tenant_id, number);
 CREATE INDEX invoices_tenant_idx ON invoices (tenant_id, id);
 CREATE INDEX invoices_order_idx ON invoices (tenant_id, work_order_id);
 CREATE INDEX invoices_customer_idx ON invoices (tenant_id, customer_id, id);
+-- listInvoices by status (most are paid: the open ones must not be searched for).
+CREATE INDEX invoices_status_idx ON invoices (tenant_id, status, id);
 
 -- An issued document never changes: only its status, payments, sending and the credit
 -- note reference move on.

@@ -1137,6 +1137,16 @@ async fn bad_billing_input_is_refused_and_changes_nothing(ctx: Ctx) {
     )
     .await
     .assert_problem(422, "validation_failed");
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d")
+        .to_string();
+    app.post(
+        &format!("/v1/invoices/{id}/payments"),
+        Some(&t.token),
+        &json!({"amount": "1.00", "paid_on": tomorrow}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
     let after = app.get(&format!("/v1/invoices/{id}"), &t.token).await;
     assert_eq!(after.body["paid_total"], "0.00");
     assert_eq!(

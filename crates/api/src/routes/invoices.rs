@@ -291,8 +291,12 @@ pub struct InvoiceView {
     pub pdf_sha256: Option<String>,
     /// An XRechnung is available (the buyer has a Leitweg-ID).
     pub xrechnung: bool,
-    pub payments: Vec<PaymentView>,
-    pub emails: Vec<EmailView>,
+    /// Payments received (in `getInvoice`; absent in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payments: Option<Vec<PaymentView>>,
+    /// E-mails of this document and their delivery (in `getInvoice`; absent in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emails: Option<Vec<EmailView>>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -309,8 +313,7 @@ fn amount(cents: i64) -> String {
 
 fn view(
     i: &InvoiceRecord,
-    payments: &[PaymentRecord],
-    mails: &[EmailRecord],
+    details: Option<(&[PaymentRecord], &[EmailRecord])>,
     today: NaiveDate,
 ) -> InvoiceView {
     InvoiceView {
@@ -351,18 +354,20 @@ fn view(
         credited_by_id: i.credited_by_id,
         pdf_sha256: i.pdf_sha256.clone(),
         xrechnung: i.number.is_some() && i.buyer_reference.is_some(),
-        payments: payments
-            .iter()
-            .map(|p| PaymentView {
-                id: p.id,
-                paid_on: p.paid_on,
-                amount: amount(p.amount),
-                method: p.method.clone(),
-                reference: p.reference.clone(),
-                created_at: p.created_at,
-            })
-            .collect(),
-        emails: mails.iter().map(email_view).collect(),
+        payments: details.map(|(payments, _)| {
+            payments
+                .iter()
+                .map(|p| PaymentView {
+                    id: p.id,
+                    paid_on: p.paid_on,
+                    amount: amount(p.amount),
+                    method: p.method.clone(),
+                    reference: p.reference.clone(),
+                    created_at: p.created_at,
+                })
+                .collect()
+        }),
+        emails: details.map(|(_, mails)| mails.iter().map(email_view).collect()),
         version: i.version,
         created_at: i.created_at,
         updated_at: i.updated_at,
@@ -385,7 +390,7 @@ async fn full_view(state: &AppState, invoice: &InvoiceRecord) -> ApiResult<Invoi
     drop(conn);
     let mails =
         emails::list_for(&state.db, invoice.tenant_id, None, Some(invoice.id), None).await?;
-    Ok(view(invoice, &payments, &mails, today))
+    Ok(view(invoice, Some((&payments, &mails)), today))
 }
 
 async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<InvoiceRecord> {
@@ -613,7 +618,7 @@ pub async fn list_invoices(
         i64::from(fetch_limit(page)),
     )
     .await?;
-    let page = Page::from_rows(rows, page, |r| r.id, |r| view(&r, &[], &[], today));
+    let page = Page::from_rows(rows, page, |r| r.id, |r| view(&r, None, today));
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -924,6 +929,25 @@ pub async fn record_payment(
         .filter(|d| d.scale() <= 2 && !body.amount.contains(['e', 'E']))
         .ok_or_else(|| ApiError::invalid("/amount", "a decimal amount with at most 2 decimals"))?;
     let cents = billing::cents(value)?;
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let today = billing::today(
+        &mut conn,
+        principal.tenant_id,
+        workorders_persistence::now(),
+    )
+    .await?;
+    drop(conn);
+    if body.paid_on > today {
+        return Err(ApiError::invalid(
+            "/paid_on",
+            "a payment cannot be received in the future",
+        ));
+    }
     if body.method.as_ref().is_some_and(|m| m.chars().count() > 50) {
         return Err(ApiError::invalid("/method", "at most 50 characters"));
     }
