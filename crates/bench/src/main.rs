@@ -3,6 +3,7 @@
 //! `bench/RESULTS.md`.
 
 mod hooks;
+mod invoicing;
 mod load;
 mod report;
 mod seed;
@@ -63,10 +64,13 @@ enum Cleanup {
 struct Database {
     url: String,
     cleanup: Cleanup,
+    /// The servers' data directory (invoice PDFs, attachments).
+    data_dir: std::path::PathBuf,
 }
 
 impl Database {
     async fn remove(self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
         match self.cleanup {
             Cleanup::SqliteFile(path) => {
                 for suffix in ["", "-wal", "-shm"] {
@@ -87,6 +91,10 @@ impl Database {
 }
 
 async fn database(args: &Args, size: usize) -> anyhow::Result<Database> {
+    let data_dir = std::env::temp_dir().join(format!(
+        "workorders-bench-data-{size}-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
     match args.backend {
         BackendArg::Sqlite => {
             let path = std::env::temp_dir().join(format!(
@@ -96,6 +104,7 @@ async fn database(args: &Args, size: usize) -> anyhow::Result<Database> {
             Ok(Database {
                 url: format!("sqlite://{}", path.display()),
                 cleanup: Cleanup::SqliteFile(path),
+                data_dir,
             })
         }
         BackendArg::Postgres => {
@@ -119,6 +128,7 @@ async fn database(args: &Args, size: usize) -> anyhow::Result<Database> {
                     admin: args.postgres_url.clone(),
                     name,
                 },
+                data_dir,
             })
         }
     }
@@ -135,6 +145,9 @@ async fn backend_version(db: &Db) -> String {
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
+/// Issued invoices in the database before the run (listInvoices is measured over them).
+const INVOICES_SEEDED: usize = 10_000;
+
 fn ok(status: reqwest::StatusCode) -> bool {
     status.is_success()
 }
@@ -146,7 +159,7 @@ async fn measure_size(
 ) -> anyhow::Result<(SizeResult, String)> {
     let binary = server::binary()?;
     let database = database(args, size).await?;
-    let first = Server::start(&binary, &database.url).await?;
+    let first = Server::start(&binary, &database.url, &database.data_dir).await?;
     let company = Arc::new(seed::company(&first.base).await?);
     let db = Db::connect(
         &database.url,
@@ -159,14 +172,20 @@ async fn measure_size(
     let seed_started = std::time::Instant::now();
     let orders = Arc::new(seed::orders(&db, &company, size).await?);
     seed::appointments(&db, &company, &orders).await?;
+    // Invoicing: a complete billing profile, then issued invoices for listInvoices.
+    seed::billing(&first.base, &company).await?;
+    let seeded_invoices =
+        seed::invoices(&db, &first.base, &company, &orders, INVOICES_SEEDED).await?;
     // After a bulk load the planner needs fresh statistics, as autovacuum (PostgreSQL) or the
     // server's PRAGMA optimize (SQLite) would give it.
     sqlx::query("ANALYZE").execute(db.pool()).await?;
-    let seed_time = seed_started.elapsed();
+    let seed_time = seed_started
+        .elapsed()
+        .saturating_sub(Duration::from_secs_f64(seeded_invoices.seconds));
     first.stop();
     let version = backend_version(&db).await;
     // Start-up with an existing database, then idle memory.
-    let srv = Server::start(&binary, &database.url).await?;
+    let srv = Server::start(&binary, &database.url, &database.data_dir).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (idle_rss, _) = srv.memory_mib();
     let base = Arc::new(srv.base.clone());
@@ -589,6 +608,20 @@ async fn measure_size(
     };
     results.push((http, None));
 
+    // Invoicing (issue 8)
+    let gaps = invoicing::measure(
+        &client,
+        &base,
+        &company.owner_token,
+        &db,
+        tenant,
+        &orders,
+        &seeded_invoices,
+        run_for,
+        &mut results,
+    )
+    .await?;
+
     // Webhook delivery: 1,000 orders created by 8 clients; delivered messages per second
     // from the first creation to the last arrival, and commit-to-arrival latency.
     // First let the deliveries of the earlier phases finish (no arrival for a second).
@@ -667,6 +700,11 @@ async fn measure_size(
             slot_count,
             bookings: booked.load(std::sync::atomic::Ordering::Relaxed),
             measurements: results,
+            invoicing: Some(invoicing::InvoicingResult {
+                seeded: seeded_invoices.ids.len(),
+                seed_seconds: seeded_invoices.seconds,
+                gaps,
+            }),
         },
         version,
     ))

@@ -1,5 +1,6 @@
 //! `bench/RESULTS.md`: one section per backend, with every target marked met or missed.
 
+use crate::invoicing::InvoicingResult;
 use crate::load::Measurement;
 
 pub struct SizeResult {
@@ -12,6 +13,8 @@ pub struct SizeResult {
     pub bookings: usize,
     /// HTTP figure and, where there is one, the raw-database ceiling.
     pub measurements: Vec<(Measurement, Option<Measurement>)>,
+    /// Invoicing: seeded invoices and the gap check of the numbers.
+    pub invoicing: Option<InvoicingResult>,
 }
 
 pub struct Report {
@@ -95,6 +98,14 @@ impl Report {
                  Start-up with this database: {:.0} ms. RSS idle {:.1} MiB, peak {:.1} MiB. listSlots returned {} slots; the booking race booked {}.\n\n",
                 size.orders, size.seed_seconds, size.startup_ms, size.idle_rss_mib, size.peak_rss_mib, size.slot_count, size.bookings
             ));
+            if let Some(inv) = &size.invoicing {
+                out.push_str(&format!(
+                    "Invoicing: a complete billing profile; {} issued invoices seeded in {:.1} s (one issued through the API, \
+                     the rest copies of it with the following numbers); invoices are issued on distinct orders, payments are \
+                     full payments of seeded invoices.\n\n",
+                    inv.seeded, inv.seed_seconds
+                ));
+            }
             out.push_str("| operation | HTTP ops/s | p50 ms | p99 ms | failed | raw ops/s | raw p50 ms | HTTP / raw |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
             for (http, raw) in &size.measurements {
                 let (raw_ops, raw_p50, ratio) = match raw {
@@ -202,6 +213,69 @@ impl Report {
                     delivery.throughput(),
                     ms(delivery.p50),
                     ms(delivery.p99)
+                ));
+            }
+            if let Some((http, _)) = Self::find(size, "createInvoice+issue") {
+                let p50 = http.p50.as_secs_f64() * 1000.0;
+                let relative = Self::find(size, "createWorkOrder")
+                    .map(|(c, _)| {
+                        format!(
+                            " ({:.1}× createWorkOrder's p50)",
+                            http.p50.as_secs_f64() / c.p50.as_secs_f64().max(1e-9)
+                        )
+                    })
+                    .unwrap_or_default();
+                let alone = Self::find(size, "createInvoice+issue (1 client)")
+                    .map(|(a, _)| format!("; 1 client: {} ms", ms(a.p50)))
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "| createInvoice+issue p50 < 100 ms (8 clients) | {p50:.2} ms{relative}{alone} | {} |\n",
+                    verdict(p50 < 100.0)
+                ));
+                let rate = http.throughput();
+                if self.backend == "SQLite" {
+                    out.push_str(&format!(
+                        "| ≥ 50 issues/s on SQLite ({} clients) | {rate:.0}/s | {} |\n",
+                        8,
+                        verdict(rate >= 50.0)
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "| issues/s (target set for SQLite: ≥ 50) | {rate:.0}/s | – |\n"
+                    ));
+                }
+            }
+            if let Some((http, _)) = Self::find(size, "getInvoicePdf") {
+                let p99 = http.p99.as_secs_f64() * 1000.0;
+                out.push_str(&format!(
+                    "| getInvoicePdf p99 < 20 ms | {p99:.2} ms | {} |\n",
+                    verdict(p99 < 20.0)
+                ));
+            }
+            if let (Some((http, _)), Some(inv)) =
+                (Self::find(size, "listInvoices"), &size.invoicing)
+            {
+                let p99 = http.p99.as_secs_f64() * 1000.0;
+                out.push_str(&format!(
+                    "| listInvoices p99 < 50 ms at {} invoices | {p99:.2} ms | {} |\n",
+                    inv.seeded + inv.gaps.issued,
+                    verdict(p99 < 50.0)
+                ));
+            }
+            if let Some(inv) = &size.invoicing {
+                let g = &inv.gaps;
+                let range = g
+                    .range
+                    .as_ref()
+                    .map(|(a, b)| format!("{a} … {b}"))
+                    .unwrap_or_else(|| "none".to_owned());
+                out.push_str(&format!(
+                    "| issued invoice numbers gap-free | {} issued in the run ({range}), {}; the series in the database: {} numbers, {} | {} |\n",
+                    g.issued,
+                    if g.run_consecutive { "consecutive after the seeded ones" } else { "NOT consecutive" },
+                    g.series_len,
+                    if g.series_gap_free { "1…n without gaps or duplicates" } else { "WITH gaps or duplicates" },
+                    verdict(g.ok())
                 ));
             }
             if let Some((http, _)) = Self::find(size, "syncPush") {

@@ -499,3 +499,120 @@ pub async fn appointments(db: &Db, c: &Company, order_ids: &[String]) -> anyhow:
     .await?;
     Ok(())
 }
+
+/// A complete billing profile for the tenant (invoices can be issued), and one labour rate
+/// in the catalogue, through the API.
+pub async fn billing(base: &str, c: &Company) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let profile = json!({"legal_name": "Busy Fensterbau GmbH", "street": "Hauptstraße 1", "postal_code": "10115",
+        "city": "Berlin", "country": "DE", "vat_id": "DE123456789", "contact_name": "Olga Owner",
+        "contact_phone": "+49 30 1234567", "contact_email": "buchhaltung@busy.example",
+        "iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "payment_terms_days": 14});
+    let response = client
+        .put(format!("{base}/v1/billing-profile"))
+        .bearer_auth(&c.owner_token)
+        .json(&profile)
+        .send()
+        .await?;
+    let status = response.status();
+    let view: Value = response.json().await.unwrap_or(Value::Null);
+    anyhow::ensure!(
+        status.is_success() && view["complete"] == json!(true),
+        "billing profile ({status}): {view}"
+    );
+    post(&client, format!("{base}/v1/catalogue-items"), Some(&c.owner_token), json!({"code": "MONTAGE", "kind": "labour",
+        "name": "Montage", "unit": "HUR", "unit_price": "65.00", "vat_rate": "19", "role": "technician"})).await?;
+    Ok(())
+}
+
+/// The body of every invoice the bench issues: 2 h × 65.00 at 19 % = 154.70.
+pub fn invoice_body() -> Value {
+    json!({"lines": [{"name": "Montage", "quantity": "2", "unit": "HUR", "unit_price": "65.00", "vat_rate": "19"}], "issue": true})
+}
+
+pub const INVOICE_TOTAL: &str = "154.70";
+
+/// Splits an invoice number into its prefix, sequence and the sequence's width
+/// (`RE-2026-00042` → `("RE-2026-", 42, 5)`).
+pub fn split_number(number: &str) -> Option<(&str, u64, usize)> {
+    let digits = number.len() - number.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    if digits == 0 {
+        return None;
+    }
+    let (prefix, seq) = number.split_at(number.len() - digits);
+    Some((prefix, seq.parse().ok()?, digits))
+}
+
+/// Issued invoices already in the database before the run.
+pub struct SeededInvoices {
+    /// Ids of the issued (unpaid) invoices, the API-issued template first.
+    pub ids: Vec<String>,
+    pub seconds: f64,
+}
+
+/// `count` issued invoices on the first half of the orders: one issued through the API (a
+/// real number, XML and PDF), then copies of it in bulk through SQL with the following
+/// numbers of the series, and the series' counter set past them (so the run's issues
+/// continue without a gap). The copies share the template's XML and PDF.
+pub async fn invoices(
+    db: &Db,
+    base: &str,
+    c: &Company,
+    order_ids: &[String],
+    count: usize,
+) -> anyhow::Result<SeededInvoices> {
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::new();
+    let template = post(
+        &client,
+        format!("{base}/v1/work-orders/{}/invoices", order_ids[0]),
+        Some(&c.owner_token),
+        invoice_body(),
+    )
+    .await?;
+    let template_id = template["id"].as_str().context("invoice id")?.to_owned();
+    let number = template["number"].as_str().context("invoice number")?;
+    let (prefix, first, width) = split_number(number).context("invoice number format")?;
+    anyhow::ensure!(first == 1, "the first invoice got number {number}");
+    let half = (order_ids.len() / 2).max(1);
+    let mut ids = vec![template_id.clone()];
+    let mut tx = db.begin_write().await?;
+    for k in 1..count {
+        let id = uuid::Uuid::now_v7().to_string();
+        let order = k % half;
+        let at = format_instant(Utc::now());
+        sqlx::query(
+            "INSERT INTO invoices (id, work_order_id, customer_id, number, created_at, updated_at, issued_at, \
+             tenant_id, kind, status, source, treatment, currency, issue_date, due_date, delivery_date, \
+             buyer_reference, notes, buyer, seller, lines, computed, grand_total, paid_total, corrects_id, \
+             credited_by_id, cii_xml, xrechnung_xml, pdf_key, pdf_sha256, version, sent_at, paid_at, cancelled_at) \
+             SELECT $1, $2, $3, $4, $5, $5, $5, \
+             tenant_id, kind, status, source, treatment, currency, issue_date, due_date, delivery_date, \
+             buyer_reference, notes, buyer, seller, lines, computed, grand_total, paid_total, corrects_id, \
+             credited_by_id, cii_xml, xrechnung_xml, pdf_key, pdf_sha256, version, sent_at, paid_at, cancelled_at \
+             FROM invoices WHERE id = $6",
+        )
+        .bind(&id)
+        .bind(&order_ids[order])
+        .bind(&c.customers[order % c.customers.len()].0)
+        .bind(format!("{prefix}{:0width$}", k as u64 + 1))
+        .bind(at)
+        .bind(&template_id)
+        .execute(tx.conn())
+        .await
+        .context("copying the template invoice")?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    sqlx::query(
+        "UPDATE number_sequences SET last_value = $1 WHERE tenant_id = $2 AND name = 'invoice'",
+    )
+    .bind(count as i64)
+    .bind(&c.tenant_id)
+    .execute(db.pool())
+    .await?;
+    Ok(SeededInvoices {
+        ids,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

@@ -31,8 +31,13 @@ pub fn binary() -> anyhow::Result<PathBuf> {
 
 impl Server {
     /// Starts the server and waits until `/readyz` answers; `started_in` is the time from
-    /// spawning the process to ready.
-    pub async fn start(binary: &Path, database_url: &str) -> anyhow::Result<Server> {
+    /// spawning the process to ready. Attachments and invoice PDFs go to `data_dir` (not the
+    /// working directory's `data/`).
+    pub async fn start(
+        binary: &Path,
+        database_url: &str,
+        data_dir: &Path,
+    ) -> anyhow::Result<Server> {
         let started = Instant::now();
         let mut child = Command::new(binary)
             .args([
@@ -45,6 +50,7 @@ impl Server {
                 database_url,
             ])
             .env("WORKORDERS_JWT_SECRET", SECRET)
+            .env("WORKORDERS_DATA_DIR", data_dir)
             .env("WORKORDERS_PUBLIC_RATE_PER_IP", "100000000")
             .env("WORKORDERS_PUBLIC_RATE_PER_TENANT", "100000000")
             .env("WORKORDERS_WEBHOOKS_ALLOW_PRIVATE", "true")
