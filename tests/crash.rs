@@ -2,7 +2,8 @@
 //! field-sync pushes and is killed with SIGKILL at random moments, 20 times per backend.
 //! After every kill the database must hold every write that was acknowledged with 2xx
 //! exactly once, and nothing half-written: no order without its steps or history, no
-//! booking without its appointment, no pushed event without what it recorded.
+//! booking without its appointment, no pushed event without what it recorded, and invoice
+//! numbers without gaps: every number taken belongs to an issued invoice with its documents.
 //!
 //! SQLite runs with `synchronous=FULL` in WAL mode; PostgreSQL with its defaults
 //! (`synchronous_commit=on`). A kill of the process (not of the machine) loses no committed
@@ -27,7 +28,7 @@ struct Server {
 
 impl Server {
     /// Starts the server binary on a free port and waits until it is ready.
-    fn start(database_url: &str) -> Server {
+    fn start(database_url: &str, data_dir: &std::path::Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_workorders"))
             .args([
                 "serve",
@@ -44,6 +45,7 @@ impl Server {
             .env("WORKORDERS_PUBLIC_RATE_PER_IP", "1000000")
             .env("WORKORDERS_PUBLIC_RATE_PER_TENANT", "1000000")
             .env("WORKORDERS_WEBHOOKS_ALLOW_PRIVATE", "true")
+            .env("WORKORDERS_DATA_DIR", data_dir)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -85,6 +87,48 @@ struct Acknowledged {
     bookings: Vec<String>,
     /// Field events a push answered `applied` for.
     events: Vec<String>,
+    /// Numbers of invoices whose issue was answered 201.
+    invoices: Vec<String>,
+}
+
+/// An accountant issuing invoices (number, PDF, XML in one transaction) until the server dies.
+async fn invoicing(base: String, token: String, process: String, customer: String) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut issued = Vec::new();
+    let order = json!({"process_id": process, "channel": "api", "customer_id": customer, "title": "to invoice"});
+    let order = match client
+        .post(format!("{base}/v1/work-orders"))
+        .bearer_auth(&token)
+        .json(&order)
+        .send()
+        .await
+    {
+        Ok(r) if r.status().as_u16() == 201 => r.json::<Value>().await.unwrap_or(Value::Null),
+        _ => return issued,
+    };
+    let Some(order) = order["id"].as_str() else {
+        return issued;
+    };
+    let body = json!({"lines": [{"name": "Monteurstunde", "quantity": "1.5", "unit": "HUR", "unit_price": "68.00", "vat_rate": "19"}], "issue": true});
+    loop {
+        match client
+            .post(format!("{base}/v1/work-orders/{order}/invoices"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+        {
+            Ok(r) if r.status().as_u16() == 201 => {
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                if let Some(n) = v["number"].as_str() {
+                    issued.push(n.to_owned());
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    issued
 }
 
 /// A technician's device pushing notes in batches of 20 until the server dies.
@@ -170,6 +214,12 @@ async fn load(
             ok
         }));
     }
+    let invoices = tokio::spawn(invoicing(
+        base.clone(),
+        token.clone(),
+        process.clone(),
+        customer.clone(),
+    ));
     let booking = {
         let (client, base) = (client.clone(), base.clone());
         tokio::spawn(async move {
@@ -200,6 +250,7 @@ async fn load(
         acked.orders.extend(t.await.unwrap_or_default());
     }
     acked.bookings = booking.await.unwrap_or_default();
+    acked.invoices = invoices.await.unwrap_or_default();
     acked
 }
 
@@ -210,7 +261,7 @@ async fn scalar(db: &Db, sql: &'static str) -> i64 {
         .expect("query")
 }
 
-async fn verify(database_url: &str, acked: &Acknowledged) {
+async fn verify(database_url: &str, data_dir: &std::path::Path, acked: &Acknowledged) {
     let db = Db::connect(
         database_url,
         &DbOptions {
@@ -280,6 +331,44 @@ async fn verify(database_url: &str, acked: &Acknowledged) {
     assert_eq!(unrecorded, 0, "no applied note without its entry");
     let lonely = scalar(&db, "SELECT COUNT(*) FROM appointments a WHERE NOT EXISTS (SELECT 1 FROM appointment_assignees x WHERE x.appointment_id = a.id)").await;
     assert_eq!(lonely, 0, "no appointment without its people");
+    // Invoices: every acknowledged number once; every number taken is an issued invoice with
+    // its XML and its PDF on disk; the series has no gaps.
+    for number in &acked.invoices {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM invoices WHERE number = $1")
+            .bind(number)
+            .fetch_one(db.pool())
+            .await
+            .expect("count");
+        assert_eq!(
+            n, 1,
+            "acknowledged invoice {number} must exist exactly once"
+        );
+    }
+    let rows: Vec<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT number, pdf_key, cii_xml FROM invoices WHERE number LIKE 'RE-%'")
+            .fetch_all(db.pool())
+            .await
+            .expect("invoices");
+    let blobs = workorders_api::blobs::FsBlobStore::new(data_dir.join("attachments"));
+    let mut seqs: Vec<u64> = Vec::new();
+    for (number, pdf_key, xml) in &rows {
+        let key = pdf_key.as_deref().expect("an issued invoice has its PDF");
+        assert!(xml.is_some(), "{number} has its XML");
+        let pdf = workorders_api::blobs::BlobStore::get(&blobs, key)
+            .expect("blob store")
+            .unwrap_or_else(|| panic!("the PDF of {number} is on disk"));
+        assert!(pdf.starts_with(b"%PDF"), "{number}: a whole PDF");
+        seqs.push(
+            number
+                .rsplit('-')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .expect("sequence"),
+        );
+    }
+    seqs.sort_unstable();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "invoice numbers without gaps or duplicates");
     db.close().await;
 }
 
@@ -475,15 +564,16 @@ async fn subscribe(base: &str, token: &str, url: &str) {
 }
 
 async fn crash_cycles(database_url: &str) {
+    let data_dir = std::env::temp_dir().join(format!("workorders-crash-{}", uuid::Uuid::now_v7()));
     let mut acked_total = Acknowledged::default();
     let (hook_url, received) = receiver().await;
     for cycle in 0..CYCLES {
-        let server = Server::start(database_url);
+        let server = Server::start(database_url, &data_dir);
         let base = server.base.clone();
         let (token, process, customer, service, slots) = setup(&base).await;
         subscribe(&base, &owner_token(&base).await, &hook_url).await;
         // Earlier acknowledged writes survived the last kill and the restart.
-        verify(database_url, &acked_total).await;
+        verify(database_url, &data_dir, &acked_total).await;
         let offset = (cycle * 3) % slots.len().max(1);
         let batch: Vec<String> = slots.iter().skip(offset).take(20).cloned().collect();
         let (tech_token, tech_orders) = technician(&base).await;
@@ -493,8 +583,9 @@ async fn crash_cycles(database_url: &str) {
         server.kill();
         let mut acked = load.await.expect("load");
         acked.events = device.await.expect("device");
-        verify(database_url, &acked).await;
+        verify(database_url, &data_dir, &acked).await;
         acked_total.orders.extend(acked.orders);
+        acked_total.invoices.extend(acked.invoices);
         acked_total.bookings.extend(acked.bookings);
         acked_total.events.extend(acked.events);
     }
@@ -504,8 +595,12 @@ async fn crash_cycles(database_url: &str) {
         acked_total.orders.len()
     );
     assert!(!acked_total.events.is_empty(), "the devices made progress");
+    assert!(
+        !acked_total.invoices.is_empty(),
+        "the accountant made progress"
+    );
     // After the last restart the worker delivers every queued message: none lost.
-    let server = Server::start(database_url);
+    let server = Server::start(database_url, &data_dir);
     let db = Db::connect(database_url, &DbOptions::default())
         .await
         .expect("connect");
@@ -532,11 +627,13 @@ async fn crash_cycles(database_url: &str) {
     }
     db.close().await;
     server.kill();
+    let _ = std::fs::remove_dir_all(&data_dir);
     eprintln!(
-        "{CYCLES} kills: {} orders, {} bookings and {} field events acknowledged and found exactly once; {} webhook messages all delivered",
+        "{CYCLES} kills: {} orders, {} bookings, {} field events and {} invoices acknowledged and found exactly once, invoice numbers without gaps; {} webhook messages all delivered",
         acked_total.orders.len(),
         acked_total.bookings.len(),
         acked_total.events.len(),
+        acked_total.invoices.len(),
         queued.len()
     );
 }
