@@ -272,6 +272,10 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let document = openapi();
     let data = web::Data::new(state);
     let known_routes = web::Data::new(KnownRoutes::from_openapi(&document));
+    // Serialised once and shared: the `OpenApi` value is several MiB in memory, and this
+    // closure (with what it captures) is cloned for every worker, plus a copy per App.
+    let openapi_json = web::Bytes::from(serde_json::to_vec(&document)?);
+    drop(document);
     let shutdown_secs = settings.shutdown_timeout.as_secs();
     let workers = settings.workers;
     let mut server = HttpServer::new(move || {
@@ -283,10 +287,23 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(path_config())
             .configure(crate::routes::configure)
             .into_app()
+            .route(
+                "/openapi.json",
+                web::get().to({
+                    let body = openapi_json.clone();
+                    move || {
+                        let body = body.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type(header::ContentType::json())
+                                .body(body)
+                        }
+                    }
+                }),
+            )
             .service(
                 SwaggerUi::new("/docs/{_:.*}")
-                    .url("/openapi.json", document.clone())
-                    .config(Config::default().validator_url("none")),
+                    .config(Config::new(["/openapi.json"]).validator_url("none")),
             )
             .route(
                 "/docs",

@@ -25,8 +25,7 @@ use crate::state::AppState;
 /// The billing profile with what is still missing for invoicing.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BillingProfileView {
-    #[serde(flatten)]
-    #[schema(inline)]
+    /// The profile as saved (what `putBillingProfile` takes).
     pub profile: BillingProfileBody,
     /// True when invoices can be issued.
     pub complete: bool,
