@@ -291,8 +291,14 @@ async fn invoicing_needs_a_complete_valid_profile_and_burns_no_numbers(ctx: Ctx)
     let complete = put_profile(&app, &t, &profile(), Some("\"1\"")).await;
     complete.assert_status(200);
     assert_eq!(complete.body["complete"], true);
-    assert_eq!(complete.body["profile"]["legal_name"], "Fenster Müller GmbH");
-    assert_eq!(complete.body["profile"]["iban"], "DE89 3704 0044 0532 0130 00");
+    assert_eq!(
+        complete.body["profile"]["legal_name"],
+        "Fenster Müller GmbH"
+    );
+    assert_eq!(
+        complete.body["profile"]["iban"],
+        "DE89 3704 0044 0532 0130 00"
+    );
     assert_eq!(complete.etag(), "\"2\"");
     let issued = issue(&app, &t.token, &id).await;
     issued.assert_status(200);

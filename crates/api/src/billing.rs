@@ -555,7 +555,16 @@ pub async fn issue_in(
     )?;
     let cii = einvoice::to_cii(&doc, einvoice::Profile::En16931).map_err(render_error)?;
     let xrechnung = if invoice.buyer_reference.is_some() {
-        Some(einvoice::to_cii(&doc, einvoice::Profile::XRechnung).map_err(render_error)?)
+        let xml = einvoice::to_cii(&doc, einvoice::Profile::XRechnung).map_err(|e| match e {
+            einvoice::EinvoiceError::Missing(field) => ApiError::Unprocessable {
+                code: codes::EINVOICE_INCOMPLETE,
+                detail: format!(
+                    "the customer has a Leitweg-ID, so an XRechnung is due, and it needs {field}; add it (to the customer or the billing profile) and issue again"
+                ),
+            },
+            other => render_error(other),
+        })?;
+        Some(xml)
     } else {
         None
     };
