@@ -1047,9 +1047,15 @@ pub async fn create_credit_note(
     note.status = InvoiceStatus::Draft;
     note.number = None;
     note.source = "credit_note".to_owned();
+    let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
+    let heading = if profile.english() {
+        format!("Correction of invoice {number}")
+    } else {
+        format!("Korrektur der Rechnung {number}")
+    };
     note.notes = Some(match reason {
-        Some(r) => format!("Korrektur der Rechnung {number}: {r}"),
-        None => format!("Korrektur der Rechnung {number}"),
+        Some(r) => format!("{heading}: {r}"),
+        None => heading,
     });
     note.corrects_id = Some(original.id);
     note.credited_by_id = None;
