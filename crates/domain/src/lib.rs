@@ -3,6 +3,7 @@
 //! This crate knows no I/O: no database, no HTTP. It holds typed ids, value types that can only
 //! be built valid, roles and permissions, and the pure rules the other crates apply.
 
+pub mod analytics;
 pub mod appointment;
 pub mod assign;
 pub mod auth;
