@@ -203,3 +203,6 @@ CREATE TABLE billing_jobs (
 );
 CREATE INDEX billing_jobs_due_idx ON billing_jobs (status, next_attempt_at);
 CREATE INDEX billing_jobs_order_idx ON billing_jobs (tenant_id, work_order_id);
+
+-- Process analytics read the orders of one process version created in a date range.
+CREATE INDEX work_orders_version_created_idx ON work_orders (tenant_id, process_version_id, created_at);

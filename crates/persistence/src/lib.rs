@@ -5,6 +5,7 @@
 //! (ids, instants, JSON) and 64-bit integers, and the few places where the backends differ
 //! (write locking) are branched on [`Backend`]. The same behavioural test suite runs against both.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod appointments;
 pub mod attachments;

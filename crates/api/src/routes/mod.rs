@@ -8,6 +8,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::extract::with_etag;
 
+pub mod analytics;
 pub mod api_keys;
 pub mod appointments;
 pub mod attachments;
@@ -155,7 +156,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(invoices::create_credit_note)
                 .service(invoices::get_invoice_pdf)
                 .service(invoices::get_invoice_xml)
-                .service(invoices::list_work_order_emails),
+                .service(invoices::list_work_order_emails)
+                .service(analytics::compare_process_versions)
+                .service(analytics::get_process_analytics),
         );
 }
 

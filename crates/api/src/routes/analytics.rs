@@ -1,0 +1,289 @@
+//! Process-improvement analytics over the order history: per step of a process version,
+//! and two versions side by side. JSON or CSV.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::analytics::{self, Accumulator, Comparison, Report};
+use workorders_domain::auth::Permission;
+use workorders_domain::{ProcessId, TenantId};
+use workorders_persistence::processes::{self, VersionRecord};
+use workorders_persistence::tenants;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, codes};
+use crate::state::AppState;
+
+/// Longest range of one report.
+const MAX_DAYS: i64 = 400;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsQuery {
+    /// Version number; default: the published one.
+    #[param(minimum = 1)]
+    pub version: Option<i64>,
+    /// First day (tenant's time zone) of the orders' creation; default 90 days ago.
+    pub from: Option<NaiveDate>,
+    /// Last day (inclusive); default today.
+    pub to: Option<NaiveDate>,
+    /// `json` (default) or `csv` (also chosen by `Accept: text/csv`).
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CompareQuery {
+    /// The earlier version number.
+    #[param(minimum = 1)]
+    pub a: i64,
+    /// The later version number.
+    #[param(minimum = 1)]
+    pub b: i64,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// One process version over a date range.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessAnalytics {
+    pub process_id: Uuid,
+    pub version: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Orders created in the range: `orders`, `completed`, `closed` (paid), `cancelled`,
+    /// `in_flight`; `cycle_to_completion` and `cycle_to_payment` (seconds: count, min,
+    /// median, p90, mean, max; nearest-rank percentiles), `on_time_rate`; and `steps` in
+    /// process order, each with `activated`, `passed` (done + skipped), `done`, `skipped`,
+    /// `reopened`, `in_flight`, `abandoned`, `waiting` (activated → started), `working`
+    /// (started → done), `total` (activated → finished), `skip_rate`, `rework_rate` (reopens
+    /// per finished), `overdue_rate` (finished after the due time), `share_of_cycle_time`
+    /// (each instant of a completed order split among the steps open then; shares add up to
+    /// at most 1) and `bottleneck_rank` (1 = largest share).
+    #[schema(value_type = Object)]
+    pub report: Report,
+}
+
+/// Two versions of a process over the same range.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionComparison {
+    pub process_id: Uuid,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// `a` and `b` (reports as in `getProcessAnalytics`), `steps` (per step key: `change`
+    /// kept/removed/added, median total time, share and overdue rate in each, deltas b − a),
+    /// `cycle_median_delta_seconds` and `on_time_rate_delta` (b − a).
+    #[schema(value_type = Object)]
+    pub comparison: Comparison,
+}
+
+fn wants_csv(req: &HttpRequest, format: Option<&str>) -> ApiResult<bool> {
+    match format {
+        Some("csv") => Ok(true),
+        Some("json") => Ok(false),
+        Some(_) => Err(ApiError::bad_request(
+            codes::INVALID_QUERY,
+            "format: json or csv",
+        )),
+        None => Ok(req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv"))),
+    }
+}
+
+fn csv(body: String, name: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}.csv\""),
+        ))
+        .body(body)
+}
+
+/// The range as days and as UTC instants `[from 00:00, to + 1 day 00:00)` in the tenant's zone.
+async fn range(
+    state: &AppState,
+    tenant: TenantId,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> ApiResult<(
+    NaiveDate,
+    NaiveDate,
+    chrono::DateTime<Utc>,
+    chrono::DateTime<Utc>,
+)> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let tz = tenants::get_in(&mut conn, tenant)
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .time_zone
+        .tz();
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let to = to.unwrap_or(today);
+    let from = from.unwrap_or(to - Duration::days(89));
+    if from > to {
+        return Err(ApiError::bad_request(
+            codes::INVALID_QUERY,
+            "from must not be after to",
+        ));
+    }
+    if (to - from).num_days() >= MAX_DAYS {
+        return Err(ApiError::bad_request(
+            codes::INVALID_QUERY,
+            format!("at most {MAX_DAYS} days per report"),
+        ));
+    }
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| tz.from_local_datetime(&t).earliest())
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| ApiError::bad_request(codes::INVALID_QUERY, "date out of range"))
+    };
+    let end_day = to
+        .succ_opt()
+        .ok_or_else(|| ApiError::bad_request(codes::INVALID_QUERY, "date out of range"))?;
+    Ok((from, to, start(from)?, start(end_day)?))
+}
+
+async fn version(
+    state: &AppState,
+    tenant: TenantId,
+    process: ProcessId,
+    number: Option<i64>,
+) -> ApiResult<VersionRecord> {
+    let number = match number {
+        Some(n) => n,
+        None => processes::get(&state.db, tenant, process)
+            .await?
+            .ok_or(ApiError::NotFound)?
+            .published_version
+            .ok_or(ApiError::NotFound)?,
+    };
+    processes::get_version(&state.db, tenant, process, number)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+async fn report_of(
+    state: &AppState,
+    tenant: TenantId,
+    v: &VersionRecord,
+    from: chrono::DateTime<Utc>,
+    to: chrono::DateTime<Utc>,
+) -> ApiResult<Report> {
+    let keys: Vec<String> = v.steps.iter().map(|s| s.key.clone()).collect();
+    let mut acc = Accumulator::new(&keys);
+    workorders_persistence::analytics::feed_version(&state.db, tenant, v.id, from, to, &mut acc)
+        .await?;
+    Ok(acc.finish())
+}
+
+/// Step analytics of a process version
+///
+/// Computed from the order history of the orders created in the range (finished steps of
+/// orders still running count; their open steps are in flight). Which steps take the time,
+/// wait longest, get skipped or reworked, run late: the candidates to remove or to add help
+/// to. `?format=csv` (or `Accept: text/csv`) gives one RFC 4180 row per step.
+#[utoipa::path(
+    operation_id = "getProcessAnalytics",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "Process id"), AnalyticsQuery),
+    responses(
+        (status = 200, description = "The report (JSON, or CSV with one row per step)",
+         content((ProcessAnalytics = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "Bad range or format", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such process or version in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[get("/analytics/processes/{id}")]
+pub async fn get_process_analytics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<AnalyticsQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let as_csv = wants_csv(&req, query.format.as_deref())?;
+    let tenant = principal.tenant_id;
+    let process = ProcessId(id.into_inner());
+    let (from, to, start, end) = range(&state, tenant, query.from, query.to).await?;
+    let v = version(&state, tenant, process, query.version).await?;
+    let report = report_of(&state, tenant, &v, start, end).await?;
+    if as_csv {
+        return Ok(csv(
+            analytics::to_csv(&report),
+            &format!("process-v{}-{from}-{to}", v.number),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(ProcessAnalytics {
+        process_id: process.0,
+        version: v.number,
+        from,
+        to,
+        report,
+    }))
+}
+
+/// Compare two versions of a process
+///
+/// Both versions measured over the same range, step by step (kept, removed, added) with
+/// the change in median time, share of the cycle time and overdue rate, and the change in
+/// the median cycle time and the on-time rate: did removing or adding a step help?
+#[utoipa::path(
+    operation_id = "compareProcessVersions",
+    tag = "analytics",
+    params(("id" = Uuid, Path, description = "Process id"), CompareQuery),
+    responses(
+        (status = 200, description = "Both reports and the step-by-step comparison (JSON, or CSV)",
+         content((VersionComparison = "application/json"), (String = "text/csv"))),
+        (status = 400, description = "Bad range or format", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such process or version in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[get("/analytics/processes/{id}/compare")]
+pub async fn compare_process_versions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    query: web::Query<CompareQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let as_csv = wants_csv(&req, query.format.as_deref())?;
+    let tenant = principal.tenant_id;
+    let process = ProcessId(id.into_inner());
+    let (from, to, start, end) = range(&state, tenant, query.from, query.to).await?;
+    let va = version(&state, tenant, process, Some(query.a)).await?;
+    let vb = version(&state, tenant, process, Some(query.b)).await?;
+    let a = report_of(&state, tenant, &va, start, end).await?;
+    let b = report_of(&state, tenant, &vb, start, end).await?;
+    let comparison = analytics::compare(a, b);
+    if as_csv {
+        return Ok(csv(
+            analytics::comparison_to_csv(&comparison),
+            &format!("process-v{}-v{}-{from}-{to}", va.number, vb.number),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(VersionComparison {
+        process_id: process.0,
+        from,
+        to,
+        comparison,
+    }))
+}
