@@ -1045,6 +1045,22 @@ async fn bounces_show_on_the_invoice_and_the_order(ctx: Ctx) {
             .len(),
         1
     );
+    // The operator sees the attempts by result.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("email_send_attempts_total{result=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("email_send_attempts_total{result=\"sent\"} 1"));
+    assert!(metrics.contains("email_queued_messages"));
 }
 
 async fn bad_billing_input_is_refused_and_changes_nothing(ctx: Ctx) {

@@ -64,6 +64,9 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
                 futures_util::future::join_all(sends).await;
             }
         }
+        if let Ok(queued) = emails::queued_count(&state.db).await {
+            state.metrics.set_email_queue(queued);
+        }
         tokio::select! {
             () = signal.notified() => {}
             () = tokio::time::sleep(settings.poll) => {}

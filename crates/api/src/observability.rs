@@ -49,6 +49,7 @@ pub struct Metrics {
     outbox_oldest_due: Gauge<f64, std::sync::atomic::AtomicU64>,
     webhook_attempts: Family<AttemptLabels, Counter>,
     email_attempts: Family<AttemptLabels, Counter>,
+    email_queued: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -117,6 +118,12 @@ impl Metrics {
             webhook_attempts.clone(),
         );
         let email_attempts = Family::<AttemptLabels, Counter>::default();
+        let email_queued = Gauge::default();
+        registry.register(
+            "email_queued_messages",
+            "Customer e-mails waiting to be sent (stays up while no SMTP server is configured)",
+            email_queued.clone(),
+        );
         registry.register(
             "email_send_attempts",
             "Customer e-mail send attempts by result (retry: transient failure; failed: rejected or out of attempts)",
@@ -133,7 +140,13 @@ impl Metrics {
             outbox_oldest_due,
             webhook_attempts,
             email_attempts,
+            email_queued,
         }
+    }
+
+    /// E-mails waiting to be sent, from the billing worker.
+    pub fn set_email_queue(&self, queued: i64) {
+        self.email_queued.set(queued);
     }
 
     /// Counts an e-mail send attempt (`sent`, `retry`, `failed`).

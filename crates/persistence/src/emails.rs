@@ -234,15 +234,10 @@ pub async fn list_for(
     rows.iter().map(from_row).collect()
 }
 
-/// Messages waiting and the age of the oldest due one, for `/metrics`.
-pub async fn queue_stats(db: &Db, now: DateTime<Utc>) -> Result<(i64, i64), StoreError> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS queued, SUM(CASE WHEN status = 'queued' AND next_attempt_at <= $1 THEN 1 ELSE 0 END) AS due \
-         FROM emails WHERE status = 'queued'",
-    )
-    .bind(format_instant(now))
-    .fetch_one(db.pool())
-    .await
-    .store()?;
-    Ok((row.int("queued")?, row.opt_int("due")?.unwrap_or(0)))
+/// Messages waiting to be sent, for `/metrics`.
+pub async fn queued_count(db: &Db) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM emails WHERE status = 'queued'")
+        .fetch_one(db.pool())
+        .await
+        .store()
 }
