@@ -98,6 +98,7 @@ impl Application {
             )),
             metrics: Arc::new(Metrics::new()),
             slot_cache: Arc::new(crate::scheduling::SlotCache::default()),
+            analytics_permits: Arc::new(tokio::sync::Semaphore::new(2)),
             blobs: Arc::new(crate::blobs::FsBlobStore::new(
                 settings.data_dir.join("attachments"),
             )),

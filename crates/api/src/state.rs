@@ -28,4 +28,6 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     /// Recently computed booking-widget slots.
     pub slot_cache: Arc<crate::scheduling::SlotCache>,
+    /// Analytics reports computed at the same time (each streams much history).
+    pub analytics_permits: Arc<tokio::sync::Semaphore>,
 }

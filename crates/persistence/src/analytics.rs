@@ -1,10 +1,12 @@
-//! Feeds the history of a process version's orders into the analytics accumulator, streamed
-//! row by row (a busy year is about a million step events).
+//! Reads the history of a process version's orders for the analytics accumulator: the
+//! orders first (by the version/creation index), then their events in chunks of orders, each
+//! chunk one indexed query in (order, seq) order — no sort over the whole table, and the
+//! caller can compute a chunk while the next is read.
 
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
-use workorders_domain::analytics::{Accumulator, OrderEventKind, OrderHistory, StepEventKind};
-use workorders_domain::{ProcessVersionId, TenantId};
+use serde::Deserialize;
+use workorders_domain::analytics::{OrderEventKind, OrderHistory, StepEventKind};
+use workorders_domain::{ProcessVersionId, TenantId, WorkOrderId};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
@@ -14,84 +16,113 @@ use crate::{Db, StoreError, format_instant};
 const TYPES: &str = "'step.activated', 'step.started', 'step.completed', 'step.skipped', 'step.reopened', \
     'work_order.completed', 'work_order.closed', 'work_order.cancelled'";
 
-/// Adds every order of `version` created in `[from, to)` to `acc`; returns how many.
-pub async fn feed_version(
+/// Orders per events query.
+pub const CHUNK: usize = 200;
+
+/// The orders of `version` created in `[from, to)`, with their creation instants.
+pub async fn version_orders(
     db: &Db,
     tenant: TenantId,
     version: ProcessVersionId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    acc: &mut Accumulator,
-) -> Result<u64, StoreError> {
+) -> Result<Vec<(WorkOrderId, DateTime<Utc>)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT id, created_at FROM work_orders WHERE tenant_id = $1 AND process_version_id = $2 \
+         AND created_at >= $3 AND created_at < $4 ORDER BY id",
+    )
+    .bind(tenant.to_string())
+    .bind(version.to_string())
+    .bind(format_instant(from))
+    .bind(format_instant(to))
+    .fetch_all(db.pool())
+    .await
+    .store()?;
+    rows.iter()
+        .map(|r| Ok((WorkOrderId(r.uuid("id")?), r.instant("created_at")?)))
+        .collect()
+}
+
+/// What analytics needs of an event's data (the rest is not parsed).
+#[derive(Deserialize)]
+struct EventData {
+    step_key: Option<String>,
+    due_at: Option<DateTime<Utc>>,
+}
+
+/// The histories of `orders` (at most [`CHUNK`] per call is sensible), in the given order;
+/// an order without any analytics event gets an empty history.
+pub async fn histories(
+    db: &Db,
+    tenant: TenantId,
+    orders: &[(WorkOrderId, DateTime<Utc>)],
+) -> Result<Vec<OrderHistory>, StoreError> {
+    if orders.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
-        "SELECT e.work_order_id, o.created_at AS order_created_at, e.type, e.at, e.data \
-         FROM work_orders o JOIN work_order_events e ON e.work_order_id = o.id \
-         WHERE o.tenant_id = $1 AND o.process_version_id = $2 AND o.created_at >= $3 AND o.created_at < $4 \
-         AND e.type IN ({TYPES}) ORDER BY e.work_order_id, e.seq"
+        "SELECT work_order_id, type, at, data FROM work_order_events \
+         WHERE tenant_id = $1 AND work_order_id IN ({}) AND type IN ({TYPES}) ORDER BY work_order_id, seq",
+        crate::in_list(2, orders.len())
     );
-    let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.to_string())
-        .bind(version.to_string())
-        .bind(format_instant(from))
-        .bind(format_instant(to))
-        .fetch(db.pool());
-    let mut current: Option<OrderHistory> = None;
-    let mut orders = 0u64;
-    while let Some(row) = rows.try_next().await.store()? {
-        let order_id = row.uuid("work_order_id")?;
-        if current.as_ref().is_none_or(|h| h.order_id != order_id) {
-            if let Some(done) = current.take() {
-                acc.add(&done);
-                orders += 1;
-            }
-            current = Some(OrderHistory {
-                order_id,
-                created_at: row.instant("order_created_at")?,
-                order_events: Vec::new(),
-                step_events: Vec::new(),
-            });
-        }
-        let Some(history) = current.as_mut() else {
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.to_string());
+    for (id, _) in orders {
+        query = query.bind(id.to_string());
+    }
+    let rows = query.fetch_all(db.pool()).await.store()?;
+    let mut by_order: std::collections::HashMap<WorkOrderId, OrderHistory> = orders
+        .iter()
+        .map(|(id, created)| {
+            (
+                *id,
+                OrderHistory {
+                    order_id: id.0,
+                    created_at: *created,
+                    order_events: Vec::new(),
+                    step_events: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for row in &rows {
+        let id = WorkOrderId(row.uuid("work_order_id")?);
+        let Some(history) = by_order.get_mut(&id) else {
             continue;
         };
         let at = row.instant("at")?;
         let kind = row.text("type")?;
-        let data: serde_json::Value =
+        let data: EventData =
             serde_json::from_str(&row.text("data")?).map_err(|e| StoreError::Corrupt {
                 column: "data",
                 detail: e.to_string(),
             })?;
-        let key = || {
-            data.get("step_key")
-                .and_then(|k| k.as_str())
-                .unwrap_or_default()
-                .to_owned()
+        let key = data.step_key.unwrap_or_default();
+        let step = match kind.as_str() {
+            "step.activated" => Some(StepEventKind::Activated {
+                due_at: data.due_at,
+            }),
+            "step.started" => Some(StepEventKind::Started),
+            "step.completed" => Some(StepEventKind::Completed),
+            "step.skipped" => Some(StepEventKind::Skipped),
+            "step.reopened" => Some(StepEventKind::Reopened),
+            _ => None,
         };
-        let step = |kind: StepEventKind| (at, key(), kind);
-        match kind.as_str() {
-            "step.activated" => {
-                let due_at = data
-                    .get("due_at")
-                    .and_then(|d| d.as_str())
-                    .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-                    .map(|d| d.with_timezone(&Utc));
-                history
-                    .step_events
-                    .push(step(StepEventKind::Activated { due_at }));
-            }
-            "step.started" => history.step_events.push(step(StepEventKind::Started)),
-            "step.completed" => history.step_events.push(step(StepEventKind::Completed)),
-            "step.skipped" => history.step_events.push(step(StepEventKind::Skipped)),
-            "step.reopened" => history.step_events.push(step(StepEventKind::Reopened)),
-            "work_order.completed" => history.order_events.push((at, OrderEventKind::Completed)),
-            "work_order.closed" => history.order_events.push((at, OrderEventKind::Closed)),
-            "work_order.cancelled" => history.order_events.push((at, OrderEventKind::Cancelled)),
-            _ => {}
+        if let Some(step) = step {
+            history.step_events.push((at, key, step));
+            continue;
+        }
+        let order = match kind.as_str() {
+            "work_order.completed" => Some(OrderEventKind::Completed),
+            "work_order.closed" => Some(OrderEventKind::Closed),
+            "work_order.cancelled" => Some(OrderEventKind::Cancelled),
+            _ => None,
+        };
+        if let Some(order) = order {
+            history.order_events.push((at, order));
         }
     }
-    if let Some(done) = current.take() {
-        acc.add(&done);
-        orders += 1;
-    }
-    Ok(orders)
+    Ok(orders
+        .iter()
+        .filter_map(|(id, _)| by_order.remove(id))
+        .collect())
 }

@@ -184,11 +184,31 @@ async fn report_of(
     from: chrono::DateTime<Utc>,
     to: chrono::DateTime<Utc>,
 ) -> ApiResult<Report> {
+    use workorders_persistence::analytics as store;
+    // Few reports at a time per instance: each reads a lot and holds a connection.
+    let _permit = state
+        .analytics_permits
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     let keys: Vec<String> = v.steps.iter().map(|s| s.key.clone()).collect();
     let mut acc = Accumulator::new(&keys);
-    workorders_persistence::analytics::feed_version(&state.db, tenant, v.id, from, to, &mut acc)
-        .await?;
-    Ok(acc.finish())
+    let orders = store::version_orders(&state.db, tenant, v.id, from, to).await?;
+    for chunk in orders.chunks(store::CHUNK) {
+        let histories = store::histories(&state.db, tenant, chunk).await?;
+        // The arithmetic runs on the blocking pool, not on the worker serving requests.
+        acc = tokio::task::spawn_blocking(move || {
+            for h in &histories {
+                acc.add(h);
+            }
+            acc
+        })
+        .await
+        .map_err(ApiError::internal)?;
+    }
+    tokio::task::spawn_blocking(move || acc.finish())
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Step analytics of a process version
@@ -271,6 +291,8 @@ pub async fn compare_process_versions(
     let (from, to, start, end) = range(&state, tenant, query.from, query.to).await?;
     let va = version(&state, tenant, process, Some(query.a)).await?;
     let vb = version(&state, tenant, process, Some(query.b)).await?;
+    // One after the other: each report takes one of the instance's analytics permits, and
+    // holding one while waiting for another could deadlock concurrent comparisons.
     let a = report_of(&state, tenant, &va, start, end).await?;
     let b = report_of(&state, tenant, &vb, start, end).await?;
     let comparison = analytics::compare(a, b);
