@@ -2,6 +2,7 @@
 //! loopback, measures the same database work done directly (the ceiling), and writes
 //! `bench/RESULTS.md`.
 
+mod analytics;
 mod hooks;
 mod invoicing;
 mod load;
@@ -176,12 +177,15 @@ async fn measure_size(
     seed::billing(&first.base, &company).await?;
     let seeded_invoices =
         seed::invoices(&db, &first.base, &company, &orders, INVOICES_SEEDED).await?;
+    // Analytics: the step history of the busiest process, and its second version.
+    let seeded_history = analytics::seed(&db, &first.base, &company).await?;
     // After a bulk load the planner needs fresh statistics, as autovacuum (PostgreSQL) or the
     // server's PRAGMA optimize (SQLite) would give it.
     sqlx::query("ANALYZE").execute(db.pool()).await?;
     let seed_time = seed_started
         .elapsed()
-        .saturating_sub(Duration::from_secs_f64(seeded_invoices.seconds));
+        .saturating_sub(Duration::from_secs_f64(seeded_invoices.seconds))
+        .saturating_sub(Duration::from_secs_f64(seeded_history.seconds));
     first.stop();
     let version = backend_version(&db).await;
     // Start-up with an existing database, then idle memory.
@@ -622,6 +626,20 @@ async fn measure_size(
     )
     .await?;
 
+    // Analytics (issue 9)
+    let analytics_result = analytics::measure(
+        &client,
+        &base,
+        &company.owner_token,
+        &db,
+        tenant,
+        &seeded_history,
+        &orders,
+        run_for,
+        &mut results,
+    )
+    .await?;
+
     // Webhook delivery: 1,000 orders created by 8 clients; delivered messages per second
     // from the first creation to the last arrival, and commit-to-arrival latency.
     // First let the deliveries of the earlier phases finish (no arrival for a second).
@@ -705,6 +723,7 @@ async fn measure_size(
                 seed_seconds: seeded_invoices.seconds,
                 gaps,
             }),
+            analytics: Some(analytics_result),
         },
         version,
     ))

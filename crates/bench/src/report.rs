@@ -1,5 +1,6 @@
 //! `bench/RESULTS.md`: one section per backend, with every target marked met or missed.
 
+use crate::analytics::AnalyticsResult;
 use crate::invoicing::InvoicingResult;
 use crate::load::Measurement;
 
@@ -15,6 +16,8 @@ pub struct SizeResult {
     pub measurements: Vec<(Measurement, Option<Measurement>)>,
     /// Invoicing: seeded invoices and the gap check of the numbers.
     pub invoicing: Option<InvoicingResult>,
+    /// Analytics: the seeded step history and what the reports covered.
+    pub analytics: Option<AnalyticsResult>,
 }
 
 pub struct Report {
@@ -104,6 +107,23 @@ impl Report {
                      the rest copies of it with the following numbers); invoices are issued on distinct orders, payments are \
                      full payments of seeded invoices.\n\n",
                     inv.seeded, inv.seed_seconds
+                ));
+            }
+            if let Some(a) = &size.analytics {
+                out.push_str(&format!(
+                    "Analytics: {} history events of the analytics' types seeded in bulk in {:.1} s for the orders of the \
+                     busiest process (step activated, started, completed; some skipped or reworked; two thirds completed), \
+                     the later half of them moved to a second version (s4 removed, s10 added). getProcessAnalytics (version 1) \
+                     covers {} orders ({} with step history, {} reported by the endpoint before the run) and {} history events; \
+                     compareProcessVersions adds version 2 with {} orders and {} events. The range covers all of them.\n\n",
+                    a.inserted_events,
+                    a.seed_seconds,
+                    a.v1.orders,
+                    a.v1.orders_with_history,
+                    a.reported_orders,
+                    a.v1.events,
+                    a.v2.orders,
+                    a.v2.events
                 ));
             }
             out.push_str("| operation | HTTP ops/s | p50 ms | p99 ms | failed | raw ops/s | raw p50 ms | HTTP / raw |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -207,6 +227,42 @@ impl Report {
                 "| start-up < 1 s with an existing database | {startup:.0} ms | {} |\n",
                 verdict(startup < 1000.0)
             ));
+            if let (Some((http, raw)), Some(a)) =
+                (Self::find(size, "getProcessAnalytics (1"), &size.analytics)
+            {
+                let p50 = http.p50.as_secs_f64();
+                let rate = a.v1.events as f64 / p50.max(1e-9);
+                let at_million = 1_000_000.0 / rate.max(1e-9);
+                let raw_rate = raw
+                    .as_ref()
+                    .map(|r| {
+                        format!(
+                            "; raw (stream + accumulator) {:.0} events/s",
+                            a.v1.events as f64 / r.p50.as_secs_f64().max(1e-9)
+                        )
+                    })
+                    .unwrap_or_default();
+                out.push_str(&format!(
+                    "| getProcessAnalytics p50 < 2 s at 1 M step events (1 client) | {:.1} ms at {} events = {rate:.0} events/s{raw_rate}; \
+                     extrapolated {at_million:.2} s at 1 M | {} |\n",
+                    p50 * 1000.0,
+                    a.v1.events,
+                    verdict(at_million < 2.0)
+                ));
+                if let (Some((alone, _)), Some((beside, _))) = (
+                    Self::find(size, "getWorkOrder"),
+                    Self::find(size, "getWorkOrder (while"),
+                ) {
+                    out.push_str(&format!(
+                        "| getWorkOrder beside a running report (no target set) | p50 {} ms, p99 {} ms ({} reports completed meanwhile); alone p50 {} ms, p99 {} ms | – |\n",
+                        ms(beside.p50),
+                        ms(beside.p99),
+                        a.background_reports,
+                        ms(alone.p50),
+                        ms(alone.p99)
+                    ));
+                }
+            }
             if let Some((delivery, _)) = Self::find(size, "webhook delivery") {
                 out.push_str(&format!(
                     "| webhook delivery (no target set) | {:.0} messages/s, commit to arrival p50 {} ms, p99 {} ms | – |\n",
