@@ -7,7 +7,6 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 use workorders_domain::billing::{self as calc, Computed, InvoiceStatus, LineInput, TaxTreatment};
 use workorders_domain::invoicing::{self, BillingProfile, LifecycleError, QuoteStatus};
@@ -411,6 +410,12 @@ pub async fn today(conn: &mut Conn, tenant: TenantId, now: DateTime<Utc>) -> Api
     Ok(now.with_timezone(&t.time_zone.tz()).date_naive())
 }
 
+/// The tenant's calendar day now, on a pooled connection (outside a transaction).
+pub async fn today_of(db: &Db, tenant: TenantId) -> ApiResult<NaiveDate> {
+    let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+    today(&mut conn, tenant, workorders_persistence::now()).await
+}
+
 fn buyer_of(invoice: &InvoiceRecord) -> ApiResult<Buyer> {
     serde_json::from_value(invoice.buyer.clone()).map_err(ApiError::internal)
 }
@@ -578,7 +583,7 @@ pub async fn issue_in(
         .await
         .map_err(ApiError::internal)?
         .map_err(render_error)?;
-    let sha = hex(&Sha256::digest(&pdf));
+    let sha = crate::auth::tokens::sha256_bytes_hex(&pdf);
     let key = crate::routes::attachments::store_bytes(state, tenant, &sha, pdf.into()).await?;
     let seller = serde_json::to_value(&profile).map_err(ApiError::internal)?;
     let issued = store::Issued {
@@ -623,10 +628,6 @@ pub fn invoice_event(invoice: &InvoiceRecord) -> serde_json::Value {
         "paid_total_cents": invoice.paid_total,
         "currency": invoice.currency,
     })
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What an order does when its invoice was issued: active `create_invoice` steps complete,

@@ -493,14 +493,7 @@ fn invoice_from_row(row: &AnyRow) -> Result<InvoiceRecord, StoreError> {
     Ok(InvoiceRecord {
         id: row.uuid("id")?,
         tenant_id: TenantId(row.uuid("tenant_id")?),
-        work_order_id: row
-            .opt_text("work_order_id")?
-            .map(|s| Uuid::parse_str(&s).map(WorkOrderId))
-            .transpose()
-            .map_err(|e| StoreError::Corrupt {
-                column: "work_order_id",
-                detail: e.to_string(),
-            })?,
+        work_order_id: row.opt_uuid("work_order_id")?.map(WorkOrderId),
         customer_id: CustomerId(row.uuid("customer_id")?),
         kind: row.text("kind")?,
         status: row.parsed("status", |s| {
@@ -521,8 +514,8 @@ fn invoice_from_row(row: &AnyRow) -> Result<InvoiceRecord, StoreError> {
         computed: from_json(row, "computed")?,
         grand_total: row.int("grand_total")?,
         paid_total: row.int("paid_total")?,
-        corrects_id: opt_uuid(row, "corrects_id")?,
-        credited_by_id: opt_uuid(row, "credited_by_id")?,
+        corrects_id: row.opt_uuid("corrects_id")?,
+        credited_by_id: row.opt_uuid("credited_by_id")?,
         pdf_key: row.opt_text("pdf_key")?,
         pdf_sha256: row.opt_text("pdf_sha256")?,
         version: row.int("version")?,
@@ -533,16 +526,6 @@ fn invoice_from_row(row: &AnyRow) -> Result<InvoiceRecord, StoreError> {
         paid_at: row.opt_instant("paid_at")?,
         cancelled_at: row.opt_instant("cancelled_at")?,
     })
-}
-
-fn opt_uuid(row: &AnyRow, column: &'static str) -> Result<Option<Uuid>, StoreError> {
-    row.opt_text(column)?
-        .map(|s| Uuid::parse_str(&s))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt {
-            column,
-            detail: e.to_string(),
-        })
 }
 
 pub async fn insert_invoice(conn: &mut Conn, i: &InvoiceRecord) -> Result<(), StoreError> {

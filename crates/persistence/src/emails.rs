@@ -53,16 +53,6 @@ pub struct EmailRecord {
 const COLUMNS: &str = "id, tenant_id, kind, message_id, to_address, to_name, reply_to, subject, body, attachments, \
     work_order_id, invoice_id, quote_id, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at";
 
-fn opt_uuid(row: &AnyRow, column: &'static str) -> Result<Option<Uuid>, StoreError> {
-    row.opt_text(column)?
-        .map(|s| Uuid::parse_str(&s))
-        .transpose()
-        .map_err(|e| StoreError::Corrupt {
-            column,
-            detail: e.to_string(),
-        })
-}
-
 fn from_row(row: &AnyRow) -> Result<EmailRecord, StoreError> {
     let attachments = row.text("attachments")?;
     Ok(EmailRecord {
@@ -79,9 +69,9 @@ fn from_row(row: &AnyRow) -> Result<EmailRecord, StoreError> {
             column: "attachments",
             detail: e.to_string(),
         })?,
-        work_order_id: opt_uuid(row, "work_order_id")?.map(WorkOrderId),
-        invoice_id: opt_uuid(row, "invoice_id")?,
-        quote_id: opt_uuid(row, "quote_id")?,
+        work_order_id: row.opt_uuid("work_order_id")?.map(WorkOrderId),
+        invoice_id: row.opt_uuid("invoice_id")?,
+        quote_id: row.opt_uuid("quote_id")?,
         status: row.text("status")?,
         attempts: row.int("attempts")?,
         next_attempt_at: row.instant("next_attempt_at")?,

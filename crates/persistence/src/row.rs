@@ -14,6 +14,7 @@ pub(crate) trait RowExt {
     fn opt_int(&self, column: &'static str) -> Result<Option<i64>, StoreError>;
     fn opt_float(&self, column: &'static str) -> Result<Option<f64>, StoreError>;
     fn uuid(&self, column: &'static str) -> Result<Uuid, StoreError>;
+    fn opt_uuid(&self, column: &'static str) -> Result<Option<Uuid>, StoreError>;
     fn instant(&self, column: &'static str) -> Result<DateTime<Utc>, StoreError>;
     fn opt_instant(&self, column: &'static str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn parsed<T, E: std::fmt::Display>(
@@ -53,6 +54,13 @@ impl RowExt for AnyRow {
 
     fn opt_float(&self, column: &'static str) -> Result<Option<f64>, StoreError> {
         self.try_get::<Option<f64>, _>(column)
+            .map_err(|e| corrupt(column, e))
+    }
+
+    fn opt_uuid(&self, column: &'static str) -> Result<Option<Uuid>, StoreError> {
+        self.opt_text(column)?
+            .map(|s| Uuid::parse_str(&s))
+            .transpose()
             .map_err(|e| corrupt(column, e))
     }
 

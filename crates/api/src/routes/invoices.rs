@@ -588,19 +588,7 @@ pub async fn list_invoices(
             "kind: invoice or credit_note",
         ));
     }
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    let today = billing::today(
-        &mut conn,
-        principal.tenant_id,
-        workorders_persistence::now(),
-    )
-    .await?;
-    drop(conn);
+    let today = billing::today_of(&state.db, principal.tenant_id).await?;
     let filter = InvoiceFilter {
         status,
         customer: q.customer_id.map(CustomerId),
@@ -929,19 +917,7 @@ pub async fn record_payment(
         .filter(|d| d.scale() <= 2 && !body.amount.contains(['e', 'E']))
         .ok_or_else(|| ApiError::invalid("/amount", "a decimal amount with at most 2 decimals"))?;
     let cents = billing::cents(value)?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    let today = billing::today(
-        &mut conn,
-        principal.tenant_id,
-        workorders_persistence::now(),
-    )
-    .await?;
-    drop(conn);
+    let today = billing::today_of(&state.db, principal.tenant_id).await?;
     if body.paid_on > today {
         return Err(ApiError::invalid(
             "/paid_on",

@@ -157,13 +157,7 @@ async fn check_request(
 }
 
 async fn today_of(state: &AppState, tenant: TenantId) -> ApiResult<NaiveDate> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    billing::today(&mut conn, tenant, workorders_persistence::now()).await
+    billing::today_of(&state.db, tenant).await
 }
 
 /// Write a quote for an order
