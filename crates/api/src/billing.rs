@@ -413,7 +413,7 @@ pub async fn today(conn: &mut Conn, tenant: TenantId, now: DateTime<Utc>) -> Api
 /// The tenant's calendar day now, on a pooled connection (outside a transaction).
 pub async fn today_of(db: &Db, tenant: TenantId) -> ApiResult<NaiveDate> {
     let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
-    today(&mut conn, tenant, workorders_persistence::now()).await
+    today(&mut conn, tenant, db.now()).await
 }
 
 fn buyer_of(invoice: &InvoiceRecord) -> ApiResult<Buyer> {

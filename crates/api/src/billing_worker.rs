@@ -3,7 +3,6 @@
 //! e-mails over SMTP. Jobs and messages are claimed with a lease, so several instances share
 //! the work and a crashed one's work is taken over when its lease runs out.
 
-use chrono::Utc;
 use tokio::sync::watch;
 use workorders_domain::process::Handling;
 use workorders_mail::{Attachment, Mail, Mailer, SendError};
@@ -32,7 +31,7 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let lease = chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::minutes(2));
     loop {
         loop {
-            let now = workorders_persistence::now();
+            let now = state.db.now();
             let jobs = match store::claim_jobs(&state.db, now, lease, 8).await {
                 Ok(j) => j,
                 Err(e) => {
@@ -49,7 +48,7 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
         }
         if let Some(mailer) = &mailer {
             loop {
-                let now = workorders_persistence::now();
+                let now = state.db.now();
                 let claimed = match emails::claim(&state.db, now, lease, 8).await {
                     Ok(c) => c,
                     Err(e) => {
@@ -115,7 +114,7 @@ async fn run_job(state: &AppState, job: &BillingJob) {
             other => format!("{other:?}"),
         };
         tracing::info!(job = %job.id, kind = %job.kind, %reason, "billing job postponed");
-        let at = Utc::now() + backoff(job.attempts, state.settings.mail.retry_scale);
+        let at = state.db.now() + backoff(job.attempts, state.settings.mail.retry_scale);
         if job.attempts == 1 {
             record_blocked(state, job, &reason).await;
         }
@@ -129,7 +128,7 @@ async fn run_job(state: &AppState, job: &BillingJob) {
 
 /// Tells the order's history why the automated step could not run (once per job).
 async fn record_blocked(state: &AppState, job: &BillingJob, reason: &str) {
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let result: ApiResult<()> = async {
         let mut tx = state.db.begin_write().await?;
         work_orders::append_events(
@@ -158,7 +157,7 @@ async fn record_blocked(state: &AppState, job: &BillingJob, reason: &str) {
 /// field), issued at once, the step completed.
 async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
     let db = &state.db;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let order = work_orders::get(db, job.tenant_id, job.work_order_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -222,7 +221,7 @@ async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
 
 /// An order completed: invoiced if it has an issued invoice, closed if that is paid.
 async fn settle(state: &AppState, job: &BillingJob) -> ApiResult<()> {
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     billing::settle_order(&mut tx, &state.db, job.tenant_id, job.work_order_id, now).await?;
     if store::finish_job(tx.conn(), job, now).await? {
@@ -234,7 +233,7 @@ async fn settle(state: &AppState, job: &BillingJob) -> ApiResult<()> {
 /// `send_invoice`: the order's issued invoice goes to the customer; the step completes.
 async fn send_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
     let db = &state.db;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = db.begin_write().await?;
     let invoices = store::invoices_of_order(tx.conn(), job.tenant_id, job.work_order_id).await?;
     let invoice =
@@ -274,7 +273,7 @@ async fn send_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
 
 async fn send_one(state: &AppState, mailer: &Mailer, message: &EmailRecord) {
     let settings = &state.settings.mail;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let outcome = match build(state, message).await {
         Err(e) => Outcome::Failed {
             error: format!("attachment unavailable: {e}"),
@@ -347,7 +346,7 @@ async fn build(state: &AppState, m: &EmailRecord) -> Result<Mail, String> {
 
 /// A delivered invoice becomes `sent`; a message that failed for good is announced.
 async fn after_send(state: &AppState, m: &EmailRecord, outcome: &Outcome) {
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let result: ApiResult<()> = async {
         match outcome {
             Outcome::Sent => {

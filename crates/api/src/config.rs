@@ -79,6 +79,29 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// Customer e-mail and the billing worker.
     pub mail: MailSettings,
+    /// Escalation and review schedules.
+    pub oversight: OversightSettings,
+    /// Where business time comes from (the system clock; tests use a manual one).
+    pub clock: workorders_persistence::Clock,
+}
+
+/// Escalation of overdue work and the review scheduler.
+#[derive(Debug, Clone)]
+pub struct OversightSettings {
+    /// How often each instance looks for overdue steps, stuck orders, missed appointments,
+    /// due reviews and reviews not signed off.
+    pub scan: Duration,
+    /// A review created more than this long after its scheduled time is marked late.
+    pub late_after: Duration,
+}
+
+impl Default for OversightSettings {
+    fn default() -> Self {
+        Self {
+            scan: Duration::from_secs(30),
+            late_after: Duration::from_secs(15 * 60),
+        }
+    }
 }
 
 /// Outgoing e-mail (invoices, quotes, booking confirmations, on-the-way notices).
@@ -183,6 +206,8 @@ impl Settings {
             data_dir: std::path::PathBuf::from("data"),
             webhooks: WebhookSettings::default(),
             mail: MailSettings::default(),
+            oversight: OversightSettings::default(),
+            clock: workorders_persistence::Clock::system(),
         }
     }
 }

@@ -66,7 +66,8 @@ impl Application {
             },
         )
         .await
-        .context("connecting to the database")?;
+        .context("connecting to the database")?
+        .with_clock(settings.clock.clone());
         db.migrate().await.context("applying database migrations")?;
         if let Err(e) = db.optimize().await {
             tracing::warn!(error = %e, "could not refresh planner statistics");

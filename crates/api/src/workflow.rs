@@ -351,7 +351,7 @@ pub async fn execute(
     command: Command,
 ) -> ApiResult<WorkOrderRecord> {
     ensure_visible(db, principal, id).await?;
-    let now = workorders_persistence::now();
+    let now = db.now();
     let mut tx = db.begin_write().await?;
     let mut record = work_orders::load_for_update(tx.conn(), db, principal.tenant_id, id)
         .await?
@@ -377,7 +377,7 @@ pub async fn apply_as(
     actor: &ActorRef,
     command: Command,
 ) -> ApiResult<WorkOrderRecord> {
-    let now = workorders_persistence::now();
+    let now = db.now();
     let mut tx = db.begin_write().await?;
     let mut record = work_orders::load_for_update(tx.conn(), db, tenant, id)
         .await?

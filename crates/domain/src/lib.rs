@@ -13,6 +13,7 @@ pub mod ids;
 pub mod invoicing;
 pub mod pagination;
 pub mod process;
+pub mod review;
 pub mod slots;
 pub mod tenant;
 pub mod user;

@@ -89,6 +89,8 @@ pub struct Db {
     outbox_signal: Arc<Notify>,
     /// Woken when a commit queued billing jobs or e-mails.
     work_signal: Arc<Notify>,
+    /// The application's time (the system clock, or a manual one in tests).
+    clock: crate::Clock,
 }
 
 /// A write transaction. On SQLite it also holds the process-wide writer lock until it is
@@ -267,7 +269,24 @@ impl Db {
             sqlite_writer: Arc::new(Mutex::new(())),
             outbox_signal: Arc::new(Notify::new()),
             work_signal: Arc::new(Notify::new()),
+            clock: crate::Clock::system(),
         })
+    }
+
+    /// The application's current time: every path that stores or compares business times
+    /// (events, due dates, schedules, escalation) reads it here.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Uses `clock` for `now()` from here on (a manual clock in tests).
+    pub fn with_clock(mut self, clock: crate::Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &crate::Clock {
+        &self.clock
     }
 
     /// Applies the embedded migrations of this backend.

@@ -32,7 +32,7 @@ pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};
 pub use error::StoreError;
 /// A database connection (inside a transaction: `WriteTx::conn`).
 pub use sqlx::AnyConnection as Conn;
-pub use time::{format_instant, now, parse_instant};
+pub use time::{Clock, format_instant, now, parse_instant};
 pub use versioned::Versioned;
 
 /// `$first, $first+1, …` for an `IN (…)` list of `n` values.

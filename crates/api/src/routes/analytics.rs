@@ -131,7 +131,7 @@ async fn range(
         .ok_or(ApiError::NotFound)?
         .time_zone
         .tz();
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = state.db.now().with_timezone(&tz).date_naive();
     let to = to.unwrap_or(today);
     let from = from.unwrap_or(to - Duration::days(89));
     if from > to {

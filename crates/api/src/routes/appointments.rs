@@ -197,7 +197,7 @@ pub(crate) async fn record_history(
         a.work_order_id,
         Uuid::now_v7(),
         &actor_of(principal),
-        workorders_persistence::now(),
+        a.updated_at,
         &[entry],
     )
     .await?;
@@ -241,7 +241,7 @@ pub async fn create_appointment(
     errors.finish()?;
     let order_id = WorkOrderId(body.work_order_id);
     let tz = tenant_tz(&state, &principal).await?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let order = work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, order_id)
         .await?
@@ -499,7 +499,7 @@ pub async fn update_appointment(
     if let Some(notes) = body.notes {
         next.notes = Some(notes.trim().to_owned()).filter(|n| !n.is_empty());
     }
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     if !appointments::update(&mut tx, &next, current.version, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: current.version + 1,
@@ -573,7 +573,7 @@ pub async fn run_appointment_action(
     };
     let mut next = current.clone();
     next.status = status;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     if !appointments::update(&mut tx, &next, current.version, now).await? {
         return Err(ApiError::PreconditionFailed {

@@ -249,7 +249,7 @@ pub async fn upload_attachment(
         sha256: actual,
         storage_key: Some(key),
         created_by: actor_of(&principal),
-        created_at: workorders_persistence::now(),
+        created_at: state.db.now(),
     };
     attachments::insert(tx.conn(), &record).await?;
     tx.touch_order(principal.tenant_id, order_id);

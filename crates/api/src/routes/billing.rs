@@ -224,7 +224,7 @@ pub async fn put_billing_profile(
         errors.add(format!("/{field}"), message);
     }
     errors.finish()?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let (_, current) = load_profile(tx.conn(), principal.tenant_id).await?;
     if let Some(v) = current {
@@ -426,7 +426,7 @@ pub async fn create_catalogue_item(
     let mut errors = ValidationErrors::new();
     check_item(&body, &mut errors);
     errors.finish()?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let (profile, _) = load_profile(tx.conn(), principal.tenant_id).await?;
     let item = CatalogueItem {
@@ -586,7 +586,7 @@ pub async fn update_catalogue_item(
     let mut errors = ValidationErrors::new();
     check_item(&body, &mut errors);
     errors.finish()?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut item = store::get_item(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
@@ -741,7 +741,7 @@ pub async fn put_email_template(
     };
     templates::validate(kind, &template)
         .map_err(|e| ApiError::invalid(&format!("/{}", e.field), e.message.clone()))?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     store::put_template(
         tx.conn(),

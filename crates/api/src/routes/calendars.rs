@@ -306,7 +306,7 @@ pub async fn set_calendar(
     record.exceptions = exceptions;
     record.travel_buffer_minutes = body.travel_buffer_minutes;
     let mut tx = state.db.begin_write().await?;
-    let saved = calendars::save(tx.conn(), &record, expected, workorders_persistence::now())
+    let saved = calendars::save(tx.conn(), &record, expected, state.db.now())
         .await?
         .into_api()?;
     tx.commit().await?;
@@ -359,7 +359,7 @@ pub async fn create_absence(
             .note
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty()),
-        created_at: workorders_persistence::now(),
+        created_at: state.db.now(),
     };
     let mut tx = state.db.begin_write().await?;
     calendars::insert_absence(tx.conn(), &record).await?;
@@ -405,13 +405,8 @@ pub async fn list_absences(
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let user = target(&state, &principal, id.into_inner(), false).await?;
-    let items = calendars::list_absences(
-        &state.db,
-        principal.tenant_id,
-        user,
-        workorders_persistence::now(),
-    )
-    .await?;
+    let items =
+        calendars::list_absences(&state.db, principal.tenant_id, user, state.db.now()).await?;
     Ok(HttpResponse::Ok().json(AbsenceList {
         items: items.into_iter().map(absence_view).collect(),
     }))
@@ -469,7 +464,7 @@ pub async fn create_calendar_feed(
         principal.tenant_id,
         user,
         Some(&sha256_hex(&token)),
-        workorders_persistence::now(),
+        state.db.now(),
     )
     .await?;
     tx.commit().await?;
@@ -494,14 +489,7 @@ pub async fn revoke_calendar_feed(
 ) -> ApiResult<HttpResponse> {
     let user = target(&state, &principal, id.into_inner(), true).await?;
     let mut tx = state.db.begin_write().await?;
-    calendars::set_feed_token(
-        tx.conn(),
-        principal.tenant_id,
-        user,
-        None,
-        workorders_persistence::now(),
-    )
-    .await?;
+    calendars::set_feed_token(tx.conn(), principal.tenant_id, user, None, state.db.now()).await?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -562,7 +550,7 @@ pub async fn get_calendar_feed(
     let person = users::get(&state.db, tenant, user)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let since = workorders_persistence::now() - Duration::days(30);
+    let since = state.db.now() - Duration::days(30);
     let items = appointments::for_person(&state.db, tenant, user, since, 2000).await?;
     let mut orders = std::collections::HashMap::new();
     for a in &items {
@@ -572,7 +560,7 @@ pub async fn get_calendar_feed(
             e.insert(o);
         }
     }
-    let stamp = ics_time(workorders_persistence::now());
+    let stamp = ics_time(state.db.now());
     let mut body = String::new();
     for line in [
         "BEGIN:VCALENDAR",

@@ -422,7 +422,7 @@ pub async fn create_customer(
     body: ValidJson<CreateCustomerRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::CustomersWrite)?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut errors = ValidationErrors::new();
     let (customer, sites) = parse_customer(&body, principal.tenant_id, &mut errors, "", now);
     errors.finish()?;
@@ -575,7 +575,7 @@ pub async fn update_customer(
     }
     errors.finish()?;
     let mut tx = state.db.begin_write().await?;
-    let updated = customers::update(&mut tx, &c, expected, workorders_persistence::now())
+    let updated = customers::update(&mut tx, &c, expected, state.db.now())
         .await?
         .into_api()?;
     tx.commit().await?;
@@ -656,7 +656,7 @@ pub async fn export_customer(
     let sites = customers::list_sites(&state.db, principal.tenant_id, customer.id).await?;
     let orders = customers::order_numbers(&state.db, principal.tenant_id, customer.id).await?;
     let export = CustomerExport {
-        exported_at: workorders_persistence::now(),
+        exported_at: state.db.now(),
         customer: customer.into(),
         sites: sites.into_iter().map(SiteView::from).collect(),
         work_orders: orders
@@ -705,7 +705,7 @@ pub async fn create_site(
         customer.id,
         &mut errors,
         "",
-        workorders_persistence::now(),
+        state.db.now(),
     );
     errors.finish()?;
     let mut tx = state.db.begin_write().await?;

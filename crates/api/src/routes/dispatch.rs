@@ -190,7 +190,7 @@ pub async fn list_service_slots(
         .ok_or(ApiError::NotFound)?
         .time_zone
         .tz();
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let today = now.with_timezone(&tz).date_naive();
     let from = query.from.unwrap_or(today);
     let to = query.to.unwrap_or(from + Duration::days(6));
@@ -282,23 +282,14 @@ pub async fn schedule_step(
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let slots = service_slots(
-        &mut conn,
-        tz,
-        &service,
-        day,
-        day,
-        &location,
-        workorders_persistence::now(),
-    )
-    .await?;
+    let slots = service_slots(&mut conn, tz, &service, day, day, &location, state.db.now()).await?;
     drop(conn);
     let candidates = free_people(&slots, body.start);
     let span = Span::new(
         body.start,
         body.start + Duration::minutes(i64::from(service.duration_minutes)),
     );
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let free = scheduling::still_free(
         &mut tx,

@@ -386,7 +386,7 @@ async fn full_view(state: &AppState, invoice: &InvoiceRecord) -> ApiResult<Invoi
         .await
         .map_err(ApiError::internal)?;
     let payments = store::payments(&mut conn, invoice.tenant_id, invoice.id).await?;
-    let today = billing::today(&mut conn, invoice.tenant_id, workorders_persistence::now()).await?;
+    let today = billing::today(&mut conn, invoice.tenant_id, state.db.now()).await?;
     drop(conn);
     let mails =
         emails::list_for(&state.db, invoice.tenant_id, None, Some(invoice.id), None).await?;
@@ -489,7 +489,7 @@ pub async fn create_invoice(
         }
     };
     let buyer = billing::buyer_for(&state.db, &order).await?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
     let treatment = billing::treatment_for(&profile, &buyer, requested)?;
@@ -694,7 +694,7 @@ pub async fn update_invoice(
     {
         return Err(ApiError::invalid("/notes", "at most 2,000 characters"));
     }
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
@@ -791,7 +791,7 @@ pub async fn issue_invoice(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersBill)?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
@@ -842,7 +842,7 @@ pub async fn send_invoice(
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersBill)?;
     let to = body.and_then(|b| b.into_inner().to);
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
@@ -934,7 +934,7 @@ pub async fn record_payment(
     {
         return Err(ApiError::invalid("/reference", "at most 200 characters"));
     }
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
@@ -999,7 +999,7 @@ pub async fn create_credit_note(
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid("/reason", "at most 500 characters"));
     }
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut original = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?

@@ -242,7 +242,7 @@ impl ViewContext {
             people,
             customers,
             sites,
-            now: workorders_persistence::now(),
+            now: db.now(),
         })
     }
 

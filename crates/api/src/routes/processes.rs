@@ -416,7 +416,7 @@ pub async fn create_process(
     let mut errors = ValidationErrors::new();
     let name = errors.check("/name", parse_display_name(&body.name));
     errors.finish()?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let steps = match body.steps {
         Some(steps) => Some(parse_steps(tx.conn(), &principal, steps, "/steps").await?),
@@ -574,7 +574,7 @@ pub async fn update_process(
         process.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
     }
     let mut tx = state.db.begin_write().await?;
-    let updated = processes::update(tx.conn(), &process, expected, workorders_persistence::now())
+    let updated = processes::update(tx.conn(), &process, expected, state.db.now())
         .await
         .map_err(name_taken)?
         .into_api()?;
@@ -629,7 +629,7 @@ pub async fn create_process_version(
         process.id,
         &steps,
         principal.user_id(),
-        workorders_persistence::now(),
+        state.db.now(),
     )
     .await?;
     tx.commit().await?;
@@ -721,7 +721,7 @@ pub async fn publish_process_version(
         &process,
         number,
         process.version,
-        workorders_persistence::now(),
+        state.db.now(),
     )
     .await?
     {
@@ -771,7 +771,7 @@ pub async fn archive_process(
     let expected = process.version;
     process.status = ProcessStatus::Archived;
     let mut tx = state.db.begin_write().await?;
-    let updated = processes::update(tx.conn(), &process, expected, workorders_persistence::now())
+    let updated = processes::update(tx.conn(), &process, expected, state.db.now())
         .await?
         .into_api()?;
     tx.commit().await?;

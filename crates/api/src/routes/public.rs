@@ -195,7 +195,7 @@ pub async fn list_slots(
     let tenant = public_tenant(&req, &state, &slug).await?;
     let service = public_service(&state, &tenant, service_id).await?;
     let tz = tenant.time_zone.tz();
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let today = now.with_timezone(&tz).date_naive();
     let from = query.from.unwrap_or(today).max(today);
     let to = query.to.unwrap_or(from + Duration::days(6));
@@ -367,7 +367,7 @@ async fn slots_around(
         day,
         day + Duration::days(6),
         location,
-        workorders_persistence::now(),
+        state.db.now(),
     )
     .await
 }
@@ -401,7 +401,7 @@ pub async fn create_booking(
     let tenant = public_tenant(&req, &state, &tenant).await?;
     let body = body.into_inner();
     let tz = tenant.time_zone.tz();
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut errors = ValidationErrors::new();
     let name = errors
         .check("/customer/name", parse_display_name(&body.customer.name))
@@ -859,8 +859,7 @@ pub async fn reschedule_booking(
         Some(current.id),
     )
     .await?;
-    let earliest =
-        workorders_persistence::now() + Duration::minutes(i64::from(service.lead_time_minutes));
+    let earliest = state.db.now() + Duration::minutes(i64::from(service.lead_time_minutes));
     let keep = current
         .assignees
         .first()
@@ -887,7 +886,7 @@ pub async fn reschedule_booking(
     next.start = span.start;
     next.end = span.end;
     next.assignees = vec![person];
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     if !appointments::update(&mut tx, &next, current.version, now).await? {
         return Err(ApiError::conflict(
             codes::SLOT_TAKEN,
@@ -958,7 +957,7 @@ pub async fn cancel_booking(
     if booking.status == "cancelled" {
         return Ok(HttpResponse::Ok().json(booking_view(&state, &tenant, &booking).await?));
     }
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let current = appointments::get(tx.conn(), tenant.id, booking.appointment_id)
         .await?

@@ -190,7 +190,7 @@ pub async fn create_quote(
     let (lines, treatment) = check_request(&state, tenant, &order, &body, today).await?;
     let computed = billing::compute(&lines, treatment, "/lines")?;
     let grand_total = billing::cents(computed.totals.grand_total)?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let (profile, _) = billing::load_profile(tx.conn(), tenant).await?;
     let pattern = profile.quote_pattern();
@@ -341,7 +341,7 @@ pub async fn update_quote(
         .ok_or(ApiError::NotFound)?;
     let today = today_of(&state, tenant).await?;
     let (lines, treatment) = check_request(&state, tenant, &order, &body, today).await?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut quote = store::get_quote(tx.conn(), tenant, current.id)
         .await?
@@ -405,7 +405,7 @@ pub async fn send_quote(
     principal.require(Permission::WorkOrdersBill)?;
     let tenant = principal.tenant_id;
     let to = body.and_then(|b| b.into_inner().to);
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let today = today_of(&state, tenant).await?;
     let current = load(&state, tenant, id.into_inner()).await?;
     let order = work_orders::get(&state.db, tenant, current.work_order_id)
@@ -660,7 +660,7 @@ pub async fn answer_public_quote(
     let found = by_token(&state, &token).await?;
     let tenant = found.tenant_id;
     let today = today_of(&state, tenant).await?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut quote = store::get_quote(tx.conn(), tenant, found.id)
         .await?

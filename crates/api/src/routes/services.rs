@@ -234,7 +234,7 @@ pub async fn create_service(
     body: ValidJson<ServiceBody>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesWrite)?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let base = ServiceRecord {
         id: ServiceId::new(),
         tenant_id: principal.tenant_id,
@@ -340,7 +340,7 @@ pub async fn update_service(
         .ok_or(ApiError::NotFound)?;
     let record = parse(&state, &principal, body.into_inner(), current).await?;
     let mut tx = state.db.begin_write().await?;
-    let saved = services::update(tx.conn(), &record, expected, workorders_persistence::now())
+    let saved = services::update(tx.conn(), &record, expected, state.db.now())
         .await?
         .into_api()?;
     tx.commit().await?;

@@ -327,7 +327,7 @@ pub async fn upload_step_evidence(
     let size_bytes = i64::try_from(data.len()).unwrap_or(i64::MAX);
     let storage_key =
         crate::routes::attachments::store_bytes(&state, principal.tenant_id, &sha256, data).await?;
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let actor = actor_of(&principal);
     let attachment = AttachmentRecord {
         id: AttachmentId::new(),

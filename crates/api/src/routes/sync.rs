@@ -1148,7 +1148,7 @@ pub async fn push_events(
         .map(|(i, e)| parse(i, e))
         .collect::<ApiResult<_>>()?;
     let tenant = principal.tenant_id;
-    let now = workorders_persistence::now();
+    let now = db.now();
     let mut tx = db.begin_write().await?;
     sync::lock_pusher(tx.conn(), tenant, user, now).await?;
     let ids: Vec<Uuid> = parsed.iter().map(|p| p.event.id).collect();

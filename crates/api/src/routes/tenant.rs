@@ -141,7 +141,7 @@ pub async fn update_tenant(
         rule,
         &origins,
         expected,
-        workorders_persistence::now(),
+        state.db.now(),
     )
     .await?
     .into_api()?;

@@ -193,7 +193,7 @@ pub async fn create_work_order(
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersWrite)?;
     let body = body.into_inner();
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let tenant = principal.tenant_id;
     let mut errors = ValidationErrors::new();
     let title = check_title(&body.title, &mut errors);
@@ -376,10 +376,7 @@ pub async fn list_work_orders(
         created_to: query.created_to,
         due_from: query.due_from,
         due_to: query.due_to,
-        overdue_at: query
-            .overdue
-            .filter(|o| *o)
-            .map(|_| workorders_persistence::now()),
+        overdue_at: query.overdue.filter(|o| *o).map(|_| state.db.now()),
         needs_attention: query.needs_attention,
         q: trimmed(query.q.as_deref()),
         participant,
@@ -464,7 +461,7 @@ pub async fn update_work_order(
     principal.require(Permission::WorkOrdersWrite)?;
     let expected = if_match.required()?;
     let body = body.into_inner();
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut record = work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, id)
         .await?
