@@ -184,7 +184,7 @@ fn fast(s: &mut Settings) {
     s.webhooks.timeout = Duration::from_millis(500);
     s.webhooks.poll = Duration::from_millis(50);
     s.webhooks.lease = Duration::from_secs(2);
-    s.webhooks.overdue_scan = Duration::from_millis(100);
+    s.oversight.scan = Duration::from_millis(100);
 }
 
 async fn endpoint(app: &TestApp, token: &str, url: &str, types: Value) -> Value {

@@ -155,8 +155,6 @@ pub struct WebhookSettings {
     pub disable_after_failures: u32,
     /// ... that have gone on for at least this long.
     pub disable_after: Duration,
-    /// How often steps past their due time are looked for (`step.overdue`).
-    pub overdue_scan: Duration,
     /// Polling interval for due messages (retries, other instances' messages); local
     /// commits wake the worker at once.
     pub poll: Duration,
@@ -173,7 +171,6 @@ impl Default for WebhookSettings {
             disable_after_failures: 50,
             disable_after: Duration::from_secs(3 * 24 * 3600),
             poll: Duration::from_secs(1),
-            overdue_scan: Duration::from_secs(10),
         }
     }
 }

@@ -775,16 +775,12 @@ async fn seed_scheduling(
     let settings = workorders_persistence::tenants::get_in(tx.conn(), tenant)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
-    workorders_persistence::tenants::update_settings(
-        tx.conn(),
-        tenant,
-        settings.process_owner_id,
-        settings.assignment_rule,
-        &["http://localhost:3000".to_owned()],
-        settings.version,
-        now,
-    )
-    .await?;
+    let next = workorders_persistence::tenants::TenantRecord {
+        website_origins: vec!["http://localhost:3000".to_owned()],
+        ..settings.clone()
+    };
+    workorders_persistence::tenants::update_settings(tx.conn(), &next, settings.version, now)
+        .await?;
     tx.commit().await?;
     // An appointment for every order waiting for its estimate visit, on the next weekdays at 10:00.
     let tz = settings.time_zone.tz();

@@ -65,6 +65,7 @@ pub mod codes {
     pub const AMOUNT_TOO_LARGE: &str = "amount_too_large";
     pub const UNPRICED_MATERIAL: &str = "unpriced_material";
     pub const MISSING_LABOUR_RATE: &str = "missing_labour_rate";
+    pub const UNACKNOWLEDGED_ITEMS: &str = "unacknowledged_items";
     pub const NOTHING_TO_INVOICE: &str = "nothing_to_invoice";
     pub const EINVOICE_INCOMPLETE: &str = "einvoice_incomplete";
     pub const TEMPLATE_INVALID: &str = "template_invalid";

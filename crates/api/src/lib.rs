@@ -19,6 +19,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod observability;
 pub mod openapi;
+pub mod oversight;
 pub mod pagination;
 pub mod routes;
 pub mod scheduling;

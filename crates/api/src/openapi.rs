@@ -40,6 +40,7 @@ use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
         (name = "quotes", description = "Estimates for work orders, e-mailed with a private link the customer accepts or declines"),
         (name = "invoices", description = "Invoices and credit notes: gap-free numbers, PDF/A-3 with ZUGFeRD EN 16931 XML, XRechnung, e-mail, payments"),
         (name = "analytics", description = "Process-improvement analytics from the order history: per step and version, JSON or CSV"),
+        (name = "reviews", description = "Oversight: review schedules, reviews (frozen snapshots to acknowledge, findings, decisions, sign-off) and what needs attention now"),
         (name = "webhooks", description = "Signed webhooks to your systems (Standard Webhooks), with delivery log and redelivery"),
         (name = "field-sync", description = "Handhelds that work offline. A full sync round: \
             (1) `syncPull` without a cursor, repeated with `next_cursor` until `has_more` is false: the device now holds \

@@ -145,8 +145,10 @@ impl Application {
         ));
         let billing_worker = tokio::spawn(crate::billing_worker::run_worker(
             self.state.clone(),
-            stopped,
+            stopped.clone(),
         ));
+        let oversight_worker =
+            tokio::spawn(crate::oversight::run_worker(self.state.clone(), stopped));
         let result = self.server.await;
         housekeeping.abort();
         // A delivery in flight is abandoned like in a crash: its lease runs out and any
@@ -154,6 +156,7 @@ impl Application {
         let _ = stop_worker.send(true);
         worker.abort();
         billing_worker.abort();
+        oversight_worker.abort();
         self.state.db.close().await;
         tracing::info!("server stopped");
         result

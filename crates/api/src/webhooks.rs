@@ -433,23 +433,7 @@ async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
 pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let signal = state.db.outbox_signal();
     let settings = state.settings.webhooks.clone();
-    let mut last_scan: Option<Instant> = None;
     loop {
-        if last_scan.is_none_or(|at| at.elapsed() >= settings.overdue_scan) {
-            last_scan = Some(Instant::now());
-            match store::announce_overdue_steps(
-                &state.db,
-                workorders_persistence::now(),
-                chrono::Duration::days(7),
-                500,
-            )
-            .await
-            {
-                Ok(n) if n > 0 => tracing::info!(steps = n, "announced overdue steps"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not look for overdue steps"),
-            }
-        }
         loop {
             let now = workorders_persistence::now();
             let lease =

@@ -16,6 +16,7 @@ mod db;
 pub mod emails;
 mod error;
 pub mod idempotency;
+pub mod oversight;
 pub mod processes;
 mod row;
 pub mod services;

@@ -24,12 +24,18 @@ pub struct TenantRecord {
     pub assignment_rule: AssignmentRule,
     /// Origins of the company website allowed to call the public booking endpoints.
     pub website_origins: Vec<String>,
+    /// Minutes an overdue step stays with its responsible person before the process owner
+    /// is told.
+    pub escalation_grace_minutes: i64,
+    /// Days without an event after which an open order counts as stuck.
+    pub stuck_after_days: i64,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, slug, name, time_zone, process_owner_id, assignment_rule, website_origins, version, created_at, updated_at";
+const COLUMNS: &str = "id, slug, name, time_zone, process_owner_id, assignment_rule, website_origins, \
+    escalation_grace_minutes, stuck_after_days, version, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<TenantRecord, StoreError> {
     Ok(TenantRecord {
@@ -46,6 +52,8 @@ fn from_row(row: &AnyRow) -> Result<TenantRecord, StoreError> {
         website_origins: row.parsed("website_origins", |t| {
             serde_json::from_str::<Vec<String>>(t)
         })?,
+        escalation_grace_minutes: row.int("escalation_grace_minutes")?,
+        stuck_after_days: row.int("stuck_after_days")?,
         version: row.int("version")?,
         created_at: row.instant("created_at")?,
         updated_at: row.instant("updated_at")?,
@@ -97,27 +105,29 @@ pub async fn find_by_slug(db: &Db, slug: &str) -> Result<Option<TenantRecord>, S
     row.as_ref().map(from_row).transpose()
 }
 
-/// Changes the tenant's process settings if the version matches.
+/// Changes the tenant's settings (process owner, assignment rule, website origins,
+/// escalation) to those of `next` if the version matches.
 pub async fn update_settings(
     conn: &mut Conn,
-    tenant: TenantId,
-    process_owner: Option<UserId>,
-    rule: AssignmentRule,
-    website_origins: &[String],
+    next: &TenantRecord,
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Versioned<TenantRecord>, StoreError> {
+    let tenant = next.id;
     let sql = format!(
-        "UPDATE tenants SET process_owner_id = $1, assignment_rule = $2, website_origins = $6, version = version + 1, \
+        "UPDATE tenants SET process_owner_id = $1, assignment_rule = $2, website_origins = $6, \
+         escalation_grace_minutes = $7, stuck_after_days = $8, version = version + 1, \
          updated_at = $3 WHERE id = $4 AND version = $5 RETURNING {COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(process_owner.map(|u| u.to_string()))
-        .bind(rule.as_str())
+        .bind(next.process_owner_id.map(|u| u.to_string()))
+        .bind(next.assignment_rule.as_str())
         .bind(format_instant(now))
         .bind(tenant.to_string())
         .bind(expected_version)
-        .bind(serde_json::to_string(website_origins).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(serde_json::to_string(&next.website_origins).unwrap_or_else(|_| "[]".to_owned()))
+        .bind(next.escalation_grace_minutes)
+        .bind(next.stuck_after_days)
         .fetch_optional(&mut *conn)
         .await
         .store()?;

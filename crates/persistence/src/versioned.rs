@@ -23,6 +23,8 @@ pub(crate) enum VersionedTable {
     Customers,
     Tenants,
     Services,
+    ReviewSchedules,
+    Reviews,
 }
 
 impl VersionedTable {
@@ -41,6 +43,12 @@ impl VersionedTable {
             VersionedTable::Tenants => "SELECT version FROM tenants WHERE id = $1 AND id = $2",
             VersionedTable::Services => {
                 "SELECT version FROM bookable_services WHERE tenant_id = $1 AND id = $2"
+            }
+            VersionedTable::ReviewSchedules => {
+                "SELECT version FROM review_schedules WHERE tenant_id = $1 AND id = $2"
+            }
+            VersionedTable::Reviews => {
+                "SELECT version FROM reviews WHERE tenant_id = $1 AND id = $2"
             }
         }
     }

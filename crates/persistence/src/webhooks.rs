@@ -11,7 +11,7 @@ use crate::row::RowExt;
 use crate::{Backend, Conn, Db, StoreError, format_instant};
 
 /// Every event type a webhook endpoint can subscribe to.
-pub const EVENT_TYPES: [&str; 25] = [
+pub const EVENT_TYPES: [&str; 31] = [
     "work_order.created",
     "work_order.updated",
     "work_order.status_changed",
@@ -22,6 +22,12 @@ pub const EVENT_TYPES: [&str; 25] = [
     "step.skipped",
     "step.reassigned",
     "step.overdue",
+    "step.escalated",
+    "work_order.stuck",
+    "appointment.missed",
+    "review.created",
+    "review.signed_off",
+    "review.overdue",
     "appointment.created",
     "appointment.moved",
     "appointment.cancelled",
@@ -638,66 +644,4 @@ pub async fn queue_stats(db: &Db, now: DateTime<Utc>) -> Result<(i64, f64), Stor
         None => 0.0,
     };
     Ok((n, age))
-}
-
-/// Announces (once per step and due time) the open steps of running orders whose due time
-/// passed within the last `window`: a `step.overdue` event each. Several instances may scan
-/// at once; the notice's key lets one of them announce. Returns how many were announced.
-pub async fn announce_overdue_steps(
-    db: &Db,
-    now: DateTime<Utc>,
-    window: Duration,
-    limit: u32,
-) -> Result<usize, StoreError> {
-    let rows = sqlx::query(
-        "SELECT s.id, s.work_order_id, s.tenant_id, s.key, s.responsible_id, s.due_at FROM work_order_steps s \
-         JOIN work_orders o ON o.id = s.work_order_id \
-         WHERE s.status IN ('active', 'in_progress') AND s.due_at < $1 AND s.due_at > $2 \
-         AND o.status IN ('open', 'in_progress') \
-         AND NOT EXISTS (SELECT 1 FROM step_overdue_notices n WHERE n.step_id = s.id AND n.due_at = s.due_at) \
-         ORDER BY s.due_at LIMIT $3",
-    )
-    .bind(format_instant(now))
-    .bind(format_instant(now - window))
-    .bind(i64::from(limit))
-    .fetch_all(db.pool())
-    .await
-    .store()?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    let mut tx = db.begin_write().await?;
-    let mut announced = 0;
-    for row in &rows {
-        let step = row.text("id")?;
-        let due = row.text("due_at")?;
-        let tenant = TenantId(row.uuid("tenant_id")?);
-        let inserted = sqlx::query(
-            "INSERT INTO step_overdue_notices (step_id, due_at, tenant_id, notified_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (step_id, due_at) DO NOTHING",
-        )
-        .bind(&step)
-        .bind(&due)
-        .bind(tenant.to_string())
-        .bind(format_instant(now))
-        .execute(tx.conn())
-        .await
-        .store()?;
-        if inserted.rows_affected() == 1 {
-            tx.emit(
-                tenant,
-                "step.overdue",
-                serde_json::json!({
-                    "work_order_id": row.text("work_order_id")?,
-                    "step_id": step,
-                    "step_key": row.text("key")?,
-                    "responsible": row.opt_text("responsible_id")?,
-                    "due_at": due,
-                }),
-            );
-            announced += 1;
-        }
-    }
-    tx.commit().await?;
-    Ok(announced)
 }

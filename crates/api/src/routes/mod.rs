@@ -23,6 +23,7 @@ pub mod order_views;
 pub mod processes;
 pub mod public;
 pub mod quotes;
+pub mod reviews;
 pub mod services;
 pub mod signup;
 pub mod steps;
@@ -158,7 +159,20 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(invoices::get_invoice_xml)
                 .service(invoices::list_work_order_emails)
                 .service(analytics::compare_process_versions)
-                .service(analytics::get_process_analytics),
+                .service(analytics::get_process_analytics)
+                .service(reviews::create_review_schedule)
+                .service(reviews::list_review_schedules)
+                .service(reviews::get_review_schedule)
+                .service(reviews::update_review_schedule)
+                .service(reviews::delete_review_schedule)
+                .service(reviews::list_reviews)
+                .service(reviews::get_review)
+                .service(reviews::update_review)
+                .service(reviews::sign_off_review)
+                .service(reviews::acknowledge_review_item)
+                .service(reviews::create_review_decision)
+                .service(reviews::link_review_decision)
+                .service(reviews::get_oversight),
         );
 }
 

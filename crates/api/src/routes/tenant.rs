@@ -57,11 +57,19 @@ pub struct UpdateTenantRequest {
     /// Origins of the company website that may call the public booking endpoints from a
     /// browser (`https://www.example.com`).
     pub website_origins: Option<Vec<String>>,
+    /// Minutes an overdue step stays with its responsible person before the process owner
+    /// is e-mailed (0 … 10080).
+    #[schema(minimum = 0, maximum = 10080)]
+    pub escalation_grace_minutes: Option<i64>,
+    /// Days without an event after which an open order is flagged stuck (1 … 365).
+    #[schema(minimum = 1, maximum = 365)]
+    pub stuck_after_days: Option<i64>,
 }
 
 /// Update tenant settings
 ///
-/// The process owner and the assignment rule. Owners and admins; requires `If-Match`.
+/// The process owner, the assignment rule, the website origins and the escalation settings.
+/// Owners and admins; requires `If-Match`.
 #[utoipa::path(
     operation_id = "updateTenant",
     tag = "tenants",
@@ -104,6 +112,24 @@ pub async fn update_tenant(
             }
         }
     };
+    if body
+        .escalation_grace_minutes
+        .is_some_and(|m| !(0..=10_080).contains(&m))
+    {
+        return Err(ApiError::invalid(
+            "/escalation_grace_minutes",
+            "between 0 and 10080 minutes (a week)",
+        ));
+    }
+    if body
+        .stuck_after_days
+        .is_some_and(|d| !(1..=365).contains(&d))
+    {
+        return Err(ApiError::invalid(
+            "/stuck_after_days",
+            "between 1 and 365 days",
+        ));
+    }
     let rule = match body.assignment_rule {
         None => tenant.assignment_rule,
         Some(AssignmentRuleName::LeastLoaded) => AssignmentRule::LeastLoaded,
@@ -133,18 +159,20 @@ pub async fn update_tenant(
             origins
         }
     };
+    let next = tenants::TenantRecord {
+        process_owner_id: owner,
+        assignment_rule: rule,
+        website_origins: origins,
+        escalation_grace_minutes: body
+            .escalation_grace_minutes
+            .unwrap_or(tenant.escalation_grace_minutes),
+        stuck_after_days: body.stuck_after_days.unwrap_or(tenant.stuck_after_days),
+        ..tenant
+    };
     let mut tx = state.db.begin_write().await?;
-    let updated = tenants::update_settings(
-        tx.conn(),
-        principal.tenant_id,
-        owner,
-        rule,
-        &origins,
-        expected,
-        state.db.now(),
-    )
-    .await?
-    .into_api()?;
+    let updated = tenants::update_settings(tx.conn(), &next, expected, state.db.now())
+        .await?
+        .into_api()?;
     tx.commit().await?;
     Ok(ok_versioned(updated.version, &TenantView::from(updated)))
 }

@@ -120,6 +120,11 @@ pub struct TenantView {
     pub assignment_rule: String,
     /// Website origins allowed to call the public booking endpoints.
     pub website_origins: Vec<String>,
+    /// Minutes an overdue step stays with its responsible person before the process owner
+    /// is e-mailed.
+    pub escalation_grace_minutes: i64,
+    /// Days without an event after which an open order is flagged stuck.
+    pub stuck_after_days: i64,
     pub version: i64,
     pub created_at: DateTime<Utc>,
 }
@@ -134,6 +139,8 @@ impl From<TenantRecord> for TenantView {
             process_owner_id: t.process_owner_id.map(|u| u.as_uuid()),
             assignment_rule: t.assignment_rule.as_str().to_owned(),
             website_origins: t.website_origins,
+            escalation_grace_minutes: t.escalation_grace_minutes,
+            stuck_after_days: t.stuck_after_days,
             version: t.version,
             created_at: t.created_at,
         }

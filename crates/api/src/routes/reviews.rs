@@ -1,0 +1,1328 @@
+//! Review schedules, reviews (frozen snapshots with items, findings, decisions, sign-off),
+//! and the live oversight view.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use workorders_domain::auth::{Permission, Role};
+use workorders_domain::review::{Cadence, ItemKind, Recurrence, ReviewStatus};
+use workorders_domain::{ProcessId, UserId, ValidationErrors};
+use workorders_persistence::oversight::{
+    self as store, DecisionRecord, ItemRecord, ReviewFilter, ReviewRecord, ScheduleRecord,
+};
+use workorders_persistence::{processes, tenants, users};
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, VersionedExt, codes};
+use crate::extract::{IfMatch, ValidJson};
+use crate::pagination::{PageQuery, decode_keyed_cursor, encode_keyed_cursor, fetch_limit};
+use crate::routes::{created, double_option, ok_versioned};
+use crate::state::AppState;
+
+// ---------------------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------------------
+
+/// How often a schedule creates reviews.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CadenceName {
+    /// Every day at `time`.
+    Daily,
+    /// Mondays at `time`.
+    Weekly,
+    /// The first of each month at `time`.
+    Monthly,
+    /// 1 January, April, July and October at `time`.
+    Quarterly,
+    /// The schedule's `rrule`, at `time` unless the rule sets BYHOUR/BYMINUTE.
+    Rrule,
+}
+
+impl From<CadenceName> for Cadence {
+    fn from(c: CadenceName) -> Self {
+        match c {
+            CadenceName::Daily => Cadence::Daily,
+            CadenceName::Weekly => Cadence::Weekly,
+            CadenceName::Monthly => Cadence::Monthly,
+            CadenceName::Quarterly => Cadence::Quarterly,
+            CadenceName::Rrule => Cadence::Rrule,
+        }
+    }
+}
+
+impl From<Cadence> for CadenceName {
+    fn from(c: Cadence) -> Self {
+        match c {
+            Cadence::Daily => CadenceName::Daily,
+            Cadence::Weekly => CadenceName::Weekly,
+            Cadence::Monthly => CadenceName::Monthly,
+            Cadence::Quarterly => CadenceName::Quarterly,
+            Cadence::Rrule => CadenceName::Rrule,
+        }
+    }
+}
+
+/// A review schedule.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewScheduleView {
+    pub id: Uuid,
+    #[schema(example = "Weekly operations review")]
+    pub name: String,
+    pub cadence: CadenceName,
+    /// RFC 5545 recurrence rule (cadence `rrule` only).
+    #[schema(example = "FREQ=WEEKLY;BYDAY=MO,TH")]
+    pub rrule: Option<String>,
+    /// Local time of day in the tenant's time zone (`HH:MM`).
+    #[schema(example = "08:00")]
+    pub time: String,
+    /// First day the schedule counts from (tenant's calendar).
+    pub starts_on: NaiveDate,
+    pub reviewer_id: Uuid,
+    /// Processes in scope; empty: all work.
+    pub process_ids: Vec<Uuid>,
+    pub active: bool,
+    /// When the next review will be created; `null` when paused or the rule has ended.
+    pub next_review_at: Option<DateTime<Utc>>,
+    /// The tenant's time zone the times are in.
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn schedule_view(s: ScheduleRecord, tz: &str) -> ReviewScheduleView {
+    ReviewScheduleView {
+        id: s.id,
+        name: s.name,
+        cadence: s.cadence.into(),
+        rrule: s.rrule,
+        time: s.time_of_day.format("%H:%M").to_string(),
+        starts_on: s.starts_on,
+        reviewer_id: s.reviewer_id.as_uuid(),
+        process_ids: s.process_ids,
+        active: s.active,
+        next_review_at: if s.active { s.next_due_at } else { None },
+        time_zone: tz.to_owned(),
+        version: s.version,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewScheduleList {
+    pub items: Vec<ReviewScheduleView>,
+    pub next_cursor: Option<String>,
+}
+
+/// The headline numbers of a review's period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReviewHeadline {
+    /// Orders created in the period.
+    pub orders_opened: i64,
+    /// Orders completed in the period.
+    pub orders_completed: i64,
+    /// Median (nearest rank) of creation → completion of the orders completed in the
+    /// period, in seconds; `null` when none completed.
+    pub median_cycle_time_seconds: Option<i64>,
+    /// Share of the orders completed in the period without a step finished after its due
+    /// time; `null` when none completed.
+    pub on_time_rate: Option<f64>,
+    /// Items per kind.
+    pub items: BTreeMap<String, i64>,
+    /// Kinds with more items than a review lists (100 each).
+    pub truncated_kinds: Vec<String>,
+}
+
+/// What kind of thing an item is.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKindName {
+    OverdueStep,
+    StuckOrder,
+    FlaggedAssignment,
+    MissedAppointment,
+    FailedEmail,
+    FailedWebhook,
+    OverdueInvoice,
+    CancelledBooking,
+}
+
+impl From<ItemKind> for ItemKindName {
+    fn from(k: ItemKind) -> Self {
+        match k {
+            ItemKind::OverdueStep => ItemKindName::OverdueStep,
+            ItemKind::StuckOrder => ItemKindName::StuckOrder,
+            ItemKind::FlaggedAssignment => ItemKindName::FlaggedAssignment,
+            ItemKind::MissedAppointment => ItemKindName::MissedAppointment,
+            ItemKind::FailedEmail => ItemKindName::FailedEmail,
+            ItemKind::FailedWebhook => ItemKindName::FailedWebhook,
+            ItemKind::OverdueInvoice => ItemKindName::OverdueInvoice,
+            ItemKind::CancelledBooking => ItemKindName::CancelledBooking,
+        }
+    }
+}
+
+/// One thing the reviewer must look at, as it was when the review was created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewItemView {
+    pub id: Uuid,
+    pub kind: ItemKindName,
+    /// `work_order`, `work_order_step`, `appointment`, `email`, `webhook_message`,
+    /// `invoice` or `booking`.
+    pub object_type: String,
+    pub object_id: String,
+    pub work_order_id: Option<Uuid>,
+    /// API path of the object to open.
+    #[schema(example = "/v1/work-orders/0193a1b2-0000-7000-8000-000000000000")]
+    pub link: String,
+    pub summary: String,
+    /// What was seen when the review was created (kind-specific fields).
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<Uuid>,
+    pub note: Option<String>,
+}
+
+fn link_of(
+    object_type: &str,
+    object_id: &str,
+    order: Option<Uuid>,
+    detail: &serde_json::Value,
+) -> String {
+    let order_link = order.map(|o| format!("/v1/work-orders/{o}"));
+    match object_type {
+        "appointment" => format!("/v1/appointments/{object_id}"),
+        "invoice" => format!("/v1/invoices/{object_id}"),
+        "webhook_message" => detail
+            .get("endpoint_id")
+            .and_then(|e| e.as_str())
+            .map(|e| format!("/v1/webhooks/{e}/deliveries/{object_id}"))
+            .unwrap_or_else(|| "/v1/webhooks".to_owned()),
+        "email" => match (
+            detail.get("invoice_id").and_then(|i| i.as_str()),
+            order_link,
+        ) {
+            (Some(invoice), _) => format!("/v1/invoices/{invoice}"),
+            (None, Some(o)) => format!("{o}/emails"),
+            (None, None) => "/v1/invoices".to_owned(),
+        },
+        "work_order" => format!("/v1/work-orders/{object_id}"),
+        _ => order_link.unwrap_or_else(|| "/v1/work-orders".to_owned()),
+    }
+}
+
+fn item_view(i: ItemRecord) -> ReviewItemView {
+    let order = i.work_order_id.map(|o| o.as_uuid());
+    ReviewItemView {
+        id: i.id,
+        kind: i.kind.into(),
+        link: link_of(&i.object_type, &i.object_id, order, &i.detail),
+        object_type: i.object_type,
+        object_id: i.object_id,
+        work_order_id: order,
+        summary: i.summary,
+        detail: i.detail,
+        acknowledged_at: i.acknowledged_at,
+        acknowledged_by: i.acknowledged_by.map(|u| u.as_uuid()),
+        note: i.note,
+    }
+}
+
+/// A decision taken in a review.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionView {
+    pub id: Uuid,
+    pub review_id: Uuid,
+    #[schema(example = "Drop the separate quote approval step for repairs under 300 €")]
+    pub text: String,
+    /// The process the decision changes.
+    pub process_id: Option<Uuid>,
+    /// The process version that implemented it, once there is one.
+    pub process_version: Option<i64>,
+    pub created_by: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn decision_view(d: DecisionRecord) -> DecisionView {
+    DecisionView {
+        id: d.id,
+        review_id: d.review_id,
+        text: d.text,
+        process_id: d.process_id,
+        process_version: d.process_version,
+        created_by: d.created_by.as_uuid(),
+        created_at: d.created_at,
+        updated_at: d.updated_at,
+    }
+}
+
+/// `open` until the reviewer signs it off.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatusName {
+    Open,
+    SignedOff,
+}
+
+impl From<ReviewStatus> for ReviewStatusName {
+    fn from(s: ReviewStatus) -> Self {
+        match s {
+            ReviewStatus::Open => ReviewStatusName::Open,
+            ReviewStatus::SignedOff => ReviewStatusName::SignedOff,
+        }
+    }
+}
+
+/// A review (without items: see `getReview`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewSummaryView {
+    pub id: Uuid,
+    /// `null` for reviews whose schedule was deleted.
+    pub schedule_id: Option<Uuid>,
+    pub reviewer_id: Uuid,
+    /// The occurrence the review is for (the end of the reviewed period).
+    pub scheduled_for: DateTime<Utc>,
+    /// Start of the reviewed period (the previous occurrence).
+    pub period_start: DateTime<Utc>,
+    /// Sign off before this (the next occurrence), or the tenant's owners are told.
+    pub due_at: DateTime<Utc>,
+    /// Created more than the tolerance after `scheduled_for` (servers were down).
+    pub late: bool,
+    pub status: ReviewStatusName,
+    pub process_ids: Vec<Uuid>,
+    pub headline: ReviewHeadline,
+    pub findings: Option<String>,
+    pub signed_off_at: Option<DateTime<Utc>>,
+    pub signed_off_by: Option<Uuid>,
+    /// When the owners were told it was not signed off in time.
+    pub escalated_at: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A review with its items and decisions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewView {
+    #[serde(flatten)]
+    pub review: ReviewSummaryView,
+    pub items: Vec<ReviewItemView>,
+    pub decisions: Vec<DecisionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewList {
+    pub items: Vec<ReviewSummaryView>,
+    pub next_cursor: Option<String>,
+}
+
+fn summary_view(r: ReviewRecord) -> ApiResult<ReviewSummaryView> {
+    let headline: ReviewHeadline =
+        serde_json::from_value(r.headline).map_err(ApiError::internal)?;
+    Ok(ReviewSummaryView {
+        id: r.id,
+        schedule_id: r.schedule_id,
+        reviewer_id: r.reviewer_id.as_uuid(),
+        scheduled_for: r.scheduled_for,
+        period_start: r.period_start,
+        due_at: r.due_at,
+        late: r.late,
+        status: r.status.into(),
+        process_ids: r.process_ids,
+        headline,
+        findings: r.findings,
+        signed_off_at: r.signed_off_at,
+        signed_off_by: r.signed_off_by.map(|u| u.as_uuid()),
+        escalated_at: r.escalated_at,
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    })
+}
+
+async fn full_view(state: &AppState, review: ReviewRecord) -> ApiResult<ReviewView> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let items = store::items_of(&mut conn, review.id).await?;
+    let decisions = store::decisions_of(&mut conn, review.id).await?;
+    Ok(ReviewView {
+        review: summary_view(review)?,
+        items: items.into_iter().map(item_view).collect(),
+        decisions: decisions.into_iter().map(decision_view).collect(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Schedules
+// ---------------------------------------------------------------------------------------
+
+/// A review schedule as an owner or admin sets it up.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewScheduleBody {
+    #[schema(example = "Weekly operations review", min_length = 1, max_length = 200)]
+    pub name: String,
+    pub cadence: CadenceName,
+    /// RFC 5545 RRULE value for cadence `rrule` (FREQ DAILY, WEEKLY, MONTHLY or YEARLY;
+    /// no COUNT; no DTSTART).
+    #[schema(example = "FREQ=WEEKLY;BYDAY=MO,TH")]
+    pub rrule: Option<String>,
+    /// Local time of day in the tenant's zone, `HH:MM`.
+    #[schema(example = "08:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub time: String,
+    /// First day counted (tenant's calendar); default today.
+    pub starts_on: Option<NaiveDate>,
+    /// The user who reviews: an active owner, admin, dispatcher, reviewer or accountant.
+    pub reviewer_id: Uuid,
+    /// Processes in scope; empty or absent: all work.
+    #[serde(default)]
+    pub process_ids: Vec<Uuid>,
+    /// `false` pauses the schedule; resuming does not create the paused periods.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Checks a schedule body and builds the record (next occurrence after `now`).
+async fn parse_schedule(
+    state: &AppState,
+    principal: &Principal,
+    body: ReviewScheduleBody,
+    mut base: ScheduleRecord,
+    now: DateTime<Utc>,
+) -> ApiResult<ScheduleRecord> {
+    let tenant = tenants::get(&state.db, principal.tenant_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let tz = tenant.time_zone.tz();
+    let mut errors = ValidationErrors::new();
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.add("/name", "1 to 200 characters");
+    }
+    let time = NaiveTime::parse_from_str(&body.time, "%H:%M").ok();
+    if time.is_none() || body.time.len() != 5 {
+        errors.add("/time", "a local time of day as HH:MM, e.g. 08:00");
+    }
+    match users::get(&state.db, principal.tenant_id, UserId(body.reviewer_id)).await? {
+        Some(u)
+            if u.active
+                && matches!(
+                    u.role,
+                    Role::Owner
+                        | Role::Admin
+                        | Role::Dispatcher
+                        | Role::Reviewer
+                        | Role::Accountant
+                ) => {}
+        Some(_) => errors.add(
+            "/reviewer_id",
+            "must be an active owner, admin, dispatcher, reviewer or accountant",
+        ),
+        None => errors.add("/reviewer_id", "no such user in this tenant"),
+    }
+    let mut ids = body.process_ids.clone();
+    ids.sort();
+    ids.dedup();
+    if ids.len() > 50 {
+        errors.add("/process_ids", "at most 50 processes");
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if processes::get(&state.db, principal.tenant_id, ProcessId(*id))
+            .await?
+            .is_none()
+        {
+            errors.add(
+                format!("/process_ids/{i}"),
+                "no such process in this tenant",
+            );
+        }
+    }
+    let starts_on = body
+        .starts_on
+        .unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+    let cadence: Cadence = body.cadence.into();
+    let rule = body
+        .rrule
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned);
+    let mut next = None;
+    if let Some(time) = time {
+        match Recurrence::new(cadence, rule.as_deref(), time, tz, starts_on) {
+            Err(e) => errors.add("/rrule", e.to_string()),
+            Ok(r) => {
+                let from = now.max(
+                    starts_on
+                        .and_time(NaiveTime::MIN)
+                        .and_local_timezone(tz)
+                        .earliest()
+                        .map_or(now, |d| d.with_timezone(&Utc) - Duration::seconds(1)),
+                );
+                next = r.next_after(from);
+                if next.is_none() {
+                    errors.add("/rrule", "the rule has no occurrence after now");
+                }
+            }
+        }
+    }
+    errors.finish()?;
+    base.name = name.to_owned();
+    base.cadence = cadence;
+    base.rrule = rule;
+    base.time_of_day = time.unwrap_or(NaiveTime::MIN);
+    base.starts_on = starts_on;
+    base.reviewer_id = UserId(body.reviewer_id);
+    base.process_ids = ids;
+    base.active = body.active;
+    base.next_due_at = next;
+    Ok(base)
+}
+
+async fn tenant_zone(state: &AppState, principal: &Principal) -> ApiResult<String> {
+    Ok(tenants::get(&state.db, principal.tenant_id)
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .time_zone
+        .name()
+        .to_owned())
+}
+
+/// Create a review schedule
+///
+/// The worker creates one review per occurrence, exactly once across server instances;
+/// occurrences missed while no server ran are created late and marked `late`. Owners and
+/// admins.
+#[utoipa::path(
+    operation_id = "createReviewSchedule",
+    tag = "reviews",
+    request_body = ReviewScheduleBody,
+    responses(
+        (status = 201, description = "Created", body = ReviewScheduleView, headers(("Location" = String), ("ETag" = String))),
+        (status = 422, description = "Invalid fields (time, rule, reviewer, processes)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/review-schedules")]
+pub async fn create_review_schedule(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: ValidJson<ReviewScheduleBody>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let now = state.db.now();
+    let base = ScheduleRecord {
+        id: Uuid::now_v7(),
+        tenant_id: principal.tenant_id,
+        name: String::new(),
+        cadence: Cadence::Daily,
+        rrule: None,
+        time_of_day: NaiveTime::MIN,
+        starts_on: now.date_naive(),
+        reviewer_id: UserId(Uuid::nil()),
+        process_ids: Vec::new(),
+        active: true,
+        next_due_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let record = parse_schedule(&state, &principal, body.into_inner(), base, now).await?;
+    let mut tx = state.db.begin_write().await?;
+    store::insert_schedule(tx.conn(), &record).await?;
+    tx.commit().await?;
+    let view = schedule_view(record, &tenant_zone(&state, &principal).await?);
+    Ok(created(
+        format!("/v1/review-schedules/{}", view.id),
+        view.version,
+        &view,
+    ))
+}
+
+/// List review schedules
+#[utoipa::path(
+    operation_id = "listReviewSchedules",
+    tag = "reviews",
+    params(PageQuery),
+    responses((status = 200, description = "The tenant's schedules", body = ReviewScheduleList)),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/review-schedules")]
+pub async fn list_review_schedules(
+    state: web::Data<AppState>,
+    principal: Principal,
+    page: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let request = page.parse()?;
+    let rows = store::list_schedules(
+        &state.db,
+        principal.tenant_id,
+        request.after,
+        fetch_limit(request),
+    )
+    .await?;
+    let tz = tenant_zone(&state, &principal).await?;
+    let page =
+        crate::pagination::Page::from_rows(rows, request, |r| r.id, |r| schedule_view(r, &tz));
+    Ok(HttpResponse::Ok().json(ReviewScheduleList {
+        items: page.items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Get a review schedule
+#[utoipa::path(
+    operation_id = "getReviewSchedule",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Schedule id")),
+    responses(
+        (status = 200, description = "The schedule", body = ReviewScheduleView, headers(("ETag" = String))),
+        (status = 404, description = "No such schedule in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/review-schedules/{id}")]
+pub async fn get_review_schedule(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let record = store::get_schedule(&state.db, principal.tenant_id, id.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let tz = tenant_zone(&state, &principal).await?;
+    Ok(ok_versioned(record.version, &schedule_view(record, &tz)))
+}
+
+/// Replace a review schedule
+///
+/// The next review is computed afresh from now: periods before the change (or while the
+/// schedule was paused) are not created. Owners and admins; requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateReviewSchedule",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Schedule id"), ("If-Match" = String, Header, description = "Current ETag", pattern = r#"^(W/)?"[0-9]+"$"#)),
+    request_body = ReviewScheduleBody,
+    responses(
+        (status = 200, description = "The schedule", body = ReviewScheduleView, headers(("ETag" = String))),
+        (status = 404, description = "No such schedule in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[patch("/review-schedules/{id}")]
+pub async fn update_review_schedule(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidJson<ReviewScheduleBody>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
+    let current = store::get_schedule(&state.db, principal.tenant_id, id.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let now = state.db.now();
+    let record = parse_schedule(&state, &principal, body.into_inner(), current, now).await?;
+    let mut tx = state.db.begin_write().await?;
+    let saved = store::update_schedule(tx.conn(), &record, expected, now)
+        .await?
+        .into_api()?;
+    tx.commit().await?;
+    let tz = tenant_zone(&state, &principal).await?;
+    Ok(ok_versioned(saved.version, &schedule_view(saved, &tz)))
+}
+
+/// Delete a review schedule
+///
+/// Its reviews stay (with `schedule_id: null`). Owners and admins.
+#[utoipa::path(
+    operation_id = "deleteReviewSchedule",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Schedule id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such schedule in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[delete("/review-schedules/{id}")]
+pub async fn delete_review_schedule(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::TenantWrite)?;
+    let mut tx = state.db.begin_write().await?;
+    if !store::delete_schedule(tx.conn(), principal.tenant_id, id.into_inner()).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------
+// Reviews
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewQuery {
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// `open` or `signed_off`.
+    pub status: Option<String>,
+    pub reviewer_id: Option<Uuid>,
+    pub schedule_id: Option<Uuid>,
+    pub late: Option<bool>,
+}
+
+/// List reviews
+///
+/// Newest occurrence first. Readable by everyone who reads all work orders.
+#[utoipa::path(
+    operation_id = "listReviews",
+    tag = "reviews",
+    params(ReviewQuery),
+    responses(
+        (status = 200, description = "Reviews", body = ReviewList),
+        (status = 400, description = "Bad filter or cursor", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/reviews")]
+pub async fn list_reviews(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<ReviewQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let q = query.into_inner();
+    let request = PageQuery {
+        limit: q.limit,
+        cursor: None,
+    }
+    .parse()?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(ReviewStatus::parse(s).ok_or_else(|| {
+            ApiError::bad_request(codes::INVALID_QUERY, "status is `open` or `signed_off`")
+        })?),
+    };
+    let before = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            let (key, id) = decode_keyed_cursor(c)?;
+            let at = workorders_persistence::parse_instant("cursor", &key).map_err(|_| {
+                ApiError::bad_request(
+                    codes::INVALID_CURSOR,
+                    "the cursor is not valid; start again without one",
+                )
+            })?;
+            Some((at, id))
+        }
+    };
+    let filter = ReviewFilter {
+        status,
+        reviewer: q.reviewer_id.map(UserId),
+        schedule: q.schedule_id,
+        late: q.late,
+    };
+    let mut rows = store::list_reviews(
+        &state.db,
+        principal.tenant_id,
+        &filter,
+        before,
+        fetch_limit(request),
+    )
+    .await?;
+    let limit = request.limit as usize;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| {
+            encode_keyed_cursor(
+                &workorders_persistence::format_instant(r.scheduled_for),
+                r.id,
+            )
+        })
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(summary_view)
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(HttpResponse::Ok().json(ReviewList { items, next_cursor }))
+}
+
+async fn load_review(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<ReviewRecord> {
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    store::get_review(&mut conn, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// Get a review
+///
+/// With its items (links to the objects) and decisions.
+#[utoipa::path(
+    operation_id = "getReview",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id")),
+    responses(
+        (status = 200, description = "The review", body = ReviewView, headers(("ETag" = String))),
+        (status = 404, description = "No such review in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/reviews/{id}")]
+pub async fn get_review(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let review = load_review(&state, &principal, id.into_inner()).await?;
+    let version = review.version;
+    Ok(ok_versioned(version, &full_view(&state, review).await?))
+}
+
+/// The reviewer works on a review; owners and admins may stand in.
+fn may_work(principal: &Principal, review: &ReviewRecord) -> ApiResult<UserId> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let user = principal.user_id().ok_or_else(|| ApiError::Forbidden {
+        code: codes::FORBIDDEN,
+        detail: "reviews are worked by people, not API keys".to_owned(),
+    })?;
+    if user == review.reviewer_id || principal.require(Permission::TenantWrite).is_ok() {
+        Ok(user)
+    } else {
+        Err(ApiError::Forbidden {
+            code: codes::FORBIDDEN,
+            detail: "only the review's reviewer (or an owner or admin) can work on it".to_owned(),
+        })
+    }
+}
+
+fn require_open(review: &ReviewRecord) -> ApiResult<()> {
+    if review.status == ReviewStatus::Open {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidTransition {
+            detail: "the review is signed off and frozen".to_owned(),
+            current_state: review.status.as_str().to_owned(),
+            allowed_actions: vec!["link_decision".to_owned()],
+        })
+    }
+}
+
+/// Acknowledging an item.
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AcknowledgeBody {
+    /// What was done about it.
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+/// Acknowledge a review item
+///
+/// The reviewer (or an owner or admin) marks an item as looked at, optionally with a note.
+/// Only while the review is open.
+#[utoipa::path(
+    operation_id = "acknowledgeReviewItem",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id"), ("item_id" = Uuid, Path, description = "Item id")),
+    request_body(content = AcknowledgeBody, description = "Optional note"),
+    responses(
+        (status = 200, description = "The item", body = ReviewItemView),
+        (status = 404, description = "No such review or item", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The review is signed off (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/reviews/{id}/items/{item_id}/acknowledge")]
+pub async fn acknowledge_review_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    body: ValidJson<AcknowledgeBody>,
+) -> ApiResult<HttpResponse> {
+    let (id, item) = path.into_inner();
+    let body = body.into_inner();
+    let note = body
+        .note
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
+        return Err(ApiError::invalid("/note", "at most 2000 characters"));
+    }
+    let now = state.db.now();
+    let mut tx = state.db.begin_write().await?;
+    let review = store::get_review(tx.conn(), principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let user = may_work(&principal, &review)?;
+    require_open(&review)?;
+    let updated = store::acknowledge_item(tx.conn(), id, item, user, note.as_deref(), now)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(item_view(updated)))
+}
+
+/// Changing a review's findings.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewUpdateBody {
+    /// The reviewer's findings (free text; `null` clears).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 20000)]
+    pub findings: Option<Option<String>>,
+}
+
+fn checked_findings(
+    findings: Option<Option<String>>,
+    current: Option<String>,
+) -> ApiResult<Option<String>> {
+    match findings {
+        None => Ok(current),
+        Some(None) => Ok(None),
+        Some(Some(text)) => {
+            let text = text.trim().to_owned();
+            if text.chars().count() > 20_000 {
+                Err(ApiError::invalid("/findings", "at most 20000 characters"))
+            } else {
+                Ok((!text.is_empty()).then_some(text))
+            }
+        }
+    }
+}
+
+/// Write a review's findings
+///
+/// Only while the review is open. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "updateReview",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id"), ("If-Match" = String, Header, description = "Current ETag", pattern = r#"^(W/)?"[0-9]+"$"#)),
+    request_body = ReviewUpdateBody,
+    responses(
+        (status = 200, description = "The review", body = ReviewView, headers(("ETag" = String))),
+        (status = 404, description = "No such review in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The review is signed off (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[patch("/reviews/{id}")]
+pub async fn update_review(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidJson<ReviewUpdateBody>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match.required()?;
+    let now = state.db.now();
+    let mut tx = state.db.begin_write().await?;
+    let mut review = store::get_review(tx.conn(), principal.tenant_id, id.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    may_work(&principal, &review)?;
+    require_open(&review)?;
+    review.findings = checked_findings(body.into_inner().findings, review.findings.take())?;
+    review.updated_at = now;
+    let saved = store::update_review(tx.conn(), &review, expected)
+        .await?
+        .into_api()?;
+    tx.commit().await?;
+    let version = saved.version;
+    Ok(ok_versioned(version, &full_view(&state, saved).await?))
+}
+
+/// Signing a review off.
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SignOffBody {
+    /// Final findings (replace the current ones when given).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, max_length = 20000)]
+    pub findings: Option<Option<String>>,
+}
+
+/// Sign a review off
+///
+/// Every item must be acknowledged (422 `unacknowledged_items` otherwise). The review is
+/// frozen afterwards; decisions can still be linked to the process version implementing
+/// them. Requires `If-Match`.
+#[utoipa::path(
+    operation_id = "signOffReview",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id"), ("If-Match" = String, Header, description = "Current ETag", pattern = r#"^(W/)?"[0-9]+"$"#)),
+    request_body(content = SignOffBody, description = "Optional final findings"),
+    responses(
+        (status = 200, description = "The signed-off review", body = ReviewView, headers(("ETag" = String))),
+        (status = 404, description = "No such review in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already signed off (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Items not acknowledged (`unacknowledged_items`)", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/reviews/{id}/sign-off")]
+pub async fn sign_off_review(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: ValidJson<SignOffBody>,
+) -> ApiResult<HttpResponse> {
+    let expected = if_match.required()?;
+    let now = state.db.now();
+    let mut tx = state.db.begin_write().await?;
+    let mut review = store::get_review(tx.conn(), principal.tenant_id, id.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let user = may_work(&principal, &review)?;
+    require_open(&review)?;
+    let items = store::items_of(tx.conn(), review.id).await?;
+    let open = items.iter().filter(|i| i.acknowledged_at.is_none()).count();
+    if open > 0 {
+        return Err(ApiError::Unprocessable {
+            code: codes::UNACKNOWLEDGED_ITEMS,
+            detail: format!(
+                "{open} of {} items are not acknowledged; acknowledge them before signing off",
+                items.len()
+            ),
+        });
+    }
+    review.findings = checked_findings(body.into_inner().findings, review.findings.take())?;
+    review.status = ReviewStatus::SignedOff;
+    review.signed_off_at = Some(now);
+    review.signed_off_by = Some(user);
+    review.updated_at = now;
+    let saved = store::update_review(tx.conn(), &review, expected)
+        .await?
+        .into_api()?;
+    tx.emit(
+        saved.tenant_id,
+        "review.signed_off",
+        serde_json::json!({
+            "review_id": saved.id, "schedule_id": saved.schedule_id,
+            "signed_off_by": user, "late": now > saved.due_at,
+        }),
+    );
+    tx.commit().await?;
+    let version = saved.version;
+    Ok(ok_versioned(version, &full_view(&state, saved).await?))
+}
+
+/// A decision taken in a review.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    #[schema(min_length = 1, max_length = 5000)]
+    pub text: String,
+    /// The process the decision changes.
+    pub process_id: Option<Uuid>,
+    /// The version of that process that implemented it (if it exists already).
+    pub process_version: Option<i64>,
+}
+
+/// Checks that the process (and version) exist in the tenant.
+async fn check_link(
+    state: &AppState,
+    principal: &Principal,
+    process: Option<Uuid>,
+    version: Option<i64>,
+) -> ApiResult<()> {
+    let mut errors = ValidationErrors::new();
+    match (process, version) {
+        (None, Some(_)) => errors.add("/process_id", "give the process of the version"),
+        (Some(p), v) => match processes::get(&state.db, principal.tenant_id, ProcessId(p)).await? {
+            None => errors.add("/process_id", "no such process in this tenant"),
+            Some(_) => {
+                if let Some(n) = v
+                    && processes::get_version(&state.db, principal.tenant_id, ProcessId(p), n)
+                        .await?
+                        .is_none()
+                {
+                    errors.add("/process_version", "no such version of the process");
+                }
+            }
+        },
+        (None, None) => {}
+    }
+    errors.finish()?;
+    Ok(())
+}
+
+/// Record a decision
+///
+/// Only while the review is open; link it to a process (and, once it exists, the version
+/// implementing it).
+#[utoipa::path(
+    operation_id = "createReviewDecision",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id")),
+    request_body = DecisionBody,
+    responses(
+        (status = 201, description = "Recorded", body = DecisionView, headers(("Location" = String))),
+        (status = 404, description = "No such review in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The review is signed off (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[post("/reviews/{id}/decisions")]
+pub async fn create_review_decision(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+    body: ValidJson<DecisionBody>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let text = body.text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > 5000 {
+        return Err(ApiError::invalid("/text", "1 to 5000 characters"));
+    }
+    let review = load_review(&state, &principal, id.into_inner()).await?;
+    let user = may_work(&principal, &review)?;
+    require_open(&review)?;
+    check_link(&state, &principal, body.process_id, body.process_version).await?;
+    let now = state.db.now();
+    let decision = DecisionRecord {
+        id: Uuid::now_v7(),
+        review_id: review.id,
+        tenant_id: principal.tenant_id,
+        text,
+        process_id: body.process_id,
+        process_version: body.process_version,
+        created_by: user,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin_write().await?;
+    let current = store::get_review(tx.conn(), principal.tenant_id, review.id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_open(&current)?;
+    store::insert_decision(tx.conn(), &decision).await?;
+    tx.commit().await?;
+    let mut response = HttpResponse::Created();
+    response.insert_header((
+        actix_web::http::header::LOCATION,
+        format!("/v1/reviews/{}#decision-{}", review.id, decision.id),
+    ));
+    Ok(response.json(decision_view(decision)))
+}
+
+/// Linking a decision to the process version that implemented it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionLinkBody {
+    pub process_id: Option<Uuid>,
+    pub process_version: Option<i64>,
+}
+
+/// Link a decision to a process version
+///
+/// Also after sign-off: the version implementing a decision usually comes later.
+#[utoipa::path(
+    operation_id = "linkReviewDecision",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id"), ("decision_id" = Uuid, Path, description = "Decision id")),
+    request_body = DecisionLinkBody,
+    responses(
+        (status = 200, description = "The decision", body = DecisionView),
+        (status = 404, description = "No such review or decision", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such process or version", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []))
+)]
+#[patch("/reviews/{id}/decisions/{decision_id}")]
+pub async fn link_review_decision(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+    body: ValidJson<DecisionLinkBody>,
+) -> ApiResult<HttpResponse> {
+    let (id, decision) = path.into_inner();
+    let body = body.into_inner();
+    let review = load_review(&state, &principal, id).await?;
+    may_work(&principal, &review)?;
+    check_link(&state, &principal, body.process_id, body.process_version).await?;
+    let mut tx = state.db.begin_write().await?;
+    let updated = store::link_decision(
+        tx.conn(),
+        principal.tenant_id,
+        id,
+        decision,
+        body.process_id,
+        body.process_version,
+        state.db.now(),
+    )
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(decision_view(updated)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Live view
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OversightQuery {
+    /// Limit order-related items to these processes (comma-separated ids).
+    pub process_ids: Option<String>,
+    /// Days the headline numbers cover, ending now (1 … 366, default 7).
+    #[param(minimum = 1, maximum = 366)]
+    pub days: Option<i64>,
+}
+
+/// What a review would show now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OversightView {
+    pub generated_at: DateTime<Utc>,
+    pub period_start: DateTime<Utc>,
+    pub headline: ReviewHeadline,
+    pub items: Vec<OversightItemView>,
+}
+
+/// A live item (as in a review, without acknowledgement).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OversightItemView {
+    pub kind: ItemKindName,
+    pub object_type: String,
+    pub object_id: String,
+    pub work_order_id: Option<Uuid>,
+    pub link: String,
+    pub summary: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+/// What needs attention now
+///
+/// The items a review created now would list (overdue steps, stuck orders, flagged
+/// assignments, missed appointments, failed e-mails and webhooks, unpaid overdue invoices,
+/// bookings cancelled by customers) and the headline numbers of the last `days`.
+#[utoipa::path(
+    operation_id = "getOversight",
+    tag = "reviews",
+    params(OversightQuery),
+    responses(
+        (status = 200, description = "Live oversight", body = OversightView),
+        (status = 400, description = "Bad query", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/oversight")]
+pub async fn get_oversight(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<OversightQuery>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let q = query.into_inner();
+    let days = q.days.unwrap_or(7);
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::bad_request(
+            codes::INVALID_QUERY,
+            "days is 1 … 366",
+        ));
+    }
+    let mut scope = Vec::new();
+    for part in q
+        .process_ids
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        scope.push(part.parse::<Uuid>().map_err(|_| {
+            ApiError::bad_request(codes::INVALID_QUERY, "process_ids are comma-separated ids")
+        })?);
+    }
+    if scope.len() > 50 {
+        return Err(ApiError::bad_request(
+            codes::INVALID_QUERY,
+            "at most 50 process ids",
+        ));
+    }
+    let tenant = tenants::get(&state.db, principal.tenant_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let now = state.db.now();
+    let since = now - Duration::days(days);
+    let today = now.with_timezone(&tenant.time_zone.tz()).date_naive();
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
+    let (found, truncated) = store::findings(
+        &mut conn,
+        principal.tenant_id,
+        &scope,
+        now,
+        since,
+        today,
+        crate::oversight::ITEMS_PER_KIND,
+    )
+    .await?;
+    let orders = store::period_orders(&mut conn, principal.tenant_id, &scope, since, now).await?;
+    let headline: ReviewHeadline =
+        serde_json::from_value(crate::oversight::headline(&orders, &found, &truncated))
+            .map_err(ApiError::internal)?;
+    let items = found
+        .into_iter()
+        .map(|f| {
+            let order = f.work_order_id.map(|o| o.as_uuid());
+            OversightItemView {
+                kind: f.kind.into(),
+                link: link_of(f.object_type, &f.object_id, order, &f.detail),
+                object_type: f.object_type.to_owned(),
+                object_id: f.object_id,
+                work_order_id: order,
+                summary: f.summary,
+                detail: f.detail,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(OversightView {
+        generated_at: now,
+        period_start: since,
+        headline,
+        items,
+    }))
+}
