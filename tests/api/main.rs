@@ -13,6 +13,7 @@ mod booking;
 mod contract;
 mod customers;
 mod ops;
+mod oversight;
 mod processes;
 mod scheduling;
 mod step_work;
@@ -105,6 +106,7 @@ fn main() {
         ("contract", contract::tests()),
         ("customers", customers::tests()),
         ("ops", ops::tests()),
+        ("oversight", oversight::tests()),
         ("processes", processes::tests()),
         ("scheduling", scheduling::tests()),
         ("step_work", step_work::tests()),

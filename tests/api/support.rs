@@ -206,6 +206,7 @@ impl Ctx {
                 .build()
                 .expect("client"),
             db: state.db.clone(),
+            state,
             database_url,
             data_dir,
         }
@@ -337,6 +338,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: workorders_persistence::Db,
+    /// The server's state, for running its workers' scans directly (deterministic tests).
+    pub state: workorders_api::state::AppState,
     pub database_url: String,
     pub data_dir: std::path::PathBuf,
 }
