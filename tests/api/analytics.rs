@@ -40,36 +40,21 @@ fn step<'a>(report: &'a Value, key: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("step {key} in {report}"))
 }
 
-/// RFC 4180 rows (quoted fields with commas, doubled quotes and line breaks).
+/// Rows as the `csv` crate (RFC 4180: quoted fields with commas, doubled quotes and line
+/// breaks) reads them; every row must have the header's width.
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => row.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| {
+            r.expect("a valid CSV record")
+                .iter()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
 }
 
 async fn step_figures_come_from_the_history_and_count_orders_in_flight(ctx: Ctx) {

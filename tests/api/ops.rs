@@ -151,6 +151,39 @@ async fn demo_data_is_seeded_idempotently(ctx: Ctx) {
             "paid in full closes the order"
         );
     }
+    // Oversight: a weekly schedule, last week's review signed off with every item
+    // acknowledged, and its decision linked to version 2 of the repair process, which
+    // compares with version 1.
+    let schedules = app.get("/v1/review-schedules", &token).await;
+    assert_eq!(schedules.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(schedules.body["items"][0]["cadence"], "weekly");
+    let reviews = app.get("/v1/reviews?status=signed_off", &token).await;
+    let list = reviews.body["items"].as_array().expect("items");
+    assert_eq!(list.len(), 1, "{}", reviews.text);
+    let review = app
+        .get(
+            &format!("/v1/reviews/{}", list[0]["id"].as_str().expect("id")),
+            &token,
+        )
+        .await;
+    let items = review.body["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "{}", review.text);
+    assert!(items.iter().all(|i| !i["acknowledged_at"].is_null()));
+    let decision = &review.body["decisions"][0];
+    assert_eq!(decision["process_version"], 2);
+    let process = decision["process_id"].as_str().expect("process");
+    let cmp = app
+        .get(
+            &format!("/v1/analytics/processes/{process}/compare?a=1&b=2"),
+            &token,
+        )
+        .await;
+    cmp.assert_status(200);
+    // Version 2: the two worked orders and last week's untouched one.
+    assert_eq!(cmp.body["comparison"]["b"]["orders"], 3, "{}", cmp.text);
+    assert_eq!(cmp.body["comparison"]["a"]["orders"], 5, "{}", cmp.text);
+    let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
+    assert!(kinds.contains(&"overdue_step"), "{kinds:?}");
 }
 
 /// The committed `openapi/openapi.json` must equal what the code generates.

@@ -336,6 +336,22 @@ async fn new_order(
     title: &str,
     priority: Priority,
 ) -> anyhow::Result<WorkOrderRecord> {
+    let now = workorders_persistence::now();
+    new_order_at(state, tenant, process, party, channel, title, priority, now).await
+}
+
+/// An order as if it had come in at `now` (earlier demo history).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn new_order_at(
+    state: &AppState,
+    tenant: TenantId,
+    process: ProcessId,
+    party: (CustomerId, SiteId),
+    channel: Channel,
+    title: &str,
+    priority: Priority,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<WorkOrderRecord> {
     let process_record = processes::get(&state.db, tenant, process)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo process vanished"))?;
@@ -345,7 +361,6 @@ async fn new_order(
     let version = processes::get_version(&state.db, tenant, process, number)
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo version vanished"))?;
-    let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
     let record = workflow::create(
         &mut tx,
@@ -702,6 +717,39 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         )
         .await?;
     }
+    // Version 2 of the repair process (the decision of the demo review): intake within 30
+    // minutes, and a photo of the repaired part. Two orders already follow it.
+    let v2 = publish_repair_v2(state, tenant, repairs).await?;
+    for (i, title) in ["Door lock sticks", "Window handle loose"]
+        .iter()
+        .enumerate()
+    {
+        let o = new_order(
+            state,
+            tenant,
+            repairs,
+            p(i + 2),
+            Channel::Phone,
+            title,
+            Priority::Normal,
+        )
+        .await?;
+        work_steps(state, tenant, o, 1 + i).await?;
+    }
+    // An order that came in last week and nobody took up: its intake is overdue, so the
+    // review and the live view have something to show.
+    new_order_at(
+        state,
+        tenant,
+        repairs,
+        p(4),
+        Channel::Email,
+        "Balcony door does not close",
+        Priority::High,
+        workorders_persistence::now() - Duration::days(8),
+    )
+    .await?;
+    crate::demo_oversight::seed(state, tenant, repairs, v2).await?;
     seed_scheduling(state, tenant, windows).await?;
     let count = work_orders::list(&state.db, tenant, &Default::default(), None, 100)
         .await?
@@ -711,6 +759,37 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         "demo processes, customers and orders created"
     );
     Ok(())
+}
+
+/// Publishes version 2 of the repair process; returns its number.
+async fn publish_repair_v2(
+    state: &AppState,
+    tenant: TenantId,
+    process: ProcessId,
+) -> anyhow::Result<i64> {
+    let mut steps = repair();
+    for s in &mut steps {
+        if s.key == "intake" {
+            s.target_duration_minutes = Some(30);
+        }
+        if s.key == "repair_visit" {
+            s.evidence = vec![Evidence::Photo];
+        }
+    }
+    let now = workorders_persistence::now();
+    let record = processes::get(&state.db, tenant, process)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo process vanished"))?;
+    let mut tx = state.db.begin_write().await?;
+    let version = processes::insert_version(tx.conn(), tenant, process, &steps, None, now).await?;
+    match processes::publish_version(tx.conn(), &record, version.number, record.version, now)
+        .await?
+    {
+        Versioned::Updated(_) => {}
+        _ => anyhow::bail!("could not publish version 2 of the repair process"),
+    }
+    tx.commit().await?;
+    Ok(version.number)
 }
 
 /// Working hours for the demo staff, the bookable on-site estimate, the widget's origin, and

@@ -13,6 +13,7 @@ pub mod blobs;
 pub mod config;
 pub mod demo;
 pub mod demo_billing;
+pub mod demo_oversight;
 pub mod demo_work;
 pub mod error;
 pub mod extract;

@@ -1,0 +1,137 @@
+//! Demo oversight: a weekly review schedule for the reviewer and last week's review, worked
+//! and signed off, whose decision is linked to version 2 of the repair process.
+
+use chrono::{Duration, NaiveTime};
+use uuid::Uuid;
+use workorders_domain::review::{Cadence, Recurrence, ReviewStatus};
+use workorders_domain::user::Email;
+use workorders_domain::{ProcessId, TenantId};
+use workorders_persistence::oversight::{
+    self as store, DecisionRecord, ItemRecord, ReviewRecord, ScheduleRecord,
+};
+use workorders_persistence::{tenants, users};
+
+use crate::state::AppState;
+
+pub async fn seed(
+    state: &AppState,
+    tenant: TenantId,
+    repairs: ProcessId,
+    repairs_v2: i64,
+) -> anyhow::Result<()> {
+    let now = workorders_persistence::now();
+    let record = tenants::get(&state.db, tenant)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("demo tenant vanished"))?;
+    let tz = record.time_zone.tz();
+    let reviewer =
+        users::find_for_login(&state.db, tenant, &Email::parse("reviewer@demo.example")?)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("demo reviewer missing"))?
+            .0;
+    let time = NaiveTime::from_hms_opt(8, 0, 0).ok_or_else(|| anyhow::anyhow!("time"))?;
+    let starts_on = (now - Duration::days(28)).with_timezone(&tz).date_naive();
+    let recurrence = Recurrence::new(Cadence::Weekly, None, time, tz, starts_on)?;
+    let next = recurrence
+        .next_after(now)
+        .ok_or_else(|| anyhow::anyhow!("weekly rule ended"))?;
+    let last = next - Duration::weeks(1);
+    let window = recurrence
+        .window(last)
+        .ok_or_else(|| anyhow::anyhow!("no window for the last occurrence"))?;
+    let schedule = ScheduleRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        name: "Weekly operations review".to_owned(),
+        cadence: Cadence::Weekly,
+        rrule: None,
+        time_of_day: time,
+        starts_on,
+        reviewer_id: reviewer.id,
+        process_ids: Vec::new(),
+        active: true,
+        next_due_at: Some(next),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin_write().await?;
+    store::insert_schedule(tx.conn(), &schedule).await?;
+    let today = now.with_timezone(&tz).date_naive();
+    let (found, truncated) = store::findings(
+        tx.conn(),
+        tenant,
+        &[],
+        now,
+        window.previous,
+        today,
+        crate::oversight::ITEMS_PER_KIND,
+    )
+    .await?;
+    let orders = store::period_orders(tx.conn(), tenant, &[], window.previous, last).await?;
+    let review = ReviewRecord {
+        id: Uuid::now_v7(),
+        tenant_id: tenant,
+        schedule_id: Some(schedule.id),
+        reviewer_id: reviewer.id,
+        scheduled_for: last,
+        period_start: window.previous,
+        due_at: window.next,
+        late: false,
+        status: ReviewStatus::SignedOff,
+        process_ids: Vec::new(),
+        headline: crate::oversight::headline(&orders, &found, &truncated),
+        findings: Some(
+            "Repair intake waits too long before the visit is planned; customers call twice. \
+             Everything else on track."
+                .to_owned(),
+        ),
+        signed_off_at: Some(now),
+        signed_off_by: Some(reviewer.id),
+        escalated_at: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_review(tx.conn(), &review).await?;
+    let items: Vec<ItemRecord> = found
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| ItemRecord {
+            id: Uuid::now_v7(),
+            review_id: review.id,
+            tenant_id: tenant,
+            position: i64::try_from(i).unwrap_or(i64::MAX),
+            kind: f.kind,
+            object_type: f.object_type.to_owned(),
+            object_id: f.object_id,
+            work_order_id: f.work_order_id,
+            summary: f.summary,
+            detail: f.detail,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            note: Some("Looked at in the Monday meeting".to_owned()),
+        })
+        .collect();
+    store::insert_items(tx.conn(), &items).await?;
+    for item in &items {
+        store::acknowledge_item(tx.conn(), review.id, item.id, reviewer.id, None, now).await?;
+    }
+    store::insert_decision(
+        tx.conn(),
+        &DecisionRecord {
+            id: Uuid::now_v7(),
+            review_id: review.id,
+            tenant_id: tenant,
+            text: "Repairs: intake within 30 minutes, and a photo of the repaired part".to_owned(),
+            process_id: Some(repairs.as_uuid()),
+            process_version: Some(repairs_v2),
+            created_by: reviewer.id,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
