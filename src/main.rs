@@ -121,6 +121,10 @@ struct ServeArgs {
     /// Seconds a webhook receiver has to answer one attempt.
     #[arg(long, env = "WORKORDERS_WEBHOOK_TIMEOUT", default_value_t = 10)]
     webhook_timeout: u64,
+    /// Seconds between the oversight scans (overdue steps, stuck orders, missed
+    /// appointments, due reviews, reviews not signed off).
+    #[arg(long, env = "WORKORDERS_OVERSIGHT_SCAN", default_value_t = 30)]
+    oversight_scan: u64,
     /// SMTP relay host for customer e-mail (invoices, quotes, booking confirmations).
     /// Without it e-mails stay queued.
     #[arg(long, env = "WORKORDERS_SMTP_HOST")]
@@ -199,6 +203,7 @@ impl ServeArgs {
         settings.data_dir = self.data_dir;
         settings.webhooks.allow_private = self.webhooks_allow_private;
         settings.webhooks.timeout = Duration::from_secs(self.webhook_timeout.clamp(1, 60));
+        settings.oversight.scan = Duration::from_secs(self.oversight_scan.clamp(1, 3600));
         if let Some(host) = self.smtp_host {
             let tls: workorders_mail::TlsMode = self
                 .smtp_tls

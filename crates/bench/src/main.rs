@@ -6,6 +6,7 @@ mod analytics;
 mod hooks;
 mod invoicing;
 mod load;
+mod oversight;
 mod report;
 mod seed;
 mod server;
@@ -640,6 +641,18 @@ async fn measure_size(
     )
     .await?;
 
+    // Oversight (issue 9)
+    let oversight_result = oversight::measure(
+        &client,
+        &base,
+        &company,
+        &database.url,
+        &database.data_dir,
+        run_for,
+        &mut results,
+    )
+    .await?;
+
     // Webhook delivery: 1,000 orders created by 8 clients; delivered messages per second
     // from the first creation to the last arrival, and commit-to-arrival latency.
     // First let the deliveries of the earlier phases finish (no arrival for a second).
@@ -724,6 +737,7 @@ async fn measure_size(
                 gaps,
             }),
             analytics: Some(analytics_result),
+            oversight: Some(oversight_result),
         },
         version,
     ))

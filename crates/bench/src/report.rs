@@ -3,6 +3,7 @@
 use crate::analytics::AnalyticsResult;
 use crate::invoicing::InvoicingResult;
 use crate::load::Measurement;
+use crate::oversight::OversightResult;
 
 pub struct SizeResult {
     pub orders: usize,
@@ -18,6 +19,8 @@ pub struct SizeResult {
     pub invoicing: Option<InvoicingResult>,
     /// Analytics: the seeded step history and what the reports covered.
     pub analytics: Option<AnalyticsResult>,
+    /// Oversight: what the first scan found and the reviews created.
+    pub oversight: Option<OversightResult>,
 }
 
 pub struct Report {
@@ -124,6 +127,22 @@ impl Report {
                     a.v1.events,
                     a.v2.orders,
                     a.v2.events
+                ));
+            }
+            if let Some(o) = &size.oversight {
+                out.push_str(&format!(
+                    "Oversight: a daily review schedule; scans run in process on the same database with a manual clock moved \
+                     one day per scan (each creates one review and escalates the previous one). The first scan ({:.0} ms) \
+                     announced {} overdue steps, escalated {}, flagged {} stuck orders and {} missed appointments (at most 200 \
+                     of each per scan) and created {} review; {} reviews in all, the newest with {} items.\n\n",
+                    o.first_scan_ms,
+                    o.first_scan.overdue_announced,
+                    o.first_scan.escalated,
+                    o.first_scan.stuck_flagged,
+                    o.first_scan.missed_flagged,
+                    o.first_scan.reviews_created,
+                    o.reviews_created,
+                    o.review_items
                 ));
             }
             out.push_str("| operation | HTTP ops/s | p50 ms | p99 ms | failed | raw ops/s | raw p50 ms | HTTP / raw |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -262,6 +281,22 @@ impl Report {
                         ms(alone.p99)
                     ));
                 }
+            }
+            if let Some((scan, _)) = Self::find(size, "oversight scan creating") {
+                out.push_str(&format!(
+                    "| oversight scan creating a review p99 < 5 s (every instance scans every 30 s) | p50 {} ms, p99 {} ms | {} |\n",
+                    ms(scan.p50),
+                    ms(scan.p99),
+                    verdict(scan.p99.as_secs_f64() < 5.0)
+                ));
+            }
+            if let Some((live, _)) = Self::find(size, "getOversight (1") {
+                out.push_str(&format!(
+                    "| getOversight p50 < 500 ms (1 client) | p50 {} ms, p99 {} ms | {} |\n",
+                    ms(live.p50),
+                    ms(live.p99),
+                    verdict(live.p50.as_secs_f64() < 0.5)
+                ));
             }
             if let Some((delivery, _)) = Self::find(size, "webhook delivery") {
                 out.push_str(&format!(
