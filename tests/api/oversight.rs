@@ -401,21 +401,42 @@ async fn schedules_fire_once_per_period_across_instances_and_restarts(ctx: Ctx) 
             > first;
         assert_eq!(r["late"], late, "{r}");
     }
-    // The three reviews whose sign-off time passed went to the owner, once each.
-    let overdue = events(&c, "review.overdue").await;
-    assert_eq!(overdue.len(), 3, "{overdue:?}");
-    let escalated = list.iter().filter(|r| !r["escalated_at"].is_null()).count();
-    assert_eq!(escalated, 3);
-    let owner_mails: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM emails WHERE kind = 'review_overdue' AND to_address = $1",
-    )
-    .bind(&t.owner_email)
-    .fetch_one(c.db.pool())
-    .await
-    .expect("count");
-    assert_eq!(owner_mails, 3);
-    let created = events(&c, "review.created").await;
-    assert_eq!(created.len(), 4);
+    // The first review was not signed off by its due time: the owner hears once. The two
+    // created only after their due time (downtime) stay open and late without an alarm
+    // each; the newest is not due yet.
+    let escalated = |list: &[Value]| -> Vec<DateTime<Utc>> {
+        let mut at: Vec<DateTime<Utc>> = list
+            .iter()
+            .filter(|r| !r["escalated_at"].is_null())
+            .map(|r| r["scheduled_for"].as_str().expect("t").parse().expect("t"))
+            .collect();
+        at.sort();
+        at
+    };
+    assert_eq!(escalated(&list), vec![first]);
+    assert_eq!(events(&c, "review.overdue").await.len(), 1);
+    let owner_mails = |app: &TestApp| {
+        let pool = app.db.pool().clone();
+        let owner = t.owner_email.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM emails WHERE kind = 'review_overdue' AND to_address = $1",
+            )
+            .bind(owner)
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+        }
+    };
+    assert_eq!(owner_mails(&c).await, 1);
+    assert_eq!(events(&c, "review.created").await.len(), 4);
+    // A day later the fourth, created in time, is overdue too, and the fifth is made.
+    clock.set(first + Duration::days(4) + Duration::minutes(1));
+    let _ = tokio::join!(tick(&c), tick(&d));
+    let list = reviews(&c, &t.token).await;
+    assert_eq!(list.len(), 5);
+    assert_eq!(escalated(&list), vec![first, first + Duration::days(3)]);
+    assert_eq!(owner_mails(&c).await, 2);
     let next = c
         .get(
             &format!(
@@ -429,7 +450,7 @@ async fn schedules_fire_once_per_period_across_instances_and_restarts(ctx: Ctx) 
         next.body["next_review_at"]
             .as_str()
             .map(|s| s.parse::<DateTime<Utc>>().ok()),
-        Some(Some(first + Duration::days(4)))
+        Some(Some(first + Duration::days(5)))
     );
     let filtered = c.get("/v1/reviews?late=true", &t.token).await;
     assert_eq!(filtered.body["items"].as_array().map(Vec::len), Some(3));

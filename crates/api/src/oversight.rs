@@ -510,15 +510,18 @@ async fn create_review(
         now,
         Duration::from_std(state.settings.oversight.late_after).unwrap_or(Duration::minutes(15)),
     );
-    let mut tx = state.db.begin_write().await?;
-    if !store::advance_schedule(tx.conn(), schedule.id, occurrence, next).await? {
-        // Another instance took this occurrence.
-        return Ok(false);
-    }
+    // The snapshot is read before the write transaction (on SQLite the writer lock is not
+    // held while the item queries run); an instance that loses the claim below wasted it.
     let review_id = Uuid::now_v7();
     let today = now.with_timezone(&facts.tz).date_naive();
+    let mut conn = state
+        .db
+        .pool()
+        .acquire()
+        .await
+        .map_err(ApiError::internal)?;
     let (found, truncated) = store::findings(
-        tx.conn(),
+        &mut conn,
         schedule.tenant_id,
         &schedule.process_ids,
         now,
@@ -528,13 +531,19 @@ async fn create_review(
     )
     .await?;
     let orders = store::period_orders(
-        tx.conn(),
+        &mut conn,
         schedule.tenant_id,
         &schedule.process_ids,
         window.previous,
         window.occurrence,
     )
     .await?;
+    drop(conn);
+    let mut tx = state.db.begin_write().await?;
+    if !store::advance_schedule(tx.conn(), schedule.id, occurrence, next).await? {
+        // Another instance took this occurrence.
+        return Ok(false);
+    }
     let headline = headline(&orders, &found, &truncated);
     let review = ReviewRecord {
         id: review_id,
@@ -664,7 +673,9 @@ pub fn headline(
 }
 
 /// `review.overdue`: a review not signed off by its due time goes to the tenant's owners,
-/// once.
+/// once. Reviews created only after their due time (periods missed while no server ran)
+/// could not have been signed off in time: they stay open and `late`, without an alarm
+/// each.
 async fn escalate_reviews(
     state: &AppState,
     people: &mut People,

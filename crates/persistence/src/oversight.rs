@@ -744,7 +744,8 @@ pub async fn update_review(
     }
 }
 
-/// Open reviews past their sign-off time not yet escalated (all tenants; the worker).
+/// Open reviews past their sign-off time not yet escalated, that existed before that time
+/// (all tenants; the worker).
 pub async fn overdue_reviews(
     db: &Db,
     now: DateTime<Utc>,
@@ -752,7 +753,7 @@ pub async fn overdue_reviews(
 ) -> Result<Vec<ReviewRecord>, StoreError> {
     let sql = format!(
         "SELECT {REVIEW_COLUMNS} FROM reviews WHERE status = 'open' AND due_at <= $1 AND escalated_at IS NULL \
-         ORDER BY due_at LIMIT $2"
+         AND created_at < due_at ORDER BY due_at LIMIT $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(format_instant(now))
