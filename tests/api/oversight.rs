@@ -146,7 +146,10 @@ async fn overdue_steps_go_to_the_responsible_person_then_the_process_owner(ctx: 
     // responsible dispatcher.
     clock.advance(Duration::minutes(2));
     let (a, b) = tokio::join!(tick(&app), tick(&second));
-    assert_eq!(a.overdue_announced + b.overdue_announced, 1, "{a:?} {b:?}");
+    assert!(
+        a.overdue_announced + b.overdue_announced <= 1,
+        "{a:?} {b:?}"
+    );
     assert_eq!(a.escalated + b.escalated, 0);
     let mails = order_emails(&app, &t.token, &id).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
@@ -162,7 +165,7 @@ async fn overdue_steps_go_to_the_responsible_person_then_the_process_owner(ctx: 
     // Past it: the process owner (no one set: the tenant's owner) hears once.
     clock.advance(Duration::minutes(1));
     let (a, b) = tokio::join!(tick(&app), tick(&second));
-    assert_eq!(a.escalated + b.escalated, 1, "{a:?} {b:?}");
+    assert!(a.escalated + b.escalated <= 1, "{a:?} {b:?}");
     assert_eq!(tick(&app).await, Default::default());
     let mails = order_emails(&app, &t.token, &id).await;
     assert_eq!(mails.len(), 2, "{mails:?}");
@@ -215,7 +218,7 @@ async fn stuck_orders_and_missed_appointments_are_flagged_once(ctx: Ctx) {
     clock.advance(Duration::hours(3) + Duration::minutes(59));
     assert_eq!(tick(&app).await.missed_flagged, 0);
     clock.advance(Duration::minutes(2));
-    assert_eq!(tick(&app).await.missed_flagged, 1);
+    tick(&app).await;
     assert_eq!(tick(&app).await.missed_flagged, 0);
     let missed = events(&app, "appointment.missed").await;
     assert_eq!(missed.len(), 1);
@@ -226,7 +229,7 @@ async fn stuck_orders_and_missed_appointments_are_flagged_once(ctx: Ctx) {
     clock.advance(Duration::hours(40));
     assert_eq!(tick(&app).await.stuck_flagged, 0);
     clock.advance(Duration::hours(4));
-    assert_eq!(tick(&app).await.stuck_flagged, 1);
+    tick(&app).await;
     assert_eq!(tick(&app).await.stuck_flagged, 0);
     let stuck = events(&app, "work_order.stuck").await;
     assert_eq!(stuck.len(), 1);
@@ -251,7 +254,7 @@ async fn stuck_orders_and_missed_appointments_are_flagged_once(ctx: Ctx) {
     clock.advance(Duration::days(1));
     assert_eq!(tick(&app).await.stuck_flagged, 0);
     clock.advance(Duration::days(1) + Duration::minutes(1));
-    assert_eq!(tick(&app).await.stuck_flagged, 1);
+    tick(&app).await;
     assert_eq!(events(&app, "work_order.stuck").await.len(), 2);
 
     // The live view lists both.
@@ -324,8 +327,9 @@ async fn schedules_fire_once_per_period_across_instances_and_restarts(ctx: Ctx) 
     let (x, y) = tokio::join!(tick(&a), tick(&b));
     assert_eq!(x.reviews_created + y.reviews_created, 0);
     clock.set(first + Duration::minutes(1));
+    // (Each server's own worker may also scan meanwhile: what counts is what exists.)
     let (x, y) = tokio::join!(tick(&a), tick(&b));
-    assert_eq!(x.reviews_created + y.reviews_created, 1, "{x:?} {y:?}");
+    assert!(x.reviews_created + y.reviews_created <= 1, "{x:?} {y:?}");
     let (x, y) = tokio::join!(tick(&a), tick(&b));
     assert_eq!(x.reviews_created + y.reviews_created, 0);
     let list = reviews(&a, &t.token).await;
@@ -488,8 +492,7 @@ async fn reviews_are_worked_signed_off_and_frozen(ctx: Ctx) {
         // The week's occurrence passed while the step became overdue: move to the next.
         clock.set(first + Duration::weeks(1));
     }
-    let report = tick(&app).await;
-    assert!(report.reviews_created >= 1, "{report:?}");
+    tick(&app).await;
     let list = reviews(&app, &reviewer_token).await;
     let summary = list.first().expect("a review").clone();
     let path = format!("/v1/reviews/{}", summary["id"].as_str().expect("id"));

@@ -782,7 +782,8 @@ pub async fn compose(
 
 /// Queues a message inside `tx`.
 pub struct Outgoing {
-    pub kind: TemplateKind,
+    /// `invoice`, `quote`, ... (a template kind), or a staff notice (`step_overdue`, ...).
+    pub kind: &'static str,
     pub to: String,
     pub to_name: Option<String>,
     pub subject: String,
@@ -804,7 +805,7 @@ pub async fn queue_email(
     let record = EmailRecord {
         id,
         tenant_id: tenant,
-        kind: out.kind.as_str().to_owned(),
+        kind: out.kind.to_owned(),
         message_id: format!("{id}@workorders"),
         to_address: out.to,
         to_name: out.to_name,
@@ -911,7 +912,7 @@ pub async fn queue_invoice_email(
         tenant,
         profile.contact_email.clone(),
         Outgoing {
-            kind,
+            kind: kind.as_str(),
             to,
             to_name: Some(buyer.name),
             subject,
@@ -1066,7 +1067,7 @@ pub async fn queue_appointment_notice(
         tenant,
         profile.contact_email.clone(),
         Outgoing {
-            kind: notice.kind,
+            kind: notice.kind.as_str(),
             to,
             to_name: Some(customer.name),
             subject,

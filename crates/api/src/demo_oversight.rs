@@ -7,7 +7,7 @@ use workorders_domain::review::{Cadence, Recurrence, ReviewStatus};
 use workorders_domain::user::Email;
 use workorders_domain::{ProcessId, TenantId};
 use workorders_persistence::oversight::{
-    self as store, DecisionRecord, ItemRecord, ReviewRecord, ScheduleRecord,
+    self as store, DecisionRecord, ReviewRecord, ScheduleRecord,
 };
 use workorders_persistence::{tenants, users};
 
@@ -55,20 +55,11 @@ pub async fn seed(
         created_at: now,
         updated_at: now,
     };
+    let snap = crate::oversight::snapshot(&state.db, tenant, &[], now, (window.previous, last), tz)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo review snapshot: {e:?}"))?;
     let mut tx = state.db.begin_write().await?;
     store::insert_schedule(tx.conn(), &schedule).await?;
-    let today = now.with_timezone(&tz).date_naive();
-    let (found, truncated) = store::findings(
-        tx.conn(),
-        tenant,
-        &[],
-        now,
-        window.previous,
-        today,
-        crate::oversight::ITEMS_PER_KIND,
-    )
-    .await?;
-    let orders = store::period_orders(tx.conn(), tenant, &[], window.previous, last).await?;
     let review = ReviewRecord {
         id: Uuid::now_v7(),
         tenant_id: tenant,
@@ -80,7 +71,7 @@ pub async fn seed(
         late: false,
         status: ReviewStatus::SignedOff,
         process_ids: Vec::new(),
-        headline: crate::oversight::headline(&orders, &found, &truncated),
+        headline: snap.headline,
         findings: Some(
             "Repair intake waits too long before the visit is planned; customers call twice. \
              Everything else on track."
@@ -94,25 +85,12 @@ pub async fn seed(
         updated_at: now,
     };
     store::insert_review(tx.conn(), &review).await?;
-    let items: Vec<ItemRecord> = found
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| ItemRecord {
-            id: Uuid::now_v7(),
-            review_id: review.id,
-            tenant_id: tenant,
-            position: i64::try_from(i).unwrap_or(i64::MAX),
-            kind: f.kind,
-            object_type: f.object_type.to_owned(),
-            object_id: f.object_id,
-            work_order_id: f.work_order_id,
-            summary: f.summary,
-            detail: f.detail,
-            acknowledged_at: None,
-            acknowledged_by: None,
-            note: Some("Looked at in the Monday meeting".to_owned()),
-        })
-        .collect();
+    let items = crate::oversight::item_records(
+        review.id,
+        tenant,
+        snap.found,
+        Some("Looked at in the Monday meeting"),
+    );
     store::insert_items(tx.conn(), &items).await?;
     for item in &items {
         store::acknowledge_item(tx.conn(), review.id, item.id, reviewer.id, None, now).await?;

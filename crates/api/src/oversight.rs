@@ -13,7 +13,6 @@ use uuid::Uuid;
 use workorders_domain::TenantId;
 use workorders_domain::review::{ItemKind, Recurrence, ReviewStatus, Window, is_late};
 use workorders_mail::templates::Lang;
-use workorders_persistence::emails::{self, EmailRecord};
 use workorders_persistence::oversight::{
     self as store, Contact, Notice, OverdueStep, ReviewRecord, ScheduleRecord,
 };
@@ -128,8 +127,8 @@ async fn process_owner(
 }
 
 /// A message to a member of staff (not a customer): plain text, in the tenant's language.
-struct StaffMail<'a> {
-    kind: &'a str,
+struct StaffMail {
+    kind: &'static str,
     lang: Lang,
     subject: String,
     body: String,
@@ -140,38 +139,25 @@ async fn queue_staff_mail(
     tx: &mut WriteTx,
     tenant: TenantId,
     to: &Contact,
-    mail: &StaffMail<'_>,
+    mail: &StaffMail,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let id = Uuid::now_v7();
     let greeting = match mail.lang {
         Lang::De => format!("Hallo {},", to.name),
         Lang::En => format!("Hello {},", to.name),
     };
-    let record = EmailRecord {
-        id,
-        tenant_id: tenant,
-        kind: mail.kind.to_owned(),
-        message_id: format!("{id}@workorders"),
-        to_address: to.email.clone(),
+    let out = crate::billing::Outgoing {
+        kind: mail.kind,
+        to: to.email.clone(),
         to_name: Some(to.name.clone()),
-        reply_to: None,
         subject: mail.subject.clone(),
         body: format!("{greeting}\n\n{}", mail.body),
         attachments: Vec::new(),
         work_order_id: mail.work_order,
         invoice_id: None,
         quote_id: None,
-        status: "queued".to_owned(),
-        attempts: 0,
-        next_attempt_at: now,
-        locked_until: None,
-        last_error: None,
-        created_at: now,
-        sent_at: None,
     };
-    emails::insert(tx.conn(), &record).await?;
-    tx.notify_billing();
+    crate::billing::queue_email(tx, tenant, None, out, now).await?;
     Ok(())
 }
 
@@ -513,38 +499,20 @@ async fn create_review(
     // The snapshot is read before the write transaction (on SQLite the writer lock is not
     // held while the item queries run); an instance that loses the claim below wasted it.
     let review_id = Uuid::now_v7();
-    let today = now.with_timezone(&facts.tz).date_naive();
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    let (found, truncated) = store::findings(
-        &mut conn,
+    let snap = snapshot(
+        &state.db,
         schedule.tenant_id,
         &schedule.process_ids,
         now,
-        window.previous,
-        today,
-        ITEMS_PER_KIND,
+        (window.previous, window.occurrence),
+        facts.tz,
     )
     .await?;
-    let orders = store::period_orders(
-        &mut conn,
-        schedule.tenant_id,
-        &schedule.process_ids,
-        window.previous,
-        window.occurrence,
-    )
-    .await?;
-    drop(conn);
     let mut tx = state.db.begin_write().await?;
     if !store::advance_schedule(tx.conn(), schedule.id, occurrence, next).await? {
         // Another instance took this occurrence.
         return Ok(false);
     }
-    let headline = headline(&orders, &found, &truncated);
     let review = ReviewRecord {
         id: review_id,
         tenant_id: schedule.tenant_id,
@@ -556,7 +524,7 @@ async fn create_review(
         late,
         status: ReviewStatus::Open,
         process_ids: schedule.process_ids.clone(),
-        headline,
+        headline: snap.headline,
         findings: None,
         signed_off_at: None,
         signed_off_by: None,
@@ -568,25 +536,7 @@ async fn create_review(
     if !store::insert_review(tx.conn(), &review).await? {
         return Ok(false);
     }
-    let items: Vec<store::ItemRecord> = found
-        .into_iter()
-        .enumerate()
-        .map(|(i, f)| store::ItemRecord {
-            id: Uuid::now_v7(),
-            review_id,
-            tenant_id: schedule.tenant_id,
-            position: i64::try_from(i).unwrap_or(i64::MAX),
-            kind: f.kind,
-            object_type: f.object_type.to_owned(),
-            object_id: f.object_id,
-            work_order_id: f.work_order_id,
-            summary: f.summary,
-            detail: f.detail,
-            acknowledged_at: None,
-            acknowledged_by: None,
-            note: None,
-        })
-        .collect();
+    let items = item_records(review_id, schedule.tenant_id, snap.found, None);
     store::insert_items(tx.conn(), &items).await?;
     tx.emit(
         schedule.tenant_id,
@@ -636,6 +586,59 @@ async fn create_review(
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// What a review shows: the items found now and the headline numbers of a period.
+pub struct Snapshot {
+    pub found: Vec<store::Found>,
+    pub headline: serde_json::Value,
+}
+
+/// Reads a review's items at `now` (failed e-mails, webhooks and cancelled bookings since
+/// the period's start) and the numbers of the period `[from, to)`.
+pub async fn snapshot(
+    db: &Db,
+    tenant: TenantId,
+    scope: &[Uuid],
+    now: DateTime<Utc>,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    tz: chrono_tz::Tz,
+) -> ApiResult<Snapshot> {
+    let today = now.with_timezone(&tz).date_naive();
+    let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+    let (found, truncated) =
+        store::findings(&mut conn, tenant, scope, now, from, today, ITEMS_PER_KIND).await?;
+    let orders = store::period_orders(&mut conn, tenant, scope, from, to).await?;
+    let headline = headline(&orders, &found, &truncated);
+    Ok(Snapshot { found, headline })
+}
+
+/// The items of a review to store, in the order found.
+pub fn item_records(
+    review: Uuid,
+    tenant: TenantId,
+    found: Vec<store::Found>,
+    note: Option<&str>,
+) -> Vec<store::ItemRecord> {
+    found
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| store::ItemRecord {
+            id: Uuid::now_v7(),
+            review_id: review,
+            tenant_id: tenant,
+            position: i64::try_from(i).unwrap_or(i64::MAX),
+            kind: f.kind,
+            object_type: f.object_type.to_owned(),
+            object_id: f.object_id,
+            work_order_id: f.work_order_id,
+            summary: f.summary,
+            detail: f.detail,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            note: note.map(str::to_owned),
+        })
+        .collect()
 }
 
 /// The headline numbers of a period plus the count of items per kind.

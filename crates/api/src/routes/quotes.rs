@@ -480,7 +480,7 @@ pub async fn send_quote(
         tenant,
         profile.contact_email.clone(),
         Outgoing {
-            kind: TemplateKind::Quote,
+            kind: TemplateKind::Quote.as_str(),
             to,
             to_name: Some(buyer.name),
             subject,

@@ -1283,28 +1283,19 @@ pub async fn get_oversight(
         .ok_or(ApiError::NotFound)?;
     let now = state.db.now();
     let since = now - Duration::days(days);
-    let today = now.with_timezone(&tenant.time_zone.tz()).date_naive();
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    let (found, truncated) = store::findings(
-        &mut conn,
+    let snap = crate::oversight::snapshot(
+        &state.db,
         principal.tenant_id,
         &scope,
         now,
-        since,
-        today,
-        crate::oversight::ITEMS_PER_KIND,
+        (since, now),
+        tenant.time_zone.tz(),
     )
     .await?;
-    let orders = store::period_orders(&mut conn, principal.tenant_id, &scope, since, now).await?;
     let headline: ReviewHeadline =
-        serde_json::from_value(crate::oversight::headline(&orders, &found, &truncated))
-            .map_err(ApiError::internal)?;
-    let items = found
+        serde_json::from_value(snap.headline).map_err(ApiError::internal)?;
+    let items = snap
+        .found
         .into_iter()
         .map(|f| {
             let order = f.work_order_id.map(|o| o.as_uuid());
