@@ -713,6 +713,11 @@ async fn schedules_refuse_bad_input_and_stay_private(ctx: Ctx) {
             "/process_ids/0",
         ),
         (json!({"name": " "}), "/name"),
+        (json!({"starts_on": "0001-01-01"}), "/starts_on"),
+        (
+            json!({"cadence": "rrule", "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}),
+            "/rrule",
+        ),
     ] {
         let mut body = base.clone();
         for (k, v) in change.as_object().expect("object") {

@@ -161,7 +161,11 @@ impl Recurrence {
         let set = rule
             .build(dt_start)
             .map_err(|e| RecurrenceError(format!("not a valid RRULE: {e}")))?;
-        Ok(Self { set, tz })
+        let recurrence = Self { set, tz };
+        if recurrence.walk().next().is_none() {
+            return Err(RecurrenceError("the rule never occurs".to_owned()));
+        }
+        Ok(recurrence)
     }
 
     pub fn time_zone(&self) -> chrono_tz::Tz {
@@ -169,8 +173,11 @@ impl Recurrence {
     }
 
     fn walk(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        // `limit` makes the iterator give up on rules that never match (30 February)
+        // instead of searching forever.
         self.set
             .clone()
+            .limit()
             .into_iter()
             .take(MAX_STEPS)
             .map(|d| d.with_timezone(&Utc))
@@ -389,6 +396,11 @@ mod tests {
             (Cadence::Rrule, Some("FREQ=DAILY;COUNT=3"), "COUNT"),
             (Cadence::Rrule, Some("FREQ=SOMETIMES"), "not a valid RRULE"),
             (Cadence::Rrule, None, "needs an `rrule`"),
+            (
+                Cadence::Rrule,
+                Some("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"),
+                "never",
+            ),
             (Cadence::Daily, Some("FREQ=DAILY"), "only allowed"),
             (
                 Cadence::Rrule,

@@ -383,7 +383,8 @@ pub struct ReviewScheduleBody {
     /// Local time of day in the tenant's zone, `HH:MM`.
     #[schema(example = "08:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub time: String,
-    /// First day counted (tenant's calendar); default today.
+    /// First day counted (tenant's calendar); default today; at most a year back and five
+    /// years ahead.
     pub starts_on: Option<NaiveDate>,
     /// The user who reviews: an active owner, admin, dispatcher, reviewer or accountant.
     pub reviewer_id: Uuid,
@@ -454,9 +455,16 @@ async fn parse_schedule(
             );
         }
     }
-    let starts_on = body
-        .starts_on
-        .unwrap_or_else(|| now.with_timezone(&tz).date_naive());
+    let today = now.with_timezone(&tz).date_naive();
+    let starts_on = body.starts_on.unwrap_or(today);
+    let earliest = today - Duration::days(366);
+    let latest = today + Duration::days(5 * 366);
+    if starts_on < earliest || starts_on > latest {
+        errors.add(
+            "/starts_on",
+            "within a year before and five years after today",
+        );
+    }
     let cadence: Cadence = body.cadence.into();
     let rule = body
         .rrule
@@ -465,7 +473,7 @@ async fn parse_schedule(
         .filter(|r| !r.is_empty())
         .map(str::to_owned);
     let mut next = None;
-    if let Some(time) = time {
+    if let (Some(time), true) = (time, (earliest..=latest).contains(&starts_on)) {
         match Recurrence::new(cadence, rule.as_deref(), time, tz, starts_on) {
             Err(e) => errors.add("/rrule", e.to_string()),
             Ok(r) => {
