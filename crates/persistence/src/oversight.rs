@@ -196,12 +196,13 @@ pub async fn stuck_orders(
     } else {
         ""
     };
-    // The smallest setting is one day: anything younger is never stuck.
+    // The smallest setting is one day: anything younger (by its last event, and so by its
+    // creation, which is an event) is never stuck.
     let sql = format!(
         "SELECT x.* FROM (SELECT o.id, o.tenant_id, o.number, o.title, o.process_id, t.stuck_after_days, \
          MAX(e.at) AS last_at FROM work_orders o JOIN tenants t ON t.id = o.tenant_id \
          JOIN work_order_events e ON e.work_order_id = o.id \
-         WHERE o.status IN ('open', 'in_progress') {tenant_filter} \
+         WHERE o.status IN ('open', 'in_progress') AND o.created_at < $1 {tenant_filter} \
          GROUP BY o.id, o.tenant_id, o.number, o.title, o.process_id, t.stuck_after_days \
          HAVING MAX(e.at) < $1) x {notice_filter} ORDER BY x.last_at LIMIT $2"
     );
