@@ -674,6 +674,18 @@ async fn reviews_are_worked_signed_off_and_frozen(ctx: Ctx) {
         .await;
     link.assert_status(200);
     assert_eq!(link.body["process_version"], number);
+    let history = app
+        .get(
+            &format!("/v1/processes/{process}/decisions"),
+            &reviewer_token,
+        )
+        .await;
+    history.assert_status(200);
+    assert_eq!(history.body["items"][0]["text"], "Drop the approval step");
+    assert_eq!(history.body["items"][0]["process_version"], number);
+    app.get(&format!("/v1/processes/{process}/decisions"), &other.token)
+        .await
+        .assert_problem(404, "not_found");
     // Signed off in time: never escalated.
     clock.advance(Duration::weeks(2));
     tick(&app).await;

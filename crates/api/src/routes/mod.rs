@@ -172,7 +172,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(reviews::acknowledge_review_item)
                 .service(reviews::create_review_decision)
                 .service(reviews::link_review_decision)
-                .service(reviews::get_oversight),
+                .service(reviews::get_oversight)
+                .service(reviews::list_process_decisions),
         );
 }
 

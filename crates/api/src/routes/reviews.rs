@@ -438,13 +438,10 @@ async fn parse_schedule(
         ),
         None => errors.add("/reviewer_id", "no such user in this tenant"),
     }
-    let mut ids = body.process_ids.clone();
-    ids.sort();
-    ids.dedup();
-    if ids.len() > 50 {
+    if body.process_ids.len() > 50 {
         errors.add("/process_ids", "at most 50 processes");
     }
-    for (i, id) in ids.iter().enumerate() {
+    for (i, id) in body.process_ids.iter().enumerate().take(50) {
         if processes::get(&state.db, principal.tenant_id, ProcessId(*id))
             .await?
             .is_none()
@@ -455,6 +452,9 @@ async fn parse_schedule(
             );
         }
     }
+    let mut ids = body.process_ids.clone();
+    ids.sort();
+    ids.dedup();
     let today = now.with_timezone(&tz).date_naive();
     let starts_on = body.starts_on.unwrap_or(today);
     let earliest = today - Duration::days(366);
@@ -1323,5 +1323,41 @@ pub async fn get_oversight(
         period_start: since,
         headline,
         items,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionList {
+    pub items: Vec<DecisionView>,
+}
+
+/// Decisions about a process
+///
+/// Every review decision that names the process, newest first (at most 500), with the
+/// version that implemented it where linked: the history of why the process changed.
+#[utoipa::path(
+    operation_id = "listProcessDecisions",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Process id")),
+    responses(
+        (status = 200, description = "Decisions", body = DecisionList),
+        (status = 404, description = "No such process in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/processes/{id}/decisions")]
+pub async fn list_process_decisions(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let id = id.into_inner();
+    processes::get(&state.db, principal.tenant_id, ProcessId(id))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let items = store::decisions_for_process(&state.db, principal.tenant_id, id).await?;
+    Ok(HttpResponse::Ok().json(DecisionList {
+        items: items.into_iter().map(decision_view).collect(),
     }))
 }
