@@ -71,7 +71,7 @@ pub async fn seed(
         late: false,
         status: ReviewStatus::SignedOff,
         process_ids: Vec::new(),
-        headline: snap.headline,
+        headline: serde_json::to_value(&snap.headline)?,
         findings: Some(
             "Repair intake waits too long before the visit is planned; customers call twice. \
              Everything else on track."

@@ -5,10 +5,12 @@
 //! (schedule, occurrence)), written in the transaction that queues its e-mail and webhook,
 //! so instances racing each other, restarts and downtime produce each exactly once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::TenantId;
 use workorders_domain::review::{ItemKind, Recurrence, ReviewStatus, Window, is_late};
@@ -16,7 +18,7 @@ use workorders_mail::templates::Lang;
 use workorders_persistence::oversight::{
     self as store, Contact, Notice, OverdueStep, ReviewRecord, ScheduleRecord,
 };
-use workorders_persistence::{Conn, Db, WriteTx, billing as billing_store, tenants};
+use workorders_persistence::{Db, WriteTx, billing as billing_store, tenants};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -84,7 +86,8 @@ struct TenantFacts {
     tz: chrono_tz::Tz,
     lang: Lang,
     owners: Vec<Contact>,
-    process_owner: Option<workorders_domain::UserId>,
+    /// Who hears about escalated steps: the process owner, else the first owner.
+    escalate_to: Vec<Contact>,
 }
 
 impl People {
@@ -100,30 +103,24 @@ impl People {
             .await?
             .map_or(Lang::De, |p| crate::billing::lang_of(&p.profile));
         let owners = store::owners(&mut conn, tenant).await?;
+        let process_owner = match record.process_owner_id {
+            Some(id) => store::contacts(&mut conn, tenant, &[id]).await?,
+            None => Vec::new(),
+        };
+        let escalate_to = if process_owner.is_empty() {
+            owners.iter().take(1).cloned().collect()
+        } else {
+            process_owner
+        };
         let facts = TenantFacts {
             tz: record.time_zone.tz(),
             lang,
             owners,
-            process_owner: record.process_owner_id,
+            escalate_to,
         };
         self.tenants.insert(tenant, facts.clone());
         Ok(facts)
     }
-}
-
-/// Who hears about escalations: the process owner, else the tenant's first owner.
-async fn process_owner(
-    conn: &mut Conn,
-    facts: &TenantFacts,
-    tenant: TenantId,
-) -> ApiResult<Vec<Contact>> {
-    if let Some(id) = facts.process_owner {
-        let found = store::contacts(conn, tenant, &[id]).await?;
-        if !found.is_empty() {
-            return Ok(found);
-        }
-    }
-    Ok(facts.owners.iter().take(1).cloned().collect())
 }
 
 /// A message to a member of staff (not a customer): plain text, in the tenant's language.
@@ -269,7 +266,7 @@ async fn escalate_overdue(
     let mut tx = state.db.begin_write().await?;
     let mut escalated = 0;
     for (s, f) in steps.iter().zip(&facts) {
-        let recipients = process_owner(tx.conn(), f, s.tenant_id).await?;
+        let recipients = &f.escalate_to;
         let notice = Notice {
             kind: "step_escalated",
             subject_id: &s.step_id,
@@ -298,7 +295,7 @@ async fn escalate_overdue(
         }
         .unwrap_or_else(|| "–".to_owned());
         let late_by = (now - s.due_at).num_minutes();
-        for to in &recipients {
+        for to in recipients {
             let (subject, body) = match f.lang {
                 Lang::De => (
                     format!(
@@ -524,7 +521,7 @@ async fn create_review(
         late,
         status: ReviewStatus::Open,
         process_ids: schedule.process_ids.clone(),
-        headline: snap.headline,
+        headline: serde_json::to_value(&snap.headline).map_err(ApiError::internal)?,
         findings: None,
         signed_off_at: None,
         signed_off_by: None,
@@ -591,7 +588,7 @@ async fn create_review(
 /// What a review shows: the items found now and the headline numbers of a period.
 pub struct Snapshot {
     pub found: Vec<store::Found>,
-    pub headline: serde_json::Value,
+    pub headline: ReviewHeadline,
 }
 
 /// Reads a review's items at `now` (failed e-mails, webhooks and cancelled bookings since
@@ -641,12 +638,31 @@ pub fn item_records(
         .collect()
 }
 
+/// The headline numbers of a review's period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReviewHeadline {
+    /// Orders created in the period.
+    pub orders_opened: i64,
+    /// Orders completed in the period.
+    pub orders_completed: i64,
+    /// Median (nearest rank) of creation → completion of the orders completed in the
+    /// period, in seconds; `null` when none completed.
+    pub median_cycle_time_seconds: Option<i64>,
+    /// Share of the orders completed in the period without a step finished after its due
+    /// time; `null` when none completed.
+    pub on_time_rate: Option<f64>,
+    /// Items per kind.
+    pub items: BTreeMap<String, i64>,
+    /// Kinds with more items than a review lists (100 each).
+    pub truncated_kinds: Vec<String>,
+}
+
 /// The headline numbers of a period plus the count of items per kind.
 pub fn headline(
     orders: &store::PeriodOrders,
     found: &[store::Found],
     truncated: &[ItemKind],
-) -> serde_json::Value {
+) -> ReviewHeadline {
     let mut cycle: Vec<i64> = orders
         .completed
         .iter()
@@ -660,19 +676,24 @@ pub fn headline(
     let on_time = orders.completed.iter().filter(|(_, _, ok)| *ok).count();
     let on_time_rate =
         (!orders.completed.is_empty()).then(|| on_time as f64 / orders.completed.len() as f64);
-    let mut counts = serde_json::Map::new();
-    for kind in ItemKind::ALL {
-        let n = found.iter().filter(|f| f.kind == kind).count();
-        counts.insert(kind.as_str().to_owned(), serde_json::json!(n));
+    let items = ItemKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let n = found.iter().filter(|f| f.kind == kind).count();
+            (
+                kind.as_str().to_owned(),
+                i64::try_from(n).unwrap_or(i64::MAX),
+            )
+        })
+        .collect();
+    ReviewHeadline {
+        orders_opened: orders.opened,
+        orders_completed: i64::try_from(orders.completed.len()).unwrap_or(i64::MAX),
+        median_cycle_time_seconds: median,
+        on_time_rate,
+        items,
+        truncated_kinds: truncated.iter().map(|k| k.as_str().to_owned()).collect(),
     }
-    serde_json::json!({
-        "orders_opened": orders.opened,
-        "orders_completed": orders.completed.len(),
-        "median_cycle_time_seconds": median,
-        "on_time_rate": on_time_rate,
-        "items": counts,
-        "truncated_kinds": truncated.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-    })
 }
 
 /// `review.overdue`: a review not signed off by its due time goes to the tenant's owners,

@@ -306,6 +306,14 @@ pub struct Contact {
     pub email: String,
 }
 
+fn contact_from_row(row: &AnyRow) -> Result<Contact, StoreError> {
+    Ok(Contact {
+        id: UserId(row.uuid("id")?),
+        name: row.text("name")?,
+        email: row.text("email")?,
+    })
+}
+
 /// Active users by id (for e-mail recipients).
 pub async fn contacts(
     conn: &mut Conn,
@@ -324,15 +332,7 @@ pub async fn contacts(
         q = q.bind(id.to_string());
     }
     let rows = q.fetch_all(conn).await.store()?;
-    rows.iter()
-        .map(|row| {
-            Ok(Contact {
-                id: UserId(row.uuid("id")?),
-                name: row.text("name")?,
-                email: row.text("email")?,
-            })
-        })
-        .collect()
+    rows.iter().map(contact_from_row).collect()
 }
 
 /// The tenant's active owners, oldest account first.
@@ -344,15 +344,7 @@ pub async fn owners(conn: &mut Conn, tenant: TenantId) -> Result<Vec<Contact>, S
     .fetch_all(conn)
     .await
     .store()?;
-    rows.iter()
-        .map(|row| {
-            Ok(Contact {
-                id: UserId(row.uuid("id")?),
-                name: row.text("name")?,
-                email: row.text("email")?,
-            })
-        })
-        .collect()
+    rows.iter().map(contact_from_row).collect()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,8 +1,6 @@
 //! Review schedules, reviews (frozen snapshots with items, findings, decisions, sign-off),
 //! and the live oversight view.
 
-use std::collections::BTreeMap;
-
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,6 +17,7 @@ use workorders_persistence::{processes, tenants, users};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, ValidJson};
+use crate::oversight::ReviewHeadline;
 use crate::pagination::{PageQuery, decode_keyed_cursor, encode_keyed_cursor, fetch_limit};
 use crate::routes::{created, double_option, ok_versioned};
 use crate::state::AppState;
@@ -119,25 +118,6 @@ fn schedule_view(s: ScheduleRecord, tz: &str) -> ReviewScheduleView {
 pub struct ReviewScheduleList {
     pub items: Vec<ReviewScheduleView>,
     pub next_cursor: Option<String>,
-}
-
-/// The headline numbers of a review's period.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct ReviewHeadline {
-    /// Orders created in the period.
-    pub orders_opened: i64,
-    /// Orders completed in the period.
-    pub orders_completed: i64,
-    /// Median (nearest rank) of creation → completion of the orders completed in the
-    /// period, in seconds; `null` when none completed.
-    pub median_cycle_time_seconds: Option<i64>,
-    /// Share of the orders completed in the period without a step finished after its due
-    /// time; `null` when none completed.
-    pub on_time_rate: Option<f64>,
-    /// Items per kind.
-    pub items: BTreeMap<String, i64>,
-    /// Kinds with more items than a review lists (100 each).
-    pub truncated_kinds: Vec<String>,
 }
 
 /// What kind of thing an item is.
@@ -1300,8 +1280,7 @@ pub async fn get_oversight(
         tenant.time_zone.tz(),
     )
     .await?;
-    let headline: ReviewHeadline =
-        serde_json::from_value(snap.headline).map_err(ApiError::internal)?;
+    let headline = snap.headline;
     let items = snap
         .found
         .into_iter()
