@@ -5,6 +5,7 @@
 //! PostgreSQL the PostgreSQL half is reported as ignored, with a notice; with `CI=true` an
 //! unreachable PostgreSQL fails the run.
 
+mod accounts;
 mod analytics;
 mod api_keys;
 mod auth;
@@ -98,6 +99,7 @@ fn main() {
     }
 
     let modules: Vec<(&str, Vec<(&'static str, TestFn)>)> = vec![
+        ("accounts", accounts::tests()),
         ("analytics", analytics::tests()),
         ("api_keys", api_keys::tests()),
         ("auth", auth::tests()),

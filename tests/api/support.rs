@@ -16,6 +16,13 @@ use workorders_api::{Application, telemetry};
 
 pub const PASSWORD: &str = "correct-horse-battery";
 
+/// The secret key of every test server (servers on one database must share it).
+pub const SECRET_KEY: &str = "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktMDEyMzQ=";
+
+pub fn test_keys() -> Arc<workorders_persistence::KeyRing> {
+    Arc::new(workorders_persistence::KeyRing::from_text(SECRET_KEY).expect("test key"))
+}
+
 /// The two storage backends every behavioural test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -182,6 +189,7 @@ impl Ctx {
         settings.workers = 2;
         settings.db_max_connections = 5;
         settings.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret-0123"));
+        settings.secret_keys = Some(test_keys());
         settings.shutdown_timeout = Duration::from_secs(5);
         settings.data_dir = data_dir.clone();
         adjust(&mut settings);
@@ -478,6 +486,19 @@ impl TestApp {
                 .expect("token")
                 .to_owned(),
         )
+    }
+
+    /// Creates an API key with these scopes; returns the key.
+    pub async fn api_key(&self, tenant: &Tenant, scopes: &[&str]) -> String {
+        let created = self
+            .post(
+                "/v1/api-keys",
+                Some(&tenant.token),
+                &json!({"name": format!("key {}", scopes.join(" ")), "scopes": scopes}),
+            )
+            .await;
+        created.assert_status(201);
+        created.body["key"].as_str().expect("key").to_owned()
     }
 
     /// Counts users of the tenant visible to `token` (all pages).

@@ -260,11 +260,30 @@ async fn users_change_their_own_password_and_other_sessions_end(ctx: Ctx) {
     )
     .await
     .assert_problem(422, "validation_failed");
+    // The current password is required, and must be right.
     app.patch(
         &path,
         &t.token,
         Some("\"1\""),
         &json!({"password": "a-brand-new-password"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let wrong = app
+        .patch(
+            &path,
+            &t.token,
+            Some("\"1\""),
+            &json!({"password": "a-brand-new-password", "current_password": "not-my-password"}),
+        )
+        .await;
+    wrong.assert_problem(422, "validation_failed");
+    assert_eq!(wrong.body["errors"][0]["pointer"], "/current_password");
+    app.patch(
+        &path,
+        &t.token,
+        Some("\"1\""),
+        &json!({"password": "a-brand-new-password", "current_password": PASSWORD}),
     )
     .await
     .assert_status(200);

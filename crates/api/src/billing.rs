@@ -824,7 +824,7 @@ pub async fn queue_email(
         created_at: now,
         sent_at: None,
     };
-    emails::insert(tx.conn(), &record).await?;
+    emails::insert(tx, &record).await?;
     tx.notify_billing();
     Ok(record)
 }

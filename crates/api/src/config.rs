@@ -83,6 +83,20 @@ pub struct Settings {
     pub oversight: OversightSettings,
     /// Where business time comes from (the system clock; tests use a manual one).
     pub clock: workorders_persistence::Clock,
+    /// Keys that seal secrets at rest (`--secret-key-file`). `None`: in development a key
+    /// file is created in the data directory (with a warning); `require_config` refuses.
+    pub secret_keys: Option<std::sync::Arc<workorders_persistence::KeyRing>>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed. Empty:
+    /// the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A refresh token presented again this soon after its rotation, while its successor is
+    /// unused, gets the same new pair (a handheld retrying a lost answer) instead of
+    /// revoking the session.
+    pub refresh_grace: Duration,
+    /// How long a password-reset link works.
+    pub password_reset_ttl: Duration,
+    /// How long an invitation (set your first password) works.
+    pub invitation_ttl: Duration,
 }
 
 /// Escalation of overdue work and the review scheduler.
@@ -205,6 +219,11 @@ impl Settings {
             mail: MailSettings::default(),
             oversight: OversightSettings::default(),
             clock: workorders_persistence::Clock::system(),
+            secret_keys: None,
+            trusted_proxies: Vec::new(),
+            refresh_grace: Duration::from_secs(30),
+            password_reset_ttl: Duration::from_secs(3600),
+            invitation_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -220,6 +239,10 @@ pub enum ConfigError {
     WeakJwtSecret,
     #[error("the database URL must start with sqlite: or postgres:")]
     DatabaseUrl,
+    #[error(
+        "a secret key file is required (--secret-key-file or WORKORDERS_SECRET_KEY_FILE) when --require-config is set; create one with `workorders secret-key generate`"
+    )]
+    MissingSecretKey,
 }
 
 impl Settings {
@@ -231,6 +254,9 @@ impl Settings {
         }
         if workorders_persistence::Backend::from_url(&self.database_url).is_none() {
             return Err(ConfigError::DatabaseUrl);
+        }
+        if self.require_config && self.secret_keys.is_none() {
+            return Err(ConfigError::MissingSecretKey);
         }
         Ok(())
     }
@@ -255,6 +281,10 @@ mod tests {
         s.jwt_secret = Some(Secret::new("short"));
         assert_eq!(s.check(), Err(ConfigError::WeakJwtSecret));
         s.jwt_secret = Some(Secret::new("x".repeat(32)));
+        assert_eq!(s.check(), Err(ConfigError::MissingSecretKey));
+        s.secret_keys = Some(std::sync::Arc::new(
+            workorders_persistence::KeyRing::ephemeral().expect("keys"),
+        ));
         assert_eq!(s.check(), Ok(()));
         s.database_url = "mysql://x".into();
         assert_eq!(s.check(), Err(ConfigError::DatabaseUrl));

@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::fmt;
 use utoipa::ToSchema;
 use workorders_domain::ValidationErrors;
+use workorders_domain::auth::Permission;
 use workorders_persistence::StoreError;
 
 /// Stable machine-readable error codes, one line each. Clients may switch on them.
@@ -73,6 +74,7 @@ pub mod codes {
     pub const CODE_TAKEN: &str = "code_taken";
     pub const QUOTE_EXPIRED: &str = "quote_expired";
     pub const QUOTE_ANSWERED: &str = "quote_answered";
+    pub const INVALID_PASSWORD_LINK: &str = "invalid_password_link";
 }
 
 /// An RFC 9457 problem details object.
@@ -112,6 +114,15 @@ pub struct Problem {
     /// For `step_incomplete`: required evidence not yet recorded (`photo`, `signature`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub missing_evidence: Option<Vec<String>>,
+    /// For `forbidden`: the permission the request needs (e.g. `billing:write`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "billing:write")]
+    pub required_permission: Option<String>,
+    /// For `forbidden` answers to an API key: the scope that grants the permission, when an
+    /// API key can have it at all (owners, API keys and tenant settings stay with people).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "billing:write")]
+    pub required_scope: Option<String>,
 }
 
 /// One invalid field of a request.
@@ -137,6 +148,8 @@ impl Problem {
             allowed_actions: None,
             missing_checklist: None,
             missing_evidence: None,
+            required_permission: None,
+            required_scope: None,
         }
     }
 
@@ -157,6 +170,13 @@ pub enum ApiError {
     Unauthenticated { code: &'static str, detail: String },
     /// 403: authenticated but not allowed.
     Forbidden { code: &'static str, detail: String },
+    /// 403: the caller lacks a permission (named in the problem, with the API-key scope that
+    /// grants it).
+    MissingPermission {
+        permission: Permission,
+        /// The caller is an API key (the problem names the scope to add).
+        api_key: bool,
+    },
     /// 404: absent, or belonging to another tenant.
     NotFound,
     /// 409: conflicts with the current state.
@@ -241,6 +261,34 @@ impl ApiError {
             | ApiError::Conflict { code, detail }
             | ApiError::Unprocessable { code, detail } => Problem::new(status, code, detail),
             ApiError::NotFound => Problem::new(status, codes::NOT_FOUND, "no such resource"),
+            ApiError::MissingPermission {
+                permission,
+                api_key,
+            } => {
+                let scope = permission.scope();
+                let detail = match (api_key, scope) {
+                    (true, Some(scope)) => {
+                        format!("this API key lacks the scope `{scope}`; create a key with it")
+                    }
+                    (true, None) => format!(
+                        "API keys cannot be given `{permission}`; a person with that permission must do this"
+                    ),
+                    (false, _) => {
+                        let roles: Vec<&str> =
+                            permission.roles().iter().map(|r| r.as_str()).collect();
+                        format!(
+                            "your role lacks the permission `{permission}` (roles that have it: {})",
+                            roles.join(", ")
+                        )
+                    }
+                };
+                let mut problem = Problem::new(status, codes::FORBIDDEN, detail);
+                problem.required_permission = Some(permission.as_str().to_owned());
+                if *api_key {
+                    problem.required_scope = scope.map(|s| s.as_str().to_owned());
+                }
+                problem
+            }
             ApiError::InvalidTransition {
                 detail,
                 current_state,
@@ -344,7 +392,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden { .. } | ApiError::MissingPermission { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. }
             | ApiError::InvalidTransition { .. }

@@ -6,6 +6,7 @@
 //! cursor pagination ([`pagination`]), Idempotency-Key replay ([`idempotency`]),
 //! authentication ([`auth`]), metrics and request ids ([`observability`]).
 
+pub mod accounts;
 pub mod auth;
 pub mod billing;
 pub mod billing_worker;
@@ -20,10 +21,13 @@ pub mod extract;
 pub mod idempotency;
 pub mod observability;
 pub mod openapi;
+pub mod operations;
 pub mod oversight;
+pub mod pages;
 pub mod pagination;
 pub mod routes;
 pub mod scheduling;
+pub mod staff_mail;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

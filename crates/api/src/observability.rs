@@ -248,11 +248,12 @@ pub async fn request_id_header(
     Ok(res)
 }
 
+/// Problem details already, or an HTML error page of the server's own pages.
 fn is_problem(res: &ServiceResponse<impl MessageBody>) -> bool {
     res.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_CONTENT_TYPE))
+        .is_some_and(|v| v.starts_with(PROBLEM_CONTENT_TYPE) || v.starts_with("text/html"))
 }
 
 fn code_for(status: StatusCode) -> (&'static str, &'static str) {

@@ -123,14 +123,7 @@ impl People {
     }
 }
 
-/// A message to a member of staff (not a customer): plain text, in the tenant's language.
-struct StaffMail {
-    kind: &'static str,
-    lang: Lang,
-    subject: String,
-    body: String,
-    work_order: Option<workorders_domain::WorkOrderId>,
-}
+use crate::staff_mail::StaffMail;
 
 async fn queue_staff_mail(
     tx: &mut WriteTx,
@@ -139,23 +132,11 @@ async fn queue_staff_mail(
     mail: &StaffMail,
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
-    let greeting = match mail.lang {
-        Lang::De => format!("Hallo {},", to.name),
-        Lang::En => format!("Hello {},", to.name),
+    let to = crate::staff_mail::Recipient {
+        name: to.name.clone(),
+        email: to.email.clone(),
     };
-    let out = crate::billing::Outgoing {
-        kind: mail.kind,
-        to: to.email.clone(),
-        to_name: Some(to.name.clone()),
-        subject: mail.subject.clone(),
-        body: format!("{greeting}\n\n{}", mail.body),
-        attachments: Vec::new(),
-        work_order_id: mail.work_order,
-        invoice_id: None,
-        quote_id: None,
-    };
-    crate::billing::queue_email(tx, tenant, None, out, now).await?;
-    Ok(())
+    crate::staff_mail::queue(tx, tenant, &to, mail, now).await
 }
 
 fn local(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
-use actix_web::dev::ResourceDef;
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use actix_web::http::StatusCode;
@@ -18,7 +17,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 use workorders_persistence::idempotency::{self, KeyPolicy};
-use workorders_persistence::{Db, DbOptions};
+use workorders_persistence::{Db, DbOptions, KeyRing};
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::password::PasswordHasher;
@@ -31,6 +30,7 @@ use crate::observability::{
     Metrics, problem_details, public_cors, request_id_header, track_metrics,
 };
 use crate::openapi::{ApiDoc, openapi};
+use crate::operations::Operations;
 use crate::state::AppState;
 
 /// A built server, bound to its port, not yet serving.
@@ -54,10 +54,53 @@ fn jwt_secret(settings: &Settings) -> anyhow::Result<Secret> {
     ))
 }
 
+/// The secret keys: configured, or in development a key file in the data directory.
+fn secret_keys(settings: &Settings) -> anyhow::Result<Arc<KeyRing>> {
+    if let Some(keys) = &settings.secret_keys {
+        return Ok(keys.clone());
+    }
+    let path = settings.data_dir.join("secret.key");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading the secret key file {}", path.display()))?;
+        tracing::warn!(
+            path = %path.display(),
+            "using the development secret key file; in production give --secret-key-file (kept apart from database backups)"
+        );
+        return Ok(Arc::new(KeyRing::from_text(&text)?));
+    }
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let line = KeyRing::new_key_line()?;
+    write_private_file(&path, &format!("{line}\n"))
+        .with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "no secret key configured: generated one for development; in production give --secret-key-file (kept apart from database backups)"
+    );
+    Ok(Arc::new(KeyRing::from_text(&line)?))
+}
+
+/// Writes a file only its owner can read (created new; fails if it exists).
+pub fn write_private_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
 impl Application {
     /// Connects and migrates the database, seeds demo data if asked, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.check()?;
+        let keys = secret_keys(&settings)?;
         let db = Db::connect(
             &settings.database_url,
             &DbOptions {
@@ -67,8 +110,21 @@ impl Application {
         )
         .await
         .context("connecting to the database")?
-        .with_clock(settings.clock.clone());
+        .with_clock(settings.clock.clone())
+        .with_keys(keys);
         db.migrate().await.context("applying database migrations")?;
+        let resealed = workorders_persistence::rekey::reseal(
+            &db,
+            workorders_persistence::rekey::Reseal::PlainOnly,
+        )
+        .await
+        .context("sealing stored secrets with the current key")?;
+        if resealed.total() > 0 {
+            tracing::info!(
+                values = resealed.total(),
+                "sealed stored secrets with the current key"
+            );
+        }
         if let Err(e) = db.optimize().await {
             tracing::warn!(error = %e, "could not refresh planner statistics");
         }
@@ -214,45 +270,12 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-/// (path pattern, allowed methods) of every documented route, to tell 405 from 404.
-struct KnownRoutes(Vec<(ResourceDef, Vec<String>)>);
-
-impl KnownRoutes {
-    fn from_openapi(document: &utoipa::openapi::OpenApi) -> Self {
-        let routes = document
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter(|(_, present)| *present)
-                .map(|(m, _)| m.to_owned())
-                .collect();
-                (ResourceDef::new(path.as_str()), methods)
-            })
-            .collect();
-        Self(routes)
-    }
-}
-
 /// Unmatched requests: 405 with `Allow` when the path exists with other methods, else 404.
 async fn fallback(
     req: HttpRequest,
-    known: web::Data<KnownRoutes>,
+    operations: web::Data<Operations>,
 ) -> Result<HttpResponse, ApiError> {
-    let allowed: Vec<&str> = known
-        .0
-        .iter()
-        .filter(|(def, _)| def.is_match(req.path()))
-        .flat_map(|(_, methods)| methods.iter().map(String::as_str))
-        .collect();
+    let allowed = operations.methods_for(req.path());
     if allowed.is_empty() {
         return Err(ApiError::NotFound);
     }
@@ -276,11 +299,13 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
     let document = openapi();
     let data = web::Data::new(state);
-    let known_routes = web::Data::new(KnownRoutes::from_openapi(&document));
     // Serialised once and shared: the `OpenApi` value is several MiB in memory, and this
     // closure (with what it captures) is cloned for every worker, plus a copy per App.
     let openapi_json = web::Bytes::from(serde_json::to_vec(&document)?);
     drop(document);
+    let operations = web::Data::new(Operations::from_openapi(&serde_json::from_slice(
+        &openapi_json,
+    )?)?);
     let shutdown_secs = settings.shutdown_timeout.as_secs();
     let workers = settings.workers;
     let mut server = HttpServer::new(move || {
@@ -318,8 +343,17 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                         .finish()
                 }),
             )
-            .app_data(known_routes.clone())
+            .route(
+                "/set-password/{token}",
+                web::get().to(crate::pages::set_password_form),
+            )
+            .route(
+                "/set-password/{token}",
+                web::post().to(crate::pages::set_password_submit),
+            )
+            .app_data(operations.clone())
             .default_service(web::to(fallback))
+            .wrap(from_fn(crate::operations::enforce_key_scopes))
             .wrap(cors(&settings.cors_origins))
             .wrap(from_fn(public_cors))
             .wrap(from_fn(problem_details))

@@ -380,7 +380,7 @@ async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
                 if endpoints.contains_key(&m.endpoint_id) {
                     continue;
                 }
-                let e = store::get_endpoint(&mut conn, m.tenant_id, m.endpoint_id)
+                let e = store::get_endpoint(&mut conn, state.db.keys(), m.tenant_id, m.endpoint_id)
                     .await
                     .ok()
                     .flatten();

@@ -215,7 +215,11 @@ pub fn command_error(error: CommandError) -> ApiError {
 /// only orders they hold or held a step of. Others get 404, never a hint that it exists.
 pub async fn ensure_visible(db: &Db, principal: &Principal, order: WorkOrderId) -> ApiResult<()> {
     if principal.require(Permission::WorkOrdersRead).is_ok() {
-        return Ok(());
+        return if work_orders::exists(db, principal.tenant_id, order).await? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound)
+        };
     }
     if principal.require(Permission::WorkOrdersReadOwn).is_ok()
         && let Some(user) = principal.user_id()
@@ -227,7 +231,7 @@ pub async fn ensure_visible(db: &Db, principal: &Principal, order: WorkOrderId) 
 }
 
 /// Who may run a command: order-level commands and reassignment need `WorkOrdersWrite`
-/// (billing commands `WorkOrdersBill`); step work is for the step's holder or `WorkOrdersWrite`.
+/// (billing commands `BillingWrite`); step work is for the step's holder or `WorkOrdersWrite`.
 pub fn authorize(
     principal: &Principal,
     record: &WorkOrderRecord,
@@ -238,7 +242,7 @@ pub fn authorize(
             && principal.user_id().is_some()
     };
     match command {
-        Command::MarkInvoiced | Command::Close => principal.require(Permission::WorkOrdersBill),
+        Command::MarkInvoiced | Command::Close => principal.require(Permission::BillingWrite),
         Command::Hold { .. }
         | Command::Resume
         | Command::Cancel { .. }

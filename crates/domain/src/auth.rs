@@ -52,7 +52,6 @@ impl Role {
                     | CustomersWrite
                     | WorkOrdersRead
                     | WorkOrdersWrite
-                    | WorkOrdersBill
                     | StepsWorkOwn
             ),
             Role::Technician => matches!(
@@ -70,7 +69,8 @@ impl Role {
                     | CustomersRead
                     | CustomersWrite
                     | WorkOrdersRead
-                    | WorkOrdersBill
+                    | BillingRead
+                    | BillingWrite
                     | StepsWorkOwn
             ),
         }
@@ -105,9 +105,9 @@ impl FromStr for Role {
 pub enum Permission {
     /// Read the tenant's users.
     UsersRead,
-    /// Create, change and deactivate users.
+    /// Create, change and deactivate users (never owners: see `ManageOwners`).
     UsersWrite,
-    /// Grant or take away the owner role.
+    /// Create, change, deactivate owners, and grant or take away the owner role.
     ManageOwners,
     /// Create, list and revoke API keys.
     ApiKeysManage,
@@ -127,14 +127,77 @@ pub enum Permission {
     WorkOrdersReadOwn,
     /// Create and change work orders, act on any step, reassign.
     WorkOrdersWrite,
-    /// Mark completed orders invoiced and close them.
-    WorkOrdersBill,
     /// Act on the steps one is responsible for.
     StepsWorkOwn,
+    /// Read quotes, invoices, credit notes, payments, the billing profile and customer
+    /// e-mails about them.
+    BillingRead,
+    /// Create and send quotes and invoices, record payments, issue credit notes, mark orders
+    /// invoiced and close them.
+    BillingWrite,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 15] = [
+        Permission::UsersRead,
+        Permission::UsersWrite,
+        Permission::ManageOwners,
+        Permission::ApiKeysManage,
+        Permission::TenantWrite,
+        Permission::ProcessesRead,
+        Permission::ProcessesWrite,
+        Permission::CustomersRead,
+        Permission::CustomersWrite,
+        Permission::WorkOrdersRead,
+        Permission::WorkOrdersReadOwn,
+        Permission::WorkOrdersWrite,
+        Permission::StepsWorkOwn,
+        Permission::BillingRead,
+        Permission::BillingWrite,
+    ];
+
+    /// The permission's name in problem responses (`required_permission`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::UsersRead => "users:read",
+            Permission::UsersWrite => "users:write",
+            Permission::ManageOwners => "owners:manage",
+            Permission::ApiKeysManage => "api_keys:manage",
+            Permission::TenantWrite => "tenant:write",
+            Permission::ProcessesRead => "processes:read",
+            Permission::ProcessesWrite => "processes:write",
+            Permission::CustomersRead => "customers:read",
+            Permission::CustomersWrite => "customers:write",
+            Permission::WorkOrdersRead => "work_orders:read",
+            Permission::WorkOrdersReadOwn => "work_orders:read_own",
+            Permission::WorkOrdersWrite => "work_orders:write",
+            Permission::StepsWorkOwn => "steps:work_own",
+            Permission::BillingRead => "billing:read",
+            Permission::BillingWrite => "billing:write",
+        }
+    }
+
+    /// The narrowest API-key scope that grants this permission; `None` for what stays with
+    /// people (owners, API keys, tenant settings, "own" work).
+    pub fn scope(self) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.grants(self))
+    }
+
+    /// The roles that have this permission.
+    pub fn roles(self) -> Vec<Role> {
+        Role::ALL.into_iter().filter(|r| r.permits(self)).collect()
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A scope an API key can be given. Scopes are coarse on purpose: one read and one write scope
-/// per resource family.
+/// per resource family. The read scope of a family comes first, so that
+/// [`Permission::scope`] finds the narrowest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Scope {
     #[serde(rename = "users:read")]
@@ -153,10 +216,14 @@ pub enum Scope {
     WorkOrdersRead,
     #[serde(rename = "work_orders:write")]
     WorkOrdersWrite,
+    #[serde(rename = "billing:read")]
+    BillingRead,
+    #[serde(rename = "billing:write")]
+    BillingWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 10] = [
         Scope::UsersRead,
         Scope::UsersWrite,
         Scope::ProcessesRead,
@@ -165,6 +232,8 @@ impl Scope {
         Scope::CustomersWrite,
         Scope::WorkOrdersRead,
         Scope::WorkOrdersWrite,
+        Scope::BillingRead,
+        Scope::BillingWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -177,11 +246,14 @@ impl Scope {
             Scope::CustomersWrite => "customers:write",
             Scope::WorkOrdersRead => "work_orders:read",
             Scope::WorkOrdersWrite => "work_orders:write",
+            Scope::BillingRead => "billing:read",
+            Scope::BillingWrite => "billing:write",
         }
     }
 
     /// Whether this scope grants `permission`. API keys never manage owners, API keys or the
-    /// tenant itself: those stay with people.
+    /// tenant itself: those stay with people. `users:write` changes staff below admin only
+    /// (the user routes refuse keys on owners and admins).
     pub fn grants(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
@@ -192,10 +264,9 @@ impl Scope {
             Scope::CustomersRead => permission == CustomersRead,
             Scope::CustomersWrite => matches!(permission, CustomersRead | CustomersWrite),
             Scope::WorkOrdersRead => permission == WorkOrdersRead,
-            Scope::WorkOrdersWrite => matches!(
-                permission,
-                WorkOrdersRead | WorkOrdersWrite | WorkOrdersBill
-            ),
+            Scope::WorkOrdersWrite => matches!(permission, WorkOrdersRead | WorkOrdersWrite),
+            Scope::BillingRead => permission == BillingRead,
+            Scope::BillingWrite => matches!(permission, BillingRead | BillingWrite),
         }
     }
 }
@@ -313,6 +384,55 @@ mod tests {
     fn only_owners_manage_owners() {
         for role in Role::ALL {
             assert_eq!(role.permits(Permission::ManageOwners), role == Role::Owner);
+        }
+    }
+
+    #[test]
+    fn billing_is_for_owners_admins_and_accountants() {
+        for permission in [Permission::BillingRead, Permission::BillingWrite] {
+            assert_eq!(
+                permission.roles(),
+                vec![Role::Owner, Role::Admin, Role::Accountant]
+            );
+        }
+        assert_eq!(Permission::BillingRead.scope(), Some(Scope::BillingRead));
+        assert_eq!(Permission::BillingWrite.scope(), Some(Scope::BillingWrite));
+        for scope in [Scope::WorkOrdersRead, Scope::WorkOrdersWrite] {
+            assert!(!scope.grants(Permission::BillingRead));
+            assert!(!scope.grants(Permission::BillingWrite));
+        }
+    }
+
+    #[test]
+    fn every_permission_names_its_narrowest_scope() {
+        for permission in Permission::ALL {
+            assert!(
+                Permission::ALL
+                    .iter()
+                    .filter(|p| p.as_str() == permission.as_str())
+                    .count()
+                    == 1
+            );
+            if let Some(scope) = permission.scope() {
+                assert!(scope.grants(permission));
+                // No scope that grants it grants fewer permissions.
+                let granted = |s: Scope| Permission::ALL.iter().filter(|p| s.grants(**p)).count();
+                for other in Scope::ALL.into_iter().filter(|s| s.grants(permission)) {
+                    assert!(
+                        granted(scope) <= granted(other),
+                        "{permission}: {scope} vs {other}"
+                    );
+                }
+            }
+        }
+        for permission in [
+            Permission::ManageOwners,
+            Permission::ApiKeysManage,
+            Permission::TenantWrite,
+            Permission::WorkOrdersReadOwn,
+            Permission::StepsWorkOwn,
+        ] {
+            assert_eq!(permission.scope(), None, "{permission} stays with people");
         }
     }
 

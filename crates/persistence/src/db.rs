@@ -91,6 +91,8 @@ pub struct Db {
     work_signal: Arc<Notify>,
     /// The application's time (the system clock, or a manual one in tests).
     clock: crate::Clock,
+    /// Keys that seal secrets at rest (see [`crate::sealed`]).
+    keys: Arc<crate::KeyRing>,
 }
 
 /// A write transaction. On SQLite it also holds the process-wide writer lock until it is
@@ -108,6 +110,7 @@ pub struct WriteTx {
     work_signal: Arc<Notify>,
     /// Billing jobs or e-mails were queued: wake the worker at commit.
     wake_worker: bool,
+    keys: Arc<crate::KeyRing>,
 }
 
 impl WriteTx {
@@ -116,6 +119,7 @@ impl WriteTx {
         writer: Option<OwnedMutexGuard<()>>,
         outbox_signal: Arc<Notify>,
         work_signal: Arc<Notify>,
+        keys: Arc<crate::KeyRing>,
     ) -> Self {
         Self {
             tx,
@@ -126,7 +130,13 @@ impl WriteTx {
             outbox_signal,
             work_signal,
             wake_worker: false,
+            keys,
         }
+    }
+
+    /// The keys that seal secrets written in this transaction.
+    pub fn keys(&self) -> &crate::KeyRing {
+        &self.keys
     }
 
     /// Wakes the billing and e-mail worker once this transaction commits.
@@ -183,7 +193,7 @@ impl WriteTx {
         let queued = if emitted.is_empty() {
             0
         } else {
-            crate::webhooks::enqueue(&mut self.tx, &emitted, crate::now()).await?
+            crate::webhooks::enqueue(&mut self.tx, &self.keys, &emitted, crate::now()).await?
         };
         let orders = std::mem::take(&mut self.touched_orders);
         let customers = std::mem::take(&mut self.touched_customers);
@@ -270,7 +280,22 @@ impl Db {
             outbox_signal: Arc::new(Notify::new()),
             work_signal: Arc::new(Notify::new()),
             clock: crate::Clock::system(),
+            keys: Arc::new(crate::KeyRing::ephemeral().map_err(|e| StoreError::Sealed {
+                purpose: "key ring",
+                source: e,
+            })?),
         })
+    }
+
+    /// Seals secrets with `keys` from here on (the configured key file).
+    pub fn with_keys(mut self, keys: Arc<crate::KeyRing>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The keys that seal secrets at rest.
+    pub fn keys(&self) -> &crate::KeyRing {
+        &self.keys
     }
 
     /// The application's current time: every path that stores or compares business times
@@ -350,6 +375,7 @@ impl Db {
                     Some(guard),
                     self.outbox_signal.clone(),
                     self.work_signal.clone(),
+                    self.keys.clone(),
                 ))
             }
             Backend::Postgres => {
@@ -359,6 +385,7 @@ impl Db {
                     None,
                     self.outbox_signal.clone(),
                     self.work_signal.clone(),
+                    self.keys.clone(),
                 ))
             }
         }

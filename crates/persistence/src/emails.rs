@@ -10,7 +10,10 @@ use workorders_domain::{TenantId, WorkOrderId};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::{Backend, Conn, Db, StoreError, format_instant};
+use crate::{Backend, Conn, Db, KeyRing, StoreError, WriteTx, format_instant};
+
+/// Purpose of sealed e-mail bodies (they may hold private links).
+const BODY: &str = "email_body";
 
 /// An attachment: bytes from the blob store (`blob_key`) or inline text (`.ics`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -53,7 +56,7 @@ pub struct EmailRecord {
 const COLUMNS: &str = "id, tenant_id, kind, message_id, to_address, to_name, reply_to, subject, body, attachments, \
     work_order_id, invoice_id, quote_id, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at";
 
-fn from_row(row: &AnyRow) -> Result<EmailRecord, StoreError> {
+fn from_row(row: &AnyRow, keys: &KeyRing) -> Result<EmailRecord, StoreError> {
     let attachments = row.text("attachments")?;
     Ok(EmailRecord {
         id: row.uuid("id")?,
@@ -64,7 +67,12 @@ fn from_row(row: &AnyRow) -> Result<EmailRecord, StoreError> {
         to_name: row.opt_text("to_name")?,
         reply_to: row.opt_text("reply_to")?,
         subject: row.text("subject")?,
-        body: row.text("body")?,
+        body: keys
+            .open(BODY, &row.text("body")?)
+            .map_err(|source| StoreError::Sealed {
+                purpose: BODY,
+                source,
+            })?,
         attachments: serde_json::from_str(&attachments).map_err(|e| StoreError::Corrupt {
             column: "attachments",
             detail: e.to_string(),
@@ -82,8 +90,16 @@ fn from_row(row: &AnyRow) -> Result<EmailRecord, StoreError> {
     })
 }
 
-/// Queues a message (inside the caller's transaction).
-pub async fn insert(conn: &mut Conn, e: &EmailRecord) -> Result<(), StoreError> {
+/// Queues a message (inside the caller's transaction). The body is sealed: it may hold a
+/// private link, and a copy of the database must not reveal it. It is cleared once sent.
+pub async fn insert(tx: &mut WriteTx, e: &EmailRecord) -> Result<(), StoreError> {
+    let body = tx
+        .keys()
+        .seal(BODY, &e.body)
+        .map_err(|source| StoreError::Sealed {
+            purpose: BODY,
+            source,
+        })?;
     sqlx::query(
         "INSERT INTO emails (id, tenant_id, kind, message_id, to_address, to_name, reply_to, subject, body, attachments, \
          work_order_id, invoice_id, quote_id, status, attempts, next_attempt_at, locked_until, last_error, created_at, sent_at) \
@@ -97,13 +113,13 @@ pub async fn insert(conn: &mut Conn, e: &EmailRecord) -> Result<(), StoreError> 
     .bind(e.to_name.clone())
     .bind(e.reply_to.clone())
     .bind(&e.subject)
-    .bind(&e.body)
+    .bind(body)
     .bind(serde_json::to_string(&e.attachments).unwrap_or_else(|_| "[]".to_owned()))
     .bind(e.work_order_id.map(|o| o.to_string()))
     .bind(e.invoice_id.map(|o| o.to_string()))
     .bind(e.quote_id.map(|o| o.to_string()))
     .bind(format_instant(e.created_at))
-    .execute(conn)
+    .execute(tx.conn())
     .await
     .store()?;
     Ok(())
@@ -137,7 +153,7 @@ pub async fn claim(
         .await
         .store()?;
     tx.commit().await?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(|r| from_row(r, db.keys())).collect()
 }
 
 /// What happened to a message after an attempt.
@@ -164,8 +180,11 @@ pub async fn finish(
         Outcome::Failed { error } => ("failed", now, None, Some(error.clone())),
     };
     let mut tx = db.begin_write().await?;
+    // A sent message's body is not needed any more: it is cleared, so that the private
+    // links it held do not stay in the database.
     let done = sqlx::query(
-        "UPDATE emails SET status = $1, next_attempt_at = $2, sent_at = $3, last_error = $4, locked_until = NULL \
+        "UPDATE emails SET status = $1, next_attempt_at = $2, sent_at = $3, last_error = $4, locked_until = NULL, \
+         body = CASE WHEN $1 = 'sent' THEN '' ELSE body END \
          WHERE id = $5 AND locked_until = $6 AND status = 'queued'",
     )
     .bind(status)
@@ -221,7 +240,7 @@ pub async fn list_for(
         .fetch_all(db.pool())
         .await
         .store()?;
-    rows.iter().map(from_row).collect()
+    rows.iter().map(|r| from_row(r, db.keys())).collect()
 }
 
 /// Messages waiting to be sent, for `/metrics`.

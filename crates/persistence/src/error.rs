@@ -13,6 +13,12 @@ pub enum StoreError {
         column: &'static str,
         detail: String,
     },
+    /// A sealed value could not be opened (a missing key, or damage).
+    #[error("sealed value in {purpose} cannot be opened: {source}")]
+    Sealed {
+        purpose: &'static str,
+        source: crate::KeyError,
+    },
     /// The database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),

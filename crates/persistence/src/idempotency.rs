@@ -3,12 +3,26 @@
 //! A key is claimed by inserting a row in state `in_flight`; the primary key makes the claim
 //! atomic on both backends, so of several concurrent requests with one key exactly one runs.
 //! When it finishes, its response is stored and replayed to later requests with the key.
+//!
+//! Stored responses are sealed (see [`crate::sealed`]): several of them show a credential
+//! once (tokens, API keys, webhook secrets, private links), and a copy of the database must
+//! not reveal it.
 
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
 use crate::{Db, StoreError, format_instant};
+
+/// Purpose of sealed stored responses.
+const RESPONSE: &str = "idempotent_response";
+
+fn sealed_err(source: crate::KeyError) -> StoreError {
+    StoreError::Sealed {
+        purpose: RESPONSE,
+        source,
+    }
+}
 
 /// A response kept for replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,12 +121,22 @@ pub async fn claim(
                     column: "response_status",
                     detail: e.to_string(),
                 })?;
-            let headers = row.parsed("response_headers", |t| {
-                serde_json::from_str::<Vec<(String, String)>>(t)
-            })?;
+            let keys = db.keys();
+            let headers_text = keys
+                .open(RESPONSE, &row.text("response_headers")?)
+                .map_err(sealed_err)?;
+            let headers =
+                serde_json::from_str::<Vec<(String, String)>>(&headers_text).map_err(|e| {
+                    StoreError::Corrupt {
+                        column: "response_headers",
+                        detail: e.to_string(),
+                    }
+                })?;
             return Ok(Claim::Replay(StoredResponse {
                 status,
-                body: row.text("response_body")?,
+                body: keys
+                    .open(RESPONSE, &row.text("response_body")?)
+                    .map_err(sealed_err)?,
                 headers,
             }));
         }
@@ -150,12 +174,15 @@ pub async fn complete(
         column: "response_headers",
         detail: e.to_string(),
     })?;
+    let keys = db.keys();
+    let headers = keys.seal(RESPONSE, &headers).map_err(sealed_err)?;
+    let body = keys.seal(RESPONSE, &response.body).map_err(sealed_err)?;
     sqlx::query(
         "UPDATE idempotency_keys SET state = 'completed', response_status = $1, response_body = $2, \
          response_headers = $3 WHERE scope = $4 AND idempotency_key = $5",
     )
     .bind(i64::from(response.status))
-    .bind(&response.body)
+    .bind(body)
     .bind(headers)
     .bind(scope)
     .bind(key)

@@ -17,8 +17,11 @@ pub mod emails;
 mod error;
 pub mod idempotency;
 pub mod oversight;
+pub mod password_resets;
 pub mod processes;
+pub mod rekey;
 mod row;
+pub mod sealed;
 pub mod services;
 pub mod sessions;
 pub mod sync;
@@ -31,6 +34,7 @@ pub mod work_orders;
 
 pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};
 pub use error::StoreError;
+pub use sealed::{KeyError, KeyRing};
 /// A database connection (inside a transaction: `WriteTx::conn`).
 pub use sqlx::AnyConnection as Conn;
 pub use time::{Clock, format_instant, now, parse_instant};

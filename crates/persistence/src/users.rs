@@ -200,6 +200,20 @@ pub async fn update(
     .await
 }
 
+/// The user's password hash (for checking the current password before a change).
+pub async fn password_hash(
+    db: &Db,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<String>, StoreError> {
+    sqlx::query_scalar("SELECT password_hash FROM users WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(db.pool())
+        .await
+        .store()
+}
+
 /// Replaces the password hash (bumps the version).
 pub async fn set_password(
     conn: &mut AnyConnection,

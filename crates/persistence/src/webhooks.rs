@@ -8,7 +8,26 @@ use workorders_domain::TenantId;
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::{Backend, Conn, Db, StoreError, format_instant};
+use crate::{Backend, Conn, Db, KeyRing, StoreError, WriteTx, format_instant};
+
+/// Purpose of sealed webhook signing secrets.
+const SECRET: &str = "webhook_secret";
+
+fn seal(keys: &KeyRing, value: &str) -> Result<String, StoreError> {
+    keys.seal(SECRET, value)
+        .map_err(|source| StoreError::Sealed {
+            purpose: SECRET,
+            source,
+        })
+}
+
+fn open(keys: &KeyRing, value: Option<String>) -> Result<Option<String>, StoreError> {
+    keys.open_opt(SECRET, value)
+        .map_err(|source| StoreError::Sealed {
+            purpose: SECRET,
+            source,
+        })
+}
 
 /// Every event type a webhook endpoint can subscribe to.
 pub const EVENT_TYPES: [&str; 31] = [
@@ -115,7 +134,7 @@ impl EndpointRecord {
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, url, description, event_types, enabled, disabled_reason, secret, \
     previous_secret, previous_secret_expires_at, failure_streak, failing_since, version, created_at, updated_at";
 
-fn endpoint_from_row(row: &AnyRow) -> Result<EndpointRecord, StoreError> {
+fn endpoint_from_row(row: &AnyRow, keys: &KeyRing) -> Result<EndpointRecord, StoreError> {
     let types = row.text("event_types")?;
     Ok(EndpointRecord {
         id: row.uuid("id")?,
@@ -128,8 +147,8 @@ fn endpoint_from_row(row: &AnyRow) -> Result<EndpointRecord, StoreError> {
         })?,
         enabled: row.int("enabled")? != 0,
         disabled_reason: row.opt_text("disabled_reason")?,
-        secret: row.text("secret")?,
-        previous_secret: row.opt_text("previous_secret")?,
+        secret: open(keys, Some(row.text("secret")?))?.unwrap_or_default(),
+        previous_secret: open(keys, row.opt_text("previous_secret")?)?,
         previous_secret_expires_at: row.opt_instant("previous_secret_expires_at")?,
         failure_streak: row.int("failure_streak")?,
         failing_since: row.opt_instant("failing_since")?,
@@ -139,7 +158,9 @@ fn endpoint_from_row(row: &AnyRow) -> Result<EndpointRecord, StoreError> {
     })
 }
 
-pub async fn insert_endpoint(conn: &mut Conn, e: &EndpointRecord) -> Result<(), StoreError> {
+/// Inserts an endpoint; its secret is sealed.
+pub async fn insert_endpoint(tx: &mut WriteTx, e: &EndpointRecord) -> Result<(), StoreError> {
+    let secret = seal(tx.keys(), &e.secret)?;
     sqlx::query(
         "INSERT INTO webhook_endpoints (id, tenant_id, url, description, event_types, enabled, disabled_reason, secret, \
          previous_secret, previous_secret_expires_at, failure_streak, failing_since, version, created_at, updated_at) \
@@ -151,21 +172,27 @@ pub async fn insert_endpoint(conn: &mut Conn, e: &EndpointRecord) -> Result<(), 
     .bind(e.description.clone())
     .bind(serde_json::Value::from(e.event_types.clone()).to_string())
     .bind(i64::from(e.enabled))
-    .bind(&e.secret)
+    .bind(secret)
     .bind(format_instant(e.created_at))
-    .execute(conn)
+    .execute(tx.conn())
     .await
     .store()?;
     Ok(())
 }
 
-/// Writes url, description, types, enabled state and secrets if the version matches.
+/// Writes url, description, types, enabled state and secrets (sealed) if the version matches.
 pub async fn update_endpoint(
-    conn: &mut Conn,
+    tx: &mut WriteTx,
     e: &EndpointRecord,
     expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let secret = seal(tx.keys(), &e.secret)?;
+    let previous = e
+        .previous_secret
+        .as_deref()
+        .map(|p| seal(tx.keys(), p))
+        .transpose()?;
     let done = sqlx::query(
         "UPDATE webhook_endpoints SET url = $1, description = $2, event_types = $3, enabled = $4, disabled_reason = $5, \
          secret = $6, previous_secret = $7, previous_secret_expires_at = $8, failure_streak = $9, failing_since = $10, \
@@ -176,8 +203,8 @@ pub async fn update_endpoint(
     .bind(serde_json::Value::from(e.event_types.clone()).to_string())
     .bind(i64::from(e.enabled))
     .bind(e.disabled_reason.clone())
-    .bind(&e.secret)
-    .bind(e.previous_secret.clone())
+    .bind(secret)
+    .bind(previous)
     .bind(e.previous_secret_expires_at.map(format_instant))
     .bind(e.failure_streak)
     .bind(e.failing_since.map(format_instant))
@@ -185,7 +212,7 @@ pub async fn update_endpoint(
     .bind(e.tenant_id.to_string())
     .bind(e.id.to_string())
     .bind(expected_version)
-    .execute(conn)
+    .execute(tx.conn())
     .await
     .store()?;
     Ok(done.rows_affected() == 1)
@@ -193,6 +220,7 @@ pub async fn update_endpoint(
 
 pub async fn get_endpoint(
     conn: &mut Conn,
+    keys: &KeyRing,
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<EndpointRecord>, StoreError> {
@@ -205,7 +233,7 @@ pub async fn get_endpoint(
         .fetch_optional(conn)
         .await
         .store()?;
-    row.as_ref().map(endpoint_from_row).transpose()
+    row.as_ref().map(|r| endpoint_from_row(r, keys)).transpose()
 }
 
 pub async fn list_endpoints(db: &Db, tenant: TenantId) -> Result<Vec<EndpointRecord>, StoreError> {
@@ -217,7 +245,9 @@ pub async fn list_endpoints(db: &Db, tenant: TenantId) -> Result<Vec<EndpointRec
         .fetch_all(db.pool())
         .await
         .store()?;
-    rows.iter().map(endpoint_from_row).collect()
+    rows.iter()
+        .map(|r| endpoint_from_row(r, db.keys()))
+        .collect()
 }
 
 /// Deletes an endpoint with its messages and their attempts.
@@ -258,6 +288,7 @@ pub async fn delete_endpoint(
 /// many messages were queued.
 pub(crate) async fn enqueue(
     conn: &mut Conn,
+    keys: &KeyRing,
     events: &[Emitted],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
@@ -275,7 +306,7 @@ pub(crate) async fn enqueue(
             .await
             .store()?
             .iter()
-            .map(endpoint_from_row)
+            .map(|r| endpoint_from_row(r, keys))
             .collect::<Result<Vec<_>, _>>()?;
         if endpoints.is_empty() {
             continue;
@@ -467,7 +498,8 @@ pub async fn record_endpoint_result(
     disable: impl Fn(&EndpointRecord) -> Option<String>,
 ) -> Result<Option<EndpointRecord>, StoreError> {
     let mut tx = db.begin_write().await?;
-    let Some(mut e) = get_endpoint(tx.conn(), tenant, endpoint).await? else {
+    let keys = db.keys();
+    let Some(mut e) = get_endpoint(tx.conn(), keys, tenant, endpoint).await? else {
         return Ok(None);
     };
     if success {

@@ -620,6 +620,18 @@ pub async fn list(
     assemble(&mut conn, tenant, rows).await
 }
 
+/// Whether the order exists in the tenant.
+pub async fn exists(db: &Db, tenant: TenantId, order: WorkOrderId) -> Result<bool, StoreError> {
+    let found: Option<String> =
+        sqlx::query_scalar("SELECT id FROM work_orders WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.to_string())
+            .bind(order.to_string())
+            .fetch_optional(db.pool())
+            .await
+            .store()?;
+    Ok(found.is_some())
+}
+
 /// Whether `user` holds or held a step of the order.
 pub async fn is_participant(db: &Db, order: WorkOrderId, user: UserId) -> Result<bool, StoreError> {
     let found: Option<String> = sqlx::query_scalar(

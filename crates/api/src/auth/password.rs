@@ -7,6 +7,10 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as
 
 use crate::error::ApiError;
 
+/// Stored instead of a hash for accounts that have no password yet (invited users): no
+/// password matches it.
+pub const NO_PASSWORD: &str = "!no-password";
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Arc<Params>,
@@ -49,6 +53,8 @@ impl PasswordHasher {
 
     /// Verifies a password against a PHC string; with `None`, burns the same time and fails.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        // Unknown accounts and accounts without a password take as long as a wrong password.
+        let hash = hash.filter(|h| h.starts_with("$argon2"));
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let params = self.params.clone();

@@ -41,8 +41,16 @@ impl Principal {
         if allowed {
             Ok(())
         } else {
-            Err(ApiError::forbidden("you are not allowed to do this"))
+            Err(ApiError::MissingPermission {
+                permission,
+                api_key: self.is_api_key(),
+            })
         }
+    }
+
+    /// Whether the caller is an integration's API key (not a person).
+    pub fn is_api_key(&self) -> bool {
+        matches!(self.actor, Actor::ApiKey { .. })
     }
 
     pub fn user_id(&self) -> Option<UserId> {

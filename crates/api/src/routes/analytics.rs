@@ -227,7 +227,7 @@ async fn report_of(
         (status = 400, description = "Bad range or format", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such process or version in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
 )]
 #[get("/analytics/processes/{id}")]
 pub async fn get_process_analytics(
@@ -274,7 +274,7 @@ pub async fn get_process_analytics(
         (status = 400, description = "Bad range or format", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such process or version in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
 )]
 #[get("/analytics/processes/{id}/compare")]
 pub async fn compare_process_versions(

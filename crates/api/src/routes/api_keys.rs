@@ -37,10 +37,14 @@ pub enum ScopeName {
     WorkOrdersRead,
     #[serde(rename = "work_orders:write")]
     WorkOrdersWrite,
+    #[serde(rename = "billing:read")]
+    BillingRead,
+    #[serde(rename = "billing:write")]
+    BillingWrite,
 }
 
 /// (API name, domain scope) pairs; one line per scope.
-const SCOPES: [(ScopeName, Scope); 8] = [
+const SCOPES: [(ScopeName, Scope); 10] = [
     (ScopeName::UsersRead, Scope::UsersRead),
     (ScopeName::UsersWrite, Scope::UsersWrite),
     (ScopeName::ProcessesRead, Scope::ProcessesRead),
@@ -49,6 +53,8 @@ const SCOPES: [(ScopeName, Scope); 8] = [
     (ScopeName::CustomersWrite, Scope::CustomersWrite),
     (ScopeName::WorkOrdersRead, Scope::WorkOrdersRead),
     (ScopeName::WorkOrdersWrite, Scope::WorkOrdersWrite),
+    (ScopeName::BillingRead, Scope::BillingRead),
+    (ScopeName::BillingWrite, Scope::BillingWrite),
 ];
 
 impl From<ScopeName> for Scope {

@@ -4,11 +4,13 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use workorders_domain::auth::NewPassword;
 use workorders_domain::auth::{RefreshDecision, RefreshTokenState, decide_refresh};
 use workorders_domain::user::Email;
 use workorders_domain::{SessionId, TenantId, UserId};
 use workorders_persistence::{sessions, tenants, users};
 
+use crate::accounts;
 use crate::auth::tokens::{new_token, sha256_hex};
 use crate::auth::{Actor, Principal};
 use crate::error::{ApiError, ApiResult, codes};
@@ -266,5 +268,103 @@ pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResu
     let mut tx = state.db.begin_write().await?;
     sessions::revoke(tx.conn(), session, "logout", workorders_persistence::now()).await?;
     tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A forgotten password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    /// The tenant's slug.
+    #[schema(example = "demo", max_length = 63)]
+    pub tenant: String,
+    #[schema(example = "dispatcher@demo.example", max_length = 254)]
+    pub email: String,
+}
+
+/// Forgot password
+///
+/// E-mails a one-time link to set a new password to the account with this address, if there
+/// is one (the answer is the same either way, so it tells nobody which accounts exist), and
+/// ends its sessions. Throttled per client address; at most one e-mail per account every two
+/// minutes.
+#[utoipa::path(
+    operation_id = "requestPasswordReset",
+    tag = "auth",
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "If the account exists, the link is on its way"),
+        (status = 422, description = "Invalid input", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = crate::error::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    )
+)]
+#[post("/auth/password-reset")]
+pub async fn request_password_reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ValidJson<PasswordResetRequest>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    state
+        .login_limiter
+        .attempt(&client_ip(&req))
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let email =
+        Email::parse(&body.email).map_err(|e| ApiError::invalid("/email", e.to_string()))?;
+    let tenant = tenants::find_by_slug(&state.db, &body.tenant).await?;
+    if let Some(tenant) = tenant
+        && let Some((user, _)) = users::find_for_login(&state.db, tenant.id, &email).await?
+        && user.active
+    {
+        let now = state.db.now();
+        let mut tx = state.db.begin_write().await?;
+        accounts::start_reset(&mut tx, &state, &user, &tenant.name, now).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %user.id, "password reset requested");
+    }
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// A password set with a one-time link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordRequest {
+    /// The token from the link (`.../set-password/<token>`).
+    #[schema(max_length = 100)]
+    pub token: String,
+    /// At least 12 characters.
+    #[schema(example = "a-long-new-password", min_length = 12, max_length = 128)]
+    pub password: String,
+}
+
+/// Set a password with a link
+///
+/// Sets the password of the account a reset or invitation link was made for. The link works
+/// once; every session of the account ends. Frontends that show their own page take the
+/// token from the e-mailed link; the server's own page is `GET /set-password/<token>`.
+#[utoipa::path(
+    operation_id = "setPassword",
+    tag = "auth",
+    request_body = SetPasswordRequest,
+    responses(
+        (status = 204, description = "Password set; sign in with it"),
+        (status = 422, description = "Invalid password, or the link is unknown, used or expired (`invalid_password_link`)", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/auth/set-password")]
+pub async fn set_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ValidJson<SetPasswordRequest>,
+) -> ApiResult<HttpResponse> {
+    state
+        .login_limiter
+        .attempt(&client_ip(&req))
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let password = NewPassword::parse(&body.password)
+        .map_err(|e| ApiError::invalid("/password", e.to_string()))?;
+    accounts::complete(&state, &body.token, &password).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -166,14 +166,14 @@ fn profile_view(
     operation_id = "getBillingProfile",
     tag = "billing",
     responses((status = 200, description = "The profile and what invoicing still needs", body = BillingProfileView, headers(("ETag" = String)))),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/billing-profile")]
 pub async fn get_billing_profile(
     state: web::Data<AppState>,
     principal: Principal,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let mut conn = state
         .db
         .pool()
@@ -413,7 +413,7 @@ fn code_taken(e: workorders_persistence::StoreError) -> ApiError {
         (status = 409, description = "The code is taken (`code_taken`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/catalogue-items")]
 pub async fn create_catalogue_item(
@@ -421,7 +421,7 @@ pub async fn create_catalogue_item(
     principal: Principal,
     body: ValidJson<CatalogueItemRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let body = body.into_inner();
     let mut errors = ValidationErrors::new();
     check_item(&body, &mut errors);
@@ -479,7 +479,7 @@ pub struct CatalogueQuery {
     tag = "billing",
     params(CatalogueQuery),
     responses((status = 200, description = "Items ordered by code", body = Page<CatalogueItemView>)),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
 )]
 #[get("/catalogue-items")]
 pub async fn list_catalogue_items(
@@ -543,7 +543,7 @@ async fn load_item(state: &AppState, principal: &Principal, id: Uuid) -> ApiResu
         (status = 200, description = "The item", body = CatalogueItemView, headers(("ETag" = String))),
         (status = 404, description = "No such item in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
 )]
 #[get("/catalogue-items/{id}")]
 pub async fn get_catalogue_item(
@@ -571,7 +571,7 @@ pub async fn get_catalogue_item(
         (status = 412, description = "Changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[patch("/catalogue-items/{id}")]
 pub async fn update_catalogue_item(
@@ -581,7 +581,7 @@ pub async fn update_catalogue_item(
     if_match: IfMatch,
     body: ValidJson<CatalogueItemRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let body = body.into_inner();
     let mut errors = ValidationErrors::new();
     check_item(&body, &mut errors);
@@ -686,14 +686,14 @@ async fn template_view(
     operation_id = "listEmailTemplates",
     tag = "billing",
     responses((status = 200, description = "Templates", body = Vec<EmailTemplateView>)),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/email-templates")]
 pub async fn list_email_templates(
     state: web::Data<AppState>,
     principal: Principal,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let mut conn = state
         .db
         .pool()

@@ -449,7 +449,7 @@ fn parse_treatment(t: Option<&str>) -> ApiResult<Option<TaxTreatment>> {
         (status = 409, description = "The order is cancelled", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines, nothing to invoice, or the billing profile is incomplete", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/work-orders/{id}/invoices")]
 pub async fn create_invoice(
@@ -458,7 +458,7 @@ pub async fn create_invoice(
     id: web::Path<Uuid>,
     body: ValidJson<CreateInvoiceRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let body = body.into_inner();
     let order = work_orders::get(&state.db, principal.tenant_id, WorkOrderId(id.into_inner()))
         .await?
@@ -552,7 +552,7 @@ pub struct InvoiceQuery {
         (status = 200, description = "Newest first", body = Page<InvoiceView>),
         (status = 400, description = "Bad filter or cursor", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/invoices")]
 pub async fn list_invoices(
@@ -560,7 +560,7 @@ pub async fn list_invoices(
     principal: Principal,
     query: web::Query<InvoiceQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let q = query.into_inner();
     let page = PageQuery {
         limit: q.limit,
@@ -619,7 +619,7 @@ pub async fn list_invoices(
         (status = 200, description = "The invoice with its payments and e-mails", body = InvoiceView, headers(("ETag" = String))),
         (status = 404, description = "No such invoice in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/invoices/{id}")]
 pub async fn get_invoice(
@@ -627,7 +627,7 @@ pub async fn get_invoice(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let invoice = load(&state, &principal, id.into_inner()).await?;
     let view = full_view(&state, &invoice).await?;
     Ok(ok_versioned(invoice.version, &view))
@@ -667,7 +667,7 @@ fn immutable(invoice: &InvoiceRecord) -> ApiError {
         (status = 412, description = "Changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[patch("/invoices/{id}")]
 pub async fn update_invoice(
@@ -677,7 +677,7 @@ pub async fn update_invoice(
     if_match: IfMatch,
     body: ValidJson<UpdateInvoiceRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let body = body.into_inner();
     let lines = match &body.lines {
         Some(l) => {
@@ -743,7 +743,7 @@ pub async fn update_invoice(
         (status = 404, description = "No such invoice in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Issued invoices are immutable", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[delete("/invoices/{id}")]
 pub async fn delete_invoice(
@@ -751,7 +751,7 @@ pub async fn delete_invoice(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let mut tx = state.db.begin_write().await?;
     let invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
@@ -781,7 +781,7 @@ pub async fn delete_invoice(
         (status = 412, description = "Changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Billing profile incomplete", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/invoices/{id}/issue")]
 pub async fn issue_invoice(
@@ -790,7 +790,7 @@ pub async fn issue_invoice(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
@@ -831,7 +831,7 @@ pub struct SendDocumentRequest {
         (status = 409, description = "Not issued", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No e-mail address", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/invoices/{id}/send")]
 pub async fn send_invoice(
@@ -840,7 +840,7 @@ pub async fn send_invoice(
     id: web::Path<Uuid>,
     body: Option<ValidJson<SendDocumentRequest>>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let to = body.and_then(|b| b.into_inner().to);
     let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
@@ -899,7 +899,7 @@ pub struct PaymentRequest {
         (status = 409, description = "A draft or cancelled invoice", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not positive or more than is open (`invalid_payment`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/invoices/{id}/payments")]
 pub async fn record_payment(
@@ -908,7 +908,7 @@ pub async fn record_payment(
     id: web::Path<Uuid>,
     body: ValidJson<PaymentRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let body = body.into_inner();
     let value = body
         .amount
@@ -985,7 +985,7 @@ pub struct CreditNoteRequest {
         (status = 404, description = "No such invoice in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A draft, a credit note, or already cancelled", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/invoices/{id}/credit-note")]
 pub async fn create_credit_note(
@@ -994,7 +994,7 @@ pub async fn create_credit_note(
     id: web::Path<Uuid>,
     body: Option<ValidJson<CreditNoteRequest>>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let reason = body.and_then(|b| b.into_inner().reason);
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid("/reason", "at most 500 characters"));
@@ -1078,7 +1078,7 @@ pub async fn create_credit_note(
         (status = 404, description = "No such invoice in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A draft has no PDF yet", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/invoices/{id}/pdf")]
 pub async fn get_invoice_pdf(
@@ -1086,7 +1086,7 @@ pub async fn get_invoice_pdf(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let invoice = load(&state, &principal, id.into_inner()).await?;
     let (Some(key), Some(number)) = (invoice.pdf_key.clone(), invoice.number.clone()) else {
         return Err(not_issued(&invoice));
@@ -1147,7 +1147,7 @@ pub struct XmlQuery {
         (status = 404, description = "No such invoice, or no XRechnung for it", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "A draft has no XML yet", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/invoices/{id}/xml")]
 pub async fn get_invoice_xml(
@@ -1156,7 +1156,7 @@ pub async fn get_invoice_xml(
     id: web::Path<Uuid>,
     query: web::Query<XmlQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let xrechnung = match query.format.as_deref() {
         None | Some("cii") => false,
         Some("xrechnung") => true,
@@ -1206,7 +1206,7 @@ pub async fn get_invoice_xml(
         (status = 200, description = "Newest first", body = Vec<EmailView>),
         (status = 404, description = "No such order in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/work-orders/{id}/emails")]
 pub async fn list_work_order_emails(
@@ -1214,6 +1214,7 @@ pub async fn list_work_order_emails(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
+    principal.require(Permission::BillingRead)?;
     let id = WorkOrderId(id.into_inner());
     workflow::ensure_visible(&state.db, &principal, id).await?;
     let mails = emails::list_for(&state.db, principal.tenant_id, Some(id), None, None).await?;

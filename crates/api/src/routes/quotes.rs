@@ -171,7 +171,7 @@ async fn today_of(state: &AppState, tenant: TenantId) -> ApiResult<NaiveDate> {
         (status = 404, description = "No such order in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid lines or fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/work-orders/{id}/quotes")]
 pub async fn create_quote(
@@ -180,7 +180,7 @@ pub async fn create_quote(
     id: web::Path<Uuid>,
     body: ValidJson<QuoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let body = body.into_inner();
     let tenant = principal.tenant_id;
     let order = work_orders::get(&state.db, tenant, WorkOrderId(id.into_inner()))
@@ -236,7 +236,7 @@ pub async fn create_quote(
         (status = 200, description = "Oldest first", body = Vec<QuoteView>),
         (status = 404, description = "No such order in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/work-orders/{id}/quotes")]
 pub async fn list_work_order_quotes(
@@ -244,7 +244,7 @@ pub async fn list_work_order_quotes(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let order = WorkOrderId(id.into_inner());
     work_orders::get(&state.db, principal.tenant_id, order)
         .await?
@@ -281,7 +281,7 @@ async fn load(state: &AppState, tenant: TenantId, id: Uuid) -> ApiResult<QuoteRe
         (status = 200, description = "The quote", body = QuoteView, headers(("ETag" = String))),
         (status = 404, description = "No such quote in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
 )]
 #[get("/quotes/{id}")]
 pub async fn get_quote(
@@ -289,7 +289,7 @@ pub async fn get_quote(
     principal: Principal,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingRead)?;
     let quote = load(&state, principal.tenant_id, id.into_inner()).await?;
     let today = today_of(&state, principal.tenant_id).await?;
     Ok(ok_versioned(quote.version, &view(&quote, today)))
@@ -319,7 +319,7 @@ fn frozen(q: &QuoteRecord) -> ApiError {
         (status = 412, description = "Changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[patch("/quotes/{id}")]
 pub async fn update_quote(
@@ -329,7 +329,7 @@ pub async fn update_quote(
     if_match: IfMatch,
     body: ValidJson<QuoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let tenant = principal.tenant_id;
     let body = body.into_inner();
     let current = load(&state, tenant, id.into_inner()).await?;
@@ -393,7 +393,7 @@ pub struct SentQuote {
         (status = 409, description = "Already answered", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No e-mail address, or expired", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
-    security(("access_token" = []))
+    security(("access_token" = []), ("api_key" = ["billing:write"]))
 )]
 #[post("/quotes/{id}/send")]
 pub async fn send_quote(
@@ -402,7 +402,7 @@ pub async fn send_quote(
     id: web::Path<Uuid>,
     body: Option<ValidJson<crate::routes::invoices::SendDocumentRequest>>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersBill)?;
+    principal.require(Permission::BillingWrite)?;
     let tenant = principal.tenant_id;
     let to = body.and_then(|b| b.into_inner().to);
     let now = state.db.now();

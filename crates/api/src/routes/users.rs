@@ -9,8 +9,9 @@ use workorders_domain::tenant::parse_display_name;
 use workorders_domain::user::{Email, HomeBase, parse_skills};
 use workorders_domain::{UserId, ValidationErrors};
 use workorders_persistence::users::{self, UserFilter, UserRecord};
-use workorders_persistence::{WriteTx, sessions};
+use workorders_persistence::{WriteTx, sessions, tenants};
 
+use crate::accounts::{self, LinkPurpose, Touches, authorize_account_change};
 use crate::auth::{Actor, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
@@ -33,9 +34,10 @@ pub struct CreateUserRequest {
     )]
     pub name: String,
     pub role: RoleName,
-    /// Initial password, at least 12 characters.
+    /// Initial password, at least 12 characters. Without it the user gets an invitation
+    /// e-mail with a one-time link to set their own password (valid for 7 days).
     #[schema(example = "a-long-initial-password", min_length = 12, max_length = 128)]
-    pub password: String,
+    pub password: Option<String>,
     #[serde(default)]
     #[schema(example = json!(["glazing", "electrical"]))]
     pub skills: Vec<String>,
@@ -58,9 +60,13 @@ pub struct UpdateUserRequest {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<HomeBaseBody>)]
     pub home_base: Option<Option<HomeBaseBody>>,
-    /// New password, at least 12 characters. Ends the user's other sessions.
+    /// Your own new password, at least 12 characters (with `current_password`). Ends your
+    /// other sessions. Nobody sets another user's password: see `resetUserPassword`.
     #[schema(min_length = 12, max_length = 128)]
     pub password: Option<String>,
+    /// Your current password, required with `password`.
+    #[schema(max_length = 128)]
+    pub current_password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -109,10 +115,6 @@ fn user_path(id: UserId) -> String {
 
 fn is_self(principal: &Principal, id: UserId) -> bool {
     principal.user_id() == Some(id)
-}
-
-fn require_write(principal: &Principal) -> ApiResult<()> {
-    principal.require(Permission::UsersWrite)
 }
 
 /// Refuses a change that would leave the tenant without an active owner.
@@ -174,12 +176,23 @@ pub async fn create_user(
     principal: Principal,
     body: ValidJson<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
-    require_write(&principal)?;
     let body = body.into_inner();
+    authorize_account_change(
+        &principal,
+        None,
+        Touches {
+            staff_fields: true,
+            new_role: Some(Role::from(body.role)),
+            ..Touches::default()
+        },
+    )?;
     let mut errors = ValidationErrors::new();
     let email = errors.check("/email", Email::parse(&body.email));
     let name = errors.check("/name", parse_display_name(&body.name));
-    let password = errors.check("/password", NewPassword::parse(&body.password));
+    let password = body
+        .password
+        .as_deref()
+        .map(|p| errors.check("/password", NewPassword::parse(p)));
     let skills = errors.check("/skills", parse_skills(&body.skills));
     let phone = body
         .phone
@@ -189,17 +202,18 @@ pub async fn create_user(
         .home_base
         .as_ref()
         .map(|h| parse_home_base(&mut errors, "/home_base", h));
-    let (Some(email), Some(name), Some(password), Some(skills)) = (email, name, password, skills)
-    else {
+    let (Some(email), Some(name), Some(skills)) = (email, name, skills) else {
         return Err(errors.into());
     };
     errors.finish()?;
     let role = Role::from(body.role);
-    if role == Role::Owner {
-        principal.require(Permission::ManageOwners)?;
-    }
-    let password_hash = state.passwords.hash(password.expose().to_owned()).await?;
-    let now = workorders_persistence::now();
+    let password_hash = match password.flatten() {
+        Some(p) => state.passwords.hash(p.expose().to_owned()).await?,
+        // Unusable until the user sets a password with the invitation link.
+        None => crate::auth::password::NO_PASSWORD.to_owned(),
+    };
+    let invite = body.password.is_none();
+    let now = state.db.now();
     let user = UserRecord {
         id: UserId::new(),
         tenant_id: principal.tenant_id,
@@ -214,6 +228,10 @@ pub async fn create_user(
         created_at: now,
         updated_at: now,
     };
+    let company = tenants::get(&state.db, principal.tenant_id)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
     let mut tx = state.db.begin_write().await?;
     let user = users::insert(tx.conn(), &user, &password_hash)
         .await
@@ -227,6 +245,17 @@ pub async fn create_user(
                 e.into()
             }
         })?;
+    if invite {
+        accounts::email_link(
+            &mut tx,
+            &state,
+            &user,
+            &company,
+            LinkPurpose::Invitation,
+            now,
+        )
+        .await?;
+    }
     tx.commit().await?;
     Ok(created(
         user_path(user.id),
@@ -335,15 +364,20 @@ pub async fn update_user(
 ) -> ApiResult<HttpResponse> {
     let id = UserId(id.into_inner());
     let body = body.into_inner();
-    let self_service_only =
-        body.role.is_none() && body.skills.is_none() && body.home_base.is_none();
-    if !(is_self(&principal, id) && self_service_only) {
-        require_write(&principal)?;
-    }
     let expected_version = if_match.required()?;
     let current = users::get(&state.db, principal.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    authorize_account_change(
+        &principal,
+        Some(&current),
+        Touches {
+            own_profile: body.name.is_some() || body.phone.is_some(),
+            staff_fields: body.skills.is_some() || body.home_base.is_some(),
+            password: body.password.is_some(),
+            new_role: body.role.map(Role::from),
+        },
+    )?;
 
     let mut errors = ValidationErrors::new();
     let mut next = current.clone();
@@ -374,18 +408,24 @@ pub async fn update_user(
         .password
         .as_deref()
         .map(|p| errors.check("/password", NewPassword::parse(p)));
+    if body.password.is_some() && body.current_password.is_none() {
+        errors.add("/current_password", "required to change your password");
+    }
+    if body.current_password.is_some() && body.password.is_none() {
+        errors.add("/current_password", "only goes with `password`");
+    }
     errors.finish()?;
 
-    let role_changes = next.role != current.role;
-    if role_changes && (next.role == Role::Owner || current.role == Role::Owner) {
-        principal.require(Permission::ManageOwners)?;
-    }
-    let password_hash = match password.flatten() {
-        Some(p) => Some(state.passwords.hash(p.expose().to_owned()).await?),
-        None => None,
+    let password_hash = match (password.flatten(), &body.current_password) {
+        (Some(p), Some(current_password)) => {
+            check_current_password(&state, &current, current_password).await?;
+            Some(state.passwords.hash(p.expose().to_owned()).await?)
+        }
+        _ => None,
     };
 
-    let now = workorders_persistence::now();
+    let role_changes = next.role != current.role;
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     if role_changes && current.role == Role::Owner && current.active {
         ensure_other_owner(&mut tx, &state, &current).await?;
@@ -394,23 +434,44 @@ pub async fn update_user(
         .await?
         .into_api()?;
     if let Some(hash) = &password_hash {
-        users::set_password(tx.conn(), principal.tenant_id, id, hash, now).await?;
+        // Only one's own password: the caller's session stays, the others end.
         let keep = match &principal.actor {
-            Actor::User { session, .. } if is_self(&principal, id) => Some(*session),
-            _ => None,
+            Actor::User { session, .. } => Some(*session),
+            Actor::ApiKey { .. } => None,
         };
-        sessions::revoke_all_for_user(
-            tx.conn(),
-            principal.tenant_id,
-            id,
-            keep,
-            "password_changed",
-            now,
-        )
-        .await?;
+        accounts::set_password_in(&mut tx, principal.tenant_id, id, hash, keep, now).await?;
     }
     tx.commit().await?;
     Ok(ok_versioned(updated.version, &UserView::from(updated)))
+}
+
+/// Checks the caller's current password before a change of it; wrong answers count like
+/// failed sign-ins (throttled per account).
+async fn check_current_password(
+    state: &AppState,
+    user: &UserRecord,
+    current_password: &str,
+) -> ApiResult<()> {
+    let account = format!("user:{}", user.id);
+    state
+        .login_limiter
+        .check_account(&account)
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let hash = users::password_hash(&state.db, user.tenant_id, user.id).await?;
+    if state
+        .passwords
+        .verify(current_password.to_owned(), hash)
+        .await?
+    {
+        state.login_limiter.record_success(&account);
+        Ok(())
+    } else {
+        state.login_limiter.record_failure(&account);
+        Err(ApiError::invalid(
+            "/current_password",
+            "does not match your current password",
+        ))
+    }
 }
 
 /// Optional body of `deactivateUser`.
@@ -430,14 +491,18 @@ async fn set_active(
     active: bool,
     successor: Option<UserId>,
 ) -> ApiResult<HttpResponse> {
-    require_write(principal)?;
     let current = users::get(&state.db, principal.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound)?;
+    authorize_account_change(
+        principal,
+        Some(&current),
+        Touches {
+            staff_fields: true,
+            ..Touches::default()
+        },
+    )?;
     check_version(if_match, current.version)?;
-    if current.role == Role::Owner {
-        principal.require(Permission::ManageOwners)?;
-    }
     if current.active == active {
         return Ok(ok_versioned(current.version, &UserView::from(current)));
     }
@@ -452,7 +517,7 @@ async fn set_active(
             ));
         }
     }
-    let now = workorders_persistence::now();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     if !active && current.role == Role::Owner {
         ensure_other_owner(&mut tx, state, &current).await?;
@@ -562,4 +627,58 @@ pub async fn reactivate_user(
         None,
     )
     .await
+}
+
+/// Send a password-reset link
+///
+/// Ends the user's sessions at once and e-mails them a one-time link to set a new password
+/// (valid for an hour; only the newest link works; at most one e-mail per two minutes). The
+/// link never appears in the answer: nobody sets another user's password. Owners and admins
+/// (API keys with `users:write` for staff below admin); only owners reset owners.
+#[utoipa::path(
+    operation_id = "resetUserPassword",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses(
+        (status = 202, description = "Sessions ended; the link is on its way"),
+        (status = 403, description = "Not allowed for this user", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The user is deactivated", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["users:write"]))
+)]
+#[post("/users/{id}/password-reset")]
+pub async fn reset_user_password(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<Uuid>,
+) -> ApiResult<HttpResponse> {
+    let id = UserId(id.into_inner());
+    let user = users::get(&state.db, principal.tenant_id, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    authorize_account_change(
+        &principal,
+        Some(&user),
+        Touches {
+            staff_fields: true,
+            ..Touches::default()
+        },
+    )?;
+    if !user.active {
+        return Err(ApiError::conflict(
+            codes::CONFLICT,
+            "the user is deactivated; reactivate them first",
+        ));
+    }
+    let company = tenants::get(&state.db, principal.tenant_id)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let now = state.db.now();
+    let mut tx = state.db.begin_write().await?;
+    accounts::start_reset(&mut tx, &state, &user, &company, now).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, "password reset started");
+    Ok(HttpResponse::Accepted().finish())
 }

@@ -214,7 +214,7 @@ async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<En
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    store::get_endpoint(&mut conn, principal.tenant_id, id)
+    store::get_endpoint(&mut conn, state.db.keys(), principal.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -276,7 +276,7 @@ pub async fn create_webhook(
         updated_at: now,
     };
     let mut tx = state.db.begin_write().await?;
-    store::insert_endpoint(tx.conn(), &record).await?;
+    store::insert_endpoint(&mut tx, &record).await?;
     tx.commit().await?;
     Ok(created(
         format!("/v1/webhooks/{}", record.id),
@@ -391,7 +391,7 @@ pub async fn update_webhook(
     }
     let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
-    if !store::update_endpoint(tx.conn(), &e, expected, now).await? {
+    if !store::update_endpoint(&mut tx, &e, expected, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: expected + 1,
         });
@@ -474,7 +474,7 @@ pub async fn rotate_webhook_secret(
     e.previous_secret_expires_at = (overlap > 0).then(|| now + Duration::seconds(overlap));
     e.secret = secret.clone();
     let mut tx = state.db.begin_write().await?;
-    if !store::update_endpoint(tx.conn(), &e, expected, now).await? {
+    if !store::update_endpoint(&mut tx, &e, expected, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: expected + 1,
         });

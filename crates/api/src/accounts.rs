@@ -1,0 +1,279 @@
+//! Passwords of staff accounts: who may change what, one-time links to set a password
+//! (resets, invitations, the first owner), and setting a password with such a link.
+//!
+//! Nobody sets another person's password. An admin (or the user) asks for a reset: the
+//! user's sessions end and a one-time link (256-bit token, stored hashed, valid for
+//! `password_reset_ttl`) goes to the user's e-mail address, never to the caller.
+
+use chrono::{DateTime, Utc};
+use workorders_domain::auth::{NewPassword, Permission, Role};
+use workorders_domain::{TenantId, UserId};
+use workorders_mail::templates::Lang;
+use workorders_persistence::users::UserRecord;
+use workorders_persistence::{WriteTx, password_resets, sessions, users};
+
+use crate::auth::Principal;
+use crate::auth::tokens::{new_token, sha256_hex};
+use crate::error::{ApiError, ApiResult, codes};
+use crate::staff_mail::{Recipient, StaffMail};
+use crate::state::AppState;
+
+/// What a change to a user account touches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Touches {
+    /// Fields a user may change on their own account: name, phone.
+    pub own_profile: bool,
+    /// Fields only `users:write` changes: role, skills, home base, active state, resets.
+    pub staff_fields: bool,
+    /// The password.
+    pub password: bool,
+    /// The role the account will have (when it changes, or on creation).
+    pub new_role: Option<Role>,
+}
+
+/// The rules for changing staff accounts, in one place:
+/// - a password is set only by its owner (others send a reset link);
+/// - API keys never create or change owners or admins;
+/// - owners are created and changed only by owners (an owner may edit their own profile);
+/// - everything but one's own name, phone and password needs `users:write`.
+///
+/// `target` is `None` when the account is being created.
+pub fn authorize_account_change(
+    principal: &Principal,
+    target: Option<&UserRecord>,
+    touches: Touches,
+) -> ApiResult<()> {
+    let is_self = target.is_some_and(|t| principal.user_id() == Some(t.id));
+    if touches.password && !is_self {
+        return Err(ApiError::Forbidden {
+            code: codes::FORBIDDEN,
+            detail: "nobody sets another user's password; send a reset link instead \
+                     (POST /v1/users/{id}/password-reset)"
+                .to_owned(),
+        });
+    }
+    let privileged = |role: Option<Role>| matches!(role, Some(Role::Owner | Role::Admin));
+    if principal.is_api_key()
+        && (privileged(target.map(|t| t.role)) || privileged(touches.new_role))
+    {
+        return Err(ApiError::Forbidden {
+            code: codes::FORBIDDEN,
+            detail: "API keys cannot create or change owners or admins; a person must".to_owned(),
+        });
+    }
+    let target_is_owner = target.is_some_and(|t| t.role == Role::Owner);
+    let role_changes = touches.new_role.is_some() && touches.new_role != target.map(|t| t.role);
+    let owner_role_involved =
+        role_changes && (touches.new_role == Some(Role::Owner) || target_is_owner);
+    if (target_is_owner && !is_self) || owner_role_involved {
+        principal.require(Permission::ManageOwners)?;
+    }
+    if !is_self || touches.staff_fields || role_changes {
+        principal.require(Permission::UsersWrite)?;
+    }
+    Ok(())
+}
+
+/// Why a link to set a password is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    /// An admin's reset or a forgotten password.
+    Reset,
+    /// A new user created without a password.
+    Invitation,
+    /// The first owner of a tenant made with `workorders tenant create`.
+    FirstOwner,
+}
+
+impl LinkPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Reset => "reset",
+            LinkPurpose::Invitation => "invitation",
+            LinkPurpose::FirstOwner => "first_owner",
+        }
+    }
+}
+
+/// The page where a link's token sets a password.
+pub fn set_password_url(state: &AppState, token: &str) -> String {
+    format!(
+        "{}/set-password/{token}",
+        state.settings.mail.public_base_url.trim_end_matches('/')
+    )
+}
+
+/// Makes a one-time link for `user` (voiding earlier ones), inside the caller's transaction.
+/// Returns the token (shown to nobody but the user: by e-mail, or on the operator's console
+/// for the first owner) and when it expires.
+pub async fn issue_link(
+    tx: &mut WriteTx,
+    state: &AppState,
+    user: &UserRecord,
+    purpose: LinkPurpose,
+    now: DateTime<Utc>,
+) -> ApiResult<(String, DateTime<Utc>)> {
+    let ttl = match purpose {
+        LinkPurpose::Reset => state.settings.password_reset_ttl,
+        LinkPurpose::Invitation | LinkPurpose::FirstOwner => state.settings.invitation_ttl,
+    };
+    let expires_at = now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
+    let token = new_token("pw_").map_err(ApiError::internal)?;
+    password_resets::create(
+        tx.conn(),
+        user.tenant_id,
+        user.id,
+        &sha256_hex(&token),
+        purpose.as_str(),
+        now,
+        expires_at,
+    )
+    .await?;
+    Ok((token, expires_at))
+}
+
+/// Makes a link and e-mails it to the user.
+pub async fn email_link(
+    tx: &mut WriteTx,
+    state: &AppState,
+    user: &UserRecord,
+    company: &str,
+    purpose: LinkPurpose,
+    now: DateTime<Utc>,
+) -> ApiResult<DateTime<Utc>> {
+    let (token, expires_at) = issue_link(tx, state, user, purpose, now).await?;
+    let lang = crate::staff_mail::tenant_lang(tx.conn(), user.tenant_id).await?;
+    let url = set_password_url(state, &token);
+    let hours = (expires_at - now).num_hours().max(1);
+    let (kind, subject, body) = match (purpose, lang) {
+        (LinkPurpose::Reset, Lang::De) => (
+            "password_reset",
+            format!("{company}: Passwort neu setzen"),
+            format!(
+                "für Ihr Konto bei {company} wurde ein neues Passwort angefordert. Ihre Sitzungen wurden beendet.\n\n\
+                 Neues Passwort setzen (der Link gilt {hours} Stunden und nur einmal):\n{url}\n\n\
+                 Wenn Sie das nicht angefordert haben, melden Sie sich bitte bei Ihrer Verwaltung."
+            ),
+        ),
+        (LinkPurpose::Reset, Lang::En) => (
+            "password_reset",
+            format!("{company}: set a new password"),
+            format!(
+                "a new password was requested for your account at {company}. Your sessions have been ended.\n\n\
+                 Set a new password (the link works for {hours} hours, once):\n{url}\n\n\
+                 If you did not ask for this, please tell your administrator."
+            ),
+        ),
+        (_, Lang::De) => (
+            "invitation",
+            format!("Willkommen bei {company}"),
+            format!(
+                "für Sie wurde ein Konto bei {company} angelegt (Anmeldung mit {}).\n\n\
+                 Bitte setzen Sie Ihr Passwort (der Link gilt {hours} Stunden und nur einmal):\n{url}",
+                user.email
+            ),
+        ),
+        (_, Lang::En) => (
+            "invitation",
+            format!("Welcome to {company}"),
+            format!(
+                "an account was created for you at {company} (sign in with {}).\n\n\
+                 Please set your password (the link works for {hours} hours, once):\n{url}",
+                user.email
+            ),
+        ),
+    };
+    let mail = StaffMail {
+        kind,
+        lang,
+        subject,
+        body,
+        work_order: None,
+    };
+    let to = Recipient {
+        name: user.name.clone(),
+        email: user.email.as_str().to_owned(),
+    };
+    crate::staff_mail::queue(tx, user.tenant_id, &to, &mail, now).await?;
+    Ok(expires_at)
+}
+
+/// Starts a reset: ends the user's sessions and e-mails a link. At most one e-mail per
+/// user per `MIN_RESET_INTERVAL` (several requests in a row send one).
+pub async fn start_reset(
+    tx: &mut WriteTx,
+    state: &AppState,
+    user: &UserRecord,
+    company: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    sessions::revoke_all_for_user(
+        tx.conn(),
+        user.tenant_id,
+        user.id,
+        None,
+        "password_reset",
+        now,
+    )
+    .await?;
+    let recent = password_resets::latest_unused(tx.conn(), user.tenant_id, user.id)
+        .await?
+        .is_some_and(|at| now - at < MIN_RESET_INTERVAL);
+    if !recent {
+        email_link(tx, state, user, company, LinkPurpose::Reset, now).await?;
+    }
+    Ok(())
+}
+
+/// A new reset link is e-mailed at most this often per user.
+pub const MIN_RESET_INTERVAL: chrono::Duration = chrono::Duration::minutes(2);
+
+fn link_invalid() -> ApiError {
+    ApiError::Unprocessable {
+        code: codes::INVALID_PASSWORD_LINK,
+        detail: "this link to set a password is unknown, used or expired; ask for a new one"
+            .to_owned(),
+    }
+}
+
+/// Sets the password with a link's token: the link is used up, every session of the user
+/// ends and every other link of the user is voided. Returns the user.
+pub async fn complete(
+    state: &AppState,
+    token: &str,
+    password: &NewPassword,
+) -> ApiResult<UserRecord> {
+    let hash = state.passwords.hash(password.expose().to_owned()).await?;
+    let now = state.db.now();
+    let mut tx = state.db.begin_write().await?;
+    let link = password_resets::find(tx.conn(), &sha256_hex(token))
+        .await?
+        .filter(|l| l.used_at.is_none() && l.expires_at > now)
+        .ok_or_else(link_invalid)?;
+    let user = users::get_in(tx.conn(), link.tenant_id, link.user_id)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(link_invalid)?;
+    if !password_resets::consume(tx.conn(), link.id, now).await? {
+        return Err(link_invalid());
+    }
+    set_password_in(&mut tx, link.tenant_id, link.user_id, &hash, None, now).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, purpose = %link.purpose, "password set with a link");
+    Ok(user)
+}
+
+/// Writes a new password hash, ends the user's sessions (but `keep`) and voids their links.
+pub async fn set_password_in(
+    tx: &mut WriteTx,
+    tenant: TenantId,
+    user: UserId,
+    hash: &str,
+    keep: Option<workorders_domain::SessionId>,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    users::set_password(tx.conn(), tenant, user, hash, now).await?;
+    sessions::revoke_all_for_user(tx.conn(), tenant, user, keep, "password_changed", now).await?;
+    password_resets::void_for_user(tx.conn(), tenant, user, now).await?;
+    Ok(())
+}
