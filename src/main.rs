@@ -1,6 +1,8 @@
 //! `workorders`: the work-order tracking server.
 //!
-//! `workorders serve [--demo]` runs the API; `workorders openapi` prints the OpenAPI document.
+//! `workorders serve [--demo]` runs the API; `workorders openapi` prints the OpenAPI document;
+//! `workorders backup`, `workorders tenant create`, `workorders secret-key generate` and
+//! `workorders rekey` are the operator's commands (see the README's operations section).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +12,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use workorders_api::config::{LogFormat, Secret, Settings};
 use workorders_api::{Application, openapi, telemetry};
+
+mod ops;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +36,83 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Write a consistent copy of the database while servers keep running (SQLite: an
+    /// online snapshot; PostgreSQL: `pg_dump --format=custom`).
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The file to write (must not exist).
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Companies (tenants) on this server.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// The key that seals secrets at rest.
+    #[command(subcommand)]
+    SecretKey(SecretKeyCommand),
+    /// Seal every stored secret with the first key of the key file (after a rotation).
+    Rekey {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key file: the new key first, the old ones below it.
+        #[arg(long, env = "WORKORDERS_SECRET_KEY_FILE")]
+        secret_key_file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a company with its first owner, without open sign-up: prints a one-time link
+    /// for the owner to set a password, or reads the password from standard input.
+    Create(Box<TenantCreateArgs>),
+}
+
+#[derive(clap::Args)]
+struct TenantCreateArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Short name used to sign in (lowercase letters, digits, hyphens).
+    #[arg(long)]
+    slug: String,
+    /// The company's name (default: the slug).
+    #[arg(long)]
+    name: Option<String>,
+    /// IANA time zone.
+    #[arg(long, default_value = "Europe/Berlin")]
+    time_zone: String,
+    #[arg(long)]
+    owner_email: String,
+    /// The owner's name (default: the part of the e-mail address before `@`).
+    #[arg(long)]
+    owner_name: Option<String>,
+    /// Read the owner's password from standard input instead of printing a link.
+    #[arg(long)]
+    password_stdin: bool,
+    /// The key file of the servers (the link's record is written like theirs).
+    #[arg(long, env = "WORKORDERS_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
+    /// Base of the printed link (the servers' public URL).
+    #[arg(
+        long,
+        env = "WORKORDERS_PUBLIC_BASE_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    public_base_url: String,
+}
+
+#[derive(Subcommand)]
+enum SecretKeyCommand {
+    /// Print a new random key (one line of a key file).
+    Generate,
+}
+
+/// Which database an operator command works on.
+#[derive(clap::Args)]
+struct DbArgs {
+    /// `sqlite://FILE` or `postgres://USER@HOST:PORT/DB`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://workorders.db")]
+    database_url: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -96,9 +177,10 @@ struct ServeArgs {
         default_value = ""
     )]
     cors_origins: Vec<String>,
-    /// Whether `POST /v1/signup` may create new tenants.
-    #[arg(long, env = "WORKORDERS_SIGNUP_ENABLED", default_value_t = true, action = clap::ArgAction::Set)]
-    signup_enabled: bool,
+    /// Whether `POST /v1/signup` may create new tenants (default: on in development, off
+    /// with `--profile production`).
+    #[arg(long, env = "WORKORDERS_SIGNUP_ENABLED", action = clap::ArgAction::Set)]
+    signup_enabled: Option<bool>,
     /// Create (idempotently) the demo tenant `demo` with its users.
     #[arg(long, env = "WORKORDERS_DEMO")]
     demo: bool,
@@ -167,6 +249,24 @@ struct ServeArgs {
     /// HTTP worker threads (0: one per CPU core).
     #[arg(long, env = "WORKORDERS_WORKERS", default_value_t = 0)]
     workers: usize,
+    /// Key file that seals secrets at rest (webhook secrets, stored replies, queued e-mail):
+    /// one base64 key per line, the current one first (`workorders secret-key generate`).
+    /// Required with `--profile production`; in development a key is created in the data
+    /// directory.
+    #[arg(long, env = "WORKORDERS_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
+    /// Comma-separated CIDRs of reverse proxies whose `Forwarded` / `X-Forwarded-For` is
+    /// believed (e.g. `127.0.0.1/32,10.0.0.0/8`). Empty: the TCP peer is the client.
+    #[arg(
+        long,
+        env = "WORKORDERS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    trusted_proxies: Vec<String>,
+    /// Seconds in which a retried refresh (same token, answer lost) gets the same new pair.
+    #[arg(long, env = "WORKORDERS_REFRESH_GRACE", default_value_t = 30)]
+    refresh_grace: u64,
 }
 
 impl ServeArgs {
@@ -197,7 +297,25 @@ impl ServeArgs {
             .map(|o| o.trim().to_owned())
             .filter(|o| !o.is_empty())
             .collect();
-        settings.signup_enabled = self.signup_enabled;
+        let production = matches!(self.profile, Profile::Production);
+        settings.signup_enabled = self.signup_enabled.unwrap_or(!production);
+        if let Some(path) = &self.secret_key_file {
+            settings.secret_keys = Some(std::sync::Arc::new(read_key_file(path)?));
+        }
+        settings.trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse::<ipnet::IpNet>()
+                    .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!("--trusted-proxies: `{t}` is not a CIDR or an address")
+                    })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        settings.refresh_grace = Duration::from_secs(self.refresh_grace.min(300));
         settings.demo = self.demo;
         settings.workers = self.workers;
         settings.data_dir = self.data_dir;
@@ -267,6 +385,17 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Openapi { output } => write_openapi(output),
+        Command::Backup { db, output } => ops::backup(&db.database_url, &output).await,
+        Command::Tenant(TenantCommand::Create(args)) => tenant_create(*args).await,
+        Command::SecretKey(SecretKeyCommand::Generate) => {
+            workorders_persistence::KeyRing::new_key_line()
+                .map(|line| println!("{line}"))
+                .map_err(Into::into)
+        }
+        Command::Rekey {
+            db,
+            secret_key_file,
+        } => rekey(&db.database_url, &secret_key_file).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -286,4 +415,73 @@ fn write_openapi(output: Option<PathBuf>) -> anyhow::Result<()> {
         None => print!("{text}"),
     }
     Ok(())
+}
+
+fn read_key_file(path: &std::path::Path) -> anyhow::Result<workorders_persistence::KeyRing> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the secret key file {}", path.display()))?;
+    workorders_persistence::KeyRing::from_text(&text)
+        .with_context(|| format!("the secret key file {}", path.display()))
+}
+
+async fn rekey(database_url: &str, key_file: &std::path::Path) -> anyhow::Result<()> {
+    let keys = std::sync::Arc::new(read_key_file(key_file)?);
+    let db = ops::open(database_url).await?.with_keys(keys);
+    let report =
+        workorders_persistence::rekey::reseal(&db, workorders_persistence::rekey::Reseal::All)
+            .await?;
+    for (column, n) in &report.resealed {
+        println!("{column}: {n} sealed with the current key");
+    }
+    println!(
+        "done: {} values; the older keys may now be removed from the key file",
+        report.total()
+    );
+    db.close().await;
+    Ok(())
+}
+
+async fn tenant_create(args: TenantCreateArgs) -> anyhow::Result<()> {
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Some(line.trim_end_matches(['\n', '\r']).to_owned())
+    } else {
+        None
+    };
+    let keys = match &args.secret_key_file {
+        Some(path) => Some(std::sync::Arc::new(read_key_file(path)?)),
+        None => None,
+    };
+    let created = workorders_api::admin::create_tenant(workorders_api::admin::NewTenant {
+        database_url: args.database_url_owned(),
+        keys,
+        slug: args.slug,
+        name: args.name,
+        time_zone: args.time_zone,
+        owner_email: args.owner_email,
+        owner_name: args.owner_name,
+        password,
+        public_base_url: args.public_base_url,
+    })
+    .await?;
+    println!(
+        "created tenant `{}` with owner {}",
+        created.slug, created.owner_email
+    );
+    match created.link {
+        Some((url, expires_at)) => {
+            println!("the owner sets a password here (once, until {expires_at}):\n{url}")
+        }
+        None => println!("the owner signs in with the password given"),
+    }
+    Ok(())
+}
+
+impl TenantCreateArgs {
+    fn database_url_owned(&self) -> String {
+        self.db.database_url.clone()
+    }
 }

@@ -38,7 +38,7 @@ pub fn profile() -> Value {
     })
 }
 
-async fn put_profile(app: &TestApp, t: &Tenant, body: &Value, if_match: Option<&str>) -> Resp {
+pub async fn put_profile(app: &TestApp, t: &Tenant, body: &Value, if_match: Option<&str>) -> Resp {
     let headers: Vec<(&str, &str)> = if_match.map(|v| vec![("if-match", v)]).unwrap_or_default();
     app.send(
         Method::PUT,
@@ -50,7 +50,7 @@ async fn put_profile(app: &TestApp, t: &Tenant, body: &Value, if_match: Option<&
     .await
 }
 
-fn line(name: &str, qty: &str, unit: &str, price: &str, vat: &str) -> Value {
+pub fn line(name: &str, qty: &str, unit: &str, price: &str, vat: &str) -> Value {
     json!({"name": name, "quantity": qty, "unit": unit, "unit_price": price, "vat_rate": vat})
 }
 
@@ -66,7 +66,7 @@ async fn billing_tenant(app: &TestApp) -> (Tenant, Value) {
     (t, order)
 }
 
-async fn order_for(app: &TestApp, t: &Tenant, customer: Value) -> Value {
+pub async fn order_for(app: &TestApp, t: &Tenant, customer: Value) -> Value {
     let process = app
         .published_process(
             &t.token,

@@ -17,7 +17,7 @@ tests!(
 );
 
 /// A tenant with one technician working `hours` every day and a bookable service.
-async fn bookable(app: &TestApp, start: &str, end: &str) -> (Tenant, String, String) {
+pub async fn bookable(app: &TestApp, start: &str, end: &str) -> (Tenant, String, String) {
     let t = app.sign_up().await;
     let (tech, _) = app.user_with_role(&t, "technician").await;
     app.patch(
@@ -53,7 +53,7 @@ async fn bookable(app: &TestApp, start: &str, end: &str) -> (Tenant, String, Str
     (t, tech, service.body["id"].as_str().expect("id").to_owned())
 }
 
-fn customer(email: &str) -> Value {
+pub fn customer(email: &str) -> Value {
     json!({"name": "Jana Becker", "email": email, "phone": "+49 30 5550707", "street": "Ringstraße 4", "postal_code": "12203", "city": "Berlin"})
 }
 

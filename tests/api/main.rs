@@ -17,6 +17,7 @@ mod ops;
 mod oversight;
 mod processes;
 mod scheduling;
+mod secrets;
 mod step_work;
 mod support;
 mod sync;
@@ -111,6 +112,7 @@ fn main() {
         ("oversight", oversight::tests()),
         ("processes", processes::tests()),
         ("scheduling", scheduling::tests()),
+        ("secrets", secrets::tests()),
         ("step_work", step_work::tests()),
         ("sync", sync::tests()),
         ("users", users::tests()),

@@ -674,3 +674,66 @@ pub const PNG: [u8; 67] = [
     0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
     0x42, 0x60, 0x82,
 ];
+
+/// Every text cell of every table (values cast to text), for tests that prove something is
+/// not stored anywhere.
+pub async fn dump_database(app: &TestApp) -> String {
+    let tables: Vec<String> = match app.db.backend() {
+        workorders_persistence::Backend::Sqlite => sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        )
+        .fetch_all(app.db.pool())
+        .await
+        .expect("tables"),
+        workorders_persistence::Backend::Postgres => sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .fetch_all(app.db.pool())
+        .await
+        .expect("tables"),
+    };
+    let mut dump = String::new();
+    for table in tables {
+        let columns: Vec<String> = match app.db.backend() {
+            workorders_persistence::Backend::Sqlite => {
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                    "SELECT name FROM pragma_table_info('{table}')"
+                )))
+                .fetch_all(app.db.pool())
+                .await
+                .expect("columns")
+            }
+            workorders_persistence::Backend::Postgres => sqlx::query_scalar(
+                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
+            )
+            .bind(&table)
+            .fetch_all(app.db.pool())
+            .await
+            .expect("columns"),
+        };
+        for column in columns {
+            let sql = match app.db.backend() {
+                workorders_persistence::Backend::Sqlite => {
+                    format!("SELECT CAST(\"{column}\" AS BLOB) FROM \"{table}\"")
+                }
+                workorders_persistence::Backend::Postgres => format!(
+                    "SELECT convert_to(CAST(\"{column}\" AS TEXT), 'UTF8') FROM \"{table}\""
+                ),
+            };
+            let values: Vec<Option<Vec<u8>>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_all(app.db.pool())
+                .await
+                .unwrap_or_else(|e| panic!("dump {table}.{column}: {e}"));
+            for value in values.into_iter().flatten() {
+                let value = String::from_utf8_lossy(&value);
+                dump.push_str(&table);
+                dump.push('.');
+                dump.push_str(&column);
+                dump.push('=');
+                dump.push_str(&value);
+                dump.push('\n');
+            }
+        }
+    }
+    dump
+}

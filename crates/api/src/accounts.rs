@@ -7,10 +7,12 @@
 
 use chrono::{DateTime, Utc};
 use workorders_domain::auth::{NewPassword, Permission, Role};
+use workorders_domain::tenant::{Slug, TimeZone};
 use workorders_domain::{TenantId, UserId};
 use workorders_mail::templates::Lang;
+use workorders_persistence::tenants::TenantRecord;
 use workorders_persistence::users::UserRecord;
-use workorders_persistence::{WriteTx, password_resets, sessions, users};
+use workorders_persistence::{WriteTx, password_resets, sessions, tenants, users};
 
 use crate::auth::Principal;
 use crate::auth::tokens::{new_token, sha256_hex};
@@ -276,4 +278,60 @@ pub async fn set_password_in(
     sessions::revoke_all_for_user(tx.conn(), tenant, user, keep, "password_changed", now).await?;
     password_resets::void_for_user(tx.conn(), tenant, user, now).await?;
     Ok(())
+}
+
+/// A new company and its first owner.
+pub struct NewTenant {
+    pub slug: Slug,
+    pub company_name: String,
+    pub time_zone: TimeZone,
+    pub owner_name: String,
+    pub owner_email: workorders_domain::user::Email,
+    /// Argon2 hash, or [`crate::auth::password::NO_PASSWORD`] (the owner sets it by link).
+    pub owner_password_hash: String,
+}
+
+/// Creates a tenant with its owner inside the caller's transaction (sign-up, and
+/// `workorders tenant create`). 409 `slug_taken` when the slug is used.
+pub async fn create_tenant(
+    tx: &mut WriteTx,
+    input: NewTenant,
+    now: DateTime<Utc>,
+) -> ApiResult<(TenantRecord, UserRecord)> {
+    let tenant_id = TenantId::new();
+    let tenant = tenants::insert(
+        tx.conn(),
+        tenant_id,
+        &input.slug,
+        &input.company_name,
+        input.time_zone,
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if e.is_conflict("tenants_slug_key") {
+            ApiError::conflict(
+                codes::SLUG_TAKEN,
+                format!("the slug `{}` is taken", input.slug),
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    let owner = UserRecord {
+        id: UserId::new(),
+        tenant_id,
+        email: input.owner_email,
+        name: input.owner_name,
+        role: Role::Owner,
+        skills: Vec::new(),
+        phone: None,
+        home_base: None,
+        active: true,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let owner = users::insert(tx.conn(), &owner, &input.owner_password_hash).await?;
+    Ok((tenant, owner))
 }

@@ -7,10 +7,12 @@
 //! authentication ([`auth`]), metrics and request ids ([`observability`]).
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod billing_worker;
 pub mod blobs;
+pub mod client_ip;
 pub mod config;
 pub mod demo;
 pub mod demo_billing;

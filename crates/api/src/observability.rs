@@ -342,10 +342,7 @@ pub async fn public_cors(
     let origin_value = HeaderValue::from_str(&origin).ok();
     if req.method() == actix_web::http::Method::OPTIONS {
         // Preflights count toward the client's budget like the requests they announce.
-        let client = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_default();
+        let client = crate::client_ip::of_service_request(&req);
         let limited = req
             .app_data::<web::Data<AppState>>()
             .map(|s| s.public_ip_limiter.attempt(&client));

@@ -19,16 +19,11 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use workorders_persistence::idempotency::{self, KeyPolicy};
 use workorders_persistence::{Db, DbOptions, KeyRing};
 
-use crate::auth::jwt::JwtKeys;
-use crate::auth::password::PasswordHasher;
-use crate::auth::rate_limit::RateLimiter;
 use crate::auth::tokens::random_bytes;
 use crate::config::{Secret, Settings};
 use crate::error::{ApiError, Problem, codes};
 use crate::extract::{path_config, query_config};
-use crate::observability::{
-    Metrics, problem_details, public_cors, request_id_header, track_metrics,
-};
+use crate::observability::{problem_details, public_cors, request_id_header, track_metrics};
 use crate::openapi::{ApiDoc, openapi};
 use crate::operations::Operations;
 use crate::state::AppState;
@@ -129,38 +124,7 @@ impl Application {
             tracing::warn!(error = %e, "could not refresh planner statistics");
         }
         let secret = jwt_secret(&settings)?;
-        let state = AppState {
-            db,
-            jwt: Arc::new(JwtKeys::new(
-                &secret,
-                &settings.jwt_issuer,
-                &settings.jwt_audience,
-                settings.access_token_ttl,
-            )),
-            passwords: PasswordHasher::new()?,
-            login_limiter: Arc::new(RateLimiter::new(
-                settings.login_max_failures,
-                settings.login_failure_window,
-                settings.auth_attempts_per_minute,
-            )),
-            public_ip_limiter: Arc::new(RateLimiter::new(
-                0,
-                Duration::from_secs(60),
-                settings.public_per_ip_per_minute,
-            )),
-            public_tenant_limiter: Arc::new(RateLimiter::new(
-                0,
-                Duration::from_secs(60),
-                settings.public_per_tenant_per_minute,
-            )),
-            metrics: Arc::new(Metrics::new()),
-            slot_cache: Arc::new(crate::scheduling::SlotCache::default()),
-            analytics_permits: Arc::new(tokio::sync::Semaphore::new(2)),
-            blobs: Arc::new(crate::blobs::FsBlobStore::new(
-                settings.data_dir.join("attachments"),
-            )),
-            settings: Arc::new(settings),
-        };
+        let state = AppState::new(db, settings, &secret)?;
         if state.settings.demo {
             crate::demo::seed(&state)
                 .await
@@ -359,7 +323,7 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .wrap(from_fn(problem_details))
             .wrap(from_fn(track_metrics))
             .wrap(from_fn(request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
     })
     .shutdown_timeout(shutdown_secs);
     if workers > 0 {

@@ -340,6 +340,9 @@ pub struct RefreshTokenState {
     pub family_revoked: bool,
     /// The token is past its expiry.
     pub expired: bool,
+    /// The token was exchanged within the grace period, the token it was exchanged for is
+    /// still unused, and that pair is on record: a retry whose answer was lost.
+    pub retry_within_grace: bool,
 }
 
 /// What to do with a presented refresh token.
@@ -352,12 +355,18 @@ pub enum RefreshDecision {
     RevokeFamily,
     /// Refuse without side effects (expired or already revoked).
     Reject,
+    /// A handheld on a bad network retried a refresh whose answer it lost: answer with the
+    /// same pair again (no new token, no revocation).
+    ReplaySuccessor,
 }
 
-/// The rotation rule (OAuth 2.0 Security BCP, refresh token rotation with reuse detection).
+/// The rotation rule (OAuth 2.0 Security BCP, refresh token rotation with reuse detection,
+/// with a short grace period for retries, like Auth0's reuse interval).
 pub fn decide_refresh(state: RefreshTokenState) -> RefreshDecision {
     if state.family_revoked {
         RefreshDecision::Reject
+    } else if state.used && state.retry_within_grace {
+        RefreshDecision::ReplaySuccessor
     } else if state.used {
         RefreshDecision::RevokeFamily
     } else if state.expired {
@@ -461,12 +470,17 @@ mod tests {
 
     proptest! {
         /// Only a fresh, unexpired token of a live family rotates; a used token of a live
-        /// family always revokes the family.
+        /// family revokes the family, unless it is a retry within the grace period, which gets
+        /// the same pair again; nothing revives a revoked family.
         #[test]
-        fn refresh_rule(used: bool, family_revoked: bool, expired: bool) {
-            let decision = decide_refresh(RefreshTokenState { used, family_revoked, expired });
+        fn refresh_rule(used: bool, family_revoked: bool, expired: bool, retry_within_grace: bool) {
+            let decision = decide_refresh(RefreshTokenState { used, family_revoked, expired, retry_within_grace });
             prop_assert_eq!(decision == RefreshDecision::Rotate, !used && !family_revoked && !expired);
-            prop_assert_eq!(decision == RefreshDecision::RevokeFamily, used && !family_revoked);
+            prop_assert_eq!(decision == RefreshDecision::RevokeFamily, used && !family_revoked && !retry_within_grace);
+            prop_assert_eq!(decision == RefreshDecision::ReplaySuccessor, used && !family_revoked && retry_within_grace);
+            if family_revoked {
+                prop_assert_eq!(decision, RefreshDecision::Reject);
+            }
         }
     }
 }

@@ -314,10 +314,64 @@ impl Db {
         &self.clock
     }
 
-    /// Applies the embedded migrations of this backend.
+    /// Applies the embedded migrations of this backend. Migrations are forward-only: a
+    /// database that a newer version already migrated is refused with a clear error
+    /// ([`StoreError::SchemaTooNew`]) instead of being touched.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let known = self
+            .backend
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0);
+        let applied: Result<Option<i64>, sqlx::Error> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await;
+        // No table yet: a new database.
+        if let Ok(Some(applied)) = applied
+            && applied > known
+        {
+            return Err(StoreError::SchemaTooNew { applied, known });
+        }
         self.backend.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// The newest schema version this binary knows.
+    pub fn schema_version(&self) -> i64 {
+        self.backend
+            .migrator()
+            .iter()
+            .map(|m| m.version)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Writes a consistent copy of a SQLite database to `path` (`VACUUM INTO`: one read
+    /// snapshot, writers go on). Not for PostgreSQL (use `pg_dump`).
+    pub async fn backup_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                "VACUUM INTO is SQLite only; use pg_dump for PostgreSQL".into(),
+            )));
+        }
+        let target = path.to_string_lossy().replace('\'', "''");
+        let mut conn = self.pool.acquire().await.store()?;
+        conn.execute(sqlx::AssertSqlSafe(format!("VACUUM INTO '{target}'")))
+            .await
+            .store()?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check` of a SQLite database (`ok` when sound).
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&self.pool)
+            .await
+            .store()?;
+        Ok(rows.join("; "))
     }
 
     /// True when the database answers and every embedded migration has been applied.

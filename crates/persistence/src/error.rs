@@ -19,6 +19,13 @@ pub enum StoreError {
         purpose: &'static str,
         source: crate::KeyError,
     },
+    /// The database was migrated by a newer version of the server than this one.
+    #[error(
+        "the database schema is at version {applied}, newer than this binary knows ({known}): \
+         a newer workorders has upgraded it. Migrations only go forward: run that newer version, \
+         or restore the backup taken before the upgrade to go back"
+    )]
+    SchemaTooNew { applied: i64, known: i64 },
     /// The database failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),

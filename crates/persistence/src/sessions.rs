@@ -21,9 +21,17 @@ pub struct RefreshTokenRow {
     pub used_at: Option<DateTime<Utc>>,
     pub session_revoked_at: Option<DateTime<Utc>>,
     pub session_expires_at: DateTime<Utc>,
+    /// The pair this token was exchanged for, sealed (within the refresh grace period a
+    /// retry gets it again).
+    pub successor_sealed: Option<String>,
+    /// Whether the token it was exchanged for has been used in turn.
+    pub successor_used: bool,
 }
 
-/// Starts a session with its first refresh token.
+/// Purpose of the sealed successor pairs.
+pub const SUCCESSOR: &str = "refresh_successor";
+
+/// Starts a session with its first refresh token; returns the token's id.
 #[allow(clippy::too_many_arguments)]
 pub async fn create(
     conn: &mut AnyConnection,
@@ -34,7 +42,7 @@ pub async fn create(
     token_expires_at: DateTime<Utc>,
     session_expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Uuid, StoreError> {
     sqlx::query(
         "INSERT INTO sessions (id, tenant_id, user_id, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -50,19 +58,20 @@ pub async fn create(
     add_token(conn, session, token_hash, token_expires_at, now).await
 }
 
-/// Adds a refresh token to a session.
+/// Adds a refresh token to a session; returns its id.
 pub async fn add_token(
     conn: &mut AnyConnection,
     session: SessionId,
     token_hash: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Uuid, StoreError> {
+    let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO refresh_tokens (id, session_id, token_hash, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(Uuid::now_v7().to_string())
+    .bind(id.to_string())
     .bind(session.to_string())
     .bind(token_hash)
     .bind(format_instant(now))
@@ -70,6 +79,23 @@ pub async fn add_token(
     .execute(conn)
     .await
     .store()?;
+    Ok(id)
+}
+
+/// Records what a rotated token was exchanged for (the new token's id and the sealed pair).
+pub async fn set_successor(
+    conn: &mut AnyConnection,
+    token_id: Uuid,
+    successor_id: Uuid,
+    sealed_pair: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE refresh_tokens SET successor_id = $1, successor_sealed = $2 WHERE id = $3")
+        .bind(successor_id.to_string())
+        .bind(sealed_pair)
+        .bind(token_id.to_string())
+        .execute(conn)
+        .await
+        .store()?;
     Ok(())
 }
 
@@ -79,8 +105,10 @@ pub async fn find_token(
 ) -> Result<Option<RefreshTokenRow>, StoreError> {
     let row = sqlx::query(
         "SELECT t.id AS token_id, t.session_id, s.tenant_id, s.user_id, t.expires_at, t.used_at, \
-         s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at \
-         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1",
+         s.revoked_at AS session_revoked_at, s.expires_at AS session_expires_at, t.successor_sealed, \
+         CASE WHEN n.used_at IS NULL THEN 0 ELSE 1 END AS successor_used \
+         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+         LEFT JOIN refresh_tokens n ON n.id = t.successor_id WHERE t.token_hash = $1",
     )
     .bind(token_hash)
     .fetch_optional(conn)
@@ -96,6 +124,8 @@ pub async fn find_token(
             used_at: row.opt_instant("used_at")?,
             session_revoked_at: row.opt_instant("session_revoked_at")?,
             session_expires_at: row.instant("session_expires_at")?,
+            successor_sealed: row.opt_text("successor_sealed")?,
+            successor_used: row.int("successor_used")? != 0,
         })
     })
     .transpose()

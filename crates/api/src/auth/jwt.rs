@@ -1,5 +1,5 @@
-//! Short-lived access tokens: HS256 JWTs with `iss`, `aud`, `exp`, `iat`, `typ` checked and
-//! only the configured algorithm accepted.
+//! Short-lived access tokens: HS256 JWTs with `iss`, `aud`, `exp`, `nbf`, `typ` checked (30 s
+//! leeway for clock skew) and only the configured algorithm accepted.
 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -27,6 +27,8 @@ pub struct AccessClaims {
     /// Token type; only `access` is accepted as a bearer token.
     pub typ: String,
     pub iat: i64,
+    /// Not valid before (the time of issue).
+    pub nbf: i64,
     pub exp: i64,
     pub jti: Uuid,
 }
@@ -45,7 +47,8 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = 30;
         Self {
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
@@ -74,6 +77,7 @@ impl JwtKeys {
             sid: session,
             typ: ACCESS_TYPE.to_owned(),
             iat: now.timestamp(),
+            nbf: now.timestamp(),
             exp: now.timestamp() + ttl,
             jti: Uuid::now_v7(),
         };
@@ -89,6 +93,9 @@ impl JwtKeys {
                 let detail = match e.kind() {
                     jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                         "the access token has expired; refresh it"
+                    }
+                    jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                        "the access token is not valid yet (check the clock)"
                     }
                     _ => "the access token is not valid",
                 };
@@ -148,6 +155,61 @@ mod tests {
         let (token, _) = a
             .issue(UserId::new(), TenantId::new(), SessionId::new(), long_ago)
             .expect("issue");
+        assert!(a.verify(&token).is_err());
+    }
+
+    #[test]
+    fn tokens_from_the_future_are_refused_beyond_the_leeway() {
+        let a = keys("a-secret-that-is-at-least-32-bytes!!");
+        let now = workorders_persistence::now();
+        let (soon, _) = a
+            .issue(
+                UserId::new(),
+                TenantId::new(),
+                SessionId::new(),
+                now + chrono::Duration::seconds(20),
+            )
+            .expect("issue");
+        assert!(a.verify(&soon).is_ok(), "within the leeway");
+        let (later, _) = a
+            .issue(
+                UserId::new(),
+                TenantId::new(),
+                SessionId::new(),
+                now + chrono::Duration::minutes(5),
+            )
+            .expect("issue");
+        assert!(a.verify(&later).is_err(), "nbf five minutes ahead");
+        // A token without nbf is refused.
+        #[derive(serde::Serialize)]
+        struct NoNbf {
+            iss: &'static str,
+            aud: &'static str,
+            sub: UserId,
+            tid: TenantId,
+            sid: SessionId,
+            typ: &'static str,
+            iat: i64,
+            exp: i64,
+            jti: Uuid,
+        }
+        let claims = NoNbf {
+            iss: "workorders",
+            aud: "workorders-api",
+            sub: UserId::new(),
+            tid: TenantId::new(),
+            sid: SessionId::new(),
+            typ: "access",
+            iat: now.timestamp(),
+            exp: now.timestamp() + 60,
+            jti: Uuid::now_v7(),
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"a-secret-that-is-at-least-32-bytes!!"),
+        )
+        .expect("encode");
         assert!(a.verify(&token).is_err());
     }
 

@@ -32,12 +32,12 @@ pub struct TokenRequest {
 }
 
 /// A token pair.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// Short-lived JWT for `Authorization: Bearer`.
     pub access_token: String,
     #[schema(example = "Bearer")]
-    pub token_type: &'static str,
+    pub token_type: String,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: i64,
@@ -57,7 +57,8 @@ fn secs(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
-/// Issues a token pair for a new or continuing session, inside the caller's transaction.
+/// Issues a token pair for a new or continuing session, inside the caller's transaction;
+/// returns it with the id of its refresh token.
 async fn token_pair(
     state: &AppState,
     conn: &mut workorders_persistence::Conn,
@@ -65,21 +66,22 @@ async fn token_pair(
     tenant: TenantId,
     session: Option<(SessionId, DateTime<Utc>)>,
     now: DateTime<Utc>,
-) -> ApiResult<TokenResponse> {
+) -> ApiResult<(TokenResponse, uuid::Uuid)> {
     let refresh = new_token("rt_").map_err(ApiError::internal)?;
     let refresh_ttl = chrono::Duration::seconds(secs(state.settings.refresh_token_ttl));
-    let session_id = match session {
+    let (session_id, token_id) = match session {
         Some((id, session_expires_at)) => {
             let expires_at = (now + refresh_ttl).min(session_expires_at);
-            sessions::add_token(conn, id, &sha256_hex(&refresh), expires_at, now).await?;
-            id
+            let token_id =
+                sessions::add_token(conn, id, &sha256_hex(&refresh), expires_at, now).await?;
+            (id, token_id)
         }
         None => {
             let id = SessionId::new();
             let session_expires_at =
                 now + chrono::Duration::seconds(secs(state.settings.session_max_age));
             let expires_at = (now + refresh_ttl).min(session_expires_at);
-            sessions::create(
+            let token_id = sessions::create(
                 conn,
                 id,
                 tenant,
@@ -90,17 +92,20 @@ async fn token_pair(
                 now,
             )
             .await?;
-            id
+            (id, token_id)
         }
     };
     let (access_token, expires_in) = state.jwt.issue(user, tenant, session_id, now)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        refresh_token: refresh,
-        refresh_expires_in: secs(state.settings.refresh_token_ttl),
-    })
+    Ok((
+        TokenResponse {
+            access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in,
+            refresh_token: refresh,
+            refresh_expires_in: secs(state.settings.refresh_token_ttl),
+        },
+        token_id,
+    ))
 }
 
 fn bad_credentials() -> ApiError {
@@ -167,7 +172,7 @@ pub async fn create_token(
     limiter.record_success(&account);
     let now = workorders_persistence::now();
     let mut tx = state.db.begin_write().await?;
-    let tokens = token_pair(&state, tx.conn(), user.id, user.tenant_id, None, now).await?;
+    let (tokens, _) = token_pair(&state, tx.conn(), user.id, user.tenant_id, None, now).await?;
     tx.commit().await?;
     tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "signed in");
     Ok(HttpResponse::Ok().json(tokens))
@@ -177,13 +182,15 @@ pub async fn create_token(
 ///
 /// Exchanges a refresh token for a new token pair. Every refresh token works once: presenting
 /// one that was already used revokes its whole session (someone holds a copy), and both the
-/// old and new tokens stop working.
+/// old and new tokens stop working. One exception keeps handhelds on bad networks signed
+/// in: the same token presented again within the grace period (30 s by default,
+/// `--refresh-grace`) while the new token is still unused gets the same new pair again.
 #[utoipa::path(
     operation_id = "refreshToken",
     tag = "auth",
     request_body = RefreshRequest,
     responses(
-        (status = 200, description = "New token pair", body = TokenResponse),
+        (status = 200, description = "New token pair (or, for a retry within the grace period, the same one)", body = TokenResponse),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
@@ -198,16 +205,27 @@ pub async fn refresh_token(
             "the refresh token is not valid; sign in again",
         )
     };
+    let hash = sha256_hex(&body.refresh_token);
     let now = workorders_persistence::now();
+    let grace = chrono::Duration::from_std(state.settings.refresh_grace).unwrap_or_default();
     let mut tx = state.db.begin_write().await?;
-    let token = sessions::find_token(tx.conn(), &sha256_hex(&body.refresh_token))
+    let mut token = sessions::find_token(tx.conn(), &hash)
         .await?
         .ok_or_else(invalid)?;
-    let decision = decide_refresh(RefreshTokenState {
-        used: token.used_at.is_some(),
-        family_revoked: token.session_revoked_at.is_some(),
-        expired: token.expires_at <= now || token.session_expires_at <= now,
-    });
+    let mut decision = decide(&token, now, grace);
+    if decision == RefreshDecision::Rotate
+        && !sessions::mark_used(tx.conn(), token.token_id, now).await?
+    {
+        // Another request exchanged it meanwhile (PostgreSQL: it committed while this one
+        // waited): decide again on what it left.
+        token = sessions::find_token(tx.conn(), &hash)
+            .await?
+            .ok_or_else(invalid)?;
+        decision = decide(&token, now, grace);
+        if decision == RefreshDecision::Rotate {
+            decision = RefreshDecision::RevokeFamily;
+        }
+    }
     let reused = || {
         ApiError::unauthenticated(
             codes::REFRESH_TOKEN_REUSED,
@@ -216,6 +234,18 @@ pub async fn refresh_token(
     };
     match decision {
         RefreshDecision::Reject => Err(invalid()),
+        RefreshDecision::ReplaySuccessor => {
+            let sealed = token.successor_sealed.as_deref().ok_or_else(invalid)?;
+            let pair: TokenResponse = state
+                .db
+                .keys()
+                .open(sessions::SUCCESSOR, sealed)
+                .map_err(ApiError::internal)
+                .and_then(|text| serde_json::from_str(&text).map_err(ApiError::internal))?;
+            drop(tx);
+            tracing::info!(session_id = %token.session_id, "refresh retried within the grace period: same pair");
+            Ok(HttpResponse::Ok().json(pair))
+        }
         RefreshDecision::RevokeFamily => {
             sessions::revoke(tx.conn(), token.session_id, "refresh_token_reused", now).await?;
             tx.commit().await?;
@@ -223,18 +253,13 @@ pub async fn refresh_token(
             Err(reused())
         }
         RefreshDecision::Rotate => {
-            if !sessions::mark_used(tx.conn(), token.token_id, now).await? {
-                sessions::revoke(tx.conn(), token.session_id, "refresh_token_reused", now).await?;
-                tx.commit().await?;
-                return Err(reused());
-            }
             let user = users::get_in(tx.conn(), token.tenant_id, token.user_id).await?;
             if !user.is_some_and(|u| u.active) {
                 sessions::revoke(tx.conn(), token.session_id, "user_deactivated", now).await?;
                 tx.commit().await?;
                 return Err(invalid());
             }
-            let tokens = token_pair(
+            let (tokens, successor) = token_pair(
                 &state,
                 tx.conn(),
                 token.user_id,
@@ -243,10 +268,35 @@ pub async fn refresh_token(
                 now,
             )
             .await?;
+            let sealed = state
+                .db
+                .keys()
+                .seal(
+                    sessions::SUCCESSOR,
+                    &serde_json::to_string(&tokens).map_err(ApiError::internal)?,
+                )
+                .map_err(ApiError::internal)?;
+            sessions::set_successor(tx.conn(), token.token_id, successor, &sealed).await?;
             tx.commit().await?;
             Ok(HttpResponse::Ok().json(tokens))
         }
     }
+}
+
+/// The rotation rule applied to a stored token.
+fn decide(
+    token: &sessions::RefreshTokenRow,
+    now: DateTime<Utc>,
+    grace: chrono::Duration,
+) -> RefreshDecision {
+    decide_refresh(RefreshTokenState {
+        used: token.used_at.is_some(),
+        family_revoked: token.session_revoked_at.is_some(),
+        expired: token.expires_at <= now || token.session_expires_at <= now,
+        retry_within_grace: token.used_at.is_some_and(|at| now - at < grace)
+            && token.successor_sealed.is_some()
+            && !token.successor_used,
+    })
 }
 
 /// Sign out

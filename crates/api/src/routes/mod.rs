@@ -195,11 +195,10 @@ pub fn ok_versioned(version: i64, body: &impl Serialize) -> HttpResponse {
     builder.json(body)
 }
 
-/// The client's address as seen by this server (the peer, not a forwarded header).
+/// The client's address: the peer, or behind a trusted proxy the forwarded client
+/// (`--trusted-proxies`, see [`crate::client_ip`]).
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned())
+    crate::client_ip::of_request(req)
 }
 
 /// Deserializes a field that may be absent (leave unchanged), `null` (clear) or a value.

@@ -3,12 +3,10 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use workorders_domain::auth::{NewPassword, Role};
+use workorders_domain::ValidationErrors;
+use workorders_domain::auth::NewPassword;
 use workorders_domain::tenant::{Slug, TimeZone, parse_display_name};
 use workorders_domain::user::Email;
-use workorders_domain::{TenantId, UserId, ValidationErrors};
-use workorders_persistence::users::UserRecord;
-use workorders_persistence::{tenants, users};
 
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::ValidJson;
@@ -148,43 +146,21 @@ pub async fn sign_up(
         .passwords
         .hash(input.owner_password.expose().to_owned())
         .await?;
-    let now = workorders_persistence::now();
-    let tenant_id = TenantId::new();
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
-    let tenant = tenants::insert(
-        tx.conn(),
-        tenant_id,
-        &input.slug,
-        &input.company_name,
-        input.time_zone,
+    let (tenant, owner) = crate::accounts::create_tenant(
+        &mut tx,
+        crate::accounts::NewTenant {
+            slug: input.slug,
+            company_name: input.company_name,
+            time_zone: input.time_zone,
+            owner_name: input.owner_name,
+            owner_email: input.owner_email,
+            owner_password_hash: password_hash,
+        },
         now,
     )
-    .await
-    .map_err(|e| {
-        if e.is_conflict("tenants_slug_key") {
-            ApiError::conflict(
-                codes::SLUG_TAKEN,
-                format!("the slug `{}` is taken", input.slug),
-            )
-        } else {
-            e.into()
-        }
-    })?;
-    let owner = UserRecord {
-        id: UserId::new(),
-        tenant_id,
-        email: input.owner_email,
-        name: input.owner_name,
-        role: Role::Owner,
-        skills: Vec::new(),
-        phone: None,
-        home_base: None,
-        active: true,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let owner = users::insert(tx.conn(), &owner, &password_hash).await?;
+    .await?;
     tx.commit().await?;
     tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, "tenant signed up");
     let version = tenant.version;
