@@ -13,6 +13,7 @@ mod billing;
 mod booking;
 mod contract;
 mod customers;
+mod input;
 mod ops;
 mod oversight;
 mod processes;
@@ -108,6 +109,7 @@ fn main() {
         ("booking", booking::tests()),
         ("contract", contract::tests()),
         ("customers", customers::tests()),
+        ("input", input::tests()),
         ("ops", ops::tests()),
         ("oversight", oversight::tests()),
         ("processes", processes::tests()),

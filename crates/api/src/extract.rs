@@ -111,8 +111,167 @@ fn json_pointer(path: &serde_path_to_error::Path) -> String {
     pointer
 }
 
-/// Parses a JSON body with problem-details errors.
+/// Whether a JSON text holds, inside a string, a control character that no request may
+/// carry (see [`workorders_domain::text::is_forbidden_control`]): as an escape (`\u0000`,
+/// `\b`, `\f`) or raw (C1 controls in UTF-8). A fast scan; the slow path finds where.
+fn has_forbidden_control(body: &[u8]) -> bool {
+    let mut i = 0;
+    let mut in_string = false;
+    while i < body.len() {
+        let b = body[i];
+        if !in_string {
+            if b == b'"' {
+                in_string = true;
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = false,
+            b'\\' => {
+                match body.get(i + 1) {
+                    Some(b'b' | b'f') => return true,
+                    Some(b'u') => {
+                        let code = body
+                            .get(i + 2..i + 6)
+                            .and_then(|h| std::str::from_utf8(h).ok())
+                            .and_then(|h| u32::from_str_radix(h, 16).ok());
+                        if let Some(c) = code.and_then(char::from_u32)
+                            && workorders_domain::text::is_forbidden_control(c)
+                        {
+                            return true;
+                        }
+                        i += 4;
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            // DEL raw (JSON allows it unescaped).
+            0x7f => return true,
+            // C1 controls as raw UTF-8: 0xC2 0x80..=0x9F.
+            0xC2 if body.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)) => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// No list in any request body may have more items than this (a backstop: each list field
+/// has its own, smaller limit, documented as `maxItems`).
+pub const MAX_LIST_ITEMS: usize = 1000;
+
+/// The number of items of the longest array in a JSON text (a scan; strings skipped).
+fn longest_array(body: &[u8]) -> usize {
+    let mut stack: Vec<(bool, usize)> = Vec::new(); // (is array, items)
+    let mut longest = 0;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in body {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                if let Some((true, n)) = stack.last_mut()
+                    && *n == 0
+                {
+                    *n = 1;
+                }
+            }
+            b'[' | b'{' => {
+                if let Some((true, n)) = stack.last_mut()
+                    && *n == 0
+                {
+                    *n = 1;
+                }
+                stack.push((b == b'[', 0));
+            }
+            b']' | b'}' => {
+                if let Some((true, n)) = stack.pop() {
+                    longest = longest.max(n);
+                }
+            }
+            b',' => {
+                if let Some((true, n)) = stack.last_mut() {
+                    *n += 1;
+                }
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            _ => {
+                if let Some((true, n)) = stack.last_mut()
+                    && *n == 0
+                {
+                    *n = 1;
+                }
+            }
+        }
+    }
+    longest
+}
+
+/// The JSON pointer of the first string (or key) holding a forbidden control character.
+fn find_control(value: &serde_json::Value, pointer: &mut String) -> Option<(String, char)> {
+    let bad = |s: &str| {
+        s.chars()
+            .find(|c| workorders_domain::text::is_forbidden_control(*c))
+    };
+    match value {
+        serde_json::Value::String(s) => bad(s).map(|c| (pointer.clone(), c)),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            let len = pointer.len();
+            pointer.push_str(&format!("/{i}"));
+            let found = find_control(v, pointer);
+            pointer.truncate(len);
+            found
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let len = pointer.len();
+            pointer.push('/');
+            pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+            let found = bad(k)
+                .map(|c| (pointer.clone(), c))
+                .or_else(|| find_control(v, pointer));
+            pointer.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+/// Parses a JSON body with problem-details errors. No string anywhere in a body (values and
+/// keys, also in free-form parts such as sync payloads) may hold NUL or another control
+/// character but tab, line feed and carriage return: 422 with the field's pointer.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let longest = longest_array(body);
+    if longest > MAX_LIST_ITEMS {
+        return Err(ApiError::BatchTooLarge {
+            detail: format!(
+                "a list of {longest} items; at most {MAX_LIST_ITEMS} items in any list: split the request"
+            ),
+        });
+    }
+    if has_forbidden_control(body)
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some((pointer, c)) = find_control(&value, &mut String::new())
+    {
+        return Err(ApiError::Validation(ValidationErrors::single(
+            pointer,
+            format!(
+                "must not contain the control character U+{:04X}",
+                u32::from(c)
+            ),
+        )));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let mut pointer = json_pointer(error.path());
@@ -279,6 +438,52 @@ mod tests {
     #[allow(dead_code)]
     struct Inner {
         email: String,
+    }
+
+    #[test]
+    fn list_lengths_are_counted() {
+        assert_eq!(
+            longest_array(br#"{"a": [], "b": [1, [2, 3, 4], "x,y"]}"#),
+            3
+        );
+        assert_eq!(longest_array(br#"[{"k": "a,b,c"}, {}]"#), 2);
+        assert_eq!(longest_array(br#"{"s": "[1,2,3]"}"#), 0);
+        let many = format!("[{}]", vec!["0"; 1001].join(","));
+        assert!(matches!(
+            parse_json::<Vec<u8>>(many.as_bytes()),
+            Err(ApiError::BatchTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn control_characters_are_refused_anywhere_with_a_pointer() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Free {
+            payload: serde_json::Value,
+        }
+        for (body, pointer) in [
+            (
+                r#"{"payload": {"notes": ["ok", "a\u0000b"]}}"#,
+                "/payload/notes/1",
+            ),
+            (r#"{"payload": {"k\u001bey": 1}}"#, "/payload/k\u{1b}ey"),
+            (r#"{"payload": "\b"}"#, "/payload"),
+            ("{\"payload\": \"a\u{85}b\"}", "/payload"),
+        ] {
+            match parse_json::<Free>(body.as_bytes()) {
+                Err(ApiError::Validation(errors)) => {
+                    assert_eq!(
+                        errors.0[0].pointer,
+                        pointer.replace("\\u{1b}", "\u{1b}"),
+                        "{body}"
+                    )
+                }
+                other => panic!("{body}: expected a validation error, got {other:?}"),
+            }
+        }
+        // Tabs and line breaks are fine, and so is an escaped backslash before a `u`.
+        assert!(parse_json::<Free>(br#"{"payload": "a\tb\nc\r\\u0000"}"#).is_ok());
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod demo_work;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod input_guard;
 pub mod observability;
 pub mod openapi;
 pub mod operations;

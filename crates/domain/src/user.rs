@@ -67,13 +67,13 @@ pub fn parse_skill(text: &str) -> Result<String, SkillError> {
 pub struct SkillError;
 
 /// Normalises a skill list: each skill valid, duplicates removed, sorted; at most 50 skills.
-pub fn parse_skills(skills: &[String]) -> Result<Vec<String>, SkillError> {
+pub fn parse_skills<S: AsRef<str>>(skills: &[S]) -> Result<Vec<String>, SkillError> {
     if skills.len() > 50 {
         return Err(SkillError);
     }
     let mut parsed = skills
         .iter()
-        .map(|s| parse_skill(s))
+        .map(|s| parse_skill(s.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
     parsed.sort();
     parsed.dedup();

@@ -27,8 +27,10 @@ pub struct AnalyticsQuery {
     #[param(minimum = 1)]
     pub version: Option<i64>,
     /// First day (tenant's time zone) of the orders' creation; default 90 days ago.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub from: Option<NaiveDate>,
     /// Last day (inclusive); default today.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub to: Option<NaiveDate>,
     /// `json` (default) or `csv` (also chosen by `Accept: text/csv`).
     pub format: Option<String>,
@@ -43,7 +45,9 @@ pub struct CompareQuery {
     /// The later version number.
     #[param(minimum = 1)]
     pub b: i64,
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub from: Option<NaiveDate>,
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub to: Option<NaiveDate>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,

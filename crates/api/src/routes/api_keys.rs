@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::auth::{Permission, Scope};
 use workorders_domain::tenant::parse_display_name;
+use workorders_domain::text::Line;
 use workorders_domain::{ApiKeyId, ValidationErrors};
 use workorders_persistence::api_keys::{self, ApiKeyRecord};
 
@@ -78,17 +79,19 @@ impl From<Scope> for ScopeName {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKeyRequest {
-    #[schema(
+    #[schema(value_type = String,
         example = "Accounting sync",
         min_length = 1,
         max_length = 200,
         pattern = r"\S"
     )]
-    pub name: String,
+    pub name: Line<200>,
     /// At least one scope.
-    #[schema(example = json!(["users:read"]), min_items = 1)]
+    #[schema(max_items = 10, example = json!(["users:read"]), min_items = 1)]
+    #[serde(deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>")]
     pub scopes: Vec<ScopeName>,
     /// Optional expiry; must be in the future.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use workorders_domain::appointment::{AppointmentAction, AppointmentStatus};
 use workorders_domain::auth::Permission;
 use workorders_domain::calendar::Span;
+use workorders_domain::text::Text;
 use workorders_domain::{AppointmentId, StepId, UserId, ValidationErrors, WorkOrderId};
 use workorders_persistence::appointments::{self, AppointmentFilter, AppointmentRecord};
 use workorders_persistence::work_orders::{self, NewEvent};
@@ -30,10 +31,15 @@ pub struct CreateAppointmentRequest {
     /// The step the appointment serves (its holder becomes the first assignee's when booked).
     pub step_id: Option<Uuid>,
     /// One or more people (a crew).
+    #[serde(deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>")]
+    #[schema(max_items = 10)]
     pub assignee_ids: Vec<Uuid>,
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub start: DateTime<Utc>,
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub end: DateTime<Utc>,
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub notes: Option<Text<4000>>,
     /// Book outside working hours (dispatchers; never over other appointments).
     #[serde(default)]
     pub override_working_hours: bool,
@@ -43,10 +49,18 @@ pub struct CreateAppointmentRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAppointmentRequest {
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub start: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub end: Option<DateTime<Utc>>,
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 10>"
+    )]
+    #[schema(max_items = 10)]
     pub assignee_ids: Option<Vec<Uuid>>,
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub notes: Option<Text<4000>>,
     #[serde(default)]
     pub override_working_hours: bool,
 }
@@ -66,7 +80,8 @@ pub enum AppointmentActionName {
 #[serde(deny_unknown_fields)]
 pub struct AppointmentActionRequest {
     pub action: AppointmentActionName,
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub reason: Option<Text<1000>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,8 +134,10 @@ pub struct AppointmentListQuery {
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     /// Appointments ending after this instant.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub from: Option<DateTime<Utc>>,
     /// Appointments starting before this instant.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub to: Option<DateTime<Utc>>,
     pub assignee_id: Option<Uuid>,
     pub work_order_id: Option<Uuid>,
@@ -132,8 +149,12 @@ fn validate(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     assignees: &[Uuid],
+    now: DateTime<Utc>,
     errors: &mut ValidationErrors,
 ) {
+    if !workorders_domain::bounds::in_planning_window(start, now) {
+        errors.add("/start", workorders_domain::bounds::PLANNING_WINDOW);
+    }
     if end <= start {
         errors.add("/end", "must be after start");
     }
@@ -237,7 +258,13 @@ pub async fn create_appointment(
     principal.require(Permission::WorkOrdersWrite)?;
     let body = body.into_inner();
     let mut errors = ValidationErrors::new();
-    validate(body.start, body.end, &body.assignee_ids, &mut errors);
+    validate(
+        body.start,
+        body.end,
+        &body.assignee_ids,
+        state.db.now(),
+        &mut errors,
+    );
     errors.finish()?;
     let order_id = WorkOrderId(body.work_order_id);
     let tz = tenant_tz(&state, &principal).await?;
@@ -474,7 +501,7 @@ pub async fn update_appointment(
         .clone()
         .unwrap_or_else(|| current.assignees.iter().map(|u| u.as_uuid()).collect());
     let mut errors = ValidationErrors::new();
-    validate(start, end, &ids, &mut errors);
+    validate(start, end, &ids, state.db.now(), &mut errors);
     errors.finish()?;
     let tz = tenant_tz(&state, &principal).await?;
     let mut tx = state.db.begin_write().await?;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use workorders_domain::auth::NewPassword;
 use workorders_domain::auth::{RefreshDecision, RefreshTokenState, decide_refresh};
+use workorders_domain::text::{Line, Text};
 use workorders_domain::user::Email;
 use workorders_domain::{SessionId, TenantId, UserId};
 use workorders_persistence::{sessions, tenants, users};
@@ -23,12 +24,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// The tenant's slug.
-    #[schema(example = "demo")]
-    pub tenant: String,
-    #[schema(example = "dispatcher@demo.example")]
-    pub email: String,
-    #[schema(example = "demo-password")]
-    pub password: String,
+    #[schema(value_type = String, max_length = 63, example = "demo")]
+    pub tenant: Line<63>,
+    #[schema(value_type = String, max_length = 254, example = "dispatcher@demo.example")]
+    pub email: Line<254>,
+    #[schema(value_type = String, max_length = 1024, example = "demo-password")]
+    pub password: Text<1024>,
 }
 
 /// A token pair.
@@ -50,7 +51,8 @@ pub struct TokenResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    #[schema(value_type = String, max_length = 200)]
+    pub refresh_token: Line<200>,
 }
 
 fn secs(d: std::time::Duration) -> i64 {
@@ -160,7 +162,10 @@ pub async fn create_token(
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    let password_ok = state.passwords.verify(body.password, hash).await?;
+    let password_ok = state
+        .passwords
+        .verify(body.password.into_string(), hash)
+        .await?;
     let user = match user {
         Some(user) if password_ok && user.active => user,
         _ => {
@@ -326,10 +331,10 @@ pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResu
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
     /// The tenant's slug.
-    #[schema(example = "demo", max_length = 63)]
-    pub tenant: String,
-    #[schema(example = "dispatcher@demo.example", max_length = 254)]
-    pub email: String,
+    #[schema(value_type = String, example = "demo", max_length = 63)]
+    pub tenant: Line<63>,
+    #[schema(value_type = String, example = "dispatcher@demo.example", max_length = 254)]
+    pub email: Line<254>,
 }
 
 /// Forgot password
@@ -381,11 +386,11 @@ pub async fn request_password_reset(
 #[serde(deny_unknown_fields)]
 pub struct SetPasswordRequest {
     /// The token from the link (`.../set-password/<token>`).
-    #[schema(max_length = 100)]
-    pub token: String,
+    #[schema(value_type = String, max_length = 100)]
+    pub token: Line<100>,
     /// At least 12 characters.
-    #[schema(example = "a-long-new-password", min_length = 12, max_length = 128)]
-    pub password: String,
+    #[schema(value_type = String, example = "a-long-new-password", min_length = 12, max_length = 128)]
+    pub password: Text<128>,
 }
 
 /// Set a password with a link

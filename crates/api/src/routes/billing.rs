@@ -11,6 +11,7 @@ use workorders_domain::ValidationErrors;
 use workorders_domain::auth::Permission;
 use workorders_domain::billing::is_known_unit;
 use workorders_domain::invoicing::BillingProfile;
+use workorders_domain::text::{Line, Text};
 use workorders_mail::templates::{self, Lang, Template, TemplateKind};
 use workorders_persistence::billing::{self as store, CatalogueItem};
 
@@ -41,86 +42,91 @@ pub struct BillingProfileView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BillingProfileBody {
-    #[schema(example = "Fenster Müller GmbH", max_length = 200)]
-    pub legal_name: Option<String>,
-    #[schema(example = "Hauptstraße 1")]
-    pub street: Option<String>,
-    #[schema(example = "10115")]
-    pub postal_code: Option<String>,
-    #[schema(example = "Berlin")]
-    pub city: Option<String>,
+    #[schema(value_type = Option<String>, example = "Fenster Müller GmbH", max_length = 200)]
+    pub legal_name: Option<Line<200>>,
+    #[schema(value_type = Option<String>, max_length = 200, example = "Hauptstraße 1")]
+    pub street: Option<Line<200>>,
+    #[schema(value_type = Option<String>, max_length = 16, example = "10115")]
+    pub postal_code: Option<Line<16>>,
+    #[schema(value_type = Option<String>, max_length = 200, example = "Berlin")]
+    pub city: Option<Line<200>>,
     /// ISO 3166-1 alpha-2; default `DE`.
-    #[schema(example = "DE")]
-    pub country: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64, example = "DE")]
+    pub country: Option<Line<64>>,
     /// USt-IdNr.
-    #[schema(example = "DE123456789")]
-    pub vat_id: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "DE123456789")]
+    pub vat_id: Option<Line<32>>,
     /// Steuernummer (enough under §19 UStG).
-    #[schema(example = "30/123/45678")]
-    pub tax_number: Option<String>,
-    #[schema(example = "Eva Müller")]
-    pub contact_name: Option<String>,
-    #[schema(example = "+49 30 1234567")]
-    pub contact_phone: Option<String>,
-    #[schema(example = "buchhaltung@fenster-mueller.de")]
-    pub contact_email: Option<String>,
-    #[schema(example = "DE89 3704 0044 0532 0130 00")]
-    pub iban: Option<String>,
-    #[schema(example = "COBADEFFXXX")]
-    pub bic: Option<String>,
-    pub bank_name: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "30/123/45678")]
+    pub tax_number: Option<Line<32>>,
+    #[schema(value_type = Option<String>, max_length = 200, example = "Eva Müller")]
+    pub contact_name: Option<Line<200>>,
+    #[schema(value_type = Option<String>, max_length = 40, example = "+49 30 1234567")]
+    pub contact_phone: Option<Line<40>>,
+    #[schema(value_type = Option<String>, max_length = 254, example = "buchhaltung@fenster-mueller.de")]
+    pub contact_email: Option<Line<254>>,
+    #[schema(value_type = Option<String>, max_length = 42, example = "DE89 3704 0044 0532 0130 00")]
+    pub iban: Option<Line<42>>,
+    #[schema(value_type = Option<String>, max_length = 16, example = "COBADEFFXXX")]
+    pub bic: Option<Line<16>>,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub bank_name: Option<Line<200>>,
     /// Tokens `{YYYY}`, `{YY}`, `{MM}`, `{SEQ}` or `{SEQ:n}` (zero-padded); numbers restart
     /// each year (month) when the pattern has one. Default `RE-{YYYY}-{SEQ:5}`.
-    #[schema(example = "RE-{YYYY}-{SEQ:5}")]
-    pub invoice_number_pattern: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64, example = "RE-{YYYY}-{SEQ:5}")]
+    pub invoice_number_pattern: Option<Line<64>>,
     /// Default `GS-{YYYY}-{SEQ:5}`.
-    pub credit_note_number_pattern: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub credit_note_number_pattern: Option<Line<64>>,
     /// Default `AN-{YYYY}-{SEQ:5}`.
-    pub quote_number_pattern: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub quote_number_pattern: Option<Line<64>>,
     /// Days until an invoice is due (default 14).
     #[schema(example = 14, maximum = 365)]
     pub payment_terms_days: Option<u32>,
     /// `19`, `7` or `0`: the rate of new catalogue items and free lines by default.
-    #[schema(example = "19")]
-    pub default_vat_rate: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "19")]
+    pub default_vat_rate: Option<Line<32>>,
     /// Kleinunternehmer under §19 UStG: no VAT, with the exemption note on every invoice.
     #[serde(default)]
     pub small_business: bool,
     /// `de` (default) or `en`: invoice PDFs and customer e-mails.
-    #[schema(example = "de")]
-    pub language: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 8, example = "de")]
+    pub language: Option<Line<8>>,
 }
 
 impl From<BillingProfile> for BillingProfileBody {
     fn from(p: BillingProfile) -> Self {
         Self {
-            legal_name: p.legal_name,
-            street: p.street,
-            postal_code: p.postal_code,
-            city: p.city,
-            country: p.country,
-            vat_id: p.vat_id,
-            tax_number: p.tax_number,
-            contact_name: p.contact_name,
-            contact_phone: p.contact_phone,
-            contact_email: p.contact_email,
-            iban: p.iban,
-            bic: p.bic,
-            bank_name: p.bank_name,
-            invoice_number_pattern: p.invoice_number_pattern,
-            credit_note_number_pattern: p.credit_note_number_pattern,
-            quote_number_pattern: p.quote_number_pattern,
+            legal_name: p.legal_name.map(Line::trusted),
+            street: p.street.map(Line::trusted),
+            postal_code: p.postal_code.map(Line::trusted),
+            city: p.city.map(Line::trusted),
+            country: p.country.map(Line::trusted),
+            vat_id: p.vat_id.map(Line::trusted),
+            tax_number: p.tax_number.map(Line::trusted),
+            contact_name: p.contact_name.map(Line::trusted),
+            contact_phone: p.contact_phone.map(Line::trusted),
+            contact_email: p.contact_email.map(Line::trusted),
+            iban: p.iban.map(Line::trusted),
+            bic: p.bic.map(Line::trusted),
+            bank_name: p.bank_name.map(Line::trusted),
+            invoice_number_pattern: p.invoice_number_pattern.map(Line::trusted),
+            credit_note_number_pattern: p.credit_note_number_pattern.map(Line::trusted),
+            quote_number_pattern: p.quote_number_pattern.map(Line::trusted),
             payment_terms_days: p.payment_terms_days,
-            default_vat_rate: p.default_vat_rate,
+            default_vat_rate: p.default_vat_rate.map(Line::trusted),
             small_business: p.small_business,
-            language: p.language,
+            language: p.language.map(Line::trusted),
         }
     }
 }
 
 impl From<BillingProfileBody> for BillingProfile {
     fn from(b: BillingProfileBody) -> Self {
-        let trim = |v: Option<String>| v.map(|s| s.trim().to_owned());
+        fn trim<const N: usize>(v: Option<Line<N>>) -> Option<String> {
+            v.map(|s| s.trim().to_owned())
+        }
         Self {
             legal_name: trim(b.legal_name),
             street: trim(b.street),
@@ -135,13 +141,13 @@ impl From<BillingProfileBody> for BillingProfile {
             iban: trim(b.iban).map(|v| v.to_uppercase()),
             bic: trim(b.bic).map(|v| v.to_uppercase()),
             bank_name: trim(b.bank_name),
-            invoice_number_pattern: b.invoice_number_pattern,
-            credit_note_number_pattern: b.credit_note_number_pattern,
-            quote_number_pattern: b.quote_number_pattern,
+            invoice_number_pattern: b.invoice_number_pattern.map(String::from),
+            credit_note_number_pattern: b.credit_note_number_pattern.map(String::from),
+            quote_number_pattern: b.quote_number_pattern.map(String::from),
             payment_terms_days: b.payment_terms_days,
-            default_vat_rate: b.default_vat_rate,
+            default_vat_rate: b.default_vat_rate.map(String::from),
             small_business: b.small_business,
-            language: b.language,
+            language: b.language.map(String::from),
         }
     }
 }
@@ -319,28 +325,28 @@ impl From<&CatalogueItem> for CatalogueItemView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogueItemRequest {
-    #[schema(example = "CU-15-3M", min_length = 1, max_length = 50)]
-    pub code: String,
+    #[schema(value_type = String, example = "CU-15-3M", min_length = 1, max_length = 50)]
+    pub code: Line<50>,
     pub kind: ItemKind,
-    #[schema(example = "Copper pipe 15 mm", min_length = 1, max_length = 200)]
-    pub name: String,
-    #[schema(max_length = 1000)]
-    pub description: Option<String>,
+    #[schema(value_type = String, example = "Copper pipe 15 mm", min_length = 1, max_length = 200)]
+    pub name: Line<200>,
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub description: Option<Text<1000>>,
     /// UN/ECE Recommendation 20 unit code (`HUR` hour, `C62` piece, `MTR` metre, ...).
-    #[schema(example = "MTR")]
-    pub unit: String,
+    #[schema(value_type = String, max_length = 16, example = "MTR")]
+    pub unit: Line<16>,
     /// Net price per unit, decimal string, at most 4 decimals.
-    #[schema(example = "12.50", pattern = r"^[0-9]{1,9}(\.[0-9]{1,4})?$")]
-    pub unit_price: String,
+    #[schema(value_type = String, max_length = 32, example = "12.50", pattern = r"^[0-9]{1,9}(\.[0-9]{1,4})?$")]
+    pub unit_price: Line<32>,
     /// `19`, `7` or `0`; default: the profile's default rate (19).
-    #[schema(example = "19")]
-    pub vat_rate: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "19")]
+    pub vat_rate: Option<Line<32>>,
     /// Labour: the role the rate applies to.
-    #[schema(example = "technician")]
-    pub role: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "technician")]
+    pub role: Option<Line<32>>,
     /// Labour: the skill the rate applies to.
-    #[schema(example = "glazing")]
-    pub skill: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 50, example = "glazing")]
+    pub skill: Option<Line<50>>,
     /// Default true; inactive items are not used for new documents.
     pub active: Option<bool>,
 }
@@ -432,18 +438,19 @@ pub async fn create_catalogue_item(
     let item = CatalogueItem {
         id: Uuid::now_v7(),
         tenant_id: principal.tenant_id,
-        code: body.code,
+        code: body.code.into_string(),
         kind: body.kind.as_str().to_owned(),
         name: body.name.trim().to_owned(),
-        description: body.description,
-        unit: body.unit,
-        unit_price: body.unit_price,
+        description: body.description.map(String::from),
+        unit: body.unit.into_string(),
+        unit_price: body.unit_price.into_string(),
         vat_rate: body
             .vat_rate
-            .or(profile.default_vat_rate)
-            .unwrap_or_else(|| "19".to_owned()),
-        role: body.role,
-        skill: body.skill,
+            .or(profile.default_vat_rate.map(Line::trusted))
+            .unwrap_or_else(|| Line::trusted("19".to_owned()))
+            .into_string(),
+        role: body.role.map(String::from),
+        skill: body.skill.map(String::from),
         active: body.active.unwrap_or(true),
         version: 1,
         created_at: now,
@@ -593,17 +600,17 @@ pub async fn update_catalogue_item(
         .ok_or(ApiError::NotFound)?;
     check_version(if_match, item.version)?;
     let expected = item.version;
-    item.code = body.code;
+    item.code = body.code.into_string();
     item.kind = body.kind.as_str().to_owned();
     item.name = body.name.trim().to_owned();
-    item.description = body.description;
-    item.unit = body.unit;
-    item.unit_price = body.unit_price;
+    item.description = body.description.map(String::from);
+    item.unit = body.unit.into_string();
+    item.unit_price = body.unit_price.into_string();
     if let Some(rate) = body.vat_rate {
-        item.vat_rate = rate;
+        item.vat_rate = rate.into_string();
     }
-    item.role = body.role;
-    item.skill = body.skill;
+    item.role = body.role.map(String::from);
+    item.skill = body.skill.map(String::from);
     item.active = body.active.unwrap_or(item.active);
     if !store::update_item(tx.conn(), &item, expected, now)
         .await
@@ -642,10 +649,10 @@ pub struct EmailTemplateView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailTemplateRequest {
-    #[schema(example = "Ihre Rechnung {{invoice_number}}", max_length = 200)]
-    pub subject: String,
-    #[schema(max_length = 20000)]
-    pub body: String,
+    #[schema(value_type = String, example = "Ihre Rechnung {{invoice_number}}", max_length = 200)]
+    pub subject: Line<200>,
+    #[schema(value_type = String, max_length = 20000)]
+    pub body: Text<20000>,
 }
 
 fn parse_kind_lang(kind: &str, lang: &str) -> ApiResult<(TemplateKind, Lang)> {
@@ -736,8 +743,8 @@ pub async fn put_email_template(
     let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
     let body = body.into_inner();
     let template = Template {
-        subject: body.subject,
-        body: body.body,
+        subject: body.subject.into_string(),
+        body: body.body.into_string(),
     };
     templates::validate(kind, &template)
         .map_err(|e| ApiError::invalid(&format!("/{}", e.field), e.message.clone()))?;

@@ -2,6 +2,7 @@
 //! iCalendar feed each person can subscribe to.
 
 use std::collections::BTreeMap;
+use workorders_domain::text::{Line, Text};
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, post, put, web};
@@ -26,35 +27,63 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntervalBody {
-    #[schema(
+    #[schema(value_type = String, max_length = 16,
         example = "08:00",
         pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
     )]
-    pub start: String,
-    #[schema(
+    pub start: Line<16>,
+    #[schema(value_type = String, max_length = 16,
         example = "16:30",
         pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"
     )]
-    pub end: String,
+    pub end: Line<16>,
 }
 
 /// Working hours per weekday in the tenant's time zone; several intervals a day.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct WeeklyHoursBody {
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>",
+        default
+    )]
+    #[schema(max_items = 10)]
     pub monday: Vec<IntervalBody>,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>",
+        default
+    )]
+    #[schema(max_items = 10)]
     pub tuesday: Vec<IntervalBody>,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>",
+        default
+    )]
+    #[schema(max_items = 10)]
     pub wednesday: Vec<IntervalBody>,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>",
+        default
+    )]
+    #[schema(max_items = 10)]
     pub thursday: Vec<IntervalBody>,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>",
+        default
+    )]
+    #[schema(max_items = 10)]
     pub friday: Vec<IntervalBody>,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>",
+        default
+    )]
+    #[schema(max_items = 10)]
     pub saturday: Vec<IntervalBody>,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>",
+        default
+    )]
+    #[schema(max_items = 10)]
     pub sunday: Vec<IntervalBody>,
 }
 
@@ -63,7 +92,10 @@ pub struct WeeklyHoursBody {
 #[serde(deny_unknown_fields)]
 pub struct ExceptionBody {
     #[schema(value_type = String, example = "2026-12-24")]
+    #[serde(deserialize_with = "workorders_domain::bounds::day")]
     pub date: NaiveDate,
+    #[serde(deserialize_with = "workorders_domain::bounds::capped::<_, _, 10>")]
+    #[schema(max_items = 10)]
     pub intervals: Vec<IntervalBody>,
 }
 
@@ -71,7 +103,11 @@ pub struct ExceptionBody {
 #[serde(deny_unknown_fields)]
 pub struct CalendarRequest {
     pub weekly_hours: WeeklyHoursBody,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 400>",
+        default
+    )]
+    #[schema(max_items = 400)]
     pub exceptions: Vec<ExceptionBody>,
     /// Kept free before and after each appointment, minutes (0–240).
     #[serde(default)]
@@ -98,11 +134,14 @@ pub struct CalendarView {
 #[serde(deny_unknown_fields)]
 pub struct AbsenceRequest {
     /// `vacation`, `sick` or `other`.
-    #[schema(example = "vacation")]
-    pub kind: String,
+    #[schema(value_type = String, max_length = 32, example = "vacation")]
+    pub kind: Line<32>,
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub start: DateTime<Utc>,
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub end: DateTime<Utc>,
-    pub note: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub note: Option<Text<2000>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,8 +167,8 @@ pub struct FeedLink {
 fn to_body(days: &[LocalInterval]) -> Vec<IntervalBody> {
     days.iter()
         .map(|i| IntervalBody {
-            start: format_clock(i.start),
-            end: format_clock(i.end),
+            start: Line::trusted(format_clock(i.start)),
+            end: Line::trusted(format_clock(i.end)),
         })
         .collect()
 }
@@ -347,12 +386,15 @@ pub async fn create_absence(
     if body.end - body.start > Duration::days(366) {
         errors.add("/end", "at most a year");
     }
+    if !workorders_domain::bounds::in_planning_window(body.start, state.db.now()) {
+        errors.add("/start", workorders_domain::bounds::PLANNING_WINDOW);
+    }
     errors.finish()?;
     let record = AbsenceRecord {
         id: AbsenceId::new(),
         tenant_id: principal.tenant_id,
         user_id: user,
-        kind: body.kind,
+        kind: body.kind.into_string(),
         start: body.start,
         end: body.end,
         note: body

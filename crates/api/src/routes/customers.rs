@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_domain::auth::Permission;
 use workorders_domain::tenant::parse_display_name;
+use workorders_domain::text::{Line, Text};
 use workorders_domain::user::Email;
 use workorders_domain::{CustomerId, SiteId, TenantId, ValidationErrors};
 use workorders_persistence::customers::{self, Address, CustomerRecord, Deleted, SiteRecord};
@@ -22,34 +23,41 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
-    #[schema(example = "Hauptstraße 5")]
-    pub street: Option<String>,
-    #[schema(example = "10115")]
-    pub postal_code: Option<String>,
-    #[schema(example = "Berlin")]
-    pub city: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 200, example = "Hauptstraße 5")]
+    pub street: Option<Line<200>>,
+    #[schema(value_type = Option<String>, max_length = 16, example = "10115")]
+    pub postal_code: Option<Line<16>>,
+    #[schema(value_type = Option<String>, max_length = 200, example = "Berlin")]
+    pub city: Option<Line<200>>,
     /// ISO 3166-1 alpha-2 country code.
-    #[schema(example = "DE")]
-    pub country: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64, example = "DE")]
+    pub country: Option<Line<64>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomerRequest {
-    #[schema(example = "Familie Schneider", min_length = 1, max_length = 200)]
-    pub name: String,
-    #[schema(example = "schneider@example.com")]
-    pub email: Option<String>,
-    #[schema(example = "+49 30 555 0101")]
-    pub phone: Option<String>,
+    #[schema(value_type = String, example = "Familie Schneider", min_length = 1, max_length = 200)]
+    pub name: Line<200>,
+    #[schema(value_type = Option<String>, max_length = 254, example = "schneider@example.com")]
+    pub email: Option<Line<254>>,
+    #[schema(value_type = Option<String>, max_length = 40, example = "+49 30 555 0101")]
+    pub phone: Option<Line<40>>,
     pub billing_address: Option<AddressBody>,
     /// VAT identification number (e.g. `DE123456789`).
-    pub vat_id: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32)]
+    pub vat_id: Option<Line<32>>,
     /// Buyer reference for e-invoices (Leitweg-ID for public buyers).
-    pub buyer_reference: Option<String>,
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub buyer_reference: Option<Line<200>>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub notes: Option<Text<4000>>,
     /// Service addresses to create with the customer.
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 50>",
+        default
+    )]
+    #[schema(max_items = 50)]
     pub sites: Vec<CreateSiteRequest>,
 }
 
@@ -57,43 +65,44 @@ pub struct CreateCustomerRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomerRequest {
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Line<200>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub email: Option<Option<String>>,
+    #[schema(max_length = 254, value_type = Option<String>)]
+    pub email: Option<Option<Line<254>>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
+    #[schema(max_length = 40, value_type = Option<String>)]
+    pub phone: Option<Option<Line<40>>>,
     pub billing_address: Option<AddressBody>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub vat_id: Option<Option<String>>,
+    #[schema(max_length = 32, value_type = Option<String>)]
+    pub vat_id: Option<Option<Line<32>>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub buyer_reference: Option<Option<String>>,
+    #[schema(max_length = 200, value_type = Option<String>)]
+    pub buyer_reference: Option<Option<Line<200>>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub notes: Option<Option<String>>,
+    #[schema(max_length = 4000, value_type = Option<String>)]
+    pub notes: Option<Option<Text<4000>>>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSiteRequest {
-    #[schema(example = "Wohnhaus")]
-    pub label: Option<String>,
-    #[schema(example = "Gartenweg 12")]
-    pub street: String,
-    #[schema(example = "10247")]
-    pub postal_code: String,
-    #[schema(example = "Berlin")]
-    pub city: String,
+    #[schema(value_type = Option<String>, max_length = 200, example = "Wohnhaus")]
+    pub label: Option<Line<200>>,
+    #[schema(value_type = String, max_length = 200, example = "Gartenweg 12")]
+    pub street: Line<200>,
+    #[schema(value_type = String, max_length = 16, example = "10247")]
+    pub postal_code: Line<16>,
+    #[schema(value_type = String, max_length = 200, example = "Berlin")]
+    pub city: Line<200>,
     /// ISO 3166-1 alpha-2, default `DE`.
-    #[schema(example = "DE")]
-    pub country: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64, example = "DE")]
+    pub country: Option<Line<64>>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub notes: Option<Text<4000>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -169,10 +178,10 @@ impl From<CustomerRecord> for CustomerView {
             email: c.email,
             phone: c.phone,
             billing_address: AddressBody {
-                street: c.billing_address.street,
-                postal_code: c.billing_address.postal_code,
-                city: c.billing_address.city,
-                country: c.billing_address.country,
+                street: c.billing_address.street.map(Line::trusted),
+                postal_code: c.billing_address.postal_code.map(Line::trusted),
+                city: c.billing_address.city.map(Line::trusted),
+                country: c.billing_address.country.map(Line::trusted),
             },
             vat_id: c.vat_id,
             buyer_reference: c.buyer_reference,

@@ -28,7 +28,9 @@ use crate::workflow::{self, DbAssigner, actor_of, ensure_visible};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SuggestQuery {
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub start: DateTime<Utc>,
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub end: DateTime<Utc>,
 }
 
@@ -140,8 +142,10 @@ pub async fn suggest_assignee(
 #[into_params(parameter_in = Query)]
 pub struct StaffSlotQuery {
     #[param(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub from: Option<NaiveDate>,
     #[param(value_type = Option<String>)]
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub to: Option<NaiveDate>,
     pub postal_code: Option<String>,
 }
@@ -231,6 +235,7 @@ pub struct ScheduleStepRequest {
     /// The service that defines duration, who may take it and the assignment rule.
     pub service_id: Uuid,
     /// A start from `listServiceSlots`.
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub start: DateTime<Utc>,
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use workorders_domain::auth::Permission;
 use workorders_domain::billing::{Computed, InvoiceStatus, LineInput, TaxTreatment};
 use workorders_domain::invoicing;
+use workorders_domain::text::{Line, Text};
 use workorders_domain::{CustomerId, WorkOrderId};
 use workorders_persistence::billing::{self as store, InvoiceFilter, InvoiceRecord, PaymentRecord};
 use workorders_persistence::emails::{self, EmailRecord};
@@ -19,7 +20,7 @@ use workorders_persistence::work_orders;
 use crate::auth::Principal;
 use crate::billing::{self, Buyer};
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
@@ -48,28 +49,29 @@ pub struct LineView {
 #[serde(deny_unknown_fields)]
 pub struct LineRequest {
     /// Code of a catalogue item.
-    #[schema(example = "WIN-120-140", max_length = 50)]
-    pub item_code: Option<String>,
-    #[schema(
+    #[schema(value_type = Option<String>, example = "WIN-120-140", max_length = 50)]
+    pub item_code: Option<Line<50>>,
+    #[schema(value_type = Option<String>,
         example = "Fenster 120 × 140 cm, 3-fach verglast",
         min_length = 1,
         max_length = 200
     )]
-    pub name: Option<String>,
-    #[schema(max_length = 1000)]
-    pub description: Option<String>,
-    /// Decimal string, non-zero, at most 4 decimals.
-    #[schema(example = "2")]
-    pub quantity: String,
+    pub name: Option<Line<200>>,
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub description: Option<Text<1000>>,
+    /// Decimal string, greater than zero, at most 4 decimals. Lines are never negative: a
+    /// discount is a lower price, a correction of an issued invoice is a credit note.
+    #[schema(value_type = String, max_length = 32, example = "2")]
+    pub quantity: Line<32>,
     /// UN/ECE Recommendation 20 unit code.
-    #[schema(example = "C62")]
-    pub unit: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 16, example = "C62")]
+    pub unit: Option<Line<16>>,
     /// Net price per unit, decimal string, at most 4 decimals.
-    #[schema(example = "640.00")]
-    pub unit_price: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "640.00")]
+    pub unit_price: Option<Line<32>>,
     /// `19`, `7` or `0` (ignored under §19 and reverse charge).
-    #[schema(example = "19")]
-    pub vat_rate: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "19")]
+    pub vat_rate: Option<Line<32>>,
 }
 
 /// The active catalogue when any line refers to it.
@@ -116,12 +118,12 @@ pub fn parse_lines(
             },
             None => None,
         };
-        let pick = |given: &Option<String>,
+        let pick = |given: Option<&str>,
                     field: &str,
                     from_item: Option<&String>,
                     errors: &mut workorders_domain::ValidationErrors| {
-            match given.as_ref().or(from_item) {
-                Some(v) => Some(v.clone()),
+            match given.or(from_item.map(String::as_str)) {
+                Some(v) => Some(v.to_owned()),
                 None => {
                     errors.add(
                         format!("{pointer}/{i}/{field}"),
@@ -131,16 +133,26 @@ pub fn parse_lines(
                 }
             }
         };
-        let name = pick(&l.name, "name", item.map(|c| &c.name), &mut errors);
-        let unit = pick(&l.unit, "unit", item.map(|c| &c.unit), &mut errors);
+        let name = pick(
+            l.name.as_deref(),
+            "name",
+            item.map(|c| &c.name),
+            &mut errors,
+        );
+        let unit = pick(
+            l.unit.as_deref(),
+            "unit",
+            item.map(|c| &c.unit),
+            &mut errors,
+        );
         let price = pick(
-            &l.unit_price,
+            l.unit_price.as_deref(),
             "unit_price",
             item.map(|c| &c.unit_price),
             &mut errors,
         );
         let rate = pick(
-            &l.vat_rate,
+            l.vat_rate.as_deref(),
             "vat_rate",
             item.map(|c| &c.vat_rate),
             &mut errors,
@@ -169,7 +181,8 @@ pub fn parse_lines(
                 description: l
                     .description
                     .clone()
-                    .or_else(|| item.and_then(|c| c.description.clone())),
+                    .or_else(|| item.and_then(|c| c.description.clone()).map(Text::trusted))
+                    .map(String::from),
                 quantity,
                 unit,
                 unit_price,
@@ -410,15 +423,21 @@ async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<In
 pub struct CreateInvoiceRequest {
     /// The lines; absent: from the order (its accepted quote, else the time logged in the
     /// field × the labour rates plus the materials used, priced from the catalogue).
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 500>"
+    )]
+    #[schema(max_items = 500)]
     pub lines: Option<Vec<LineRequest>>,
     /// `regular` (default), or `reverse_charge` (§13b; the customer needs a VAT id).
     /// Small businesses (§19) are always `small_business`.
-    #[schema(value_type = Option<String>, example = "regular")]
-    pub treatment: Option<String>,
+    #[schema(max_length = 32, value_type = Option<String>, example = "regular")]
+    pub treatment: Option<Line<32>>,
     /// Delivery date (BT-72); default: when the order's last step finished.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub delivery_date: Option<NaiveDate>,
-    #[schema(max_length = 2000)]
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub notes: Option<Text<2000>>,
     /// Issue at once (default false: a draft to review).
     pub issue: Option<bool>,
 }
@@ -505,7 +524,7 @@ pub async fn create_invoice(
             treatment,
             source: source.to_owned(),
             delivery_date: delivery,
-            notes: body.notes,
+            notes: body.notes.map(String::from),
         },
         now,
     )?;
@@ -536,8 +555,10 @@ pub struct InvoiceQuery {
     /// Only unpaid invoices past their due date.
     pub overdue: Option<bool>,
     /// Issued on or after this day.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub issued_from: Option<NaiveDate>,
     /// Issued on or before this day.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub issued_to: Option<NaiveDate>,
     /// `invoice` or `credit_note`.
     pub kind: Option<String>,
@@ -636,12 +657,18 @@ pub async fn get_invoice(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateInvoiceRequest {
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 500>"
+    )]
+    #[schema(max_items = 500)]
     pub lines: Option<Vec<LineRequest>>,
-    #[schema(value_type = Option<String>)]
-    pub treatment: Option<String>,
+    #[schema(max_length = 32, value_type = Option<String>)]
+    pub treatment: Option<Line<32>>,
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub delivery_date: Option<NaiveDate>,
-    #[schema(max_length = 2000)]
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub notes: Option<Text<2000>>,
 }
 
 fn immutable(invoice: &InvoiceRecord) -> ApiError {
@@ -716,7 +743,7 @@ pub async fn update_invoice(
         invoice.delivery_date = d;
     }
     if body.notes.is_some() {
-        invoice.notes = body.notes;
+        invoice.notes = body.notes.map(String::from);
     }
     invoice.computed = billing::compute(&invoice.lines, invoice.treatment, "/lines")?;
     invoice.grand_total = billing::cents(invoice.computed.totals.grand_total)?;
@@ -810,8 +837,8 @@ pub async fn issue_invoice(
 #[serde(deny_unknown_fields)]
 pub struct SendDocumentRequest {
     /// Recipient; default: the customer's e-mail address.
-    #[schema(example = "rechnung@kunde.de", max_length = 254)]
-    pub to: Option<String>,
+    #[schema(value_type = Option<String>, example = "rechnung@kunde.de", max_length = 254)]
+    pub to: Option<Line<254>>,
 }
 
 /// Send an invoice
@@ -838,10 +865,10 @@ pub async fn send_invoice(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: Option<ValidJson<SendDocumentRequest>>,
+    body: OptionalJson<SendDocumentRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
-    let to = body.and_then(|b| b.into_inner().to);
+    let to = body.0.and_then(|b| b.to);
     let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
@@ -854,7 +881,7 @@ pub async fn send_invoice(
             allowed_actions: Vec::new(),
         });
     }
-    let mail = billing::queue_invoice_email(&mut tx, &invoice, to, now).await?;
+    let mail = billing::queue_invoice_email(&mut tx, &invoice, to.map(String::from), now).await?;
     if let Some(order) = invoice.work_order_id {
         billing::complete_steps(
             &mut tx,
@@ -875,13 +902,14 @@ pub async fn send_invoice(
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
     /// Amount received, decimal string with at most 2 decimals.
-    #[schema(example = "500.00")]
-    pub amount: String,
+    #[schema(value_type = String, max_length = 32, example = "500.00")]
+    pub amount: Line<32>,
+    #[serde(deserialize_with = "workorders_domain::bounds::day")]
     pub paid_on: NaiveDate,
-    #[schema(example = "bank_transfer", max_length = 50)]
-    pub method: Option<String>,
-    #[schema(max_length = 200)]
-    pub reference: Option<String>,
+    #[schema(value_type = Option<String>, example = "bank_transfer", max_length = 50)]
+    pub method: Option<Line<50>>,
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub reference: Option<Line<200>>,
 }
 
 /// Record a payment
@@ -946,8 +974,8 @@ pub async fn record_payment(
         billing::Payment {
             cents,
             paid_on: body.paid_on,
-            method: body.method,
-            reference: body.reference,
+            method: body.method.map(String::from),
+            reference: body.reference.map(String::from),
             recorded_by: Some(recorder(&principal)),
         },
         now,
@@ -966,8 +994,8 @@ pub async fn record_payment(
 #[serde(deny_unknown_fields)]
 pub struct CreditNoteRequest {
     /// Why the invoice is corrected (printed on the credit note).
-    #[schema(example = "Rechnung an falsche Anschrift", max_length = 500)]
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, example = "Rechnung an falsche Anschrift", max_length = 500)]
+    pub reason: Option<Text<500>>,
 }
 
 /// Cancel an invoice with a credit note
@@ -992,10 +1020,10 @@ pub async fn create_credit_note(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: Option<ValidJson<CreditNoteRequest>>,
+    body: OptionalJson<CreditNoteRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
-    let reason = body.and_then(|b| b.into_inner().reason);
+    let reason = body.0.and_then(|b| b.reason);
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid("/reason", "at most 500 characters"));
     }

@@ -1,6 +1,7 @@
 //! Process maps: processes, their versioned step lists, publishing and archiving.
 
 use std::collections::HashSet;
+use workorders_domain::text::{Line, Text};
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -83,19 +84,22 @@ impl From<Evidence> for EvidenceName {
 #[serde(deny_unknown_fields)]
 pub struct ResponsibleBody {
     pub role: Option<RoleName>,
-    #[serde(default)]
-    #[schema(example = json!(["glazing"]))]
-    pub skills: Vec<String>,
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 50>",
+        default
+    )]
+    #[schema(max_items = 50, value_type = Vec<String>, example = json!(["glazing"]))]
+    pub skills: Vec<Line<50>>,
     pub user_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistItemBody {
-    #[schema(example = "measure_openings")]
-    pub key: String,
-    #[schema(example = "Measure all window openings")]
-    pub label: String,
+    #[schema(value_type = String, max_length = 64, example = "measure_openings")]
+    pub key: Line<64>,
+    #[schema(value_type = String, max_length = 200, example = "Measure all window openings")]
+    pub label: Line<200>,
     /// Must be checked before the step can be completed (default true).
     #[serde(default = "yes")]
     pub required: bool,
@@ -110,11 +114,12 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct StepBody {
     /// Stable key, unique in the version: lowercase letters, digits, `_`.
-    #[schema(example = "estimate_visit")]
-    pub key: String,
-    #[schema(example = "Sales rep visits the customer and measures")]
-    pub name: String,
-    pub description: Option<String>,
+    #[schema(value_type = String, max_length = 64, example = "estimate_visit")]
+    pub key: Line<64>,
+    #[schema(value_type = String, max_length = 200, example = "Sales rep visits the customer and measures")]
+    pub name: Line<200>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Text<4000>>,
     pub responsible: ResponsibleBody,
     /// Default `manual`.
     #[serde(default = "manual")]
@@ -122,16 +127,25 @@ pub struct StepBody {
     /// Past this time after activation the step is overdue.
     #[schema(example = 2880)]
     pub target_duration_minutes: Option<u32>,
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 50>",
+        default
+    )]
+    #[schema(max_items = 50)]
     pub checklist: Vec<ChecklistItemBody>,
     /// Evidence required before completion.
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 5>",
+        default
+    )]
+    #[schema(max_items = 5)]
     pub evidence: Vec<EvidenceName>,
     /// May be skipped with a reason (default false).
     #[serde(default)]
     pub skippable: bool,
     /// Consecutive steps with the same group run in parallel.
-    pub parallel_group: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64)]
+    pub parallel_group: Option<Line<64>>,
 }
 
 fn manual() -> HandlingName {
@@ -174,7 +188,7 @@ impl StepBody {
             }
         };
         StepDefinition {
-            key: self.key,
+            key: self.key.into_string(),
             name: self.name.trim().to_owned(),
             description: self
                 .description
@@ -190,14 +204,14 @@ impl StepBody {
                 .checklist
                 .into_iter()
                 .map(|c| ChecklistItem {
-                    key: c.key,
+                    key: c.key.into_string(),
                     label: c.label.trim().to_owned(),
                     required: c.required,
                 })
                 .collect(),
             evidence: self.evidence.into_iter().map(Evidence::from).collect(),
             skippable: self.skippable,
-            parallel_group: self.parallel_group,
+            parallel_group: self.parallel_group.map(String::from),
         }
     }
 
@@ -205,7 +219,7 @@ impl StepBody {
         let responsible = match &d.responsible {
             Responsible::Role { role, skills } => ResponsibleBody {
                 role: Some((*role).into()),
-                skills: skills.clone(),
+                skills: skills.iter().cloned().map(Line::trusted).collect(),
                 user_id: None,
             },
             Responsible::User { user_id } => ResponsibleBody {
@@ -215,9 +229,9 @@ impl StepBody {
             },
         };
         Self {
-            key: d.key.clone(),
-            name: d.name.clone(),
-            description: d.description.clone(),
+            key: Line::trusted(d.key.clone()),
+            name: Line::trusted(d.name.clone()),
+            description: d.description.clone().map(Text::trusted),
             responsible,
             handling: HANDLINGS
                 .iter()
@@ -228,14 +242,14 @@ impl StepBody {
                 .checklist
                 .iter()
                 .map(|c| ChecklistItemBody {
-                    key: c.key.clone(),
-                    label: c.label.clone(),
+                    key: Line::trusted(c.key.clone()),
+                    label: Line::trusted(c.label.clone()),
                     required: c.required,
                 })
                 .collect(),
             evidence: d.evidence.iter().map(|e| EvidenceName::from(*e)).collect(),
             skippable: d.skippable,
-            parallel_group: d.parallel_group.clone(),
+            parallel_group: d.parallel_group.clone().map(Line::trusted),
         }
     }
 }
@@ -352,24 +366,33 @@ async fn view_of(state: &AppState, p: ProcessRecord) -> ApiResult<ProcessView> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProcessRequest {
-    #[schema(example = "Fenstertausch", min_length = 1, max_length = 200)]
-    pub name: String,
-    pub description: Option<String>,
+    #[schema(value_type = String, example = "Fenstertausch", min_length = 1, max_length = 200)]
+    pub name: Line<200>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Text<4000>>,
     /// Optional steps of a first draft version.
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 100>"
+    )]
+    #[schema(max_items = 100)]
     pub steps: Option<Vec<StepBody>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProcessRequest {
-    #[schema(min_length = 1, max_length = 200)]
-    pub name: Option<String>,
-    pub description: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Option<Line<200>>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Text<4000>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateVersionRequest {
+    #[serde(deserialize_with = "workorders_domain::bounds::capped::<_, _, 100>")]
+    #[schema(max_items = 100)]
     pub steps: Vec<StepBody>,
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use workorders_domain::appointment::{AppointmentAction, AppointmentStatus};
 use workorders_domain::calendar::Span;
 use workorders_domain::tenant::parse_display_name;
+use workorders_domain::text::{Line, Text};
 use workorders_domain::user::Email;
 use workorders_domain::work_order::{Channel, Command, Priority};
 use workorders_domain::{
@@ -119,9 +120,11 @@ pub async fn list_public_services(
 pub struct SlotQuery {
     /// First local date (default today).
     #[param(value_type = Option<String>, example = "2026-12-01")]
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub from: Option<NaiveDate>,
     /// Last local date (default a week after `from`; at most 31 days).
     #[param(value_type = Option<String>, example = "2026-12-07")]
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub to: Option<NaiveDate>,
     /// The customer's postal code (service area).
     #[param(example = "10115")]
@@ -241,18 +244,18 @@ pub async fn list_slots(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookingCustomer {
-    #[schema(example = "Jana Becker", min_length = 1, max_length = 200)]
-    pub name: String,
-    #[schema(example = "jana.becker@example.com")]
-    pub email: String,
-    #[schema(example = "+49 30 555 0707")]
-    pub phone: Option<String>,
-    #[schema(example = "Ringstraße 4")]
-    pub street: String,
-    #[schema(example = "12203")]
-    pub postal_code: String,
-    #[schema(example = "Berlin")]
-    pub city: String,
+    #[schema(value_type = String, example = "Jana Becker", min_length = 1, max_length = 200)]
+    pub name: Line<200>,
+    #[schema(value_type = String, max_length = 254, example = "jana.becker@example.com")]
+    pub email: Line<254>,
+    #[schema(value_type = Option<String>, max_length = 40, example = "+49 30 555 0707")]
+    pub phone: Option<Line<40>>,
+    #[schema(value_type = String, max_length = 200, example = "Ringstraße 4")]
+    pub street: Line<200>,
+    #[schema(value_type = String, max_length = 16, example = "12203")]
+    pub postal_code: Line<16>,
+    #[schema(value_type = String, max_length = 200, example = "Berlin")]
+    pub city: Line<200>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
 }
@@ -262,10 +265,11 @@ pub struct BookingCustomer {
 pub struct CreateBookingRequest {
     pub service_id: Uuid,
     /// A start from `listSlots`.
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub start: DateTime<Utc>,
     pub customer: BookingCustomer,
-    #[schema(max_length = 2000)]
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub notes: Option<Text<2000>>,
     /// The customer agreed to the processing of their data for this booking. Must be true.
     pub consent: bool,
 }
@@ -775,13 +779,15 @@ pub async fn get_booking(
 #[serde(deny_unknown_fields)]
 pub struct RescheduleRequest {
     /// A new start from `listSlots`.
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub start: DateTime<Utc>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBookingRequest {
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub reason: Option<Text<1000>>,
 }
 
 /// Reschedule a booking

@@ -3,6 +3,7 @@
 //! the step the quote waits on; an accepted quote is frozen and becomes the invoice's lines.
 
 use std::collections::BTreeMap;
+use workorders_domain::text::{Line, Text};
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -22,7 +23,7 @@ use workorders_persistence::{WriteTx, tenants};
 use crate::auth::Principal;
 use crate::billing::{self, Outgoing};
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
 use crate::routes::invoices::{LineRequest, LineView, catalogue_for, line_views, parse_lines};
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
@@ -92,17 +93,20 @@ fn view(q: &QuoteRecord, today: NaiveDate) -> QuoteView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteRequest {
+    #[serde(deserialize_with = "workorders_domain::bounds::capped::<_, _, 500>")]
+    #[schema(max_items = 500)]
     pub lines: Vec<LineRequest>,
     /// Last day the customer can accept.
+    #[serde(deserialize_with = "workorders_domain::bounds::day")]
     pub valid_until: NaiveDate,
     /// Key of the order's step the answer completes (e.g. the step "quote accepted").
-    #[schema(example = "quote")]
-    pub step_key: Option<String>,
-    #[schema(max_length = 2000)]
-    pub notes: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64, example = "quote")]
+    pub step_key: Option<Line<64>>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub notes: Option<Text<2000>>,
     /// `regular` (default) or `reverse_charge`.
-    #[schema(example = "regular")]
-    pub treatment: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 32, example = "regular")]
+    pub treatment: Option<Line<32>>,
 }
 
 async fn check_request(
@@ -202,9 +206,9 @@ pub async fn create_quote(
         work_order_id: order.order.id,
         number: pattern.format(today, u64::try_from(seq).unwrap_or_default()),
         status: QuoteStatus::Draft,
-        step_key: body.step_key,
+        step_key: body.step_key.map(String::from),
         valid_until: body.valid_until,
-        notes: body.notes,
+        notes: body.notes.map(String::from),
         treatment,
         lines,
         computed,
@@ -355,8 +359,8 @@ pub async fn update_quote(
     quote.lines = lines;
     quote.treatment = treatment;
     quote.valid_until = body.valid_until;
-    quote.step_key = body.step_key;
-    quote.notes = body.notes;
+    quote.step_key = body.step_key.map(String::from);
+    quote.notes = body.notes.map(String::from);
     let expected = quote.version;
     if !store::update_quote(tx.conn(), &quote, expected, now).await? {
         return Err(ApiError::PreconditionFailed {
@@ -400,11 +404,11 @@ pub async fn send_quote(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
-    body: Option<ValidJson<crate::routes::invoices::SendDocumentRequest>>,
+    body: OptionalJson<crate::routes::invoices::SendDocumentRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
     let tenant = principal.tenant_id;
-    let to = body.and_then(|b| b.into_inner().to);
+    let to = body.0.and_then(|b| b.to);
     let now = state.db.now();
     let today = today_of(&state, tenant).await?;
     let current = load(&state, tenant, id.into_inner()).await?;
@@ -413,7 +417,7 @@ pub async fn send_quote(
         .ok_or(ApiError::NotFound)?;
     let buyer = billing::buyer_for(&state.db, &order).await?;
     let to = to
-        .or(buyer.email.clone())
+        .or(buyer.email.clone().map(Line::trusted))
         .ok_or_else(|| ApiError::Unprocessable {
             code: codes::NO_EMAIL_ADDRESS,
             detail: "the customer has no e-mail address; give `to` or add one to the customer"
@@ -481,7 +485,7 @@ pub async fn send_quote(
         profile.contact_email.clone(),
         Outgoing {
             kind: TemplateKind::Quote.as_str(),
-            to,
+            to: to.into_string(),
             to_name: Some(buyer.name),
             subject,
             body,
@@ -604,13 +608,13 @@ pub async fn get_public_quote(
 #[serde(deny_unknown_fields)]
 pub struct QuoteAnswer {
     /// `accept` or `decline`.
-    #[schema(example = "accept")]
-    pub decision: String,
+    #[schema(value_type = String, max_length = 32, example = "accept")]
+    pub decision: Line<32>,
     /// The customer's name, as a signature of the decision.
-    #[schema(example = "Jana Becker", min_length = 1, max_length = 200)]
-    pub name: String,
-    #[schema(max_length = 2000)]
-    pub comment: Option<String>,
+    #[schema(value_type = String, example = "Jana Becker", min_length = 1, max_length = 200)]
+    pub name: Line<200>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub comment: Option<Text<2000>>,
 }
 
 /// Accept or decline a quote (customer)
@@ -684,7 +688,7 @@ pub async fn answer_public_quote(
     quote.status = status;
     quote.decided_at = Some(now);
     quote.decision_name = Some(name.clone());
-    quote.decision_comment = body.comment.clone();
+    quote.decision_comment = body.comment.clone().map(String::from);
     if !store::update_quote(tx.conn(), &quote, expected, now).await? {
         return Err(ApiError::Conflict {
             code: codes::QUOTE_ANSWERED,

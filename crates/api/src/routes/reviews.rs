@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_domain::auth::{Permission, Role};
 use workorders_domain::review::{Cadence, ItemKind, Recurrence, ReviewStatus};
+use workorders_domain::text::{Line, Text};
 use workorders_domain::{ProcessId, UserId, ValidationErrors};
 use workorders_persistence::oversight::{
     self as store, DecisionRecord, ItemRecord, ReviewFilter, ReviewRecord, ScheduleRecord,
@@ -353,23 +354,28 @@ async fn full_view(state: &AppState, review: ReviewRecord) -> ApiResult<ReviewVi
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewScheduleBody {
-    #[schema(example = "Weekly operations review", min_length = 1, max_length = 200)]
-    pub name: String,
+    #[schema(value_type = String, example = "Weekly operations review", min_length = 1, max_length = 200)]
+    pub name: Line<200>,
     pub cadence: CadenceName,
     /// RFC 5545 RRULE value for cadence `rrule` (FREQ DAILY, WEEKLY, MONTHLY or YEARLY;
     /// no COUNT; no DTSTART).
-    #[schema(example = "FREQ=WEEKLY;BYDAY=MO,TH")]
-    pub rrule: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 500, example = "FREQ=WEEKLY;BYDAY=MO,TH")]
+    pub rrule: Option<Line<500>>,
     /// Local time of day in the tenant's zone, `HH:MM`.
-    #[schema(example = "08:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-    pub time: String,
+    #[schema(value_type = String, max_length = 16, example = "08:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+    pub time: Line<16>,
     /// First day counted (tenant's calendar); default today; at most a year back and five
     /// years ahead.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_day")]
     pub starts_on: Option<NaiveDate>,
     /// The user who reviews: an active owner, admin, dispatcher, reviewer or accountant.
     pub reviewer_id: Uuid,
     /// Processes in scope; empty or absent: all work.
-    #[serde(default)]
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 50>",
+        default
+    )]
+    #[schema(max_items = 50)]
     pub process_ids: Vec<Uuid>,
     /// `false` pauses the schedule; resuming does not create the paused periods.
     #[serde(default = "yes")]
@@ -835,8 +841,8 @@ fn require_open(review: &ReviewRecord) -> ApiResult<()> {
 #[serde(deny_unknown_fields)]
 pub struct AcknowledgeBody {
     /// What was done about it.
-    #[schema(max_length = 2000)]
-    pub note: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub note: Option<Text<2000>>,
 }
 
 /// Acknowledge a review item
@@ -892,7 +898,7 @@ pub struct ReviewUpdateBody {
     /// The reviewer's findings (free text; `null` clears).
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 20000)]
-    pub findings: Option<Option<String>>,
+    pub findings: Option<Option<Text<20000>>>,
 }
 
 fn checked_findings(
@@ -944,7 +950,10 @@ pub async fn update_review(
         .ok_or(ApiError::NotFound)?;
     may_work(&principal, &review)?;
     require_open(&review)?;
-    review.findings = checked_findings(body.into_inner().findings, review.findings.take())?;
+    review.findings = checked_findings(
+        body.into_inner().findings.map(|v| v.map(String::from)),
+        review.findings.take(),
+    )?;
     review.updated_at = now;
     let saved = store::update_review(tx.conn(), &review, expected)
         .await?
@@ -961,7 +970,7 @@ pub struct SignOffBody {
     /// Final findings (replace the current ones when given).
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 20000)]
-    pub findings: Option<Option<String>>,
+    pub findings: Option<Option<Text<20000>>>,
 }
 
 /// Sign a review off
@@ -1009,7 +1018,10 @@ pub async fn sign_off_review(
             ),
         });
     }
-    review.findings = checked_findings(body.into_inner().findings, review.findings.take())?;
+    review.findings = checked_findings(
+        body.into_inner().findings.map(|v| v.map(String::from)),
+        review.findings.take(),
+    )?;
     review.status = ReviewStatus::SignedOff;
     review.signed_off_at = Some(now);
     review.signed_off_by = Some(user);
@@ -1034,8 +1046,8 @@ pub async fn sign_off_review(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
-    #[schema(min_length = 1, max_length = 5000)]
-    pub text: String,
+    #[schema(value_type = String, min_length = 1, max_length = 5000)]
+    pub text: Text<5000>,
     /// The process the decision changes.
     pub process_id: Option<Uuid>,
     /// The version of that process that implemented it (if it exists already).

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use workorders_domain::assign::AssignmentRule;
 use workorders_domain::auth::Permission;
 use workorders_domain::tenant::parse_display_name;
+use workorders_domain::text::{Line, Text};
 use workorders_domain::user::parse_skills;
 use workorders_domain::{ProcessId, ServiceId, ValidationErrors};
 use workorders_persistence::processes;
@@ -25,24 +26,29 @@ use crate::state::AppState;
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceBody {
-    #[schema(
+    #[schema(value_type = String,
         example = "Kostenvoranschlag vor Ort",
         min_length = 1,
         max_length = 200
     )]
-    pub name: String,
-    pub description: Option<String>,
+    pub name: Line<200>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Text<4000>>,
     /// The process an order for this service follows (its newest published version).
     pub process_id: Uuid,
     /// The step of that process the appointment serves; its holder is the person booked.
-    #[schema(example = "estimate_visit")]
-    pub step_key: String,
+    #[schema(value_type = String, max_length = 64, example = "estimate_visit")]
+    pub step_key: Line<64>,
     #[schema(example = 60, minimum = 5, maximum = 1440)]
     pub duration_minutes: u32,
     /// Who may take it: role and skills.
     pub role: RoleName,
-    #[serde(default)]
-    pub skills: Vec<String>,
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 50>",
+        default
+    )]
+    #[schema(max_items = 50, value_type = Vec<String>)]
+    pub skills: Vec<Line<50>>,
     /// Earliest booking ahead of now, minutes.
     #[serde(default = "default_lead")]
     #[schema(example = 1440)]
@@ -56,8 +62,12 @@ pub struct ServiceBody {
     #[schema(example = 30, minimum = 5, maximum = 240)]
     pub granularity_minutes: u32,
     /// Postal codes served (prefixes such as `10`, `121`); empty: everywhere.
-    #[serde(default)]
-    pub postal_code_prefixes: Vec<String>,
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 500>",
+        default
+    )]
+    #[schema(max_items = 500, value_type = Vec<String>)]
+    pub postal_code_prefixes: Vec<Line<16>>,
     /// Only people whose home base is within this distance of the customer (when both
     /// coordinates are known).
     pub radius_km: Option<f64>,
@@ -203,7 +213,7 @@ async fn parse(
         .map(|d| d.trim().to_owned())
         .filter(|d| !d.is_empty());
     base.process_id = ProcessId(body.process_id);
-    base.step_key = body.step_key;
+    base.step_key = body.step_key.into_string();
     base.duration_minutes = body.duration_minutes;
     base.role = body.role.into();
     base.lead_time_minutes = body.lead_time_minutes;

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use workorders_domain::ValidationErrors;
 use workorders_domain::auth::NewPassword;
 use workorders_domain::tenant::{Slug, TimeZone, parse_display_name};
+use workorders_domain::text::{Line, Text};
 use workorders_domain::user::Email;
 
 use crate::error::{ApiError, ApiResult, codes};
@@ -17,40 +18,40 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpRequest {
-    #[schema(
+    #[schema(value_type = String,
         example = "Fenster Müller GmbH",
         min_length = 1,
         max_length = 200,
         pattern = r"\S"
     )]
-    pub company_name: String,
+    pub company_name: Line<200>,
     /// Unique short name used to sign in; lowercase letters, digits and hyphens.
-    #[schema(
+    #[schema(value_type = String, max_length = 63,
         example = "fenster-mueller",
         pattern = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
     )]
-    pub slug: String,
+    pub slug: Line<63>,
     /// IANA time zone; default `Europe/Berlin`.
-    #[schema(example = "Europe/Berlin")]
-    pub time_zone: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 64, example = "Europe/Berlin")]
+    pub time_zone: Option<Line<64>>,
     pub owner: SignUpOwner,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUpOwner {
-    #[schema(
+    #[schema(value_type = String,
         example = "Maria Müller",
         min_length = 1,
         max_length = 200,
         pattern = r"\S"
     )]
-    pub name: String,
-    #[schema(example = "maria@fenster-mueller.example", max_length = 254)]
-    pub email: String,
+    pub name: Line<200>,
+    #[schema(value_type = String, example = "maria@fenster-mueller.example", max_length = 254)]
+    pub email: Line<254>,
     /// At least 12 characters.
-    #[schema(example = "correct-horse-battery", min_length = 12, max_length = 128)]
-    pub password: String,
+    #[schema(value_type = String, example = "correct-horse-battery", min_length = 12, max_length = 128)]
+    pub password: Text<128>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_domain::process::Evidence;
+use workorders_domain::text::{Line, Text};
 use workorders_domain::work_order::Command;
 use workorders_domain::{AttachmentId, StepId, UserId, WorkOrderId};
 use workorders_persistence::attachments::{self, AttachmentRecord};
@@ -41,7 +42,8 @@ pub enum StepAction {
 pub struct StepActionRequest {
     pub action: StepAction,
     /// Required for `skip`; optional for `reopen` (why the work is redone).
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub reason: Option<Text<1000>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,16 +51,16 @@ pub struct StepActionRequest {
 pub struct ReassignRequest {
     /// A user who qualifies for the step (role and skills, or the named user).
     pub user_id: Uuid,
-    #[schema(example = "Tim is sick today")]
-    pub reason: String,
+    #[schema(value_type = String, max_length = 1000, example = "Tim is sick today")]
+    pub reason: Text<1000>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistRequest {
     /// The checklist item's key.
-    #[schema(example = "measure_openings")]
-    pub item: String,
+    #[schema(value_type = String, max_length = 64, example = "measure_openings")]
+    pub item: Line<64>,
     pub checked: bool,
 }
 
@@ -174,11 +176,11 @@ pub async fn run_step_action(
             StepAction::Complete => Command::CompleteStep { step },
             StepAction::Skip => Command::SkipStep {
                 step,
-                reason: body.reason.unwrap_or_default(),
+                reason: body.reason.unwrap_or_default().into_string(),
             },
             StepAction::Reopen => Command::ReopenStep {
                 step,
-                reason: body.reason,
+                reason: body.reason.map(String::from),
             },
         },
     )
@@ -217,7 +219,7 @@ pub async fn reassign_step(
         Command::ReassignStep {
             step,
             to: UserId(body.user_id),
-            reason: body.reason,
+            reason: body.reason.into_string(),
         }
     })
     .await
@@ -252,7 +254,7 @@ pub async fn set_checklist_item(
     run(&state, &principal, path.into_inner(), if_match, |step| {
         Command::SetChecklistItem {
             step,
-            item: body.item,
+            item: body.item.into_string(),
             checked: body.checked,
         }
     })

@@ -3,6 +3,7 @@
 //! order, through the same state machines as the office API).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use workorders_domain::text::{Line, Text};
 
 use actix_web::{HttpResponse, get, post, web};
 use base64::Engine;
@@ -364,20 +365,20 @@ pub struct EmptyPayload {}
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkipPayload {
-    #[schema(
+    #[schema(value_type = String,
         example = "Customer already replaced the part",
         min_length = 1,
         max_length = 2000
     )]
-    pub reason: String,
+    pub reason: Text<2000>,
 }
 
 /// Payload of `checklist_item_set`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChecklistPayload {
-    #[schema(example = "measure_openings")]
-    pub item: String,
+    #[schema(value_type = String, max_length = 64, example = "measure_openings")]
+    pub item: Line<64>,
     pub checked: bool,
 }
 
@@ -385,22 +386,24 @@ pub struct ChecklistPayload {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotePayload {
-    #[schema(
+    #[schema(value_type = String,
         example = "Side entrance, ring twice",
         min_length = 1,
         max_length = 10000
     )]
-    pub text: String,
+    pub text: Text<10000>,
 }
 
 /// Payload of `time_logged`: a span of work (at most 24 hours).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TimePayload {
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub start: DateTime<Utc>,
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub end: DateTime<Utc>,
-    #[schema(max_length = 2000)]
-    pub description: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub description: Option<Text<2000>>,
 }
 
 /// Payload of `material_used`: a catalogue item or free text, a quantity and a unit.
@@ -408,16 +411,16 @@ pub struct TimePayload {
 #[serde(deny_unknown_fields)]
 pub struct MaterialPayload {
     /// Catalogue item number, when the material is from the catalogue.
-    #[schema(example = "CU-15-3M", max_length = 100)]
-    pub item_code: Option<String>,
-    #[schema(example = "Copper pipe 15 mm", min_length = 1, max_length = 500)]
-    pub description: String,
+    #[schema(value_type = Option<String>, example = "CU-15-3M", max_length = 100)]
+    pub item_code: Option<Line<100>>,
+    #[schema(value_type = String, example = "Copper pipe 15 mm", min_length = 1, max_length = 500)]
+    pub description: Text<500>,
     /// Decimal quantity as a string (exact), greater than zero, at most 3 decimals.
-    #[schema(example = "2.5", pattern = r"^[0-9]{1,9}(\.[0-9]{1,3})?$")]
-    pub quantity: String,
+    #[schema(value_type = String, max_length = 32, example = "2.5", pattern = r"^[0-9]{1,9}(\.[0-9]{1,3})?$")]
+    pub quantity: Line<32>,
     /// UN/ECE Recommendation 20 unit code (`C62` piece, `MTR` metre, `HUR` hour, `KGM`, `LTR`).
-    #[schema(example = "MTR", pattern = "^[A-Z0-9]{2,3}$")]
-    pub unit: String,
+    #[schema(value_type = String, max_length = 16, example = "MTR", pattern = "^[A-Z0-9]{2,3}$")]
+    pub unit: Line<16>,
 }
 
 /// Payload of `photo_attached`: an attachment uploaded to the order beforehand.
@@ -431,8 +434,8 @@ pub struct PhotoPayload {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignaturePayload {
-    #[schema(example = "Jana Becker", min_length = 1, max_length = 200)]
-    pub signer_name: String,
+    #[schema(value_type = String, example = "Jana Becker", min_length = 1, max_length = 200)]
+    pub signer_name: Line<200>,
     pub attachment_id: Uuid,
 }
 
@@ -476,12 +479,13 @@ pub enum FieldEventPayload {
 pub struct FieldEvent {
     /// Generated on the device; the key for exactly-once.
     pub id: Uuid,
-    #[schema(example = "ipad-7f3a", min_length = 1, max_length = 100)]
-    pub device_id: String,
+    #[schema(value_type = String, example = "ipad-7f3a", min_length = 1, max_length = 100)]
+    pub device_id: Line<100>,
     /// Per device, increasing in the order the events happened.
     #[schema(minimum = 0)]
     pub seq: i64,
     /// When it happened, by the device clock.
+    #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub occurred_at: DateTime<Utc>,
     pub work_order_id: Uuid,
     /// Required for step events, `photo_attached` and `signature_captured`.
@@ -512,6 +516,7 @@ pub struct FieldEvent {
 ]}))]
 pub struct PushRequest {
     /// At most 1,000 events (413 `batch_too_large` beyond).
+    #[schema(max_items = 1000)]
     pub events: Vec<FieldEvent>,
 }
 
@@ -644,17 +649,17 @@ fn parse(index: usize, event: FieldEvent) -> ApiResult<Parsed> {
         FieldEventType::StepSkipped => {
             let p: SkipPayload = payload(index, &event.payload)?;
             text_field(index, "reason", &p.reason, 2000)?;
-            Body::Skip(p.reason)
+            Body::Skip(p.reason.into_string())
         }
         FieldEventType::ChecklistItemSet => {
             let p: ChecklistPayload = payload(index, &event.payload)?;
             text_field(index, "item", &p.item, 200)?;
-            Body::Checklist(p.item, p.checked)
+            Body::Checklist(p.item.into_string(), p.checked)
         }
         FieldEventType::NoteAdded => {
             let p: NotePayload = payload(index, &event.payload)?;
             text_field(index, "text", &p.text, 10_000)?;
-            Body::Note(p.text)
+            Body::Note(p.text.into_string())
         }
         FieldEventType::TimeLogged => {
             let p: TimePayload = payload(index, &event.payload)?;
@@ -700,7 +705,7 @@ fn parse(index: usize, event: FieldEvent) -> ApiResult<Parsed> {
         FieldEventType::SignatureCaptured => {
             let p: SignaturePayload = payload(index, &event.payload)?;
             text_field(index, "signer_name", &p.signer_name, 200)?;
-            Body::Signature(p.signer_name, p.attachment_id)
+            Body::Signature(p.signer_name.into_string(), p.attachment_id)
         }
         FieldEventType::AppointmentStatus => {
             let p: AppointmentStatusPayload = payload(index, &event.payload)?;
@@ -965,7 +970,7 @@ impl Pusher<'_> {
             step_id: p.event.step_id.map(StepId),
             kind: kind.to_owned(),
             user_id: self.user,
-            device_id: p.event.device_id.clone(),
+            device_id: p.event.device_id.clone().into_string(),
             occurred_at: p.event.occurred_at,
             data,
             created_at: self.now,
@@ -1239,7 +1244,7 @@ pub async fn push_events(
             id,
             tenant_id: tenant,
             user_id: user,
-            device_id: p.event.device_id.clone(),
+            device_id: p.event.device_id.clone().into_string(),
             device_seq: p.event.seq,
             work_order_id: p.event.work_order_id,
             kind: p.event.kind.as_str().to_owned(),

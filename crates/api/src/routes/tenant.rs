@@ -7,6 +7,7 @@ use uuid::Uuid;
 use workorders_domain::UserId;
 use workorders_domain::assign::AssignmentRule;
 use workorders_domain::auth::{Permission, Role};
+use workorders_domain::text::Line;
 use workorders_persistence::users;
 
 use crate::auth::Principal;
@@ -56,7 +57,12 @@ pub struct UpdateTenantRequest {
     pub assignment_rule: Option<AssignmentRuleName>,
     /// Origins of the company website that may call the public booking endpoints from a
     /// browser (`https://www.example.com`).
-    pub website_origins: Option<Vec<String>>,
+    #[schema(max_items = 20, value_type = Option<Vec<String>>)]
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 20>"
+    )]
+    pub website_origins: Option<Vec<Line<2000>>>,
     /// Minutes an overdue step stays with its responsible person before the process owner
     /// is e-mailed (0 … 10080).
     #[schema(minimum = 0, maximum = 10080)]
@@ -156,7 +162,7 @@ pub async fn update_tenant(
                     "up to 20 origins like https://www.example.com (scheme and host, no path)",
                 ));
             }
-            origins
+            origins.into_iter().map(String::from).collect::<Vec<_>>()
         }
     };
     let next = tenants::TenantRecord {

@@ -6,6 +6,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_domain::auth::{NewPassword, Permission, Role};
 use workorders_domain::tenant::parse_display_name;
+use workorders_domain::text::{Line, Text};
 use workorders_domain::user::{Email, HomeBase, parse_skills};
 use workorders_domain::{UserId, ValidationErrors};
 use workorders_persistence::users::{self, UserFilter, UserRecord};
@@ -24,25 +25,28 @@ use crate::workflow::{self, actor_of};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
-    #[schema(example = "tech3@demo.example", max_length = 254)]
-    pub email: String,
-    #[schema(
+    #[schema(value_type = String, example = "tech3@demo.example", max_length = 254)]
+    pub email: Line<254>,
+    #[schema(value_type = String,
         example = "Theo Techniker",
         min_length = 1,
         max_length = 200,
         pattern = r"\S"
     )]
-    pub name: String,
+    pub name: Line<200>,
     pub role: RoleName,
     /// Initial password, at least 12 characters. Without it the user gets an invitation
     /// e-mail with a one-time link to set their own password (valid for 7 days).
-    #[schema(example = "a-long-initial-password", min_length = 12, max_length = 128)]
-    pub password: Option<String>,
-    #[serde(default)]
-    #[schema(example = json!(["glazing", "electrical"]))]
-    pub skills: Vec<String>,
-    #[schema(example = "+49 30 1234567", pattern = r"^[0-9 +()/-]{1,40}$")]
-    pub phone: Option<String>,
+    #[schema(value_type = Option<String>, example = "a-long-initial-password", min_length = 12, max_length = 128)]
+    pub password: Option<Text<128>>,
+    #[serde(
+        deserialize_with = "workorders_domain::bounds::capped::<_, _, 50>",
+        default
+    )]
+    #[schema(max_items = 50, value_type = Vec<String>, example = json!(["glazing", "electrical"]))]
+    pub skills: Vec<Line<50>>,
+    #[schema(value_type = Option<String>, max_length = 40, example = "+49 30 1234567", pattern = r"^[0-9 +()/-]{1,40}$")]
+    pub phone: Option<Line<40>>,
     pub home_base: Option<HomeBaseBody>,
 }
 
@@ -50,23 +54,28 @@ pub struct CreateUserRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
-    pub name: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"\S")]
+    pub name: Option<Line<200>>,
     pub role: Option<RoleName>,
-    pub skills: Option<Vec<String>>,
+    #[schema(max_items = 50, value_type = Option<Vec<String>>)]
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 50>"
+    )]
+    pub skills: Option<Vec<Line<50>>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub phone: Option<Option<String>>,
+    #[schema(max_length = 40, value_type = Option<String>)]
+    pub phone: Option<Option<Line<40>>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<HomeBaseBody>)]
     pub home_base: Option<Option<HomeBaseBody>>,
     /// Your own new password, at least 12 characters (with `current_password`). Ends your
     /// other sessions. Nobody sets another user's password: see `resetUserPassword`.
-    #[schema(min_length = 12, max_length = 128)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 12, max_length = 128)]
+    pub password: Option<Text<128>>,
     /// Your current password, required with `password`.
-    #[schema(max_length = 128)]
-    pub current_password: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 128)]
+    pub current_password: Option<Text<128>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workorders_domain::text::Line;
 use workorders_persistence::tenants::TenantRecord;
 use workorders_persistence::users::UserRecord;
 
@@ -51,8 +52,8 @@ impl From<RoleName> for workorders_domain::auth::Role {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HomeBaseBody {
-    #[schema(example = "10115")]
-    pub postal_code: String,
+    #[schema(value_type = String, max_length = 16, example = "10115")]
+    pub postal_code: Line<16>,
     #[schema(example = 52.5323)]
     pub latitude: Option<f64>,
     #[schema(example = 13.3846)]
@@ -90,7 +91,7 @@ impl From<UserRecord> for UserView {
             skills: u.skills,
             phone: u.phone,
             home_base: u.home_base.map(|h| HomeBaseBody {
-                postal_code: h.postal_code,
+                postal_code: Line::trusted(h.postal_code),
                 latitude: h.latitude,
                 longitude: h.longitude,
             }),

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_domain::auth::Permission;
+use workorders_domain::text::{Line, Text};
 use workorders_persistence::webhooks::{self as store, EVENT_TYPES, EndpointRecord};
 
 use crate::auth::Principal;
@@ -75,12 +76,17 @@ pub struct CreatedWebhookEndpoint {
 pub struct CreateWebhookRequest {
     /// http(s) URL. Targets on loopback, private, link-local or cloud-metadata addresses
     /// are refused unless the server allows private targets.
-    #[schema(example = "https://erp.example.com/hooks/workorders")]
-    pub url: String,
+    #[schema(value_type = String, max_length = 2000, example = "https://erp.example.com/hooks/workorders")]
+    pub url: Line<2000>,
     /// Event types to receive; absent or empty: all.
-    pub event_types: Option<Vec<String>>,
-    #[schema(max_length = 500)]
-    pub description: Option<String>,
+    #[schema(max_items = 50, value_type = Option<Vec<String>>)]
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 50>"
+    )]
+    pub event_types: Option<Vec<Line<100>>>,
+    #[schema(value_type = Option<String>, max_length = 500)]
+    pub description: Option<Text<500>>,
     /// Default true.
     pub enabled: Option<bool>,
 }
@@ -88,11 +94,17 @@ pub struct CreateWebhookRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookRequest {
-    pub url: Option<String>,
-    pub event_types: Option<Vec<String>>,
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub url: Option<Line<2000>>,
+    #[schema(max_items = 50, value_type = Option<Vec<String>>)]
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::opt_capped::<_, _, 50>"
+    )]
+    pub event_types: Option<Vec<Line<100>>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
+    #[schema(max_length = 4000, value_type = Option<String>)]
+    pub description: Option<Option<Text<4000>>>,
     /// Enabling again clears the failure streak and the reason it was disabled.
     pub enabled: Option<bool>,
 }
@@ -183,9 +195,9 @@ pub struct DeliveryQuery {
     pub status: Option<String>,
 }
 
-fn check_types(types: &[String], errors: &mut ValidationErrors) {
+fn check_types<S: AsRef<str>>(types: &[S], errors: &mut ValidationErrors) {
     for (i, t) in types.iter().enumerate() {
-        if !EVENT_TYPES.contains(&t.as_str()) {
+        if !EVENT_TYPES.contains(&t.as_ref()) {
             errors.add(
                 format!("/event_types/{i}"),
                 format!("unknown event type; known: {}", EVENT_TYPES.join(", ")),
@@ -261,9 +273,9 @@ pub async fn create_webhook(
     let record = EndpointRecord {
         id: Uuid::now_v7(),
         tenant_id: principal.tenant_id,
-        url: body.url,
-        description: body.description,
-        event_types: types,
+        url: body.url.into_string(),
+        description: body.description.map(String::from),
+        event_types: types.into_iter().map(String::from).collect::<Vec<_>>(),
         enabled: body.enabled.unwrap_or(true),
         disabled_reason: None,
         secret: secret.clone(),
@@ -373,13 +385,13 @@ pub async fn update_webhook(
     errors.finish()?;
     if let Some(url) = body.url {
         check_url(&state, &url).await?;
-        e.url = url;
+        e.url = url.into_string();
     }
     if let Some(types) = body.event_types {
-        e.event_types = types;
+        e.event_types = types.into_iter().map(String::from).collect::<Vec<_>>();
     }
     if let Some(d) = body.description {
-        e.description = d;
+        e.description = d.map(String::from);
     }
     if let Some(enabled) = body.enabled {
         if enabled && !e.enabled {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_domain::auth::Permission;
+use workorders_domain::text::{Line, Text};
 use workorders_domain::work_order::{Command, OrderStatus, Priority};
 use workorders_domain::{CustomerId, ProcessId, SiteId, ValidationErrors, WorkOrderId};
 use workorders_persistence::customers::{self, CustomerRecord, SiteRecord};
@@ -38,17 +39,20 @@ pub struct CreateWorkOrderRequest {
     /// customer has exactly one site.
     pub site_id: Option<Uuid>,
     pub site: Option<CreateSiteRequest>,
-    #[schema(
+    #[schema(value_type = String,
         example = "Replace three windows, ground floor",
         min_length = 1,
         max_length = 200
     )]
-    pub title: String,
-    pub description: Option<String>,
+    pub title: Line<200>,
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub description: Option<Text<4000>>,
     /// Default `normal`.
     pub priority: Option<PriorityName>,
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub requested_start: Option<DateTime<Utc>>,
     /// When the customer wants the work done by.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub requested_end: Option<DateTime<Utc>>,
 }
 
@@ -56,16 +60,22 @@ pub struct CreateWorkOrderRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkOrderRequest {
-    #[schema(min_length = 1, max_length = 200)]
-    pub title: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub title: Option<Line<200>>,
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
+    #[schema(max_length = 4000, value_type = Option<String>)]
+    pub description: Option<Option<Text<4000>>>,
     pub priority: Option<PriorityName>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::double_opt_instant"
+    )]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub requested_start: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(
+        default,
+        deserialize_with = "workorders_domain::bounds::double_opt_instant"
+    )]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub requested_end: Option<Option<DateTime<Utc>>>,
 }
@@ -86,7 +96,8 @@ pub enum OrderAction {
 pub struct OrderActionRequest {
     pub action: OrderAction,
     /// Required for `cancel`, optional for `hold`.
-    pub reason: Option<String>,
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub reason: Option<Text<1000>>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -102,11 +113,15 @@ pub struct WorkOrderListQuery {
     /// Orders where this user holds an open step.
     pub responsible_id: Option<Uuid>,
     pub channel: Option<ChannelName>,
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub created_from: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub created_to: Option<DateTime<Utc>>,
     /// Requested completion (`requested_end`) from.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub due_from: Option<DateTime<Utc>>,
     /// Requested completion (`requested_end`) before.
+    #[serde(default, deserialize_with = "workorders_domain::bounds::opt_instant")]
     pub due_to: Option<DateTime<Utc>>,
     /// Only orders with an open step past its due time.
     pub overdue: Option<bool>,
@@ -579,11 +594,11 @@ pub async fn run_work_order_action(
     let body = body.into_inner();
     let command = match body.action {
         OrderAction::Hold => Command::Hold {
-            reason: body.reason,
+            reason: body.reason.map(String::from),
         },
         OrderAction::Resume => Command::Resume,
         OrderAction::Cancel => Command::Cancel {
-            reason: body.reason.unwrap_or_default(),
+            reason: body.reason.unwrap_or_default().into_string(),
         },
         OrderAction::MarkInvoiced => Command::MarkInvoiced,
         OrderAction::Close => Command::Close,
