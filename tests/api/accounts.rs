@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Ctx, PASSWORD, Resp, Tenant, TestApp, test_keys};
+use crate::support::{Ctx, PASSWORD, Resp, Tenant, TestApp, fill_path, test_keys};
 use crate::tests;
 
 tests!(
@@ -712,20 +712,6 @@ fn granting(scope: &str) -> Vec<&'static str> {
         .into_iter()
         .filter(|s| *s == scope || (scope.ends_with(":read") && *s == format!("{family}:write")))
         .collect()
-}
-
-fn fill_path(path: &str, slug: &str) -> String {
-    path.split('/')
-        .map(|segment| match segment {
-            "{tenant}" => slug.to_owned(),
-            "{kind}" => "invoice".to_owned(),
-            "{lang}" => "de".to_owned(),
-            "{token}" => "x-token".to_owned(),
-            s if s.starts_with('{') => Uuid::now_v7().to_string(),
-            s => s.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, key: &str) -> Resp {

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use crate::support::{Ctx, Resp, TestApp, step};
+use crate::support::{Ctx, Resp, TestApp, fill_path, step};
 use crate::tests;
 
 tests!(
@@ -42,6 +42,14 @@ fn types(schema: &Value) -> Vec<String> {
     }
 }
 
+/// The branches of a `oneOf`/`anyOf`/`allOf` schema.
+fn branches(schema: &Value) -> impl Iterator<Item = &Value> {
+    ["oneOf", "anyOf", "allOf"]
+        .into_iter()
+        .filter_map(|k| schema[k].as_array())
+        .flatten()
+}
+
 /// Every place a string can stand in a body of this schema: (JSON pointer, schema). Lists
 /// are entered at index 0; free-form objects get a made-up key.
 fn string_places(
@@ -55,12 +63,8 @@ fn string_places(
         return;
     }
     let schema = resolve(doc, schema);
-    for key in ["oneOf", "anyOf", "allOf"] {
-        if let Some(branches) = schema[key].as_array() {
-            for b in branches {
-                string_places(doc, b, pointer, depth + 1, out);
-            }
-        }
+    for b in branches(schema) {
+        string_places(doc, b, pointer, depth + 1, out);
     }
     let ts = types(schema);
     if ts.iter().any(|t| t == "string") && !out.iter().any(|(p, _)| p == pointer) {
@@ -103,20 +107,6 @@ fn body_with(pointer: &str, value: Value) -> Value {
         };
     }
     current
-}
-
-fn fill_path(path: &str, slug: &str) -> String {
-    path.split('/')
-        .map(|segment| match segment {
-            "{tenant}" => slug.to_owned(),
-            "{kind}" => "invoice".to_owned(),
-            "{lang}" => "de".to_owned(),
-            "{token}" | "{file}" => "x-token".to_owned(),
-            s if s.starts_with('{') => Uuid::now_v7().to_string(),
-            s => s.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// (method, path, request schema) of every operation with a JSON body.
@@ -307,12 +297,8 @@ fn array_places(
         return;
     }
     let schema = resolve(doc, schema);
-    for key in ["oneOf", "anyOf", "allOf"] {
-        if let Some(branches) = schema[key].as_array() {
-            for b in branches {
-                array_places(doc, b, pointer, depth + 1, out);
-            }
-        }
+    for b in branches(schema) {
+        array_places(doc, b, pointer, depth + 1, out);
     }
     if types(schema).iter().any(|t| t == "array") {
         if !out.iter().any(|(p, _)| p == pointer) {

@@ -737,3 +737,19 @@ pub async fn dump_database(app: &TestApp) -> String {
     }
     dump
 }
+
+/// An operation's path from the OpenAPI document with its parameters filled: the tenant's
+/// slug, a template kind and language, a made-up token, random ids.
+pub fn fill_path(path: &str, slug: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment {
+            "{tenant}" => slug.to_owned(),
+            "{kind}" => "invoice".to_owned(),
+            "{lang}" => "de".to_owned(),
+            "{token}" | "{file}" => "x-token".to_owned(),
+            s if s.starts_with('{') => Uuid::now_v7().to_string(),
+            s => s.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}

@@ -215,6 +215,10 @@ async fn endpoints_are_managed_and_private_targets_refused(ctx: Ctx) {
         "http://169.254.169.254/latest/meta-data",
         "http://10.1.2.3/x",
         "http://[::1]/x",
+        "http://[64:ff9b::a00:1]/x",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "http://198.18.0.1/x",
+        "http://[2002:7f00:1::]/x",
         "http://localhost/x",
     ] {
         strict

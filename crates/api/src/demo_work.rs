@@ -299,6 +299,7 @@ async fn create_customers(
             vat_id: None,
             buyer_reference: None,
             notes: None,
+            source: "staff".to_owned(),
             version: 1,
             created_at: now,
             updated_at: now,

@@ -41,44 +41,85 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> anyhow::Resul
     ))
 }
 
-/// Why a target is refused.
+/// Address blocks that are not globally reachable, from the IANA IPv4 and IPv6
+/// Special-Purpose Address Registries (as of 2026-12; "Globally Reachable: False"), plus
+/// multicast and the deprecated site-local block. One table, kept in one place: a webhook
+/// must not reach into the server's own networks (SSRF).
+const SPECIAL_PURPOSE: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "\"this network\""),
+    ("10.0.0.0/8", "private network"),
+    ("100.64.0.0/10", "carrier-grade NAT (shared address space)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local (cloud metadata)"),
+    ("172.16.0.0/12", "private network"),
+    ("192.0.0.0/24", "IETF protocol assignments"),
+    ("192.0.2.0/24", "documentation (TEST-NET-1)"),
+    ("192.88.99.0/24", "deprecated 6to4 relay anycast"),
+    ("192.168.0.0/16", "private network"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation (TEST-NET-2)"),
+    ("203.0.113.0/24", "documentation (TEST-NET-3)"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+    ("255.255.255.255/32", "limited broadcast"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation"),
+    ("100::/64", "discard-only"),
+    ("2001::/32", "Teredo"),
+    ("2001:2::/48", "benchmarking"),
+    ("2001:10::/28", "deprecated ORCHID"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("5f00::/16", "segment routing (SRv6) SIDs"),
+    ("fc00::/7", "unique local (private network)"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "deprecated site-local"),
+    ("ff00::/8", "multicast"),
+];
+
+fn special_purpose() -> &'static [(ipnet::IpNet, &'static str)] {
+    static TABLE: std::sync::OnceLock<Vec<(ipnet::IpNet, &'static str)>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        SPECIAL_PURPOSE
+            .iter()
+            .filter_map(|(net, why)| net.parse().ok().map(|n| (n, *why)))
+            .collect()
+    })
+}
+
+/// The IPv4 address an IPv6 address carries: IPv4-mapped (`::ffff:a.b.c.d`), the NAT64
+/// well-known prefix (`64:ff9b::a.b.c.d`, RFC 6052) and 6to4 (`2002:aabb:ccdd::`). A target
+/// is judged by the IPv4 address it ends up at.
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let from = |hi: u16, lo: u16| {
+        let [a, b] = hi.to_be_bytes();
+        let [c, d] = lo.to_be_bytes();
+        std::net::Ipv4Addr::new(a, b, c, d)
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        Some(v4)
+    } else if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        Some(from(s[6], s[7]))
+    } else if s[0] == 0x2002 {
+        Some(from(s[1], s[2]))
+    } else {
+        None
+    }
+}
+
+/// Why a target is refused (`None`: globally reachable).
 pub fn forbidden_address(ip: IpAddr) -> Option<&'static str> {
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        IpAddr::V6(v6) => embedded_v4(v6).map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            if v4.is_loopback() {
-                Some("loopback")
-            } else if v4.is_private() {
-                Some("private network")
-            } else if v4.is_link_local() {
-                Some("link-local (cloud metadata)")
-            } else if v4.is_unspecified() || v4.is_broadcast() || v4.is_multicast() || o[0] == 0 {
-                Some("not a unicast address")
-            } else if o[0] == 100 && (64..128).contains(&o[1]) {
-                Some("carrier-grade NAT")
-            } else {
-                None
-            }
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            if v6.is_loopback() {
-                Some("loopback")
-            } else if v6.is_unspecified() || v6.is_multicast() {
-                Some("not a unicast address")
-            } else if first & 0xfe00 == 0xfc00 {
-                Some("private network")
-            } else if first & 0xffc0 == 0xfe80 {
-                Some("link-local")
-            } else {
-                None
-            }
-        }
-    }
+    special_purpose()
+        .iter()
+        .find(|(net, _)| net.contains(&ip))
+        .map(|(_, why)| *why)
 }
 
 /// Checks a webhook URL: http(s), a host, and (unless private targets are allowed) every
@@ -501,10 +542,25 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            // NAT64 of private and metadata addresses, 6to4 of loopback, Teredo.
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::169.254.169.254",
+            "2002:7f00:1::",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            // Benchmarking, documentation, multicast, broadcast.
+            "198.18.0.1",
+            "198.19.255.254",
+            "192.0.2.1",
+            "2001:db8::1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "ff02::1",
         ] {
             assert!(forbidden_address(ip.parse().expect("ip")).is_some(), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:4700::1111"] {
+        assert_eq!(SPECIAL_PURPOSE.len(), special_purpose().len(), "every block parses");
+        // NAT64 of a public address, and public addresses, are fine.
+        for ip in ["93.184.216.34", "2606:4700::1111", "64:ff9b::5db8:d822", "198.20.0.1"] {
             assert!(forbidden_address(ip.parse().expect("ip")).is_none(), "{ip}");
         }
     }

@@ -31,6 +31,9 @@ pub struct CustomerRecord {
     pub vat_id: Option<String>,
     pub buyer_reference: Option<String>,
     pub notes: Option<String>,
+    /// `staff` (created through the API) or `web_booking` (an anonymous booking: a contact
+    /// of its own, never merged into an existing customer by its e-mail address).
+    pub source: String,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -55,7 +58,7 @@ pub struct SiteRecord {
 }
 
 const CUSTOMER_COLUMNS: &str = "id, tenant_id, name, email, phone, billing_street, billing_postal_code, billing_city, \
-     billing_country, vat_id, buyer_reference, notes, version, created_at, updated_at";
+     billing_country, vat_id, buyer_reference, notes, source, version, created_at, updated_at";
 const SITE_COLUMNS: &str = "id, tenant_id, customer_id, label, street, postal_code, city, country, latitude, longitude, \
      notes, version, created_at, updated_at";
 
@@ -75,6 +78,7 @@ fn customer_from_row(row: &AnyRow) -> Result<CustomerRecord, StoreError> {
         vat_id: row.opt_text("vat_id")?,
         buyer_reference: row.opt_text("buyer_reference")?,
         notes: row.opt_text("notes")?,
+        source: row.text("source")?,
         version: row.int("version")?,
         created_at: row.instant("created_at")?,
         updated_at: row.instant("updated_at")?,
@@ -131,8 +135,8 @@ pub fn like_pattern(text: &str) -> String {
 pub async fn insert(conn: &mut Conn, c: &CustomerRecord) -> Result<CustomerRecord, StoreError> {
     let sql = format!(
         "INSERT INTO customers (id, tenant_id, name, email, phone, billing_street, billing_postal_code, billing_city, \
-         billing_country, vat_id, buyer_reference, notes, search_text, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 1, $14, $14) RETURNING {CUSTOMER_COLUMNS}"
+         billing_country, vat_id, buyer_reference, notes, search_text, source, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15, 1, $14, $14) RETURNING {CUSTOMER_COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(c.id.to_string())
@@ -149,6 +153,7 @@ pub async fn insert(conn: &mut Conn, c: &CustomerRecord) -> Result<CustomerRecor
         .bind(c.notes.clone())
         .bind(search_text(c))
         .bind(format_instant(c.created_at))
+        .bind(&c.source)
         .fetch_one(conn)
         .await
         .store()?;
@@ -187,22 +192,25 @@ pub async fn get_in(
 }
 
 /// A page of customers in creation order; `q` searches name, e-mail and phone.
+/// One page of customers (id order), optionally searched (`q`) and by source.
 pub async fn list(
     db: &Db,
     tenant: TenantId,
     q: Option<&str>,
+    source: Option<&str>,
     after: Option<CustomerId>,
     limit: u32,
 ) -> Result<Vec<CustomerRecord>, StoreError> {
     let sql = format!(
         "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND id > $2 \
-         AND ($3 IS NULL OR search_text LIKE $3 ESCAPE '\\') ORDER BY id LIMIT $4"
+         AND ($3 IS NULL OR search_text LIKE $3 ESCAPE '\\') AND ($5 = '' OR source = $5) ORDER BY id LIMIT $4"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(after.map(|a| a.to_string()).unwrap_or_default())
         .bind(q.map(like_pattern))
         .bind(i64::from(limit))
+        .bind(source.unwrap_or_default())
         .fetch_all(db.pool())
         .await
         .store()?;
@@ -440,22 +448,4 @@ pub async fn get_sites_many(
         }
     }
     Ok(result)
-}
-
-/// The customer with this e-mail address (lower-cased), if any; the oldest when several.
-pub async fn find_by_email(
-    conn: &mut Conn,
-    tenant: TenantId,
-    email: &str,
-) -> Result<Option<CustomerRecord>, StoreError> {
-    let sql = format!(
-        "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE tenant_id = $1 AND email = $2 ORDER BY id LIMIT 1"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.to_string())
-        .bind(email)
-        .fetch_optional(conn)
-        .await
-        .store()?;
-    row.as_ref().map(customer_from_row).transpose()
 }

@@ -131,6 +131,7 @@ pub struct CustomerView {
     pub vat_id: Option<String>,
     pub buyer_reference: Option<String>,
     pub notes: Option<String>,
+    pub source: CustomerSource,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -168,6 +169,29 @@ pub struct CustomerListQuery {
     pub cursor: Option<String>,
     /// Search in name, e-mail address and phone number.
     pub q: Option<String>,
+    /// Only customers from this source: `web_booking` lists the contacts that anonymous
+    /// bookings made (each booking makes its own; staff look at them).
+    pub source: Option<CustomerSource>,
+}
+
+/// Where a customer record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerSource {
+    /// Created by staff or an integration through the API.
+    Staff,
+    /// Made by an anonymous web booking: never matched to an existing customer by its
+    /// e-mail address (anyone can type anyone's address), so it stays a contact of its own.
+    WebBooking,
+}
+
+impl CustomerSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            CustomerSource::Staff => "staff",
+            CustomerSource::WebBooking => "web_booking",
+        }
+    }
 }
 
 impl From<CustomerRecord> for CustomerView {
@@ -186,6 +210,11 @@ impl From<CustomerRecord> for CustomerView {
             vat_id: c.vat_id,
             buyer_reference: c.buyer_reference,
             notes: c.notes,
+            source: if c.source == "web_booking" {
+                CustomerSource::WebBooking
+            } else {
+                CustomerSource::Staff
+            },
             version: c.version,
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -401,6 +430,7 @@ pub fn parse_customer(
             errors,
             &format!("{base}/notes"),
         ),
+        source: "staff".to_owned(),
         version: 1,
         created_at: now,
         updated_at: now,
@@ -482,6 +512,7 @@ pub async fn list_customers(
         &state.db,
         principal.tenant_id,
         q,
+        query.source.map(CustomerSource::as_str),
         page.after.map(CustomerId),
         fetch_limit(page),
     )

@@ -18,7 +18,7 @@ use workorders_domain::{
     AppointmentId, BookingId, CustomerId, ServiceId, SiteId, ValidationErrors,
 };
 use workorders_persistence::appointments::{self, AppointmentRecord};
-use workorders_persistence::customers::{self, Address, CustomerRecord, SiteRecord};
+use workorders_persistence::customers::{self, Address, CustomerRecord};
 use workorders_persistence::services::{self, BookingRecord, ServiceRecord};
 use workorders_persistence::tenants::{self, TenantRecord};
 use workorders_persistence::work_orders::{self, ActorRef, NewEvent};
@@ -378,8 +378,9 @@ async fn slots_around(
 
 /// Book a slot
 ///
-/// Creates or matches the customer (by e-mail), creates the work order (channel `web`), its
-/// appointment and the assignment, in one transaction. Two customers racing for the last
+/// Creates a contact for the customer (`source: web_booking`, never matched to an existing
+/// customer by e-mail), the work order (channel `web`), its appointment and the assignment,
+/// in one transaction. Two customers racing for the last
 /// slot: exactly one gets it, the other gets 409 `slot_taken` with `alternatives`.
 /// `Idempotency-Key` is honoured.
 #[utoipa::path(
@@ -516,45 +517,37 @@ pub async fn create_booking(
         let fresh = slots_around(&state, &tenant, &service, body.start, &location).await?;
         return Ok(slot_taken(alternatives(&fresh, body.start, 5), tz));
     };
-    // Create or match the customer, and the site.
-    let customer = match customers::find_by_email(tx.conn(), tenant.id, email.as_str()).await? {
-        Some(c) => c,
-        None => {
-            let c = CustomerRecord {
-                id: CustomerId::new(),
-                tenant_id: tenant.id,
-                name,
-                email: Some(email.as_str().to_owned()),
-                phone: phone.clone(),
-                billing_address: Address {
-                    street: Some(site.street.clone()),
-                    postal_code: Some(site.postal_code.clone()),
-                    city: Some(site.city.clone()),
-                    country: Some(site.country.clone()),
-                },
-                vat_id: None,
-                buyer_reference: None,
-                notes: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            customers::insert(tx.conn(), &c).await?
-        }
-    };
-    let existing_sites: Vec<SiteRecord> =
-        customers::list_sites_in(tx.conn(), tenant.id, customer.id).await?;
-    let site = match existing_sites
-        .into_iter()
-        .find(|s| s.street.eq_ignore_ascii_case(&site.street) && s.postal_code == site.postal_code)
-    {
-        Some(s) => s,
-        None => {
-            site.id = SiteId::new();
-            site.customer_id = customer.id;
-            customers::insert_site(tx.conn(), &site).await?
-        }
-    };
+    // A contact of its own for every anonymous booking: an e-mail address proves nothing
+    // (anyone can type anyone's), so a booking is never attached to an existing customer
+    // and its confirmation never tells who else is on record. Staff see these contacts with
+    // `GET /v1/customers?source=web_booking`.
+    let customer = customers::insert(
+        tx.conn(),
+        &CustomerRecord {
+            id: CustomerId::new(),
+            tenant_id: tenant.id,
+            name,
+            email: Some(email.as_str().to_owned()),
+            phone: phone.clone(),
+            billing_address: Address {
+                street: Some(site.street.clone()),
+                postal_code: Some(site.postal_code.clone()),
+                city: Some(site.city.clone()),
+                country: Some(site.country.clone()),
+            },
+            vat_id: None,
+            buyer_reference: None,
+            notes: None,
+            source: "web_booking".to_owned(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    site.id = SiteId::new();
+    site.customer_id = customer.id;
+    let site = customers::insert_site(tx.conn(), &site).await?;
     let actor = customer_actor();
     let mut order = workflow::create(
         &mut tx,
@@ -792,7 +785,9 @@ pub struct CancelBookingRequest {
 
 /// Reschedule a booking
 ///
-/// Moves the appointment to another free start (keeping the person if they are free then).
+/// Moves the appointment to another start that `listSlots` offers for the service (its
+/// grid, lead time, horizon and service area), keeping the person if they are free then.
+/// Any other start answers 409 `slot_taken` with alternatives.
 #[utoipa::path(
     operation_id = "rescheduleBooking",
     tag = "public",
@@ -848,8 +843,19 @@ pub async fn reschedule_booking(
         start,
         start + Duration::minutes(i64::from(service.duration_minutes)),
     );
-    // The slot search sees the current appointment as busy; the person keeps their own time.
+    // Exactly what the booking widget offers (grid, lead time, horizon, service area): a
+    // start that `listSlots` would not show is refused like a taken one, with alternatives.
+    // The slot search sees the current appointment as busy.
+    if !scheduling::serves_postal_code(&service, location.postal_code.as_deref()) {
+        return Err(ApiError::conflict(
+            codes::OUTSIDE_SERVICE_AREA,
+            "this service is no longer offered at this address; please call us",
+        ));
+    }
     let slots = slots_around(&state, &tenant, &service, start, &location).await?;
+    if !slots.iter().any(|s| s.start == start) {
+        return Ok(slot_taken(alternatives(&slots, start, 5), tz));
+    }
     let mut candidates = free_people(&slots, start);
     candidates.extend(current.assignees.iter().copied());
     candidates.sort();
