@@ -14,6 +14,7 @@ mod booking;
 mod contract;
 mod customers;
 mod input;
+mod operator;
 mod ops;
 mod oversight;
 mod processes;
@@ -110,6 +111,7 @@ fn main() {
         ("contract", contract::tests()),
         ("customers", customers::tests()),
         ("input", input::tests()),
+        ("operator", operator::tests()),
         ("ops", ops::tests()),
         ("oversight", oversight::tests()),
         ("processes", processes::tests()),

@@ -130,6 +130,8 @@ pub struct Ctx {
     pub backend: Backend,
     spawned: Arc<Mutex<Vec<Spawned>>>,
     apps: Arc<Mutex<Vec<workorders_persistence::Db>>>,
+    /// Databases a test made without a server of its own (dropped at the end).
+    extra_dbs: Arc<Mutex<Vec<TestDb>>>,
 }
 
 impl Ctx {
@@ -138,6 +140,7 @@ impl Ctx {
             backend,
             spawned: Arc::new(Mutex::new(Vec::new())),
             apps: Arc::new(Mutex::new(Vec::new())),
+            extra_dbs: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -151,6 +154,21 @@ impl Ctx {
         let (db, url) = TestDb::create(self.backend).await;
         let data_dir = std::env::temp_dir().join(format!("workorders-data-{}", Uuid::now_v7()));
         self.start(url, Some((db, data_dir)), None, adjust).await
+    }
+
+    /// A fresh, empty database (not migrated, no server) that the test owns and that is
+    /// dropped afterwards: its URL. For restores and command-line operations.
+    pub async fn empty_database(&self) -> String {
+        let (db, url) = TestDb::create(self.backend).await;
+        self.extra_dbs.lock().expect("lock").push(db);
+        url
+    }
+
+    /// A server on a database the test made itself (see `empty_database`).
+    pub async fn app_on(&self, url: String, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let data_dir = std::env::temp_dir().join(format!("workorders-data-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        self.start(url, None, Some(data_dir), adjust).await
     }
 
     /// Another server instance on the same database as `other` (as behind a load balancer).
@@ -283,6 +301,10 @@ impl Ctx {
         let spawned: Vec<Spawned> = std::mem::take(&mut *self.spawned.lock().expect("lock"));
         for s in &spawned {
             s.handle.stop(true).await;
+        }
+        let extra: Vec<TestDb> = std::mem::take(&mut *self.extra_dbs.lock().expect("lock"));
+        for db in extra {
+            db.drop_db().await;
         }
         for s in spawned {
             if let Some(db) = s.db {

@@ -558,9 +558,18 @@ mod tests {
         ] {
             assert!(forbidden_address(ip.parse().expect("ip")).is_some(), "{ip}");
         }
-        assert_eq!(SPECIAL_PURPOSE.len(), special_purpose().len(), "every block parses");
+        assert_eq!(
+            SPECIAL_PURPOSE.len(),
+            special_purpose().len(),
+            "every block parses"
+        );
         // NAT64 of a public address, and public addresses, are fine.
-        for ip in ["93.184.216.34", "2606:4700::1111", "64:ff9b::5db8:d822", "198.20.0.1"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:4700::1111",
+            "64:ff9b::5db8:d822",
+            "198.20.0.1",
+        ] {
             assert!(forbidden_address(ip.parse().expect("ip")).is_none(), "{ip}");
         }
     }
