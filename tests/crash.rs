@@ -92,13 +92,31 @@ struct Acknowledged {
 }
 
 /// An accountant issuing invoices (number, PDF, XML in one transaction) until the server dies.
-async fn invoicing(base: String, token: String, process: String, customer: String) -> Vec<String> {
+async fn invoicing(
+    base: String,
+    dispatcher: String,
+    process: String,
+    customer: String,
+) -> Vec<String> {
     let client = reqwest::Client::new();
+    // The dispatcher takes the order; billing is the accountant's.
+    let token = match client
+        .post(format!("{base}/v1/auth/token"))
+        .json(&json!({"tenant": "demo", "email": "accountant@demo.example", "password": "demo-password"}))
+        .send()
+        .await
+    {
+        Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null)["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        Err(_) => return Vec::new(),
+    };
     let mut issued = Vec::new();
     let order = json!({"process_id": process, "channel": "api", "customer_id": customer, "title": "to invoice"});
     let order = match client
         .post(format!("{base}/v1/work-orders"))
-        .bearer_auth(&token)
+        .bearer_auth(&dispatcher)
         .json(&order)
         .send()
         .await
