@@ -38,8 +38,9 @@ pub struct Operation {
     /// Public operations have no security requirement at all.
     pub public: bool,
     pub keys: KeyRule,
-    /// Static path segments (the most specific pattern wins).
-    specificity: usize,
+    /// Per segment, whether it is static: the pattern with static segments furthest left
+    /// wins (`/public/quotes/{token}` over `/public/{tenant}/bookings`).
+    specificity: Vec<bool>,
 }
 
 /// Every documented operation.
@@ -88,7 +89,7 @@ impl Operations {
                     method: method.to_ascii_uppercase(),
                     public,
                     keys,
-                    specificity: path.split('/').filter(|s| !s.starts_with('{')).count(),
+                    specificity: path.split('/').map(|s| !s.starts_with('{')).collect(),
                 });
             }
         }
@@ -112,7 +113,7 @@ impl Operations {
         self.0
             .iter()
             .filter(|o| o.method == method && o.def.is_match(path))
-            .max_by_key(|o| o.specificity)
+            .max_by(|a, b| a.specificity.cmp(&b.specificity))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Operation> {
