@@ -267,6 +267,15 @@ struct ServeArgs {
     /// Seconds in which a retried refresh (same token, answer lost) gets the same new pair.
     #[arg(long, env = "WORKORDERS_REFRESH_GRACE", default_value_t = 30)]
     refresh_grace: u64,
+    /// Seconds after which a retry may take over an Idempotency-Key whose request never
+    /// finished (its server died); tests shorten it.
+    #[arg(
+        long,
+        env = "WORKORDERS_IDEMPOTENCY_LEASE",
+        default_value_t = 300,
+        hide = true
+    )]
+    idempotency_lease: u64,
 }
 
 impl ServeArgs {
@@ -316,6 +325,7 @@ impl ServeArgs {
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         settings.refresh_grace = Duration::from_secs(self.refresh_grace.min(300));
+        settings.idempotency_lease = Duration::from_secs(self.idempotency_lease.clamp(1, 3600));
         settings.demo = self.demo;
         settings.workers = self.workers;
         settings.data_dir = self.data_dir;

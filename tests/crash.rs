@@ -45,6 +45,7 @@ impl Server {
             .env("WORKORDERS_PUBLIC_RATE_PER_IP", "1000000")
             .env("WORKORDERS_PUBLIC_RATE_PER_TENANT", "1000000")
             .env("WORKORDERS_WEBHOOKS_ALLOW_PRIVATE", "true")
+            .env("WORKORDERS_IDEMPOTENCY_LEASE", "1")
             .env("WORKORDERS_DATA_DIR", data_dir)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -89,6 +90,9 @@ struct Acknowledged {
     events: Vec<String>,
     /// Numbers of invoices whose issue was answered 201.
     invoices: Vec<String>,
+    /// Order creations sent with an Idempotency-Key (the title) whose answer never came (the
+    /// server died): retried after the restart.
+    unanswered: Vec<String>,
 }
 
 /// An accountant issuing invoices (number, PDF, XML in one transaction) until the server dies.
@@ -215,21 +219,34 @@ async fn load(
         );
         tasks.push(tokio::spawn(async move {
             let mut ok = Vec::new();
+            let mut unanswered = Vec::new();
             for i in 0.. {
                 let title = format!("crash-{cycle}-{worker}-{i}");
                 let body = json!({"process_id": process, "channel": "api", "customer_id": customer, "title": title});
-                match client.post(format!("{base}/v1/work-orders")).bearer_auth(&token).json(&body).send().await {
+                match client
+                    .post(format!("{base}/v1/work-orders"))
+                    .bearer_auth(&token)
+                    .header("idempotency-key", &title)
+                    .json(&body)
+                    .send()
+                    .await
+                {
                     Ok(r) if r.status().as_u16() == 201 => {
                         let v: Value = r.json().await.unwrap_or(Value::Null);
-                        if let Some(id) = v["id"].as_str() {
-                            ok.push((id.to_owned(), title));
+                        match v["id"].as_str() {
+                            Some(id) => ok.push((id.to_owned(), title)),
+                            // The answer was cut off mid-body.
+                            None => unanswered.push(title),
                         }
                     }
                     Ok(_) => {}
-                    Err(_) => break,
+                    Err(_) => {
+                        unanswered.push(title);
+                        break;
+                    }
                 }
             }
-            ok
+            (ok, unanswered)
         }));
     }
     let invoices = tokio::spawn(invoicing(
@@ -265,11 +282,58 @@ async fn load(
         })
     };
     for t in tasks {
-        acked.orders.extend(t.await.unwrap_or_default());
+        let (ok, unanswered) = t.await.unwrap_or_default();
+        acked.orders.extend(ok);
+        acked.unanswered.extend(unanswered);
     }
     acked.bookings = booking.await.unwrap_or_default();
     acked.invoices = invoices.await.unwrap_or_default();
     acked
+}
+
+/// Retries order creations whose answer was lost, with the same key and body, until each
+/// has its answer (a claim of the killed server is taken over once its 1 s lease ran out).
+/// Returns (id, title) of each; the title exists exactly once (checked by `verify`).
+async fn retry_unanswered(
+    base: &str,
+    token: &str,
+    process: &str,
+    customer: &str,
+    titles: &[String],
+) -> Vec<(String, String)> {
+    let client = reqwest::Client::new();
+    let mut done = Vec::new();
+    for title in titles {
+        let body = json!({"process_id": process, "channel": "api", "customer_id": customer, "title": title});
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let r = client
+                .post(format!("{base}/v1/work-orders"))
+                .bearer_auth(token)
+                .header("idempotency-key", title)
+                .json(&body)
+                .send()
+                .await
+                .expect("the restarted server answers");
+            let status = r.status().as_u16();
+            if status == 201 {
+                let v: Value = r.json().await.expect("json");
+                assert_eq!(v["title"], title.as_str(), "the answer is this key's order");
+                done.push((v["id"].as_str().expect("id").to_owned(), title.clone()));
+                break;
+            }
+            assert_eq!(
+                status, 409,
+                "a retried key answers its result or `in flight`"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "the claim of {title} was never taken over"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    done
 }
 
 async fn scalar(db: &Db, sql: &'static str) -> i64 {
@@ -584,6 +648,8 @@ async fn subscribe(base: &str, token: &str, url: &str) {
 async fn crash_cycles(database_url: &str) {
     let data_dir = std::env::temp_dir().join(format!("workorders-crash-{}", uuid::Uuid::now_v7()));
     let mut acked_total = Acknowledged::default();
+    let mut unanswered: Vec<String> = Vec::new();
+    let mut retried_total = 0;
     let (hook_url, received) = receiver().await;
     for cycle in 0..CYCLES {
         let server = Server::start(database_url, &data_dir);
@@ -591,6 +657,12 @@ async fn crash_cycles(database_url: &str) {
         let (token, process, customer, service, slots) = setup(&base).await;
         subscribe(&base, &owner_token(&base).await, &hook_url).await;
         // Earlier acknowledged writes survived the last kill and the restart.
+        verify(database_url, &data_dir, &acked_total).await;
+        // Order creations whose answer the kill cut off are retried with their key: each
+        // ends as exactly one order, replayed if the first attempt committed.
+        let retried = retry_unanswered(&base, &token, &process, &customer, &unanswered).await;
+        retried_total += retried.len();
+        acked_total.orders.extend(retried);
         verify(database_url, &data_dir, &acked_total).await;
         let offset = (cycle * 3) % slots.len().max(1);
         let batch: Vec<String> = slots.iter().skip(offset).take(20).cloned().collect();
@@ -602,6 +674,7 @@ async fn crash_cycles(database_url: &str) {
         let mut acked = load.await.expect("load");
         acked.events = device.await.expect("device");
         verify(database_url, &data_dir, &acked).await;
+        unanswered = std::mem::take(&mut acked.unanswered);
         acked_total.orders.extend(acked.orders);
         acked_total.invoices.extend(acked.invoices);
         acked_total.bookings.extend(acked.bookings);
@@ -614,11 +687,20 @@ async fn crash_cycles(database_url: &str) {
     );
     assert!(!acked_total.events.is_empty(), "the devices made progress");
     assert!(
+        retried_total > 0,
+        "kills cut off order creations whose keyed retries were checked"
+    );
+    eprintln!("{retried_total} cut-off order creations retried with their Idempotency-Key");
+    assert!(
         !acked_total.invoices.is_empty(),
         "the accountant made progress"
     );
     // After the last restart the worker delivers every queued message: none lost.
     let server = Server::start(database_url, &data_dir);
+    let (token, process, customer, _, _) = setup(&server.base).await;
+    let retried = retry_unanswered(&server.base, &token, &process, &customer, &unanswered).await;
+    acked_total.orders.extend(retried);
+    verify(database_url, &data_dir, &acked_total).await;
     let db = Db::connect(database_url, &DbOptions::default())
         .await
         .expect("connect");

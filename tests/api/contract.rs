@@ -21,6 +21,7 @@ tests!(
     patch_with_stale_if_match_is_412_and_changes_nothing,
     patch_with_current_if_match_applies_and_bumps_etag,
     idempotency_key_replays_the_first_response,
+    a_keyed_request_that_fails_keeps_nothing_and_a_taken_over_claim_cannot_complete,
     idempotency_key_with_another_body_is_422_and_creates_nothing,
     concurrent_retries_with_one_idempotency_key_execute_once,
     idempotency_keys_are_scoped_per_caller,
@@ -562,4 +563,85 @@ async fn concurrent_writes_never_fail_with_database_locked(ctx: Ctx) {
         r.assert_status(201);
     }
     assert_eq!(app.count_users(&t.token).await, 25);
+}
+
+/// A keyed request's work and its stored reply are one commit: a request that fails after
+/// its handler committed keeps nothing, and a request whose claim was taken over (its lease
+/// ran out) cannot store its reply, so its work rolls back.
+async fn a_keyed_request_that_fails_keeps_nothing_and_a_taken_over_claim_cannot_complete(ctx: Ctx) {
+    use workorders_persistence::idempotency::{self, Claim, KeyPolicy, StoredResponse};
+    let app = ctx.app().await;
+    let now = workorders_persistence::now();
+    let policy = KeyPolicy::default();
+    let Claim::Started { locked_at: first } = idempotency::claim(
+        &app.db,
+        "scope",
+        "key",
+        "hash",
+        now - chrono::Duration::minutes(10),
+        policy,
+    )
+    .await
+    .expect("claim") else {
+        panic!("a new key is claimed");
+    };
+    // Its server died; after the lease a retry takes the key over.
+    let Claim::Started { locked_at: second } =
+        idempotency::claim(&app.db, "scope", "key", "hash", now, policy)
+            .await
+            .expect("claim")
+    else {
+        panic!("an abandoned claim is taken over");
+    };
+    assert_ne!(first, second);
+    let reply = StoredResponse {
+        status: 201,
+        body: "{}".to_owned(),
+        headers: Vec::new(),
+    };
+    // The old request, still running somewhere, cannot complete: its work would roll back.
+    let mut tx = app.db.begin_write().await.expect("tx");
+    assert!(
+        !idempotency::complete_in(&mut tx, "scope", "key", &first, &reply)
+            .await
+            .expect("complete")
+    );
+    drop(tx);
+    let mut tx = app.db.begin_write().await.expect("tx");
+    assert!(
+        idempotency::complete_in(&mut tx, "scope", "key", &second, &reply)
+            .await
+            .expect("complete")
+    );
+    tx.commit_now().await.expect("commit");
+    assert!(matches!(
+        idempotency::claim(&app.db, "scope", "key", "hash", now, policy).await,
+        Ok(Claim::Replay(r)) if r.status == 201
+    ));
+    // Through HTTP: a keyed creation that fails (422) keeps nothing and frees its key.
+    let t = app.sign_up().await;
+    let bad =
+        json!({"email": "k@x.example", "name": "K", "role": "technician", "password": "short"});
+    let headers = [("idempotency-key", "create-k")];
+    app.send(
+        Method::POST,
+        "/v1/users",
+        Some(&t.token),
+        Some(&bad),
+        &headers,
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    let good =
+        json!({"email": "k@x.example", "name": "K", "role": "technician", "password": PASSWORD});
+    app.send(
+        Method::POST,
+        "/v1/users",
+        Some(&t.token),
+        Some(&good),
+        &headers,
+    )
+    .await
+    .assert_status(201);
+    assert_eq!(app.count_users(&t.token).await, 2);
 }

@@ -13,6 +13,7 @@ mod billing;
 mod booking;
 mod contract;
 mod customers;
+mod exactly_once;
 mod input;
 mod operator;
 mod ops;
@@ -110,6 +111,7 @@ fn main() {
         ("booking", booking::tests()),
         ("contract", contract::tests()),
         ("customers", customers::tests()),
+        ("exactly_once", exactly_once::tests()),
         ("input", input::tests()),
         ("operator", operator::tests()),
         ("ops", ops::tests()),

@@ -398,6 +398,7 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Resp {
+        let method_is_post = method == Method::POST;
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -407,6 +408,14 @@ impl TestApp {
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
+        }
+        if method_is_post
+            && std::env::var("TEST_ALWAYS_IDEMPOTENT").is_ok()
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("idempotency-key"))
+        {
+            request = request.header("idempotency-key", Uuid::now_v7().to_string());
         }
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();

@@ -300,15 +300,130 @@ async fn send_one(state: &AppState, mailer: &Mailer, message: &EmailRecord) {
         Outcome::Retry { .. } => "retry",
         Outcome::Failed { .. } => "failed",
     });
-    match emails::finish(&state.db, message, &outcome, now).await {
-        Ok(true) => after_send(state, message, &outcome).await,
-        Ok(false) => {
-            tracing::info!(email = %message.id, "lease lost; another worker owns the message")
-        }
-        Err(e) => {
-            tracing::warn!(email = %message.id, error = %e, "could not record an e-mail attempt")
+    record_outcome(state, message, &outcome, now).await;
+}
+
+/// Records what happened to a message exactly once: its status and what follows from it
+/// (the invoice marked `sent` with `invoice.sent`, or `email.failed` announced) in one
+/// transaction, retried on database errors for most of the lease (four fifths). Only if
+/// the database stays unusable that long does the message go out again once its lease has
+/// run out (with the same Message-ID).
+async fn record_outcome(
+    state: &AppState,
+    message: &EmailRecord,
+    outcome: &Outcome,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let deadline = std::time::Instant::now() + state.settings.mail.lease.mul_f64(0.8);
+    let mut delay = std::time::Duration::from_millis(100);
+    loop {
+        match record_once(state, message, outcome, now).await {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::info!(email = %message.id, "lease lost; another worker owns the message");
+                return;
+            }
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::warn!(email = %message.id, error = ?e, "could not record an e-mail attempt; retrying");
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                tokio::time::sleep(delay.min(left)).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                state.metrics.worker_error("email", "record_outcome");
+                tracing::error!(
+                    email = %message.id, error = ?e,
+                    "could not record an e-mail attempt; it goes out again when its lease ends"
+                );
+                return;
+            }
         }
     }
+}
+
+async fn record_once(
+    state: &AppState,
+    m: &EmailRecord,
+    outcome: &Outcome,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<bool> {
+    let mut tx = state.db.begin_write().await?;
+    if !emails::finish_in(tx.conn(), m, outcome, now).await? {
+        return Ok(false);
+    }
+    match outcome {
+        Outcome::Sent => {
+            if let Some(invoice_id) = m.invoice_id {
+                mark_invoice_sent(&mut tx, m.tenant_id, invoice_id, now).await?;
+            }
+        }
+        Outcome::Failed { error } => {
+            tx.emit(
+                m.tenant_id,
+                "email.failed",
+                serde_json::json!({
+                    "email_id": m.id,
+                    "kind": m.kind,
+                    "to": m.to_address,
+                    "error": error,
+                    "work_order_id": m.work_order_id,
+                    "invoice_id": m.invoice_id,
+                    "quote_id": m.quote_id,
+                }),
+            );
+            if let Some(order) = m.work_order_id {
+                work_orders::append_events(
+                    &mut tx,
+                    m.tenant_id,
+                    order,
+                    uuid::Uuid::now_v7(),
+                    &ActorRef::system(),
+                    now,
+                    &[NewEvent {
+                        event_type: "email.failed".to_owned(),
+                        data: serde_json::json!({"email_id": m.id, "kind": m.kind, "to": m.to_address, "error": error}),
+                    }],
+                )
+                .await?;
+            }
+        }
+        Outcome::Retry { .. } => {}
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A delivered invoice becomes `sent` (and `invoice.sent` is announced) only when its row
+/// really changed: a concurrent change (a payment) makes the versioned update miss, so it is
+/// read again and retried.
+async fn mark_invoice_sent(
+    tx: &mut workorders_persistence::WriteTx,
+    tenant: workorders_domain::TenantId,
+    invoice_id: uuid::Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<()> {
+    for _ in 0..5 {
+        let Some(mut invoice) = store::get_invoice(tx.conn(), tenant, invoice_id).await? else {
+            return Ok(());
+        };
+        let Ok(status) = workorders_domain::invoicing::mark_sent(invoice.status) else {
+            return Ok(());
+        };
+        if status == invoice.status {
+            return Ok(());
+        }
+        let expected = invoice.version;
+        invoice.status = status;
+        invoice.sent_at = Some(now);
+        if store::update_state(tx.conn(), &invoice, expected, now).await? {
+            invoice.version = expected + 1;
+            tx.emit(tenant, "invoice.sent", billing::invoice_event(&invoice));
+            return Ok(());
+        }
+    }
+    Err(ApiError::internal(anyhow::anyhow!(
+        "invoice {invoice_id} kept changing while it was marked sent"
+    )))
 }
 
 async fn build(state: &AppState, m: &EmailRecord) -> Result<Mail, String> {
@@ -342,68 +457,4 @@ async fn build(state: &AppState, m: &EmailRecord) -> Result<Mail, String> {
         text: m.body.clone(),
         attachments,
     })
-}
-
-/// A delivered invoice becomes `sent`; a message that failed for good is announced.
-async fn after_send(state: &AppState, m: &EmailRecord, outcome: &Outcome) {
-    let now = state.db.now();
-    let result: ApiResult<()> = async {
-        match outcome {
-            Outcome::Sent => {
-                let Some(invoice_id) = m.invoice_id else {
-                    return Ok(());
-                };
-                let mut tx = state.db.begin_write().await?;
-                if let Some(mut invoice) = store::get_invoice(tx.conn(), m.tenant_id, invoice_id).await?
-                    && let Ok(status) = workorders_domain::invoicing::mark_sent(invoice.status)
-                    && status != invoice.status
-                {
-                    let expected = invoice.version;
-                    invoice.status = status;
-                    invoice.sent_at = Some(now);
-                    store::update_state(tx.conn(), &invoice, expected, now).await?;
-                    tx.emit(m.tenant_id, "invoice.sent", billing::invoice_event(&invoice));
-                }
-                tx.commit().await?;
-            }
-            Outcome::Failed { error } => {
-                let mut tx = state.db.begin_write().await?;
-                tx.emit(
-                    m.tenant_id,
-                    "email.failed",
-                    serde_json::json!({
-                        "email_id": m.id,
-                        "kind": m.kind,
-                        "to": m.to_address,
-                        "error": error,
-                        "work_order_id": m.work_order_id,
-                        "invoice_id": m.invoice_id,
-                        "quote_id": m.quote_id,
-                    }),
-                );
-                if let Some(order) = m.work_order_id {
-                    work_orders::append_events(
-                        &mut tx,
-                        m.tenant_id,
-                        order,
-                        uuid::Uuid::now_v7(),
-                        &ActorRef::system(),
-                        now,
-                        &[NewEvent {
-                            event_type: "email.failed".to_owned(),
-                            data: serde_json::json!({"email_id": m.id, "kind": m.kind, "to": m.to_address, "error": error}),
-                        }],
-                    )
-                    .await?;
-                }
-                tx.commit().await?;
-            }
-            Outcome::Retry { .. } => {}
-        }
-        Ok(())
-    }
-    .await;
-    if let Err(e) = result {
-        tracing::warn!(error = ?e, "could not record the result of an e-mail");
-    }
 }

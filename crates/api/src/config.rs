@@ -97,6 +97,9 @@ pub struct Settings {
     pub password_reset_ttl: Duration,
     /// How long an invitation (set your first password) works.
     pub invitation_ttl: Duration,
+    /// An `Idempotency-Key` claim whose request has not finished after this long (its
+    /// server died) may be taken over by a retry.
+    pub idempotency_lease: Duration,
 }
 
 /// Escalation of overdue work and the review scheduler.
@@ -224,6 +227,7 @@ impl Settings {
             refresh_grace: Duration::from_secs(30),
             password_reset_ttl: Duration::from_secs(3600),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
+            idempotency_lease: Duration::from_secs(300),
         }
     }
 }

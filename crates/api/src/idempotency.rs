@@ -4,8 +4,16 @@
 //! atomically in the database and runs; its successful response is stored and replayed (with
 //! `Idempotent-Replayed: true`) to every later request with the same key and body for 24
 //! hours. A different body gets 422 `idempotency_key_reused`; a request arriving while the
-//! first still runs gets 409 `idempotency_key_in_flight`. Failed requests (4xx, 5xx) changed
-//! nothing, so their key is released and a retry runs again.
+//! first still runs gets 409 `idempotency_key_in_flight`.
+//!
+//! Exactly once: the handler runs inside [`workorders_persistence::deferred_commit`], so the
+//! write transaction it commits is parked; its stored reply is written into that same
+//! transaction, which then commits. A key therefore has its committed result, or nothing
+//! happened: a crash at any point either loses both (the retry runs again) or keeps both
+//! (the retry gets the first reply). A failed request (4xx, 5xx) rolls its transaction back
+//! and releases the key. A claim abandoned for five minutes (its server died) may be taken
+//! over; the old request, should it still be running, then finds its claim gone at the end
+//! and rolls back, so the work is never done twice.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -126,7 +134,11 @@ pub async fn idempotency_key(
         &key,
         &request_hash,
         workorders_persistence::now(),
-        KeyPolicy::default(),
+        KeyPolicy {
+            abandon_after: chrono::Duration::from_std(state.settings.idempotency_lease)
+                .unwrap_or(chrono::Duration::minutes(5)),
+            ..KeyPolicy::default()
+        },
     )
     .await
     {
@@ -149,17 +161,21 @@ pub async fn idempotency_key(
                 "a request with this Idempotency-Key is still being processed; retry later",
             ),
         )),
-        Claim::Started => {
+        Claim::Started { locked_at } => {
             req.set_payload(Payload::from(body));
-            let res = match next.call(req).await {
+            let (result, parked) = workorders_persistence::deferred_commit(next.call(req)).await;
+            let res = match result {
                 Ok(res) => res,
                 Err(e) => {
-                    release(&state, &scope, &key).await;
+                    drop(parked);
+                    release(&state, &scope, &key, &locked_at).await;
                     return Err(e);
                 }
             };
             if !res.status().is_success() {
-                release(&state, &scope, &key).await;
+                // Nothing of a failed request stays: its transaction rolls back.
+                drop(parked);
+                release(&state, &scope, &key, &locked_at).await;
                 return Ok(res.map_into_boxed_body());
             }
             let (request, response) = res.into_parts();
@@ -167,7 +183,8 @@ pub async fn idempotency_key(
             let bytes = match actix_web::body::to_bytes(body).await {
                 Ok(bytes) => bytes,
                 Err(_) => {
-                    release(&state, &scope, &key).await;
+                    drop(parked);
+                    release(&state, &scope, &key, &locked_at).await;
                     let e =
                         ApiError::internal(anyhow::anyhow!("could not buffer the response body"));
                     return Ok(ServiceResponse::new(request, e.error_response()));
@@ -186,20 +203,46 @@ pub async fn idempotency_key(
                     })
                     .collect(),
             };
-            if let Err(e) = idempotency::complete(&state.db, &scope, &key, &stored).await {
-                // The work is done; only the replay record is missing. Log it and answer.
-                tracing::error!(error = %e, "could not store the idempotent response");
+            // The reply goes into the transaction that did the work; both commit together.
+            let committed: Result<bool, workorders_persistence::StoreError> = async {
+                let mut tx = match parked {
+                    Some(tx) => tx,
+                    None => state.db.begin_write().await?,
+                };
+                if !idempotency::complete_in(&mut tx, &scope, &key, &locked_at, &stored).await? {
+                    return Ok(false);
+                }
+                tx.commit_now().await?;
+                Ok(true)
             }
-            Ok(ServiceResponse::new(
-                request,
-                head.set_body(BoxBody::new(bytes)),
-            ))
+            .await;
+            match committed {
+                Ok(true) => Ok(ServiceResponse::new(
+                    request,
+                    head.set_body(BoxBody::new(bytes)),
+                )),
+                Ok(false) => {
+                    tracing::warn!(
+                        "an idempotency claim was taken over; this request's work is rolled back"
+                    );
+                    let e = ApiError::conflict(
+                        codes::IDEMPOTENCY_KEY_IN_FLIGHT,
+                        "a later request with this Idempotency-Key took over; retry to get its result",
+                    );
+                    Ok(ServiceResponse::new(request, e.error_response()))
+                }
+                Err(e) => {
+                    release(&state, &scope, &key, &locked_at).await;
+                    let e = ApiError::from(e);
+                    Ok(ServiceResponse::new(request, e.error_response()))
+                }
+            }
         }
     }
 }
 
-async fn release(state: &AppState, scope: &str, key: &str) {
-    if let Err(e) = idempotency::release(&state.db, scope, key).await {
+async fn release(state: &AppState, scope: &str, key: &str, locked_at: &str) {
+    if let Err(e) = idempotency::release(&state.db, scope, key, locked_at).await {
         tracing::error!(error = %e, "could not release an idempotency key");
     }
 }

@@ -50,6 +50,15 @@ pub struct Metrics {
     webhook_attempts: Family<AttemptLabels, Counter>,
     email_attempts: Family<AttemptLabels, Counter>,
     email_queued: Gauge,
+    worker_errors: Family<WorkerLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkerLabels {
+    /// `email`, `billing`, `webhooks`, `oversight`.
+    worker: String,
+    /// What failed (`record_outcome`, `overdue`, `reviews`, ...).
+    phase: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -129,7 +138,14 @@ impl Metrics {
             "Customer e-mail send attempts by result (retry: transient failure; failed: rejected or out of attempts)",
             email_attempts.clone(),
         );
+        let worker_errors = Family::<WorkerLabels, Counter>::default();
+        registry.register(
+            "worker_errors",
+            "Errors of background work by worker and phase (each isolated: other tenants and messages go on; see the log)",
+            worker_errors.clone(),
+        );
         Self {
+            worker_errors,
             registry,
             requests,
             durations,
@@ -142,6 +158,16 @@ impl Metrics {
             email_attempts,
             email_queued,
         }
+    }
+
+    /// Counts an error of background work (the work of other tenants and messages goes on).
+    pub fn worker_error(&self, worker: &str, phase: &str) {
+        self.worker_errors
+            .get_or_create(&WorkerLabels {
+                worker: worker.to_owned(),
+                phase: phase.to_owned(),
+            })
+            .inc();
     }
 
     /// E-mails waiting to be sent, from the billing worker.

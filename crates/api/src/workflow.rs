@@ -346,14 +346,16 @@ pub async fn queue_automation(
 }
 
 /// Runs one command on an order: load (locked), check visibility, authority and `If-Match`,
-/// let the domain decide, persist state + history, commit.
+/// let the domain decide, persist state + history, render the order, commit; returns the
+/// rendered order (rendered before the commit, so a stored Idempotency-Key reply is part of
+/// the same commit).
 pub async fn execute(
     db: &Db,
     principal: &Principal,
     id: WorkOrderId,
     if_match: IfMatch,
     command: Command,
-) -> ApiResult<WorkOrderRecord> {
+) -> ApiResult<crate::routes::order_views::WorkOrderView> {
     ensure_visible(db, principal, id).await?;
     let now = db.now();
     let mut tx = db.begin_write().await?;
@@ -369,8 +371,9 @@ pub async fn execute(
         .map_err(command_error)?;
     persist(&mut tx, &mut record, &events, &actor_of(principal), now).await?;
     assigner.persist(tx.conn(), principal.tenant_id).await?;
+    let view = crate::routes::order_views::render_in(&mut tx, now, &record).await?;
     tx.commit().await?;
-    Ok(record)
+    Ok(view)
 }
 
 /// Runs a command on behalf of `actor` without a principal (demo data, system jobs).

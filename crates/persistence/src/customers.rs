@@ -410,6 +410,16 @@ pub async fn get_many(
     tenant: TenantId,
     ids: &[CustomerId],
 ) -> Result<Vec<CustomerRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    get_many_in(&mut conn, tenant, ids).await
+}
+
+/// The same, on a connection (inside a transaction: it sees the transaction's writes).
+pub async fn get_many_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[CustomerId],
+) -> Result<Vec<CustomerRecord>, StoreError> {
     let mut result = Vec::new();
     for chunk in ids.chunks(100) {
         let sql = format!(
@@ -420,7 +430,7 @@ pub async fn get_many(
         for id in chunk {
             query = query.bind(id.to_string());
         }
-        for row in query.fetch_all(db.pool()).await.store()? {
+        for row in query.fetch_all(&mut *conn).await.store()? {
             result.push(customer_from_row(&row)?);
         }
     }
@@ -430,6 +440,16 @@ pub async fn get_many(
 /// Sites by id (for embedding in order views).
 pub async fn get_sites_many(
     db: &Db,
+    tenant: TenantId,
+    ids: &[SiteId],
+) -> Result<Vec<SiteRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    get_sites_many_in(&mut conn, tenant, ids).await
+}
+
+/// The same, on a connection (inside a transaction: it sees the transaction's writes).
+pub async fn get_sites_many_in(
+    conn: &mut Conn,
     tenant: TenantId,
     ids: &[SiteId],
 ) -> Result<Vec<SiteRecord>, StoreError> {
@@ -443,7 +463,7 @@ pub async fn get_sites_many(
         for id in chunk {
             query = query.bind(id.to_string());
         }
-        for row in query.fetch_all(db.pool()).await.store()? {
+        for row in query.fetch_all(&mut *conn).await.store()? {
             result.push(site_from_row(&row)?);
         }
     }

@@ -111,6 +111,8 @@ pub struct WriteTx {
     /// Billing jobs or e-mails were queued: wake the worker at commit.
     wake_worker: bool,
     keys: Arc<crate::KeyRing>,
+    /// Outbox messages already queued by a `prepare` (a parked transaction).
+    queued: usize,
 }
 
 impl WriteTx {
@@ -131,6 +133,7 @@ impl WriteTx {
             work_signal,
             wake_worker: false,
             keys,
+            queued: 0,
         }
     }
 
@@ -185,10 +188,10 @@ impl WriteTx {
         self.touched_customers.insert((tenant, customer));
     }
 
-    /// Writes the sync feed for what changed, then commits. The tenant's change counter is
-    /// the last lock taken, so transactions commit in sequence order and no cycle with order
-    /// locks is possible.
-    pub async fn commit(mut self) -> Result<(), StoreError> {
+    /// Writes the outbox rows and the sync feed for what changed (in this transaction);
+    /// returns how many outbox messages it queued. Safe to call again (what it wrote is
+    /// taken).
+    async fn prepare(&mut self) -> Result<usize, StoreError> {
         let emitted = std::mem::take(&mut self.emitted);
         let queued = if emitted.is_empty() {
             0
@@ -216,6 +219,31 @@ impl WriteTx {
                 crate::sync::record_customer(&mut self.tx, tenant, *customer, seq).await?;
             }
         }
+        Ok(queued)
+    }
+
+    /// Writes the sync feed for what changed, then commits. The tenant's change counter is
+    /// the last lock taken, so transactions commit in sequence order and no cycle with order
+    /// locks is possible.
+    ///
+    /// Inside [`deferred_commit`] (a request with an `Idempotency-Key`) the transaction is
+    /// prepared but parked instead: the caller of `deferred_commit` adds the stored reply to
+    /// it and commits both at once, or drops it (rollback) when the request failed.
+    pub async fn commit(mut self) -> Result<(), StoreError> {
+        self.queued += self.prepare().await?;
+        if let Ok(slot) = DEFERRED.try_with(Arc::clone) {
+            let mut parked = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if parked.is_none() {
+                *parked = Some(self);
+                return Ok(());
+            }
+        }
+        self.commit_now().await
+    }
+
+    /// Commits now, also inside [`deferred_commit`].
+    pub async fn commit_now(mut self) -> Result<(), StoreError> {
+        let queued = self.queued + self.prepare().await?;
         let signal = self.outbox_signal.clone();
         let work = self.wake_worker.then(|| self.work_signal.clone());
         self.tx.commit().await.store()?;
@@ -227,6 +255,47 @@ impl WriteTx {
         }
         Ok(())
     }
+}
+
+type Parked = Arc<std::sync::Mutex<Option<WriteTx>>>;
+
+tokio::task_local! {
+    /// The write transaction a request committed, parked until its reply is stored with it.
+    static DEFERRED: Parked;
+}
+
+/// Runs `work` (a request's handler) so that the write transaction it commits is parked
+/// rather than committed; returns the handler's output and that transaction. The caller
+/// writes the request's stored reply into it and commits (`commit_now`), so the work and
+/// the reply are one commit: a crash leaves both or neither. Dropping the transaction rolls
+/// the work back. A second write transaction in the same request first commits the parked
+/// one (the reply then goes with the last).
+pub async fn deferred_commit<F: std::future::Future>(work: F) -> (F::Output, Option<WriteTx>) {
+    let slot: Parked = Arc::new(std::sync::Mutex::new(None));
+    let output = DEFERRED.scope(slot.clone(), work).await;
+    let parked = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+    (output, parked)
+}
+
+/// Whether the current request has a parked write transaction.
+fn holds_parked() -> bool {
+    DEFERRED
+        .try_with(|slot| slot.lock().map(|p| p.is_some()).unwrap_or(false))
+        .unwrap_or(false)
+}
+
+/// Inside [`deferred_commit`]: commits a parked transaction before a new one begins (one
+/// writer at a time on SQLite; on PostgreSQL the new one must see what the first did).
+async fn flush_parked() -> Result<(), StoreError> {
+    let parked = DEFERRED
+        .try_with(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).take())
+        .ok()
+        .flatten();
+    if let Some(tx) = parked {
+        tracing::debug!("a request began a second write transaction; the first commits now");
+        tx.commit_now().await?;
+    }
+    Ok(())
 }
 
 /// Adds `mode=rwc` to a SQLite URL that does not say otherwise, so the file is created.
@@ -406,7 +475,16 @@ impl Db {
         self.backend
     }
 
+    /// The pool. A request whose write transaction is parked (see [`deferred_commit`]) must
+    /// not take a second connection: it would hold the first (and its locks) while waiting
+    /// for another, and enough such requests exhaust the pool. Debug builds assert it, so the
+    /// test suite finds a handler that reads after its commit.
     pub fn pool(&self) -> &AnyPool {
+        debug_assert!(
+            !holds_parked(),
+            "a connection from the pool was requested after this request's write transaction \
+             committed (parked): render the reply before the commit, on the transaction"
+        );
         &self.pool
     }
 
@@ -420,6 +498,7 @@ impl Db {
 
     /// Starts a write transaction (see the type's documentation for SQLite).
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        flush_parked().await?;
         match self.backend {
             Backend::Sqlite => {
                 let guard = self.sqlite_writer.clone().lock_owned().await;

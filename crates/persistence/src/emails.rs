@@ -164,9 +164,11 @@ pub enum Outcome {
     Failed { error: String },
 }
 
-/// Records the outcome if this worker still holds the lease. False when it lost it.
-pub async fn finish(
-    db: &Db,
+/// Records the outcome, inside the caller's transaction (with what follows from it: the
+/// invoice marked sent, the failure announced), if this worker still holds the lease. False
+/// when it lost it (another worker owns the message now): the caller rolls back.
+pub async fn finish_in(
+    conn: &mut Conn,
     claimed: &EmailRecord,
     outcome: &Outcome,
     now: DateTime<Utc>,
@@ -179,7 +181,6 @@ pub async fn finish(
         Outcome::Retry { at, error } => ("queued", *at, None, Some(error.clone())),
         Outcome::Failed { error } => ("failed", now, None, Some(error.clone())),
     };
-    let mut tx = db.begin_write().await?;
     // A sent message's body is not needed any more: it is cleared, so that the private
     // links it held do not stay in the database.
     let done = sqlx::query(
@@ -193,10 +194,9 @@ pub async fn finish(
     .bind(error)
     .bind(claimed.id.to_string())
     .bind(format_instant(locked_until))
-    .execute(tx.conn())
+    .execute(conn)
     .await
     .store()?;
-    tx.commit().await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -228,6 +228,19 @@ pub async fn list_for(
     invoice: Option<Uuid>,
     quote: Option<Uuid>,
 ) -> Result<Vec<EmailRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    list_for_in(&mut conn, db.keys(), tenant, work_order, invoice, quote).await
+}
+
+/// The same, on a connection (inside a transaction: it sees the transaction's writes).
+pub async fn list_for_in(
+    conn: &mut Conn,
+    keys: &crate::KeyRing,
+    tenant: TenantId,
+    work_order: Option<WorkOrderId>,
+    invoice: Option<Uuid>,
+    quote: Option<Uuid>,
+) -> Result<Vec<EmailRecord>, StoreError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM emails WHERE tenant_id = $1 AND ($2 = '' OR work_order_id = $2) \
          AND ($3 = '' OR invoice_id = $3) AND ($4 = '' OR quote_id = $4) ORDER BY id DESC LIMIT 200"
@@ -237,10 +250,10 @@ pub async fn list_for(
         .bind(work_order.map(|o| o.to_string()).unwrap_or_default())
         .bind(invoice.map(|o| o.to_string()).unwrap_or_default())
         .bind(quote.map(|o| o.to_string()).unwrap_or_default())
-        .fetch_all(db.pool())
+        .fetch_all(&mut *conn)
         .await
         .store()?;
-    rows.iter().map(|r| from_row(r, db.keys())).collect()
+    rows.iter().map(|r| from_row(r, keys)).collect()
 }
 
 /// Messages waiting to be sent, for `/metrics`.

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::error::ResultExt;
 use crate::row::RowExt;
-use crate::{Db, StoreError, format_instant};
+use crate::{Db, StoreError, WriteTx, format_instant};
 
 /// Purpose of sealed stored responses.
 const RESPONSE: &str = "idempotent_response";
@@ -36,8 +36,9 @@ pub struct StoredResponse {
 /// What to do with a request that carries a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// This request owns the key now and must run, then `complete` or `release` it.
-    Started,
+    /// This request owns the key now (claimed at `locked_at`) and must run, then complete
+    /// or release it.
+    Started { locked_at: String },
     /// The key was used before with the same request: replay this response.
     Replay(StoredResponse),
     /// The key was used before with a different request body.
@@ -87,7 +88,9 @@ pub async fn claim(
         .await
         .store()?;
         if inserted.rows_affected() == 1 {
-            return Ok(Claim::Started);
+            return Ok(Claim::Started {
+                locked_at: format_instant(now),
+            });
         }
         let row = sqlx::query(
             "SELECT request_hash, state, response_status, response_body, response_headers, \
@@ -154,7 +157,9 @@ pub async fn claim(
             .await
             .store()?;
             if taken.rows_affected() == 1 {
-                return Ok(Claim::Started);
+                return Ok(Claim::Started {
+                    locked_at: format_instant(now),
+                });
             }
             continue;
         }
@@ -163,42 +168,52 @@ pub async fn claim(
     Ok(Claim::InFlight)
 }
 
-/// Stores the response of a claimed key for replay.
-pub async fn complete(
-    db: &Db,
+/// Stores the response of a claimed key for replay, inside the transaction that did the
+/// request's work (so both commit together), if this request still holds the claim: false
+/// when it was taken over meanwhile (the claim was older than the abandon time and another
+/// request with the key runs now); the caller must then roll back.
+pub async fn complete_in(
+    tx: &mut WriteTx,
     scope: &str,
     key: &str,
+    locked_at: &str,
     response: &StoredResponse,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let headers = serde_json::to_string(&response.headers).map_err(|e| StoreError::Corrupt {
         column: "response_headers",
         detail: e.to_string(),
     })?;
-    let keys = db.keys();
-    let headers = keys.seal(RESPONSE, &headers).map_err(sealed_err)?;
-    let body = keys.seal(RESPONSE, &response.body).map_err(sealed_err)?;
-    sqlx::query(
+    let headers = tx.keys().seal(RESPONSE, &headers).map_err(sealed_err)?;
+    let body = tx
+        .keys()
+        .seal(RESPONSE, &response.body)
+        .map_err(sealed_err)?;
+    let done = sqlx::query(
         "UPDATE idempotency_keys SET state = 'completed', response_status = $1, response_body = $2, \
-         response_headers = $3 WHERE scope = $4 AND idempotency_key = $5",
+         response_headers = $3 WHERE scope = $4 AND idempotency_key = $5 AND state = 'in_flight' AND locked_at = $6",
     )
     .bind(i64::from(response.status))
     .bind(body)
     .bind(headers)
     .bind(scope)
     .bind(key)
-    .execute(db.pool())
+    .bind(locked_at)
+    .execute(tx.conn())
     .await
     .store()?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Gives a claimed key up (the request failed on our side), so a retry runs again.
-pub async fn release(db: &Db, scope: &str, key: &str) -> Result<(), StoreError> {
+/// Gives a claimed key up (the request failed and changed nothing), so a retry runs again;
+/// only this request's claim (`locked_at`), never one that took it over.
+pub async fn release(db: &Db, scope: &str, key: &str, locked_at: &str) -> Result<(), StoreError> {
     sqlx::query(
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND state = 'in_flight'",
+        "DELETE FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2 AND state = 'in_flight' \
+         AND locked_at = $3",
     )
     .bind(scope)
     .bind(key)
+    .bind(locked_at)
     .execute(db.pool())
     .await
     .store()?;

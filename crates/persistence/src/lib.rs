@@ -32,7 +32,7 @@ mod versioned;
 pub mod webhooks;
 pub mod work_orders;
 
-pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx};
+pub use db::{Backend, Db, DbOptions, PoolStats, WriteTx, deferred_commit};
 pub use error::StoreError;
 pub use sealed::{KeyError, KeyRing};
 /// A database connection (inside a transaction: `WriteTx::conn`).

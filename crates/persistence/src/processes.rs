@@ -275,13 +275,23 @@ pub async fn list_versions(
     tenant: TenantId,
     process: ProcessId,
 ) -> Result<Vec<VersionRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    list_versions_in(&mut conn, tenant, process).await
+}
+
+/// The same, on a connection (inside a transaction: it sees the transaction's writes).
+pub async fn list_versions_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    process: ProcessId,
+) -> Result<Vec<VersionRecord>, StoreError> {
     let sql = format!(
         "SELECT {VERSION_COLUMNS} FROM process_versions WHERE tenant_id = $1 AND process_id = $2 ORDER BY number DESC"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(process.to_string())
-        .fetch_all(db.pool())
+        .fetch_all(&mut *conn)
         .await
         .store()?;
     rows.iter().map(version_from_row).collect()

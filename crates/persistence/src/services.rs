@@ -162,11 +162,21 @@ pub async fn get(
     tenant: TenantId,
     id: ServiceId,
 ) -> Result<Option<ServiceRecord>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    get_in(&mut conn, tenant, id).await
+}
+
+/// The same, on a connection (inside a transaction: it sees the transaction's writes).
+pub async fn get_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: ServiceId,
+) -> Result<Option<ServiceRecord>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM bookable_services WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(id.to_string())
-        .fetch_optional(db.pool())
+        .fetch_optional(&mut *conn)
         .await
         .store()?;
     row.as_ref().map(from_row).transpose()

@@ -311,6 +311,16 @@ pub async fn names(
     tenant: TenantId,
     ids: &[UserId],
 ) -> Result<HashMap<UserId, String>, StoreError> {
+    let mut conn = db.pool().acquire().await.store()?;
+    names_in(&mut conn, tenant, ids).await
+}
+
+/// The same, on a connection (inside a transaction: it sees the transaction's writes).
+pub async fn names_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    ids: &[UserId],
+) -> Result<HashMap<UserId, String>, StoreError> {
     let mut names = HashMap::new();
     for chunk in ids.chunks(100) {
         let placeholders = crate::in_list(2, chunk.len());
@@ -322,7 +332,7 @@ pub async fn names(
         for id in chunk {
             query = query.bind(id.to_string());
         }
-        for row in query.fetch_all(db.pool()).await.store()? {
+        for row in query.fetch_all(&mut *conn).await.store()? {
             names.insert(UserId(row.uuid("id")?), row.text("name")?);
         }
     }

@@ -310,6 +310,15 @@ pub async fn get(
     id: WorkOrderId,
 ) -> Result<Option<WorkOrderRecord>, StoreError> {
     let mut conn = db.pool().acquire().await.store()?;
+    get_in(&mut conn, tenant, id).await
+}
+
+/// The same, on a connection (inside a transaction: it sees the transaction's writes).
+pub async fn get_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: WorkOrderId,
+) -> Result<Option<WorkOrderRecord>, StoreError> {
     let sql = format!("SELECT {ORDER_COLUMNS} FROM work_orders WHERE tenant_id = $1 AND id = $2");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
@@ -318,7 +327,7 @@ pub async fn get(
         .await
         .store()?;
     match row {
-        Some(row) => Ok(assemble(&mut conn, tenant, vec![row]).await?.pop()),
+        Some(row) => Ok(assemble(conn, tenant, vec![row]).await?.pop()),
         None => Ok(None),
     }
 }

@@ -391,6 +391,28 @@ fn view(
     }
 }
 
+/// The full view inside a transaction, before its commit (payments and e-mails it wrote
+/// included; the reply is stored with the work for Idempotency-Key replays).
+async fn full_view_in(
+    state: &AppState,
+    tx: &mut workorders_persistence::WriteTx,
+    now: chrono::DateTime<chrono::Utc>,
+    invoice: &InvoiceRecord,
+) -> ApiResult<InvoiceView> {
+    let payments = store::payments(tx.conn(), invoice.tenant_id, invoice.id).await?;
+    let today = billing::today(tx.conn(), invoice.tenant_id, now).await?;
+    let mails = emails::list_for_in(
+        tx.conn(),
+        state.db.keys(),
+        invoice.tenant_id,
+        None,
+        Some(invoice.id),
+        None,
+    )
+    .await?;
+    Ok(view(invoice, Some((&payments, &mails)), today))
+}
+
 async fn full_view(state: &AppState, invoice: &InvoiceRecord) -> ApiResult<InvoiceView> {
     let mut conn = state
         .db
@@ -533,8 +555,8 @@ pub async fn create_invoice(
         billing::issue_in(&state, &mut tx, &mut invoice, None, now).await?;
         billing::after_issue(&mut tx, &state.db, principal.tenant_id, order.order.id, now).await?;
     }
+    let view = full_view_in(&state, &mut tx, now, &invoice).await?;
     tx.commit().await?;
-    let view = full_view(&state, &invoice).await?;
     Ok(created(
         format!("/v1/invoices/{}", invoice.id),
         invoice.version,
@@ -828,8 +850,8 @@ pub async fn issue_invoice(
     if let Some(order) = invoice.work_order_id {
         billing::after_issue(&mut tx, &state.db, principal.tenant_id, order, now).await?;
     }
+    let view = full_view_in(&state, &mut tx, now, &invoice).await?;
     tx.commit().await?;
-    let view = full_view(&state, &invoice).await?;
     Ok(ok_versioned(invoice.version, &view))
 }
 
@@ -981,8 +1003,8 @@ pub async fn record_payment(
         now,
     )
     .await?;
+    let view = full_view_in(&state, &mut tx, now, &invoice).await?;
     tx.commit().await?;
-    let view = full_view(&state, &invoice).await?;
     Ok(created(
         format!("/v1/invoices/{}", invoice.id),
         invoice.version,
@@ -1084,8 +1106,8 @@ pub async fn create_credit_note(
         "invoice.cancelled",
         billing::invoice_event(&original),
     );
+    let view = full_view_in(&state, &mut tx, now, &note).await?;
     tx.commit().await?;
-    let view = full_view(&state, &note).await?;
     Ok(created(
         format!("/v1/invoices/{}", note.id),
         note.version,

@@ -13,7 +13,7 @@ use workorders_persistence::customers::{self, CustomerRecord, SiteRecord};
 use workorders_persistence::work_orders::WorkOrderRecord;
 use workorders_persistence::{Db, users};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::routes::processes::{EvidenceName, HandlingName, StepBody};
 
 /// How an order came in.
@@ -214,6 +214,18 @@ impl ViewContext {
         records: &[&WorkOrderRecord],
         more_people: &[UserId],
     ) -> ApiResult<Self> {
+        let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+        Self::load_in(&mut conn, db.now(), tenant, records, more_people).await
+    }
+
+    /// Like `load_with`, on a connection (inside a transaction: it sees its writes).
+    pub async fn load_in(
+        conn: &mut workorders_persistence::Conn,
+        now: chrono::DateTime<chrono::Utc>,
+        tenant: TenantId,
+        records: &[&WorkOrderRecord],
+        more_people: &[UserId],
+    ) -> ApiResult<Self> {
         let mut ids: Vec<UserId> = records
             .iter()
             .flat_map(|r| r.order.steps.iter().filter_map(|s| s.responsible))
@@ -221,19 +233,19 @@ impl ViewContext {
             .collect();
         ids.sort();
         ids.dedup();
-        let people = users::names(db, tenant, &ids).await?;
+        let people = users::names_in(conn, tenant, &ids).await?;
         let mut customer_ids: Vec<CustomerId> = records.iter().map(|r| r.customer_id).collect();
         customer_ids.sort();
         customer_ids.dedup();
         let mut site_ids: Vec<SiteId> = records.iter().map(|r| r.site_id).collect();
         site_ids.sort();
         site_ids.dedup();
-        let customers = customers::get_many(db, tenant, &customer_ids)
+        let customers = customers::get_many_in(conn, tenant, &customer_ids)
             .await?
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
-        let sites = customers::get_sites_many(db, tenant, &site_ids)
+        let sites = customers::get_sites_many_in(conn, tenant, &site_ids)
             .await?
             .into_iter()
             .map(|s| (s.id, s))
@@ -242,7 +254,7 @@ impl ViewContext {
             people,
             customers,
             sites,
-            now: db.now(),
+            now,
         })
     }
 
@@ -362,5 +374,15 @@ impl ViewContext {
 /// Renders one order.
 pub async fn render(db: &Db, record: &WorkOrderRecord) -> ApiResult<WorkOrderView> {
     let context = ViewContext::load(db, record.tenant_id, &[record]).await?;
+    Ok(context.order(record))
+}
+
+/// The same inside a transaction (before its commit, so a stored reply shows its writes).
+pub async fn render_in(
+    tx: &mut workorders_persistence::WriteTx,
+    now: chrono::DateTime<chrono::Utc>,
+    record: &WorkOrderRecord,
+) -> ApiResult<WorkOrderView> {
+    let context = ViewContext::load_in(tx.conn(), now, record.tenant_id, &[record], &[]).await?;
     Ok(context.order(record))
 }

@@ -363,6 +363,15 @@ async fn view_of(state: &AppState, p: ProcessRecord) -> ApiResult<ProcessView> {
     Ok(process_view(p, &versions))
 }
 
+/// The same inside a transaction, before its commit.
+async fn view_in(
+    tx: &mut workorders_persistence::WriteTx,
+    p: ProcessRecord,
+) -> ApiResult<ProcessView> {
+    let versions = processes::list_versions_in(tx.conn(), p.tenant_id, p.id).await?;
+    Ok(process_view(p, &versions))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProcessRequest {
@@ -473,8 +482,8 @@ pub async fn create_process(
         )
         .await?;
     }
+    let view = view_in(&mut tx, record).await?;
     tx.commit().await?;
-    let view = view_of(&state, record).await?;
     Ok(created(
         format!("/v1/processes/{}", view.id),
         view.version,
@@ -601,8 +610,8 @@ pub async fn update_process(
         .await
         .map_err(name_taken)?
         .into_api()?;
+    let view = view_in(&mut tx, updated).await?;
     tx.commit().await?;
-    let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -759,8 +768,8 @@ pub async fn publish_process_version(
             ));
         }
     };
+    let view = view_in(&mut tx, updated).await?;
     tx.commit().await?;
-    let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -797,7 +806,7 @@ pub async fn archive_process(
     let updated = processes::update(tx.conn(), &process, expected, state.db.now())
         .await?
         .into_api()?;
+    let view = view_in(&mut tx, updated).await?;
     tx.commit().await?;
-    let view = view_of(&state, updated).await?;
     Ok(ok_versioned(view.version, &view))
 }

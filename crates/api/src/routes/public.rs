@@ -664,9 +664,9 @@ pub async fn create_booking(
         now,
     )
     .await?;
+    let view = booking_view_on(tx.conn(), &tenant, &booking).await?;
     tx.commit().await?;
     tracing::info!(booking = %booking.reference, order = %order.number, "booked online");
-    let view = booking_view(&state, &tenant, &booking).await?;
     Ok(HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, status_path.clone()))
         .json(CreatedBooking {
@@ -681,27 +681,36 @@ async fn booking_view(
     tenant: &TenantRecord,
     booking: &BookingRecord,
 ) -> ApiResult<BookingView> {
-    let tz = tenant.time_zone.tz();
     let mut conn = state
         .db
         .pool()
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let appointment = appointments::get(&mut conn, tenant.id, booking.appointment_id)
+    booking_view_on(&mut conn, tenant, booking).await
+}
+
+/// What the customer sees, read on a connection (inside a transaction before its commit,
+/// so the reply stored for Idempotency-Key replays shows what the transaction did).
+async fn booking_view_on(
+    conn: &mut workorders_persistence::Conn,
+    tenant: &TenantRecord,
+    booking: &BookingRecord,
+) -> ApiResult<BookingView> {
+    let tz = tenant.time_zone.tz();
+    let appointment = appointments::get(conn, tenant.id, booking.appointment_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    drop(conn);
-    let order = work_orders::get(&state.db, tenant.id, booking.work_order_id)
+    let order = work_orders::get_in(conn, tenant.id, booking.work_order_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let service = services::get(&state.db, tenant.id, booking.service_id)
+    let service = services::get_in(conn, tenant.id, booking.service_id)
         .await?
         .map(|s| s.name)
         .unwrap_or_default();
     let mut assigned_to = String::new();
     if let Some(person) = appointment.assignees.first()
-        && let Some(user) = users::get(&state.db, tenant.id, *person).await?
+        && let Some(user) = users::get_in(conn, tenant.id, *person).await?
     {
         assigned_to = first_name(&user.name);
     }
@@ -938,8 +947,9 @@ pub async fn reschedule_booking(
         &[entry],
     )
     .await?;
+    let view = booking_view_on(tx.conn(), &tenant, &booking).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(booking_view(&state, &tenant, &booking).await?))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Cancel a booking
@@ -1026,7 +1036,8 @@ pub async fn cancel_booking(
     )
     .await?;
     services::set_booking_status(tx.conn(), booking.id, "cancelled", now).await?;
-    tx.commit().await?;
     booking.status = "cancelled".to_owned();
-    Ok(HttpResponse::Ok().json(booking_view(&state, &tenant, &booking).await?))
+    let view = booking_view_on(tx.conn(), &tenant, &booking).await?;
+    tx.commit().await?;
+    Ok(HttpResponse::Ok().json(view))
 }

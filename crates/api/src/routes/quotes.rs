@@ -551,18 +551,28 @@ async fn by_token(state: &AppState, token: &str) -> ApiResult<QuoteRecord> {
 }
 
 async fn public_view(state: &AppState, q: &QuoteRecord) -> ApiResult<PublicQuoteView> {
-    let today = today_of(state, q.tenant_id).await?;
     let mut conn = state
         .db
         .pool()
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let (profile, _) = billing::load_profile(&mut conn, q.tenant_id).await?;
-    let tenant = tenants::get_in(&mut conn, q.tenant_id)
+    public_view_on(&mut conn, state.db.now(), q).await
+}
+
+/// The customer's view of a quote, read on a connection (inside a transaction before its
+/// commit, so the stored Idempotency-Key reply is part of the same commit).
+async fn public_view_on(
+    conn: &mut workorders_persistence::Conn,
+    now: chrono::DateTime<chrono::Utc>,
+    q: &QuoteRecord,
+) -> ApiResult<PublicQuoteView> {
+    let today = billing::today(conn, q.tenant_id, now).await?;
+    let (profile, _) = billing::load_profile(conn, q.tenant_id).await?;
+    let tenant = tenants::get_in(conn, q.tenant_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let (_, title) = work_orders::number_and_title(&mut conn, q.tenant_id, q.work_order_id)
+    let (_, title) = work_orders::number_and_title(conn, q.tenant_id, q.work_order_id)
         .await?
         .unwrap_or_default();
     Ok(PublicQuoteView {
@@ -697,8 +707,9 @@ pub async fn answer_public_quote(
     }
     quote.version = expected + 1;
     record_answer(&state, &mut tx, &quote, &name, accept, now).await?;
+    let view = public_view_on(tx.conn(), now, &quote).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(public_view(&state, &quote).await?))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// The answer in the order's history and webhooks; accepting completes the waiting step.

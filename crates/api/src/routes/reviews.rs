@@ -337,8 +337,16 @@ async fn full_view(state: &AppState, review: ReviewRecord) -> ApiResult<ReviewVi
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let items = store::items_of(&mut conn, review.id).await?;
-    let decisions = store::decisions_of(&mut conn, review.id).await?;
+    full_view_on(&mut conn, review).await
+}
+
+/// The full view read on a connection (inside a transaction before its commit).
+async fn full_view_on(
+    conn: &mut workorders_persistence::Conn,
+    review: ReviewRecord,
+) -> ApiResult<ReviewView> {
+    let items = store::items_of(conn, review.id).await?;
+    let decisions = store::decisions_of(conn, review.id).await?;
     Ok(ReviewView {
         review: summary_view(review)?,
         items: items.into_iter().map(item_view).collect(),
@@ -539,10 +547,11 @@ pub async fn create_review_schedule(
         updated_at: now,
     };
     let record = parse_schedule(&state, &principal, body.into_inner(), base, now).await?;
+    let zone = tenant_zone(&state, &principal).await?;
     let mut tx = state.db.begin_write().await?;
     store::insert_schedule(tx.conn(), &record).await?;
     tx.commit().await?;
-    let view = schedule_view(record, &tenant_zone(&state, &principal).await?);
+    let view = schedule_view(record, &zone);
     Ok(created(
         format!("/v1/review-schedules/{}", view.id),
         view.version,
@@ -958,9 +967,10 @@ pub async fn update_review(
     let saved = store::update_review(tx.conn(), &review, expected)
         .await?
         .into_api()?;
-    tx.commit().await?;
     let version = saved.version;
-    Ok(ok_versioned(version, &full_view(&state, saved).await?))
+    let view = full_view_on(tx.conn(), saved).await?;
+    tx.commit().await?;
+    Ok(ok_versioned(version, &view))
 }
 
 /// Signing a review off.
@@ -1037,9 +1047,10 @@ pub async fn sign_off_review(
             "signed_off_by": user, "late": now > saved.due_at,
         }),
     );
-    tx.commit().await?;
     let version = saved.version;
-    Ok(ok_versioned(version, &full_view(&state, saved).await?))
+    let view = full_view_on(tx.conn(), saved).await?;
+    tx.commit().await?;
+    Ok(ok_versioned(version, &view))
 }
 
 /// A decision taken in a review.

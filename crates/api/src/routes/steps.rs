@@ -19,7 +19,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::ok_versioned;
-use crate::routes::order_views::{StepView, ViewContext, render};
+use crate::routes::order_views::{StepView, ViewContext};
 use crate::routes::processes::EvidenceName;
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner, actor_of, authorize, command_error, ensure_visible};
@@ -121,7 +121,7 @@ async fn run(
     make: impl FnOnce(StepId) -> Command,
 ) -> ApiResult<HttpResponse> {
     let (order, step) = path;
-    let record = workflow::execute(
+    let view = workflow::execute(
         &state.db,
         principal,
         WorkOrderId(order),
@@ -129,7 +129,6 @@ async fn run(
         make(StepId(step)),
     )
     .await?;
-    let view = render(&state.db, &record).await?;
     Ok(ok_versioned(view.version, &view))
 }
 

@@ -325,9 +325,11 @@ pub async fn create_work_order(
         now,
     )
     .await?;
+    // Rendered inside the transaction: the reply shows the customer and site it made, and
+    // is stored with the work for Idempotency-Key replays.
+    let view = crate::routes::order_views::render_in(&mut tx, now, &record).await?;
     tx.commit().await?;
     tracing::info!(work_order = %record.number, "work order created");
-    let view = render(&state.db, &record).await?;
     Ok(created(
         format!("/v1/work-orders/{}", view.id),
         view.version,
@@ -603,7 +605,7 @@ pub async fn run_work_order_action(
         OrderAction::MarkInvoiced => Command::MarkInvoiced,
         OrderAction::Close => Command::Close,
     };
-    let record = workflow::execute(
+    let view = workflow::execute(
         &state.db,
         &principal,
         WorkOrderId(id.into_inner()),
@@ -611,7 +613,6 @@ pub async fn run_work_order_action(
         command,
     )
     .await?;
-    let view = render(&state.db, &record).await?;
     Ok(ok_versioned(view.version, &view))
 }
 
