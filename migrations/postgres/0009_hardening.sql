@@ -28,3 +28,17 @@ UPDATE emails SET body = '' WHERE status = 'sent';
 -- `staff` (created through the API) or `web_booking` (an anonymous booking: never merged
 -- into an existing customer without staff looking at it).
 ALTER TABLE customers ADD COLUMN source TEXT NOT NULL DEFAULT 'staff';
+
+-- Background work that fails for one tenant (an unreadable row, a broken schedule): kept
+-- per tenant, worker and phase while it lasts, shown in the tenant's oversight view and
+-- counted in /metrics; the work of other tenants goes on.
+CREATE TABLE worker_problems (
+    tenant_id   TEXT NOT NULL REFERENCES tenants (id),
+    worker      TEXT NOT NULL,
+    phase       TEXT NOT NULL,
+    detail      TEXT NOT NULL,
+    first_seen  TEXT NOT NULL,
+    last_seen   TEXT NOT NULL,
+    occurrences BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, worker, phase)
+);

@@ -11,7 +11,254 @@ use crate::booking::{bookable, customer};
 use crate::support::{Ctx, TestApp};
 use crate::tests;
 
-tests!(an_email_is_sent_once_when_recording_it_fails_for_a_while,);
+tests!(
+    an_email_is_sent_once_when_recording_it_fails_for_a_while,
+    one_tenants_broken_row_stops_only_its_own_oversight,
+    an_unreadable_webhook_endpoint_costs_no_delivery_attempt,
+    an_unreadable_email_is_set_aside_and_the_others_go_out,
+);
+
+async fn an_unreadable_email_is_set_aside_and_the_others_go_out(ctx: Ctx) {
+    let server = workorders_mail::testing::SmtpServer::start();
+    let settings = server.settings();
+    let app = ctx
+        .app_with(|s| {
+            s.mail.smtp = Some(settings);
+            s.mail.poll = Duration::from_millis(100);
+        })
+        .await;
+    let (t, _tech, service) = bookable(&app, "08:00", "18:00").await;
+    // A queued message whose stored attachments nobody can read, older than the next one.
+    let tenant: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+        .bind(&t.slug)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("tenant");
+    let past =
+        workorders_persistence::format_instant(chrono::Utc::now() - chrono::Duration::minutes(5));
+    sqlx::query(
+        "INSERT INTO emails (id, tenant_id, kind, message_id, to_address, subject, body, attachments, status, \
+         attempts, next_attempt_at, created_at) VALUES ($1, $2, 'quote', 'x@workorders', 'a@example.com', 'S', '', \
+         'not json', 'queued', 0, $3, $3)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&tenant)
+    .bind(&past)
+    .execute(app.db.pool())
+    .await
+    .expect("insert");
+    let slots = app
+        .send(
+            Method::GET,
+            &format!(
+                "/v1/public/{}/services/{service}/slots?postal_code=12203",
+                t.slug
+            ),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    app.post(
+        &format!("/v1/public/{}/bookings", t.slug),
+        None,
+        &json!({"service_id": service, "start": slots.body["slots"][0]["start"],
+                "customer": customer("jana@example.com"), "consent": true}),
+    )
+    .await
+    .assert_status(201);
+    let received = server.wait_for(1, Duration::from_secs(20));
+    assert!(received[0].to.iter().any(|to| to == "jana@example.com"));
+    let (status, error): (String, Option<String>) =
+        sqlx::query_as("SELECT status, last_error FROM emails WHERE message_id = 'x@workorders'")
+            .fetch_one(app.db.pool())
+            .await
+            .expect("row");
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("unreadable row"));
+    assert!(
+        metric(
+            &app,
+            r#"worker_errors_total{worker="email",phase="unreadable_message"}"#
+        )
+        .await
+            >= 1.0
+    );
+}
+
+async fn metric(app: &TestApp, name_and_labels: &str) -> f64 {
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|l| l.starts_with(name_and_labels))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn one_tenants_broken_row_stops_only_its_own_oversight(ctx: Ctx) {
+    let now = chrono::Utc::now();
+    let clock = workorders_persistence::Clock::manual(now);
+    let app = {
+        let clock = clock.clone();
+        ctx.app_with(move |s| {
+            s.clock = clock;
+            s.oversight.scan = Duration::from_secs(3600);
+        })
+        .await
+    };
+    let mut tenants = Vec::new();
+    for _ in 0..2 {
+        let t = app.sign_up().await;
+        app.post(
+            "/v1/review-schedules",
+            Some(&t.token),
+            &json!({"name": "Daily check", "cadence": "daily", "time": "08:00", "reviewer_id": t.owner_id}),
+        )
+        .await
+        .assert_status(201);
+        tenants.push(t);
+    }
+    // The first tenant's schedule is stored in a form nothing can read.
+    let broken: String = sqlx::query_scalar("SELECT id FROM tenants WHERE slug = $1")
+        .bind(&tenants[0].slug)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("tenant");
+    sqlx::query("UPDATE review_schedules SET cadence = 'fortnightly-ish' WHERE tenant_id = $1")
+        .bind(&broken)
+        .execute(app.db.pool())
+        .await
+        .expect("corrupt");
+    clock.set(now + chrono::Duration::days(2));
+    let report = workorders_api::oversight::tick(&app.state)
+        .await
+        .expect("the scan itself goes on");
+    assert!(report.reviews_created >= 1, "{report:?}");
+    let reviews = |t: &crate::support::Tenant| {
+        let (app, token) = (app.clone(), t.token.clone());
+        async move {
+            app.get("/v1/reviews", &token).await.body["items"]
+                .as_array()
+                .map(Vec::len)
+                .unwrap_or(0)
+        }
+    };
+    assert!(
+        reviews(&tenants[1]).await >= 1,
+        "the other tenant's review was made"
+    );
+    assert_eq!(reviews(&tenants[0]).await, 0);
+    // The broken tenant sees why, and the operator sees it in the metrics.
+    let view = app.get("/v1/oversight", &tenants[0].token).await;
+    view.assert_status(200);
+    let problems = view.body["worker_problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 1, "{}", view.text);
+    assert_eq!(problems[0]["phase"], "review_schedules");
+    assert!(
+        problems[0]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("cadence"),
+        "{}",
+        view.text
+    );
+    let other = app.get("/v1/oversight", &tenants[1].token).await;
+    assert_eq!(other.body["worker_problems"], json!([]));
+    assert!(
+        metric(
+            &app,
+            r#"worker_errors_total{worker="oversight",phase="review_schedules"}"#
+        )
+        .await
+            >= 1.0
+    );
+    // Repaired: the next scan catches up and the problem is gone.
+    sqlx::query("UPDATE review_schedules SET cadence = 'daily' WHERE tenant_id = $1")
+        .bind(&broken)
+        .execute(app.db.pool())
+        .await
+        .expect("repair");
+    workorders_api::oversight::tick(&app.state)
+        .await
+        .expect("scan");
+    assert!(reviews(&tenants[0]).await >= 1);
+    let view = app.get("/v1/oversight", &tenants[0].token).await;
+    assert_eq!(view.body["worker_problems"], json!([]));
+}
+
+async fn an_unreadable_webhook_endpoint_costs_no_delivery_attempt(ctx: Ctx) {
+    let app = ctx
+        .app_with(|s| {
+            s.webhooks.allow_private = true;
+            s.webhooks.poll = Duration::from_millis(100);
+        })
+        .await;
+    let t = app.sign_up().await;
+    let hook = app
+        .post(
+            "/v1/webhooks",
+            Some(&t.token),
+            &json!({"url": "http://127.0.0.1:9/hooks", "event_types": ["webhook.test"]}),
+        )
+        .await;
+    hook.assert_status(201);
+    let id = hook.body["id"].as_str().expect("id").to_owned();
+    sqlx::query("UPDATE webhook_endpoints SET event_types = 'not json' WHERE id = $1")
+        .bind(&id)
+        .execute(app.db.pool())
+        .await
+        .expect("corrupt");
+    // A message for it (queued directly: the API cannot read the endpoint either).
+    sqlx::query(
+        "INSERT INTO outbox (id, tenant_id, endpoint_id, message_id, event_type, payload, status, attempts, \
+         next_attempt_at, created_at) SELECT $1, tenant_id, id, $2, 'webhook.test', '{}', 'pending', 0, $3, $3 \
+         FROM webhook_endpoints WHERE id = $4",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(workorders_persistence::format_instant(chrono::Utc::now()))
+    .bind(&id)
+    .execute(app.db.pool())
+    .await
+    .expect("queued");
+    app.db.outbox_signal().notify_one();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while metric(
+        &app,
+        r#"worker_errors_total{worker="webhooks",phase="read_endpoint"}"#,
+    )
+    .await
+        < 1.0
+    {
+        assert!(Instant::now() < deadline, "the worker never tried");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, attempts): (String, i64) =
+        sqlx::query_as("SELECT status, attempts FROM outbox WHERE endpoint_id = $1")
+            .bind(&id)
+            .fetch_one(app.db.pool())
+            .await
+            .expect("message");
+    assert_eq!(
+        (status.as_str(), attempts),
+        ("pending", 0),
+        "no attempt burned, not dead"
+    );
+    let tried: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_attempts")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("attempts");
+    assert_eq!(tried, 0);
+}
 
 /// Makes every UPDATE of `table` that changes `status` fail until `clear_fault`.
 pub async fn inject_fault(app: &TestApp, table: &str) {
@@ -117,6 +364,9 @@ async fn an_email_is_sent_once_when_recording_it_fails_for_a_while(ctx: Ctx) {
         messages.len(),
         1,
         "the customer got the e-mail once: {:?}",
-        messages.iter().map(|m| (&m.subject, &m.message_id)).collect::<Vec<_>>()
+        messages
+            .iter()
+            .map(|m| (&m.subject, &m.message_id))
+            .collect::<Vec<_>>()
     );
 }

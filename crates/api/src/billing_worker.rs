@@ -33,7 +33,15 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
         loop {
             let now = state.db.now();
             let jobs = match store::claim_jobs(&state.db, now, lease, 8).await {
-                Ok(j) => j,
+                Ok((j, set_aside)) => {
+                    for _ in 0..set_aside {
+                        state.metrics.worker_error("billing", "unreadable_job");
+                    }
+                    if j.is_empty() && set_aside > 0 {
+                        continue;
+                    }
+                    j
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "could not claim billing jobs");
                     break;
@@ -50,7 +58,15 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
             loop {
                 let now = state.db.now();
                 let claimed = match emails::claim(&state.db, now, lease, 8).await {
-                    Ok(c) => c,
+                    Ok((c, set_aside)) => {
+                        for _ in 0..set_aside {
+                            state.metrics.worker_error("email", "unreadable_message");
+                        }
+                        if c.is_empty() && set_aside > 0 {
+                            continue;
+                        }
+                        c
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "could not claim e-mails");
                         break;

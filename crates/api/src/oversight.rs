@@ -61,18 +61,143 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One scan of everything oversight watches.
+/// The phases of a scan, each isolated from the others.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Overdue,
+    Escalation,
+    Stuck,
+    Missed,
+    Reviews,
+    ReviewsOverdue,
+}
+
+impl Phase {
+    const ALL: [Phase; 6] = [
+        Phase::Overdue,
+        Phase::Escalation,
+        Phase::Stuck,
+        Phase::Missed,
+        Phase::Reviews,
+        Phase::ReviewsOverdue,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Overdue => "overdue_steps",
+            Phase::Escalation => "escalation",
+            Phase::Stuck => "stuck_orders",
+            Phase::Missed => "missed_appointments",
+            Phase::Reviews => "review_schedules",
+            Phase::ReviewsOverdue => "reviews_not_signed_off",
+        }
+    }
+
+    async fn run(
+        self,
+        state: &AppState,
+        tenant: Option<TenantId>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<usize> {
+        let mut people = People::default();
+        match self {
+            Phase::Overdue => announce_overdue(state, &mut people, tenant, now).await,
+            Phase::Escalation => escalate_overdue(state, &mut people, tenant, now).await,
+            Phase::Stuck => flag_stuck(state, tenant, now).await,
+            Phase::Missed => flag_missed(state, tenant, now).await,
+            Phase::Reviews => create_due_reviews(state, &mut people, tenant, now).await,
+            Phase::ReviewsOverdue => escalate_reviews(state, &mut people, tenant, now).await,
+        }
+    }
+}
+
+/// One scan of everything oversight watches. Each phase runs on its own: a failure in one
+/// does not stop the others. A phase that fails is run again tenant by tenant, so that one
+/// tenant's unreadable row or broken schedule stops only that tenant's work; the failure is
+/// kept (`worker_problems`: the tenant's oversight view shows it) and counted in
+/// `/metrics` (`worker_errors`) until the phase runs through for that tenant again.
 pub async fn tick(state: &AppState) -> ApiResult<TickReport> {
     let now = state.db.now();
     let mut report = TickReport::default();
-    let mut people = People::default();
-    report.overdue_announced = announce_overdue(state, &mut people, now).await?;
-    report.escalated = escalate_overdue(state, &mut people, now).await?;
-    report.stuck_flagged = flag_stuck(state, now).await?;
-    report.missed_flagged = flag_missed(state, now).await?;
-    report.reviews_created = create_due_reviews(state, &mut people, now).await?;
-    report.reviews_escalated = escalate_reviews(state, &mut people, now).await?;
+    for phase in Phase::ALL {
+        let n = run_isolated(state, phase, now).await;
+        match phase {
+            Phase::Overdue => report.overdue_announced = n,
+            Phase::Escalation => report.escalated = n,
+            Phase::Stuck => report.stuck_flagged = n,
+            Phase::Missed => report.missed_flagged = n,
+            Phase::Reviews => report.reviews_created = n,
+            Phase::ReviewsOverdue => report.reviews_escalated = n,
+        }
+    }
     Ok(report)
+}
+
+async fn run_isolated(state: &AppState, phase: Phase, now: DateTime<Utc>) -> usize {
+    match phase.run(state, None, now).await {
+        Ok(n) => {
+            if let Err(e) = store::clear_problems(&state.db, None, "oversight", phase.name()).await
+            {
+                tracing::warn!(error = %e, "could not clear oversight problems");
+            }
+            return n;
+        }
+        Err(e) => {
+            state.metrics.worker_error("oversight", phase.name());
+            tracing::warn!(phase = phase.name(), error = %e, "oversight phase failed; running it tenant by tenant");
+        }
+    }
+    let tenants = match store::tenant_ids(&state.db).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list tenants; the next scan tries again");
+            return 0;
+        }
+    };
+    let mut total = 0;
+    for tenant in tenants {
+        match phase.run(state, Some(tenant), now).await {
+            Ok(n) => {
+                total += n;
+                if let Err(e) =
+                    store::clear_problems(&state.db, Some(tenant), "oversight", phase.name()).await
+                {
+                    tracing::warn!(error = %e, "could not clear oversight problems");
+                }
+            }
+            Err(e) => {
+                state.metrics.worker_error("oversight", phase.name());
+                tracing::error!(%tenant, phase = phase.name(), error = %e, "oversight phase failed for a tenant");
+                // Shown to the tenant: a database failure in words, not its internals.
+                let detail = match &e {
+                    ApiError::Internal(err)
+                        if matches!(
+                            err.downcast_ref::<workorders_persistence::StoreError>(),
+                            Some(workorders_persistence::StoreError::Database(_))
+                        ) =>
+                    {
+                        "a database error; the operator finds the details in the server log"
+                            .to_owned()
+                    }
+                    ApiError::Internal(err) => format!("{err:#}"),
+                    other => other.to_string(),
+                };
+                if let Err(e) = store::record_problem(
+                    &state.db,
+                    tenant,
+                    "oversight",
+                    phase.name(),
+                    &detail,
+                    state.db.now(),
+                )
+                .await
+                {
+                    tracing::warn!(error = %e, "could not record an oversight problem");
+                }
+            }
+        }
+    }
+    total
 }
 
 /// Tenant facts needed for messages, read once per scan.
@@ -165,10 +290,12 @@ fn step_payload(s: &OverdueStep) -> serde_json::Value {
 async fn announce_overdue(
     state: &AppState,
     people: &mut People,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
     let steps =
-        store::overdue_unannounced(&state.db, now, Duration::days(WINDOW_DAYS), BATCH).await?;
+        store::overdue_unannounced(&state.db, tenant, now, Duration::days(WINDOW_DAYS), BATCH)
+            .await?;
     if steps.is_empty() {
         return Ok(0);
     }
@@ -233,10 +360,12 @@ async fn announce_overdue(
 async fn escalate_overdue(
     state: &AppState,
     people: &mut People,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
     let steps =
-        store::overdue_unescalated(&state.db, now, Duration::days(WINDOW_DAYS), BATCH).await?;
+        store::overdue_unescalated(&state.db, tenant, now, Duration::days(WINDOW_DAYS), BATCH)
+            .await?;
     if steps.is_empty() {
         return Ok(0);
     }
@@ -328,14 +457,18 @@ async fn escalate_overdue(
 
 /// `work_order.stuck`: an open order without an event for the tenant's `stuck_after_days`,
 /// once per last event (activity and a new silence flag it again).
-async fn flag_stuck(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
+async fn flag_stuck(
+    state: &AppState,
+    tenant: Option<TenantId>,
+    now: DateTime<Utc>,
+) -> ApiResult<usize> {
     let mut conn = state
         .db
         .pool()
         .acquire()
         .await
         .map_err(ApiError::internal)?;
-    let stuck = store::stuck_orders(&mut conn, None, now, true, BATCH).await?;
+    let stuck = store::stuck_orders(&mut conn, tenant, now, true, BATCH).await?;
     drop(conn);
     if stuck.is_empty() {
         return Ok(0);
@@ -369,7 +502,11 @@ async fn flag_stuck(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
 }
 
 /// `appointment.missed`: an appointment still scheduled or confirmed an hour after its end.
-async fn flag_missed(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
+async fn flag_missed(
+    state: &AppState,
+    tenant: Option<TenantId>,
+    now: DateTime<Utc>,
+) -> ApiResult<usize> {
     let mut conn = state
         .db
         .pool()
@@ -378,7 +515,7 @@ async fn flag_missed(state: &AppState, now: DateTime<Utc>) -> ApiResult<usize> {
         .map_err(ApiError::internal)?;
     let missed = store::missed_appointments(
         &mut conn,
-        None,
+        tenant,
         now - Duration::minutes(MISSED_AFTER_MINUTES),
         now - Duration::days(WINDOW_DAYS),
         true,
@@ -434,12 +571,13 @@ pub fn recurrence_of(s: &ScheduleRecord, tz: chrono_tz::Tz) -> ApiResult<Recurre
 async fn create_due_reviews(
     state: &AppState,
     people: &mut People,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
     let mut created = 0;
     // Bounded catch-up per scan: a year of daily reviews takes a few scans.
     for _ in 0..50 {
-        let due = store::due_schedules(&state.db, now, BATCH).await?;
+        let due = store::due_schedules(&state.db, tenant, now, BATCH).await?;
         if due.is_empty() {
             break;
         }
@@ -684,9 +822,10 @@ pub fn headline(
 async fn escalate_reviews(
     state: &AppState,
     people: &mut People,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
-    let overdue = store::overdue_reviews(&state.db, now, BATCH).await?;
+    let overdue = store::overdue_reviews(&state.db, tenant, now, BATCH).await?;
     let mut escalated = 0;
     for review in &overdue {
         let facts = people.tenant(&state.db, review.tenant_id).await?;

@@ -379,60 +379,118 @@ async fn endpoint_result(state: &AppState, done: &Done) {
             )
         })
     };
-    let db = &state.db;
-    match store::record_endpoint_result(
-        db,
-        endpoint.tenant_id,
-        endpoint.id,
-        done.success,
-        now,
-        disable,
-    )
-    .await
-    {
-        Ok(Some(e)) if !e.enabled && endpoint.enabled => {
+    // The streak, the disabling and its announcement in one transaction, retried on
+    // database errors: an endpoint is never disabled without its announcement.
+    let result = retry_db(state, "endpoint_result", || async {
+        let mut tx = state.db.begin_write().await?;
+        let updated = store::record_endpoint_result(
+            &mut tx,
+            state.db.keys(),
+            endpoint.tenant_id,
+            endpoint.id,
+            done.success,
+            now,
+            &disable,
+        )
+        .await?;
+        if let Some(e) = &updated
+            && !e.enabled
+            && endpoint.enabled
+        {
             tracing::warn!(endpoint = %e.id, reason = ?e.disabled_reason, "webhook endpoint disabled");
-            // Tell the tenant's other endpoints; the e-mail to the owner comes with e-mail.
-            if let Ok(mut tx) = db.begin_write().await {
-                tx.emit(
-                    e.tenant_id,
-                    "webhook.endpoint_disabled",
-                    serde_json::json!({"endpoint_id": e.id, "url": e.url, "reason": e.disabled_reason}),
-                );
-                if let Err(err) = tx.commit().await {
-                    tracing::error!(error = %err, "could not announce a disabled endpoint");
-                }
+            // Tell the tenant's other endpoints.
+            tx.emit(
+                e.tenant_id,
+                "webhook.endpoint_disabled",
+                serde_json::json!({"endpoint_id": e.id, "url": e.url, "reason": e.disabled_reason}),
+            );
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+    .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "could not record the endpoint's result");
+    }
+}
+
+/// Runs a database step of the worker again on errors, with backoff, for up to half the
+/// lease; counts a final failure in `worker_errors`.
+async fn retry_db<T, F, Fut>(
+    state: &AppState,
+    phase: &str,
+    mut step: F,
+) -> Result<T, workorders_persistence::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, workorders_persistence::StoreError>>,
+{
+    let deadline = Instant::now() + state.settings.webhooks.lease / 2;
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match step().await {
+            Ok(value) => return Ok(value),
+            Err(e) if Instant::now() < deadline => {
+                tracing::warn!(error = %e, phase, "webhook worker: database error; retrying");
+                let left = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(delay.min(left)).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                state.metrics.worker_error("webhooks", phase);
+                return Err(e);
             }
         }
-        Ok(_) => {}
-        Err(e) => tracing::error!(error = %e, "could not record the endpoint's result"),
     }
 }
 
 /// Sends a batch of claimed messages concurrently, then records every attempt in one
 /// transaction.
 async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
-    // The batch's endpoints, read once on one connection (a batch often goes to one).
+    // The batch's endpoints, read once on one connection (a batch often goes to one). An
+    // endpoint that cannot be read (a database error, not a deleted endpoint) gives its
+    // messages back without counting the attempt.
     let mut endpoints: std::collections::HashMap<uuid::Uuid, Option<EndpointRecord>> =
         std::collections::HashMap::new();
+    let mut unreadable: Vec<Claimed> = Vec::new();
     match state.db.pool().acquire().await {
         Ok(mut conn) => {
             for m in &claimed {
                 if endpoints.contains_key(&m.endpoint_id) {
                     continue;
                 }
-                let e = store::get_endpoint(&mut conn, state.db.keys(), m.tenant_id, m.endpoint_id)
+                match store::get_endpoint(&mut conn, state.db.keys(), m.tenant_id, m.endpoint_id)
                     .await
-                    .ok()
-                    .flatten();
-                endpoints.insert(m.endpoint_id, e);
+                {
+                    Ok(e) => {
+                        endpoints.insert(m.endpoint_id, e);
+                    }
+                    Err(e) => {
+                        state.metrics.worker_error("webhooks", "read_endpoint");
+                        tracing::error!(endpoint = %m.endpoint_id, error = %e, "could not read a webhook endpoint; its messages wait");
+                    }
+                }
             }
         }
         Err(e) => {
-            // The lease brings the messages back when the database answers again.
             tracing::warn!(error = %e, "could not read webhook endpoints");
-            return;
         }
+    }
+    let (claimed, waiting): (Vec<Claimed>, Vec<Claimed>) = claimed
+        .into_iter()
+        .partition(|m| endpoints.contains_key(&m.endpoint_id));
+    unreadable.extend(waiting);
+    if !unreadable.is_empty()
+        && let Err(e) = retry_db(state, "release", || {
+            store::release(
+                &state.db,
+                &unreadable,
+                workorders_persistence::now() + chrono::Duration::seconds(30),
+            )
+        })
+        .await
+    {
+        tracing::error!(error = %e, "could not give webhook messages back; their lease brings them back");
     }
     let sends = claimed.into_iter().filter_map(|m| {
         let endpoint = endpoints.get(&m.endpoint_id).cloned().flatten()?;
@@ -447,10 +505,14 @@ async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
         .iter()
         .map(|d| (d.message.clone(), d.attempt.clone(), d.outcome.clone()))
         .collect();
-    let kept = match store::finish_all(&state.db, &rows).await {
-        Ok(k) => k,
+    let kept = match retry_db(state, "record_attempts", || {
+        store::finish_all(&state.db, &rows)
+    })
+    .await
+    {
+        Ok(kept) => kept,
         Err(e) => {
-            tracing::error!(error = %e, "could not record webhook attempts");
+            tracing::error!(error = %e, "could not record webhook attempts; the messages go out again after their lease");
             return;
         }
     };
@@ -480,8 +542,17 @@ pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
             let lease =
                 chrono::Duration::from_std(settings.lease).unwrap_or(chrono::Duration::minutes(1));
             let claimed = match store::claim(&state.db, now, lease, 16).await {
-                Ok(c) => c,
+                Ok((c, set_aside)) => {
+                    for _ in 0..set_aside {
+                        state.metrics.worker_error("webhooks", "unreadable_message");
+                    }
+                    if c.is_empty() && set_aside > 0 {
+                        continue;
+                    }
+                    c
+                }
                 Err(e) => {
+                    state.metrics.worker_error("webhooks", "claim");
                     tracing::error!(error = %e, "could not claim outbox messages");
                     break;
                 }

@@ -972,7 +972,7 @@ pub async fn claim_jobs(
     now: DateTime<Utc>,
     lease: chrono::Duration,
     limit: u32,
-) -> Result<Vec<BillingJob>, StoreError> {
+) -> Result<(Vec<BillingJob>, usize), StoreError> {
     let skip = if db.backend() == crate::Backend::Postgres {
         " FOR UPDATE SKIP LOCKED"
     } else {
@@ -992,8 +992,15 @@ pub async fn claim_jobs(
         .fetch_all(tx.conn())
         .await
         .store()?;
+    let claimed = crate::readable_rows(
+        tx.conn(),
+        &rows,
+        job_from_row,
+        "UPDATE billing_jobs SET status = 'failed', locked_until = NULL, last_error = $2 WHERE id = $1",
+    )
+    .await?;
     tx.commit().await?;
-    rows.iter().map(job_from_row).collect()
+    Ok(claimed)
 }
 
 /// Marks a job done (inside the transaction that did its work), if this worker still holds

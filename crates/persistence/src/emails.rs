@@ -127,12 +127,13 @@ pub async fn insert(tx: &mut WriteTx, e: &EmailRecord) -> Result<(), StoreError>
 
 /// Claims up to `limit` due messages for `lease` (one worker per message; a dead worker's
 /// messages come back when the lease has passed). Attempts are counted at claim time.
+/// Unreadable rows are set aside (`failed`) and counted, not left to stop the queue.
 pub async fn claim(
     db: &Db,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u32,
-) -> Result<Vec<EmailRecord>, StoreError> {
+) -> Result<(Vec<EmailRecord>, usize), StoreError> {
     let skip = if db.backend() == Backend::Postgres {
         " FOR UPDATE SKIP LOCKED"
     } else {
@@ -152,8 +153,16 @@ pub async fn claim(
         .fetch_all(tx.conn())
         .await
         .store()?;
+    let keys = db.keys();
+    let claimed = crate::readable_rows(
+        tx.conn(),
+        &rows,
+        |r| from_row(r, keys),
+        "UPDATE emails SET status = 'failed', locked_until = NULL, last_error = $2 WHERE id = $1",
+    )
+    .await?;
     tx.commit().await?;
-    rows.iter().map(|r| from_row(r, db.keys())).collect()
+    Ok(claimed)
 }
 
 /// What happened to a message after an attempt.

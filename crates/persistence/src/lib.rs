@@ -47,3 +47,36 @@ pub(crate) fn in_list(first: usize, n: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Parses claimed rows one by one: a row that cannot be read is set aside with `quarantine`
+/// (an UPDATE taking the row's id as `$1` and the reason as `$2`, in the claiming
+/// transaction) instead of stopping the work of every other row. Returns the readable ones
+/// and how many were set aside.
+pub(crate) async fn readable_rows<T>(
+    conn: &mut Conn,
+    rows: &[sqlx::any::AnyRow],
+    parse: impl Fn(&sqlx::any::AnyRow) -> Result<T, StoreError>,
+    quarantine: &'static str,
+) -> Result<(Vec<T>, usize), StoreError> {
+    use crate::error::ResultExt;
+    use sqlx::Row;
+    let mut good = Vec::with_capacity(rows.len());
+    let mut bad = 0;
+    for row in rows {
+        match parse(row) {
+            Ok(item) => good.push(item),
+            Err(e) => {
+                let id: String = row.try_get("id").unwrap_or_default();
+                tracing::error!(row = %id, error = %e, "an unreadable row was set aside");
+                sqlx::query(quarantine)
+                    .bind(id)
+                    .bind(format!("unreadable row: {e}"))
+                    .execute(&mut *conn)
+                    .await
+                    .store()?;
+                bad += 1;
+            }
+        }
+    }
+    Ok((good, bad))
+}

@@ -62,18 +62,20 @@ const OVERDUE_SELECT: &str = "SELECT s.id, s.tenant_id, s.work_order_id, o.numbe
 /// Overdue steps (due within `window` before `now`) not yet announced for this due time.
 pub async fn overdue_unannounced(
     db: &Db,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
     window: Duration,
     limit: u32,
 ) -> Result<Vec<OverdueStep>, StoreError> {
     let sql = format!(
-        "{OVERDUE_SELECT} AND NOT EXISTS (SELECT 1 FROM step_overdue_notices n WHERE n.step_id = s.id AND n.due_at = s.due_at) \
-         ORDER BY s.due_at LIMIT $3"
+        "{OVERDUE_SELECT} AND ($4 = '' OR s.tenant_id = $4) AND NOT EXISTS (SELECT 1 FROM step_overdue_notices n \
+         WHERE n.step_id = s.id AND n.due_at = s.due_at) ORDER BY s.due_at LIMIT $3"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(format_instant(now))
         .bind(format_instant(now - window))
         .bind(i64::from(limit))
+        .bind(tenant.map(|t| t.to_string()).unwrap_or_default())
         .fetch_all(db.pool())
         .await
         .store()?;
@@ -84,18 +86,20 @@ pub async fn overdue_unannounced(
 /// the process owner for this due time. Oldest first.
 pub async fn overdue_unescalated(
     db: &Db,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
     window: Duration,
     limit: u32,
 ) -> Result<Vec<OverdueStep>, StoreError> {
     let sql = format!(
-        "{OVERDUE_SELECT} AND NOT EXISTS (SELECT 1 FROM oversight_notices n WHERE n.kind = 'step_escalated' \
-         AND n.subject_id = s.id AND n.occasion = s.due_at) ORDER BY s.due_at LIMIT $3"
+        "{OVERDUE_SELECT} AND ($4 = '' OR s.tenant_id = $4) AND NOT EXISTS (SELECT 1 FROM oversight_notices n \
+         WHERE n.kind = 'step_escalated' AND n.subject_id = s.id AND n.occasion = s.due_at) ORDER BY s.due_at LIMIT $3"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(format_instant(now))
         .bind(format_instant(now - window))
         .bind(i64::from(limit))
+        .bind(tenant.map(|t| t.to_string()).unwrap_or_default())
         .fetch_all(db.pool())
         .await
         .store()?;
@@ -525,16 +529,18 @@ pub async fn delete_schedule(
 /// Active schedules with an occurrence due at `now` (all tenants; the worker).
 pub async fn due_schedules(
     db: &Db,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<ScheduleRecord>, StoreError> {
     let sql = format!(
         "SELECT {SCHEDULE_COLUMNS} FROM review_schedules WHERE active = 1 AND next_due_at <= $1 \
-         ORDER BY next_due_at LIMIT $2"
+         AND ($3 = '' OR tenant_id = $3) ORDER BY next_due_at LIMIT $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(format_instant(now))
         .bind(i64::from(limit))
+        .bind(tenant.map(|t| t.to_string()).unwrap_or_default())
         .fetch_all(db.pool())
         .await
         .store()?;
@@ -741,16 +747,18 @@ pub async fn update_review(
 /// (all tenants; the worker).
 pub async fn overdue_reviews(
     db: &Db,
+    tenant: Option<TenantId>,
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<ReviewRecord>, StoreError> {
     let sql = format!(
         "SELECT {REVIEW_COLUMNS} FROM reviews WHERE status = 'open' AND due_at <= $1 AND escalated_at IS NULL \
-         AND created_at < due_at ORDER BY due_at LIMIT $2"
+         AND created_at < due_at AND ($3 = '' OR tenant_id = $3) ORDER BY due_at LIMIT $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(format_instant(now))
         .bind(i64::from(limit))
+        .bind(tenant.map(|t| t.to_string()).unwrap_or_default())
         .fetch_all(db.pool())
         .await
         .store()?;
@@ -1372,4 +1380,102 @@ pub async fn period_orders(
         }
     }
     Ok(PeriodOrders { opened, completed })
+}
+
+/// Background work that keeps failing for a tenant.
+#[derive(Debug, Clone)]
+pub struct WorkerProblem {
+    pub worker: String,
+    pub phase: String,
+    pub detail: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub occurrences: i64,
+}
+
+/// Records that `worker`'s `phase` failed for `tenant` (counted; the first time kept).
+pub async fn record_problem(
+    db: &Db,
+    tenant: TenantId,
+    worker: &str,
+    phase: &str,
+    detail: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    sqlx::query(
+        "INSERT INTO worker_problems (tenant_id, worker, phase, detail, first_seen, last_seen, occurrences) \
+         VALUES ($1, $2, $3, $4, $5, $5, 1) ON CONFLICT (tenant_id, worker, phase) DO UPDATE \
+         SET detail = excluded.detail, last_seen = excluded.last_seen, occurrences = worker_problems.occurrences + 1",
+    )
+    .bind(tenant.to_string())
+    .bind(worker)
+    .bind(phase)
+    .bind(detail)
+    .bind(format_instant(now))
+    .execute(tx.conn())
+    .await
+    .store()?;
+    tx.commit().await
+}
+
+/// Forgets the problems of a phase that ran through: for one tenant, or for all.
+pub async fn clear_problems(
+    db: &Db,
+    tenant: Option<TenantId>,
+    worker: &str,
+    phase: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM worker_problems WHERE worker = $1 AND phase = $2 AND ($3 = '' OR tenant_id = $3)",
+    )
+    .bind(worker)
+    .bind(phase)
+    .bind(tenant.map(|t| t.to_string()).unwrap_or_default())
+    .execute(db.pool())
+    .await
+    .store()?;
+    Ok(())
+}
+
+/// A tenant's current problems.
+pub async fn problems(db: &Db, tenant: TenantId) -> Result<Vec<WorkerProblem>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT worker, phase, detail, first_seen, last_seen, occurrences FROM worker_problems \
+         WHERE tenant_id = $1 ORDER BY first_seen",
+    )
+    .bind(tenant.to_string())
+    .fetch_all(db.pool())
+    .await
+    .store()?;
+    rows.iter()
+        .map(|r| {
+            Ok(WorkerProblem {
+                worker: r.text("worker")?,
+                phase: r.text("phase")?,
+                detail: r.text("detail")?,
+                first_seen: r.instant("first_seen")?,
+                last_seen: r.instant("last_seen")?,
+                occurrences: r.int("occurrences")?,
+            })
+        })
+        .collect()
+}
+
+/// Every tenant's id (for running a failing scan tenant by tenant).
+pub async fn tenant_ids(db: &Db) -> Result<Vec<TenantId>, StoreError> {
+    let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM tenants ORDER BY id")
+        .fetch_all(db.pool())
+        .await
+        .store()?;
+    ids.iter()
+        .map(|id| {
+            uuid::Uuid::parse_str(id)
+                .map(TenantId)
+                .map_err(|e| StoreError::Corrupt {
+                    column: "tenants.id",
+                    detail: e.to_string(),
+                })
+        })
+        .collect()
 }

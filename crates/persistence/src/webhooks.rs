@@ -365,12 +365,13 @@ pub struct Claimed {
 /// Claims up to `limit` due messages for `lease`: each is claimed by one worker at a time
 /// (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer). A message whose worker
 /// died is claimed again when its lease has passed.
+/// Claims due messages; returns them and how many unreadable ones were set aside (`dead`).
 pub async fn claim(
     db: &Db,
     now: DateTime<Utc>,
     lease: Duration,
     limit: u32,
-) -> Result<Vec<Claimed>, StoreError> {
+) -> Result<(Vec<Claimed>, usize), StoreError> {
     let skip = if db.backend() == Backend::Postgres {
         " FOR UPDATE SKIP LOCKED"
     } else {
@@ -391,9 +392,10 @@ pub async fn claim(
         .fetch_all(tx.conn())
         .await
         .store()?;
-    tx.commit().await?;
-    rows.iter()
-        .map(|r| {
+    let claimed = crate::readable_rows(
+        tx.conn(),
+        &rows,
+        |r| {
             Ok(Claimed {
                 id: r.uuid("id")?,
                 tenant_id: TenantId(r.uuid("tenant_id")?),
@@ -404,8 +406,12 @@ pub async fn claim(
                 attempts: r.int("attempts")?,
                 locked_until: r.instant("locked_until")?,
             })
-        })
-        .collect()
+        },
+        "UPDATE outbox SET status = 'dead', locked_until = NULL, last_error = $2 WHERE id = $1",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(claimed)
 }
 
 /// One delivery attempt, for the log.
@@ -487,18 +493,18 @@ async fn finish_one(
     Ok(true)
 }
 
-/// Records the endpoint's failure streak after an attempt; disables it (with the reason)
-/// when `disable` says so. Returns the endpoint after the change.
+/// Records the endpoint's failure streak after an attempt, inside the caller's transaction
+/// (so that disabling it and announcing that commit together); disables it (with the
+/// reason) when `disable` says so. Returns the endpoint after the change.
 pub async fn record_endpoint_result(
-    db: &Db,
+    tx: &mut WriteTx,
+    keys: &KeyRing,
     tenant: TenantId,
     endpoint: Uuid,
     success: bool,
     now: DateTime<Utc>,
     disable: impl Fn(&EndpointRecord) -> Option<String>,
 ) -> Result<Option<EndpointRecord>, StoreError> {
-    let mut tx = db.begin_write().await?;
-    let keys = db.keys();
     let Some(mut e) = get_endpoint(tx.conn(), keys, tenant, endpoint).await? else {
         return Ok(None);
     };
@@ -531,8 +537,30 @@ pub async fn record_endpoint_result(
     .execute(tx.conn())
     .await
     .store()?;
-    tx.commit().await?;
     Ok(Some(e))
+}
+
+/// Gives claimed messages back without counting the attempt (their endpoint could not be
+/// read: a database error is not the endpoint's fault), to be tried again at `retry_at`.
+pub async fn release(
+    db: &Db,
+    claimed: &[Claimed],
+    retry_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    for c in claimed {
+        sqlx::query(
+            "UPDATE outbox SET locked_until = NULL, attempts = attempts - 1, next_attempt_at = $3 \
+             WHERE id = $1 AND locked_until = $2 AND status = 'pending' AND attempts > 0",
+        )
+        .bind(c.id.to_string())
+        .bind(format_instant(c.locked_until))
+        .bind(format_instant(retry_at))
+        .execute(tx.conn())
+        .await
+        .store()?;
+    }
+    tx.commit().await
 }
 
 /// A delivery as listed.

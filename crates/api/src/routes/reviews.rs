@@ -1225,6 +1225,22 @@ pub struct OversightView {
     pub period_start: DateTime<Utc>,
     pub headline: ReviewHeadline,
     pub items: Vec<OversightItemView>,
+    /// Background work that keeps failing for this company (an unreadable stored record, a
+    /// broken schedule): what the server cannot do until someone looks. Empty when all runs.
+    pub worker_problems: Vec<WorkerProblemView>,
+}
+
+/// Background work that keeps failing for the company.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkerProblemView {
+    /// `oversight`.
+    pub worker: String,
+    /// What it could not do (`review_schedules`, `overdue_steps`, ...).
+    pub phase: String,
+    pub detail: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub occurrences: i64,
 }
 
 /// A live item (as in a review, without acknowledgement).
@@ -1320,11 +1336,24 @@ pub async fn get_oversight(
             }
         })
         .collect();
+    let worker_problems = store::problems(&state.db, principal.tenant_id)
+        .await?
+        .into_iter()
+        .map(|p| WorkerProblemView {
+            worker: p.worker,
+            phase: p.phase,
+            detail: p.detail,
+            first_seen: p.first_seen,
+            last_seen: p.last_seen,
+            occurrences: p.occurrences,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(OversightView {
         generated_at: now,
         period_start: since,
         headline,
         items,
+        worker_problems,
     }))
 }
 
