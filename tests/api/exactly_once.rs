@@ -16,7 +16,166 @@ tests!(
     one_tenants_broken_row_stops_only_its_own_oversight,
     an_unreadable_webhook_endpoint_costs_no_delivery_attempt,
     an_unreadable_email_is_set_aside_and_the_others_go_out,
+    automatic_invoices_never_guess_money,
 );
+
+/// An order whose `work` step is done and whose next step issues the invoice by itself.
+async fn order_to_invoice(app: &TestApp, t: &crate::support::Tenant) -> serde_json::Value {
+    crate::billing::put_profile(app, t, &crate::billing::profile(), None)
+        .await
+        .assert_status(200);
+    app.post(
+        "/v1/catalogue-items",
+        Some(&t.token),
+        &json!({"code": "LAB", "kind": "labour", "name": "Monteurstunde", "unit": "HUR", "unit_price": "68.00", "vat_rate": "19"}),
+    )
+    .await
+    .assert_status(201);
+    let process = app
+        .published_process(
+            &t.token,
+            "Reparatur",
+            json!([
+                {"key": "work", "name": "Work", "responsible": {"role": "owner"}},
+                {"key": "invoice", "name": "Invoice", "responsible": {"role": "owner"}, "handling": "create_invoice"}
+            ]),
+        )
+        .await;
+    let customer = app
+        .post(
+            "/v1/customers",
+            Some(&t.token),
+            &json!({"name": "Kai Kunde", "email": "kai@example.com",
+                    "billing_address": {"street": "Weg 1", "postal_code": "10115", "city": "Berlin", "country": "DE"},
+                    "sites": [{"street": "Weg 1", "postal_code": "10115", "city": "Berlin"}]}),
+        )
+        .await;
+    let order = app
+        .order(
+            &t.token,
+            &process,
+            customer.body["id"].as_str().expect("id"),
+        )
+        .await;
+    order.assert_status(201);
+    order.body
+}
+
+async fn automatic_invoices_never_guess_money(ctx: Ctx) {
+    let app = ctx
+        .app_with(|s| {
+            s.mail.poll = Duration::from_millis(100);
+            s.mail.retry_scale = 1000.0;
+        })
+        .await;
+    let t = app.sign_up().await;
+    let order = order_to_invoice(&app, &t).await;
+    let order_id = order["id"].as_str().expect("id").to_owned();
+    // A time entry from the field whose end cannot be read (stored by an older version).
+    sqlx::query(
+        "INSERT INTO field_entries (id, tenant_id, work_order_id, step_id, kind, user_id, device_id, occurred_at, data, created_at) \
+         SELECT $1, tenant_id, id, NULL, 'time', $2, 'ipad', $3, $4, $3 FROM work_orders WHERE id = $5",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&t.owner_id)
+    .bind(workorders_persistence::format_instant(chrono::Utc::now()))
+    .bind(r#"{"start": "2026-11-20T08:00:00Z", "end": "soon"}"#)
+    .bind(&order_id)
+    .execute(app.db.pool())
+    .await
+    .expect("entry");
+    app.step_action(&t.token, &order, "work", "complete", &[])
+        .await
+        .assert_status(200);
+    // The worker refuses to invoice: the order is flagged with the reason, the person
+    // responsible for the invoice step is told, no invoice (and no number) exists.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let history = loop {
+        let h = crate::support::history_types(&app, &t.token, &order_id).await;
+        if h.iter().any(|t| t == "billing.create_invoice_blocked") {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "the job never reported: {h:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        history.iter().any(|t| t == "work_order.flagged"),
+        "{history:?}"
+    );
+    let view = app
+        .get(&format!("/v1/work-orders/{order_id}"), &t.token)
+        .await;
+    assert_eq!(view.body["needs_attention"], true, "{}", view.text);
+    let invoices = app.get("/v1/invoices", &t.token).await;
+    assert_eq!(invoices.body["items"], json!([]));
+    let events = app
+        .get(
+            &format!("/v1/work-orders/{order_id}/history?limit=200"),
+            &t.token,
+        )
+        .await;
+    let blocked = events.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["type"] == "billing.create_invoice_blocked")
+        .expect("blocked")
+        .clone();
+    assert!(
+        blocked["data"]["reason"]
+            .as_str()
+            .expect("reason")
+            .contains("no readable start and end"),
+        "{blocked}"
+    );
+    let mails: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM emails WHERE kind = 'billing_blocked' AND to_address = $1",
+    )
+    .bind(&t.owner_email)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("mail");
+    assert_eq!(mails, 1);
+    // A price that cannot be read is refused the same way.
+    let t2 = app.sign_up().await;
+    let order = order_to_invoice(&app, &t2).await;
+    sqlx::query("UPDATE catalogue_items SET unit_price = 'a lot' WHERE code = 'LAB' AND tenant_id = (SELECT id FROM tenants WHERE slug = $1)")
+        .bind(&t2.slug)
+        .execute(app.db.pool())
+        .await
+        .expect("price");
+    sqlx::query(
+        "INSERT INTO field_entries (id, tenant_id, work_order_id, step_id, kind, user_id, device_id, occurred_at, data, created_at) \
+         SELECT $1, tenant_id, id, NULL, 'time', $2, 'ipad', $3, $4, $3 FROM work_orders WHERE id = $5",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&t2.owner_id)
+    .bind(workorders_persistence::format_instant(chrono::Utc::now()))
+    .bind(r#"{"start": "2026-11-20T08:00:00Z", "end": "2026-11-20T10:00:00Z"}"#)
+    .bind(order["id"].as_str().expect("id"))
+    .execute(app.db.pool())
+    .await
+    .expect("entry");
+    app.step_action(&t2.token, &order, "work", "complete", &[])
+        .await
+        .assert_status(200);
+    let order_id = order["id"].as_str().expect("id");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = crate::support::history_types(&app, &t2.token, order_id).await;
+        if h.iter().any(|t| t == "billing.create_invoice_blocked") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job never reported: {h:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let invoices = app.get("/v1/invoices", &t2.token).await;
+    assert_eq!(
+        invoices.body["items"],
+        json!([]),
+        "no invoice priced at zero"
+    );
+}
 
 async fn an_unreadable_email_is_set_aside_and_the_others_go_out(ctx: Ctx) {
     let server = workorders_mail::testing::SmtpServer::start();

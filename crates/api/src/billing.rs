@@ -227,19 +227,35 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
     let mut minutes: BTreeMap<workorders_domain::UserId, i64> = BTreeMap::new();
     let mut materials: Vec<LineInput> = Vec::new();
     let mut unpriced: Vec<String> = Vec::new();
+    // Money is never guessed: a value that cannot be read stops the invoice (the billing
+    // step is blocked, the order flagged and its responsible person told) instead of
+    // becoming zero.
+    let unreadable = |what: String| ApiError::Unprocessable {
+        code: codes::INVALID_BILLING_DATA,
+        detail: format!("{what}; correct it (or create the draft with lines) before invoicing"),
+    };
     for e in &entries {
         match e.kind.as_str() {
             "time" => {
-                let start = e.data.get("start").and_then(|v| v.as_str());
-                let end = e.data.get("end").and_then(|v| v.as_str());
-                if let (Some(s), Some(t)) = (start, end)
-                    && let (Ok(s), Ok(t)) = (
-                        DateTime::parse_from_rfc3339(s),
-                        DateTime::parse_from_rfc3339(t),
-                    )
-                {
-                    *minutes.entry(e.user_id).or_default() += (t - s).num_minutes().max(0);
+                let instant = |k: &str| {
+                    e.data
+                        .get(k)
+                        .and_then(|v| v.as_str())
+                        .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+                };
+                let (Some(s), Some(t)) = (instant("start"), instant("end")) else {
+                    return Err(unreadable(format!(
+                        "the time entry {} has no readable start and end",
+                        e.id
+                    )));
+                };
+                if t < s {
+                    return Err(unreadable(format!(
+                        "the time entry {} ends before it starts",
+                        e.id
+                    )));
                 }
+                *minutes.entry(e.user_id).or_default() += (t - s).num_minutes();
             }
             "material" => {
                 let text = |k: &str| {
@@ -254,15 +270,31 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
                 let item = catalogue
                     .iter()
                     .find(|i| !code.is_empty() && i.code == code && i.kind != "labour");
-                let quantity = text("quantity").parse::<Decimal>().unwrap_or_default();
+                let quantity = text("quantity").parse::<Decimal>().map_err(|_| {
+                    unreadable(format!(
+                        "the material entry {} ({description}) has no readable quantity ({:?})",
+                        e.id,
+                        text("quantity")
+                    ))
+                })?;
                 match item {
                     Some(item) => materials.push(LineInput {
                         name: item.name.clone(),
                         description: (description != item.name).then_some(description),
                         quantity,
                         unit: text("unit"),
-                        unit_price: item.unit_price.parse().unwrap_or_default(),
-                        vat_rate: item.vat_rate.parse().unwrap_or_default(),
+                        unit_price: decimal_of(&item.unit_price).ok_or_else(|| {
+                            unreadable(format!(
+                                "the catalogue item {} has no readable price ({:?})",
+                                item.code, item.unit_price
+                            ))
+                        })?,
+                        vat_rate: decimal_of(&item.vat_rate).ok_or_else(|| {
+                            unreadable(format!(
+                                "the catalogue item {} has no readable VAT rate ({:?})",
+                                item.code, item.vat_rate
+                            ))
+                        })?,
                     }),
                     None => unpriced.push(if code.is_empty() {
                         description
@@ -311,8 +343,18 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
             description: Some(name),
             quantity: hours,
             unit: "HUR".to_owned(),
-            unit_price: rate.unit_price.parse().unwrap_or_default(),
-            vat_rate: rate.vat_rate.parse().unwrap_or_default(),
+            unit_price: decimal_of(&rate.unit_price).ok_or_else(|| {
+                unreadable(format!(
+                    "the labour rate {} has no readable price ({:?})",
+                    rate.code, rate.unit_price
+                ))
+            })?,
+            vat_rate: decimal_of(&rate.vat_rate).ok_or_else(|| {
+                unreadable(format!(
+                    "the labour rate {} has no readable VAT rate ({:?})",
+                    rate.code, rate.vat_rate
+                ))
+            })?,
         });
     }
     lines.extend(materials);
@@ -326,6 +368,11 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
         lines,
         source: "field",
     })
+}
+
+/// A stored decimal (a price, a rate), or `None` when it cannot be read.
+fn decimal_of(text: &str) -> Option<Decimal> {
+    text.trim().parse().ok()
 }
 
 /// What a draft is made of.

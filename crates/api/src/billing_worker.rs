@@ -142,11 +142,33 @@ async fn run_job(state: &AppState, job: &BillingJob) {
     }
 }
 
-/// Tells the order's history why the automated step could not run (once per job).
+/// Tells the order's history why the automated step could not run, flags the order and
+/// e-mails the person responsible for the step (once per job), in one transaction.
 async fn record_blocked(state: &AppState, job: &BillingJob, reason: &str) {
     let now = state.db.now();
     let result: ApiResult<()> = async {
         let mut tx = state.db.begin_write().await?;
+        let Some(mut order) =
+            work_orders::load_for_update(tx.conn(), &state.db, job.tenant_id, job.work_order_id)
+                .await?
+        else {
+            return Ok(());
+        };
+        let step = workorders_domain::StepId(job.step_id);
+        let holder = order.order.step(step).and_then(|s| s.responsible);
+        let mut assigner = crate::workflow::DbAssigner::load(tx.conn(), job.tenant_id).await?;
+        let events = order
+            .order
+            .handle(
+                workorders_domain::work_order::Command::Flag {
+                    step,
+                    reason: format!("the automated step could not run: {reason}"),
+                },
+                now,
+                &mut assigner,
+            )
+            .map_err(crate::workflow::command_error)?;
+        crate::workflow::persist(&mut tx, &mut order, &events, &ActorRef::system(), now).await?;
         work_orders::append_events(
             &mut tx,
             job.tenant_id,
@@ -160,11 +182,47 @@ async fn record_blocked(state: &AppState, job: &BillingJob, reason: &str) {
             }],
         )
         .await?;
+        if let Some(holder) = holder {
+            let lang = crate::staff_mail::tenant_lang(tx.conn(), job.tenant_id).await?;
+            for to in workorders_persistence::oversight::contacts(tx.conn(), job.tenant_id, &[holder])
+                .await?
+            {
+                let (subject, body) = match lang {
+                    workorders_mail::templates::Lang::De => (
+                        format!("Rechnung nicht erstellt: {}", order.number),
+                        format!(
+                            "die Rechnung für den Auftrag {} ({}) konnte nicht automatisch erstellt werden:\n{reason}\n\nBitte prüfen Sie den Auftrag.",
+                            order.number, order.title
+                        ),
+                    ),
+                    workorders_mail::templates::Lang::En => (
+                        format!("Invoice not created: {}", order.number),
+                        format!(
+                            "the invoice for order {} ({}) could not be created automatically:\n{reason}\n\nPlease look at the order.",
+                            order.number, order.title
+                        ),
+                    ),
+                };
+                let mail = crate::staff_mail::StaffMail {
+                    kind: "billing_blocked",
+                    lang,
+                    subject,
+                    body,
+                    work_order: Some(job.work_order_id),
+                };
+                let to = crate::staff_mail::Recipient {
+                    name: to.name,
+                    email: to.email,
+                };
+                crate::staff_mail::queue(&mut tx, job.tenant_id, &to, &mail, now).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
     .await;
     if let Err(e) = result {
+        state.metrics.worker_error("billing", "record_blocked");
         tracing::warn!(error = ?e, "could not record a blocked billing job");
     }
 }

@@ -75,6 +75,7 @@ pub mod codes {
     pub const QUOTE_EXPIRED: &str = "quote_expired";
     pub const QUOTE_ANSWERED: &str = "quote_answered";
     pub const INVALID_PASSWORD_LINK: &str = "invalid_password_link";
+    pub const INVALID_BILLING_DATA: &str = "invalid_billing_data";
 }
 
 /// An RFC 9457 problem details object.

@@ -249,6 +249,7 @@ pub fn authorize(
         | Command::ReassignStep { .. }
         | Command::HandOver { .. }
         | Command::PlanStep { .. }
+        | Command::Flag { .. }
         | Command::ReopenStep { .. } => principal.require(Permission::WorkOrdersWrite),
         Command::StartStep { step }
         | Command::CompleteStep { step }

@@ -318,6 +318,12 @@ pub enum Command {
     },
     MarkInvoiced,
     Close,
+    /// Something automated could not do its work on a step (an invoice that cannot be built
+    /// from what was recorded): the order needs a person's attention, with the reason.
+    Flag {
+        step: StepId,
+        reason: String,
+    },
 }
 
 impl Command {
@@ -337,6 +343,7 @@ impl Command {
             Command::Cancel { .. } => "work_order.cancelled",
             Command::MarkInvoiced => "work_order.invoiced",
             Command::Close => "work_order.closed",
+            Command::Flag { .. } => "work_order.flagged",
         }
     }
 }
@@ -638,6 +645,14 @@ impl WorkOrder {
     ) -> Result<Vec<Event>, CommandError> {
         let mut events = Vec::new();
         match command {
+            Command::Flag { step, reason } => {
+                self.step_index(step)?;
+                self.needs_attention = true;
+                events.push(Event::Flagged {
+                    step_id: step,
+                    reason,
+                });
+            }
             Command::StartStep { step } => {
                 let i = self.step_index(step)?;
                 self.require_running(i, "start")?;
