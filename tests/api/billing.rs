@@ -22,6 +22,7 @@ tests!(
     einvoices_pass_the_en16931_rules_for_every_tax_case,
     issued_invoices_are_immutable_and_credit_notes_reverse_them,
     the_database_refuses_every_change_to_an_issued_invoice,
+    documents_are_dated_in_the_tenants_time_zone,
     quotes_are_answered_by_the_customer_and_become_the_invoice,
     bounces_show_on_the_invoice_and_the_order,
     bad_billing_input_is_refused_and_changes_nothing,
@@ -914,6 +915,109 @@ async fn the_database_refuses_every_change_to_an_issued_invoice(ctx: Ctx) {
         )))
         .await
         .expect("a draft may change");
+}
+
+/// Work finished at 00:30 in Berlin (still the day before in UTC) is delivered, invoiced and
+/// due by Berlin's calendar: on the invoice the worker issues and on a draft the office makes.
+async fn documents_are_dated_in_the_tenants_time_zone(ctx: Ctx) {
+    use chrono::TimeZone;
+    let berlin = chrono_tz::Europe::Berlin;
+    let now = chrono::Utc::now();
+    let mut day = now.with_timezone(&berlin).date_naive();
+    let half_past_midnight = |d: chrono::NaiveDate| {
+        berlin
+            .from_local_datetime(&d.and_hms_opt(0, 30, 0).expect("time"))
+            .single()
+            .expect("unambiguous")
+            .with_timezone(&chrono::Utc)
+    };
+    if half_past_midnight(day) > now {
+        day = day.pred_opt().expect("yesterday");
+    }
+    let at = half_past_midnight(day);
+    assert_ne!(at.date_naive(), day, "the instant is on another day in UTC");
+    let clock = workorders_persistence::Clock::manual(at);
+    let app = {
+        let clock = clock.clone();
+        ctx.app_with(move |s| {
+            s.clock = clock;
+            s.mail.poll = Duration::from_millis(100);
+        })
+        .await
+    };
+    let t = app.sign_up().await;
+    let order = crate::exactly_once::order_to_invoice(&app, &t).await;
+    let order_id = order["id"].as_str().expect("id").to_owned();
+    // Two hours of work recorded in the field, ending at half past midnight.
+    sqlx::query(
+        "INSERT INTO field_entries (id, tenant_id, work_order_id, step_id, kind, user_id, device_id, occurred_at, data, created_at) \
+         SELECT $1, tenant_id, id, NULL, 'time', $2, 'ipad', $3, $4, $3 FROM work_orders WHERE id = $5",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(&t.owner_id)
+    .bind(workorders_persistence::format_instant(at))
+    .bind(
+        json!({"start": (at - chrono::Duration::hours(2)).to_rfc3339(), "end": at.to_rfc3339()})
+            .to_string(),
+    )
+    .bind(&order_id)
+    .execute(app.db.pool())
+    .await
+    .expect("entry");
+    // The office prepares a draft from the finished work before the worker gets to it.
+    let second = order_for(
+        &app,
+        &t,
+        json!({"name": "Jana Becker", "email": "jana@example.com",
+        "billing_address": {"street": "Ringstraße 4", "postal_code": "12203", "city": "Berlin", "country": "DE"}}),
+    )
+    .await;
+    app.step_action(&t.token, &second, "work", "complete", &[])
+        .await
+        .assert_status(200);
+    let draft = invoice(
+        &app,
+        &t,
+        &second,
+        json!({"lines": [line("Montage", "1", "HUR", "65.00", "19")], "issue": true}),
+    )
+    .await;
+    draft.assert_status(201);
+    let expected = day.to_string();
+    let due = (day + chrono::Duration::days(14)).to_string();
+    assert_eq!(
+        draft.body["delivery_date"],
+        expected.as_str(),
+        "{}",
+        draft.text
+    );
+    assert_eq!(
+        draft.body["issue_date"],
+        expected.as_str(),
+        "{}",
+        draft.text
+    );
+    assert_eq!(draft.body["due_date"], due.as_str(), "{}", draft.text);
+    // The worker issues the other order's invoice on its own.
+    app.step_action(&t.token, &order, "work", "complete", &[])
+        .await
+        .assert_status(200);
+    let list = eventually(
+        &app,
+        &t.token,
+        &format!("/v1/invoices?work_order_id={order_id}"),
+        |list| list["items"][0]["status"] == "issued" || list["items"][0]["status"] == "sent",
+    )
+    .await;
+    let issued = &list["items"][0];
+    assert_eq!(issued["delivery_date"], expected.as_str(), "{issued}");
+    assert_eq!(issued["issue_date"], expected.as_str(), "{issued}");
+    assert_eq!(issued["due_date"], due.as_str(), "{issued}");
+    let number = issued["number"].as_str().expect("number");
+    assert!(
+        number.contains(&day.format("%Y").to_string()),
+        "numbered in Berlin's year: {number}"
+    );
 }
 
 async fn quotes_are_answered_by_the_customer_and_become_the_invoice(ctx: Ctx) {

@@ -20,7 +20,7 @@ tests!(
 );
 
 /// An order whose `work` step is done and whose next step issues the invoice by itself.
-async fn order_to_invoice(app: &TestApp, t: &crate::support::Tenant) -> serde_json::Value {
+pub async fn order_to_invoice(app: &TestApp, t: &crate::support::Tenant) -> serde_json::Value {
     crate::billing::put_profile(app, t, &crate::billing::profile(), None)
         .await
         .assert_status(200);

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Serialize};
@@ -437,24 +438,34 @@ pub fn new_draft(
     })
 }
 
-/// The delivery date of an order's work: when its last step finished, else today.
-pub fn delivery_date_of(order: &WorkOrderRecord, today: NaiveDate) -> NaiveDate {
+/// The delivery date (BT-72) of an order's work: the tenant's calendar day on which its last
+/// step finished, else the tenant's today. Work finished at 00:30 in Berlin is delivered that
+/// day, not the day before (which is still the date in UTC).
+pub fn delivery_date_of(order: &WorkOrderRecord, tz: Tz, now: DateTime<Utc>) -> NaiveDate {
     order
         .order
         .steps
         .iter()
         .filter_map(|s| s.finished_at)
         .max()
-        .map(|t| t.date_naive())
-        .unwrap_or(today)
+        .unwrap_or(now)
+        .with_timezone(&tz)
+        .date_naive()
+}
+
+/// The tenant's time zone: every business date on its documents is a day there.
+pub async fn time_zone(conn: &mut Conn, tenant: TenantId) -> ApiResult<Tz> {
+    let t = tenants::get_in(conn, tenant)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(t.time_zone.tz())
 }
 
 /// The tenant's calendar day now.
 pub async fn today(conn: &mut Conn, tenant: TenantId, now: DateTime<Utc>) -> ApiResult<NaiveDate> {
-    let t = tenants::get_in(conn, tenant)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(now.with_timezone(&t.time_zone.tz()).date_naive())
+    Ok(now
+        .with_timezone(&time_zone(conn, tenant).await?)
+        .date_naive())
 }
 
 /// The tenant's calendar day now, on a pooled connection (outside a transaction).

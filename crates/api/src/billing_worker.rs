@@ -253,6 +253,7 @@ async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
     }
     let (profile, _) = billing::load_profile(tx.conn(), job.tenant_id).await?;
     billing::require_complete(&profile)?;
+    let tz = billing::time_zone(tx.conn(), job.tenant_id).await?;
     // A draft the office prepared is issued as it is; otherwise one is built.
     let mut invoice = match invoices.into_iter().rev().find(|i| {
         i.kind == "invoice" && i.status == workorders_domain::billing::InvoiceStatus::Draft
@@ -263,7 +264,6 @@ async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
             let lines = billing::lines_from_order(db, &order).await?;
             let buyer = billing::buyer_for(db, &order).await?;
             let treatment = billing::treatment_for(&profile, &buyer, None)?;
-            let today = now.date_naive();
             let draft = billing::new_draft(
                 &order,
                 &buyer,
@@ -271,7 +271,7 @@ async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
                     lines: lines.lines,
                     treatment,
                     source: lines.source.to_owned(),
-                    delivery_date: billing::delivery_date_of(&order, today),
+                    delivery_date: billing::delivery_date_of(&order, tz, now),
                     notes: None,
                 },
                 now,

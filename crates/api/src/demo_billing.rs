@@ -208,6 +208,7 @@ pub async fn invoice_order(
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let now = workorders_persistence::now();
     let result: crate::error::ApiResult<()> = async {
+        let today = billing::today_of(db, tenant).await?;
         let mut invoice = billing::new_draft(
             &record,
             &buyer,
@@ -215,7 +216,7 @@ pub async fn invoice_order(
                 lines,
                 treatment: workorders_domain::billing::TaxTreatment::Regular,
                 source: "manual".to_owned(),
-                delivery_date: (now - Duration::days(2)).date_naive(),
+                delivery_date: today - Duration::days(2),
                 notes: None,
             },
             now,
@@ -233,7 +234,7 @@ pub async fn invoice_order(
                 &mut invoice,
                 Payment {
                     cents,
-                    paid_on: now.date_naive(),
+                    paid_on: today,
                     method: Some("bank_transfer".to_owned()),
                     reference,
                     recorded_by: Some("system:demo".to_owned()),

@@ -534,10 +534,10 @@ pub async fn create_invoice(
     let mut tx = state.db.begin_write().await?;
     let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
     let treatment = billing::treatment_for(&profile, &buyer, requested)?;
-    let today = billing::today(tx.conn(), principal.tenant_id, now).await?;
+    let tz = billing::time_zone(tx.conn(), principal.tenant_id).await?;
     let delivery = body
         .delivery_date
-        .unwrap_or_else(|| billing::delivery_date_of(&order, today));
+        .unwrap_or_else(|| billing::delivery_date_of(&order, tz, now));
     let mut invoice = billing::new_draft(
         &order,
         &buyer,
