@@ -326,6 +326,8 @@ impl ServeArgs {
             .collect::<anyhow::Result<Vec<_>>>()?;
         settings.refresh_grace = Duration::from_secs(self.refresh_grace.min(300));
         settings.idempotency_lease = Duration::from_secs(self.idempotency_lease.clamp(1, 3600));
+        settings.test_panic_route = cfg!(debug_assertions)
+            && std::env::var("WORKORDERS_TEST_PANIC_ROUTE").is_ok_and(|v| v == "1");
         settings.demo = self.demo;
         settings.workers = self.workers;
         settings.data_dir = self.data_dir;

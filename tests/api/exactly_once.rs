@@ -21,7 +21,7 @@ tests!(
 
 /// An order whose `work` step is done and whose next step issues the invoice by itself.
 pub async fn order_to_invoice(app: &TestApp, t: &crate::support::Tenant) -> serde_json::Value {
-    crate::billing::put_profile(app, t, &crate::billing::profile(), None)
+    crate::billing::put_profile(app, t, &crate::billing::profile(), Some("\"0\""))
         .await
         .assert_status(200);
     app.post(

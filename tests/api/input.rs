@@ -511,7 +511,7 @@ async fn dates_outside_the_planned_years_are_refused(ctx: Ctx) {
 async fn negative_lines_are_refused(ctx: Ctx) {
     let app = ctx.app().await;
     let t = app.sign_up().await;
-    crate::billing::put_profile(&app, &t, &crate::billing::profile(), None)
+    crate::billing::put_profile(&app, &t, &crate::billing::profile(), Some("\"0\""))
         .await
         .assert_status(200);
     let order =

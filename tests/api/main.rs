@@ -1,9 +1,11 @@
 //! Behavioural tests through the real HTTP surface, run against SQLite and PostgreSQL.
 //!
 //! Every test in the modules below runs once per backend (`sqlite::…`, `postgres::…`), each
-//! time on a fresh database with its own in-process server on port 0. Without a reachable
-//! PostgreSQL the PostgreSQL half is reported as ignored, with a notice; with `CI=true` an
-//! unreachable PostgreSQL fails the run.
+//! time on a fresh database with its own in-process server on port 0, within a time limit
+//! (`TEST_TIMEOUT_SECS`, default 300). Without a reachable PostgreSQL the PostgreSQL half is
+//! reported as ignored, with a notice before and after the run; under CI (`CI` set to a
+//! truthy value) an unreachable PostgreSQL fails the run. A test whose external tool is
+//! missing (`workorders_testkit::require`) is likewise ignored, or fails under CI.
 
 mod accounts;
 mod analytics;
@@ -18,6 +20,7 @@ mod input;
 mod operator;
 mod ops;
 mod oversight;
+mod preconditions;
 mod processes;
 mod scheduling;
 mod secrets;
@@ -32,7 +35,7 @@ use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use sqlx::Connection;
 use support::{Backend, Ctx, TestFn};
 
@@ -44,26 +47,27 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-fn run(backend: Backend, test: TestFn) -> Result<(), Failed> {
+fn run(backend: Backend, test: TestFn) -> Result<Completion, Failed> {
     let rt = runtime();
+    let limit = workorders_testkit::test_timeout();
     rt.block_on(async move {
         let ctx = Ctx::new(backend);
-        let outcome = AssertUnwindSafe(test(ctx.clone())).catch_unwind().await;
-        let invariants = if outcome.is_ok() {
-            ctx.check_invariants().await
-        } else {
-            Ok(())
+        let outcome =
+            tokio::time::timeout(limit, AssertUnwindSafe(test(ctx.clone())).catch_unwind()).await;
+        let invariants = match &outcome {
+            Ok(Ok(())) => ctx.check_invariants().await,
+            _ => Ok(()),
         };
         ctx.cleanup().await;
         invariants.map_err(Failed::from)?;
-        outcome.map_err(|panic| {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "test panicked".to_owned());
-            Failed::from(message)
-        })
+        match outcome {
+            Ok(Ok(())) => Ok(Completion::Completed),
+            Ok(Err(panic)) => workorders_testkit::outcome_of_panic(panic),
+            Err(_) => Err(Failed::from(format!(
+                "timed out after {} s (TEST_TIMEOUT_SECS): a wait without a deadline?",
+                limit.as_secs()
+            ))),
+        }
     })
 }
 
@@ -85,20 +89,20 @@ fn postgres_available() -> Result<(), String> {
 
 fn main() {
     let args = Arguments::from_args();
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let ci = workorders_testkit::under_ci();
     let postgres = postgres_available();
     if let Err(reason) = &postgres {
         let url = support::postgres_admin_url();
         if ci {
             eprintln!(
-                "error: CI=true but PostgreSQL at {url} is unreachable ({reason}); start it or set TEST_DATABASE_URL"
+                "error: CI is set but PostgreSQL at {url} is unreachable ({reason}); start it or set TEST_DATABASE_URL"
             );
             std::process::exit(1);
         }
         eprintln!(
             "\nnotice: PostgreSQL at {url} is unreachable ({reason}).\n\
              notice: the PostgreSQL half of the suite is SKIPPED (shown as ignored); only SQLite was tested.\n\
-             notice: start PostgreSQL or set TEST_DATABASE_URL to run it; CI=true makes this an error.\n"
+             notice: start PostgreSQL or set TEST_DATABASE_URL to run it; under CI this is an error.\n"
         );
     }
 
@@ -116,6 +120,7 @@ fn main() {
         ("operator", operator::tests()),
         ("ops", ops::tests()),
         ("oversight", oversight::tests()),
+        ("preconditions", preconditions::tests()),
         ("processes", processes::tests()),
         ("scheduling", scheduling::tests()),
         ("secrets", secrets::tests()),
@@ -130,10 +135,10 @@ fn main() {
         for (module, tests) in &modules {
             for (name, test) in tests {
                 let test = *test;
-                let trial =
-                    Trial::test(format!("{}::{module}::{name}", backend.name()), move || {
-                        run(backend, test)
-                    });
+                let trial = Trial::ignorable_test(
+                    format!("{}::{module}::{name}", backend.name()),
+                    move || run(backend, test),
+                );
                 let skip = backend == Backend::Postgres && postgres.is_err();
                 trials.push(trial.with_ignored_flag(skip));
             }
@@ -143,5 +148,18 @@ fn main() {
         "openapi::committed_document_matches_the_code",
         ops::committed_openapi_matches_code,
     ));
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    if let Err(reason) = &postgres {
+        // Said again after the run, where it is read: the summary alone would look green.
+        eprintln!(
+            "\n************************************************************************\n\
+             * PostgreSQL WAS NOT TESTED: {}\n\
+             * Only the SQLite half ran; {} tests were ignored. The persistence crate's SQL\n\
+             * for PostgreSQL is exercised only by this suite: start PostgreSQL (or set\n\
+             * TEST_DATABASE_URL) and run again before trusting a change to it.\n\
+             ************************************************************************",
+            reason, conclusion.num_ignored
+        );
+    }
+    conclusion.exit();
 }

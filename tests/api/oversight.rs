@@ -669,10 +669,15 @@ async fn reviews_are_worked_signed_off_and_frozen(ctx: Ctx) {
             ),
             Some(&reviewer_token),
             Some(&json!({"process_id": process, "process_version": number})),
-            &[],
+            &[("if-match", &decision.etag())],
         )
         .await;
     link.assert_status(200);
+    assert_eq!(
+        link.etag(),
+        "\"2\"",
+        "linking is a change: the version rises"
+    );
     assert_eq!(link.body["process_version"], number);
     let history = app
         .get(
@@ -804,12 +809,25 @@ async fn schedules_refuse_bad_input_and_stay_private(ctx: Ctx) {
     )
     .await
     .assert_status(412);
-    app.send(Method::DELETE, &path, Some(&other.token), None, &[])
-        .await
-        .assert_problem(404, "not_found");
-    app.send(Method::DELETE, &path, Some(&t.token), None, &[])
-        .await
-        .assert_status(204);
+    let current = app.get(&path, &t.token).await.etag();
+    app.send(
+        Method::DELETE,
+        &path,
+        Some(&other.token),
+        None,
+        &[("if-match", &current)],
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.send(
+        Method::DELETE,
+        &path,
+        Some(&t.token),
+        None,
+        &[("if-match", &current)],
+    )
+    .await
+    .assert_status(204);
     app.get(&path, &t.token)
         .await
         .assert_problem(404, "not_found");

@@ -133,12 +133,29 @@ async fn calendars_are_validated_versioned_and_private_to_the_tenant(ctx: Ctx) {
         .await;
     assert_eq!(list.body["items"].as_array().expect("items").len(), 1);
     let location = absence.header("location").expect("location");
-    app.send(Method::DELETE, &location, Some(&b.token), None, &[])
+    let etag = absence.etag();
+    assert_eq!(app.get(&location, &t.token).await.etag(), etag);
+    app.send(
+        Method::DELETE,
+        &location,
+        Some(&b.token),
+        None,
+        &[("if-match", &etag)],
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.send(
+        Method::DELETE,
+        &location,
+        Some(&t.token),
+        None,
+        &[("if-match", &etag)],
+    )
+    .await
+    .assert_status(204);
+    app.get(&location, &t.token)
         .await
         .assert_problem(404, "not_found");
-    app.send(Method::DELETE, &location, Some(&t.token), None, &[])
-        .await
-        .assert_status(204);
 }
 
 async fn appointments_refuse_overlaps_buffers_absences_and_off_hours(ctx: Ctx) {
@@ -419,38 +436,28 @@ async fn appointments_move_change_status_and_free_their_time_when_cancelled(ctx:
     .assert_problem(404, "not_found");
 }
 
+/// Runs the project's iCalendar checker (`tests/checkers/check_ics.py`) on a feed.
 fn check_ics(feed: &str) {
-    let tool = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/tools/check-ics.py");
-    let python = std::env::var("WORKORDERS_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    workorders_testkit::require(workorders_testkit::Tool::ICalendar);
     let file = std::env::temp_dir().join(format!("feed-{}.ics", uuid::Uuid::now_v7()));
     std::fs::write(&file, feed).expect("write feed");
-    let output = std::process::Command::new(&python)
-        .arg(tool)
+    let out = std::process::Command::new(workorders_testkit::python())
+        .arg(workorders_testkit::checker("check_ics.py"))
         .arg(&file)
-        .output();
+        .output()
+        .expect("the checker runs");
     let _ = std::fs::remove_file(&file);
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    match output {
-        Ok(out) if out.status.success() => {}
-        Ok(out)
-            if String::from_utf8_lossy(&out.stderr).contains("No module named 'icalendar'")
-                && !ci =>
-        {
-            eprintln!(
-                "notice: the iCalendar checker needs the `icalendar` package (see .ci/run); checked CRLF and folding only"
-            );
-        }
-        Ok(out) => panic!(
-            "check-ics.py refused the feed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) if !ci => eprintln!("notice: could not run {python}: {e}"),
-        Err(e) => panic!("could not run {python}: {e}"),
-    }
+    assert!(
+        out.status.success(),
+        "the iCalendar checker refused the feed ({}): {}{}\n{feed}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 async fn the_calendar_feed_is_valid_icalendar_and_shows_changes(ctx: Ctx) {
+    workorders_testkit::require(workorders_testkit::Tool::ICalendar);
     let app = ctx.app().await;
     let t = app.sign_up().await;
     let (order, tech) = order_with_tech(&app, &t).await;
@@ -518,12 +525,16 @@ async fn the_calendar_feed_is_valid_icalendar_and_shows_changes(ctx: Ctx) {
     );
     check_ics(&feed);
     // Rotating or revoking the link cuts off the old one.
+    let calendar = app
+        .get(&format!("/v1/users/{tech}/calendar"), &t.token)
+        .await;
+    assert_eq!(calendar.body["feed_enabled"], true);
     app.send(
         Method::DELETE,
         &format!("/v1/users/{tech}/calendar-feed"),
         Some(&t.token),
         None,
-        &[],
+        &[("if-match", &calendar.etag())],
     )
     .await
     .assert_status(204);

@@ -156,7 +156,7 @@ async fn no_credential_is_readable_from_a_database_copy(ctx: Ctx) {
     booked.assert_status(201);
     secrets.push(("booking token".into(), text(&booked.body["token"])));
     // A quote link (e-mailed and shown once).
-    put_profile(&app, &t, &profile(), None)
+    put_profile(&app, &t, &profile(), Some("\"0\""))
         .await
         .assert_status(200);
     let order = order_for(

@@ -210,7 +210,7 @@ pub struct OrderLines {
 /// from the catalogue by item code).
 pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<OrderLines> {
     let tenant = order.tenant_id;
-    let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+    let mut conn = db.acquire().await?;
     let quotes = store::quotes_of_order(&mut conn, tenant, order.order.id).await?;
     if let Some(q) = quotes
         .iter()
@@ -470,7 +470,7 @@ pub async fn today(conn: &mut Conn, tenant: TenantId, now: DateTime<Utc>) -> Api
 
 /// The tenant's calendar day now, on a pooled connection (outside a transaction).
 pub async fn today_of(db: &Db, tenant: TenantId) -> ApiResult<NaiveDate> {
-    let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+    let mut conn = db.acquire().await?;
     today(&mut conn, tenant, db.now()).await
 }
 
@@ -825,8 +825,11 @@ pub async fn compose(
     vars: &BTreeMap<&'static str, String>,
 ) -> ApiResult<(String, String)> {
     let template = match store::get_template(conn, tenant, kind.as_str(), lang.as_str()).await? {
-        Some((subject, body, _)) => templates::Template { subject, body },
-        None => templates::default_template(kind, lang),
+        Some(own) if own.customized => templates::Template {
+            subject: own.subject,
+            body: own.body,
+        },
+        _ => templates::default_template(kind, lang),
     };
     let vars: BTreeMap<&str, String> = vars.iter().map(|(k, v)| (*k, v.clone())).collect();
     templates::render(&template, &vars).map_err(|e| ApiError::Unprocessable {

@@ -100,6 +100,9 @@ pub struct Settings {
     /// An `Idempotency-Key` claim whose request has not finished after this long (its
     /// server died) may be taken over by a retry.
     pub idempotency_lease: Duration,
+    /// Debug builds only, for the check that a server error is noticed in the log (`.ci/fuzz`):
+    /// `GET /__test/panic` panics. Set from `WORKORDERS_TEST_PANIC_ROUTE=1`; never in release.
+    pub test_panic_route: bool,
 }
 
 /// Escalation of overdue work and the review scheduler.
@@ -228,6 +231,7 @@ impl Settings {
             password_reset_ttl: Duration::from_secs(3600),
             invitation_ttl: Duration::from_secs(7 * 24 * 3600),
             idempotency_lease: Duration::from_secs(300),
+            test_panic_route: false,
         }
     }
 }

@@ -105,6 +105,7 @@ pub async fn seed(
             process_id: Some(repairs.as_uuid()),
             process_version: Some(repairs_v2),
             created_by: reviewer.id,
+            version: 1,
             created_at: now,
             updated_at: now,
         },

@@ -382,6 +382,12 @@ impl FromRequest for IfMatch {
     }
 }
 
+/// Compares the version a request's (required) `If-Match` named with the current one: 412
+/// `precondition_failed` when stale.
+pub fn require_version(expected: i64, current_version: i64) -> Result<(), ApiError> {
+    check_version(IfMatch(Some(expected)), current_version)
+}
+
 /// Checks an optional `If-Match` against the current version (for actions where it is
 /// optional).
 pub fn check_version(if_match: IfMatch, current_version: i64) -> Result<(), ApiError> {

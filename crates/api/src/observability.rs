@@ -334,6 +334,34 @@ pub async fn problem_details(
     Ok(ServiceResponse::new(request, replacement).map_into_right_body())
 }
 
+/// A handler that panics answers 500 (a problem document, the panic logged with the request's
+/// span) instead of dropping the connection; its transaction rolls back as it unwinds.
+pub async fn catch_panics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    use futures_util::FutureExt;
+    let request = req.request().clone();
+    match std::panic::AssertUnwindSafe(next.call(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(res) => res.map(ServiceResponse::map_into_left_body),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic without a message");
+            tracing::error!(panic = %message, "request handler panicked");
+            let response = crate::error::ApiError::internal(anyhow::anyhow!("handler panicked"))
+                .problem()
+                .into_response();
+            Ok(ServiceResponse::new(request, response).map_into_right_body())
+        }
+    }
+}
+
 /// CORS for the booking widget: requests under `/v1/public/{tenant}/` from a browser are
 /// allowed only from the origins the tenant configured (`website_origins`). Other routes use
 /// the server-wide CORS configuration.

@@ -152,6 +152,20 @@ fn add_shared_components(openapi: &mut utoipa::openapi::OpenApi) {
             .insert(name.to_owned(), RefOr::T(response.build()));
     }
     components.parameters.insert(
+        "IfMatch".to_owned(),
+        RefOr::T(
+            ParameterBuilder::new()
+                .name("If-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some(
+                    "The ETag of the version the change is based on (`\"0\"` for a resource that was never saved): 428 without it, 412 when stale.",
+                ))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r#"^(W/)?"[0-9]+"$"#)).max_length(Some(40))))
+                .build(),
+        ),
+    );
+    components.parameters.insert(
         "IdempotencyKey".to_owned(),
         RefOr::T(
             ParameterBuilder::new()
@@ -216,6 +230,11 @@ fn apply_rules(path: &str, method: &str, operation: &mut Operation) {
         add_response(operation, "Unprocessable");
     }
     if matches!(method, "patch" | "put" | "delete") {
+        // Every change of a stored resource names the version it is based on: one shared,
+        // required parameter (whatever a handler declared is replaced).
+        let parameters = operation.parameters.get_or_insert_with(Vec::new);
+        parameters.retain(|p| !matches!(p, RefOr::T(p) if p.name == "If-Match"));
+        parameters.push(RefOr::Ref(Ref::new("#/components/parameters/IfMatch")));
         add_response(operation, "PreconditionFailed");
         add_response(operation, "PreconditionRequired");
     }

@@ -220,7 +220,7 @@ impl People {
         if let Some(f) = self.tenants.get(&tenant) {
             return Ok(f.clone());
         }
-        let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+        let mut conn = db.acquire().await?;
         let record = tenants::get_in(&mut conn, tenant)
             .await?
             .ok_or(ApiError::NotFound)?;
@@ -462,12 +462,7 @@ async fn flag_stuck(
     tenant: Option<TenantId>,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let stuck = store::stuck_orders(&mut conn, tenant, now, true, BATCH).await?;
     drop(conn);
     if stuck.is_empty() {
@@ -507,12 +502,7 @@ async fn flag_missed(
     tenant: Option<TenantId>,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let missed = store::missed_appointments(
         &mut conn,
         tenant,
@@ -721,7 +711,7 @@ pub async fn snapshot(
     tz: chrono_tz::Tz,
 ) -> ApiResult<Snapshot> {
     let today = now.with_timezone(&tz).date_naive();
-    let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+    let mut conn = db.acquire().await?;
     let (found, truncated) =
         store::findings(&mut conn, tenant, scope, now, from, today, ITEMS_PER_KIND).await?;
     let orders = store::period_orders(&mut conn, tenant, scope, from, to).await?;

@@ -261,6 +261,7 @@ async fn fallback(
 
 fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
+    let test_panic_route = settings.test_panic_route;
     let document = openapi();
     let data = web::Data::new(state);
     // Serialised once and shared: the `OpenApi` value is several MiB in memory, and this
@@ -316,7 +317,20 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 web::post().to(crate::pages::set_password_submit),
             )
             .app_data(operations.clone())
+            .configure(|cfg| {
+                if test_panic_route {
+                    cfg.route(
+                        "/__test/panic",
+                        web::get().to(|| async {
+                            panic!("the test-only panic route was called");
+                            #[allow(unreachable_code)]
+                            HttpResponse::Ok().finish()
+                        }),
+                    );
+                }
+            })
             .default_service(web::to(fallback))
+            .wrap(from_fn(crate::observability::catch_panics))
             .wrap(from_fn(crate::operations::enforce_key_scopes))
             .wrap(cors(&settings.cors_origins))
             .wrap(from_fn(public_cors))

@@ -510,6 +510,7 @@ pub async fn billing(base: &str, c: &Company) -> anyhow::Result<()> {
         "iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "payment_terms_days": 14});
     let response = client
         .put(format!("{base}/v1/billing-profile"))
+        .header("if-match", "\"0\"")
         .bearer_auth(&c.owner_token)
         .json(&profile)
         .send()

@@ -156,14 +156,7 @@ struct RawAttachment {
 
 /// The Python interpreter used for the test server.
 pub fn python_interpreter() -> PathBuf {
-    if let Some(p) = std::env::var_os("WORKORDERS_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    if venv.exists() {
-        return venv;
-    }
-    PathBuf::from("python3")
+    workorders_testkit::python()
 }
 
 /// A running aiosmtpd; killed (and its Maildir removed) on drop.
@@ -203,33 +196,6 @@ impl SmtpServer {
             "could not start the test SMTP server with {}: {last_error}",
             python.display()
         );
-    }
-
-    /// Like [`start`](Self::start), but returns `None` (and says so on stderr)
-    /// when the interpreter or aiosmtpd is missing. With `CI=true` it panics
-    /// instead, so CI never skips silently.
-    pub fn try_start() -> Option<SmtpServer> {
-        let python = python_interpreter();
-        let available = Command::new(&python)
-            .args(["-c", "import aiosmtpd"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !available {
-            let why = format!(
-                "{} with the aiosmtpd package is not available (set WORKORDERS_TEST_PYTHON or create .venv)",
-                python.display()
-            );
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                panic!("CI=true: test SMTP server required, but {why}");
-            }
-            eprintln!("skipping: {why}");
-            return None;
-        }
-        Some(Self::start())
     }
 
     fn start_once(python: &Path) -> Result<SmtpServer, String> {

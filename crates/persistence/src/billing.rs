@@ -662,14 +662,22 @@ pub async fn update_state(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn delete_draft(conn: &mut Conn, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("DELETE FROM invoices WHERE tenant_id = $1 AND id = $2 AND status = 'draft'")
-            .bind(tenant.to_string())
-            .bind(id.to_string())
-            .execute(conn)
-            .await
-            .store()?;
+/// Deletes a draft at `expected_version`; false when it changed or is no draft any more.
+pub async fn delete_draft(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: Uuid,
+    expected_version: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "DELETE FROM invoices WHERE tenant_id = $1 AND id = $2 AND status = 'draft' AND version = $3",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .bind(expected_version)
+    .execute(conn)
+    .await
+    .store()?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -839,15 +847,26 @@ pub async fn payments(
 // ---------------------------------------------------------------------------------------
 // E-mail templates
 
-/// The tenant's own template for a kind and language, if it wrote one.
+/// A tenant's row for a template kind and language: its own text while `customized`, else
+/// the built-in default applies (the row stays so that the version keeps rising).
+#[derive(Debug, Clone)]
+pub struct StoredTemplate {
+    pub subject: String,
+    pub body: String,
+    pub customized: bool,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
 pub async fn get_template(
     conn: &mut Conn,
     tenant: TenantId,
     kind: &str,
     lang: &str,
-) -> Result<Option<(String, String, DateTime<Utc>)>, StoreError> {
+) -> Result<Option<StoredTemplate>, StoreError> {
     let row = sqlx::query(
-        "SELECT subject, body, updated_at FROM email_templates WHERE tenant_id = $1 AND kind = $2 AND lang = $3",
+        "SELECT subject, body, customized, version, updated_at FROM email_templates \
+         WHERE tenant_id = $1 AND kind = $2 AND lang = $3",
     )
     .bind(tenant.to_string())
     .bind(kind.to_owned())
@@ -856,15 +875,20 @@ pub async fn get_template(
     .await
     .store()?;
     row.map(|r| {
-        Ok((
-            r.text("subject")?,
-            r.text("body")?,
-            r.instant("updated_at")?,
-        ))
+        Ok(StoredTemplate {
+            subject: r.text("subject")?,
+            body: r.text("body")?,
+            customized: r.int("customized")? != 0,
+            version: r.int("version")?,
+            updated_at: r.instant("updated_at")?,
+        })
     })
     .transpose()
 }
 
+/// Saves the tenant's own text if the template is still at `expected_version` (0: no row
+/// yet). Returns the new version, or None when it changed meanwhile.
+#[allow(clippy::too_many_arguments)]
 pub async fn put_template(
     conn: &mut Conn,
     tenant: TenantId,
@@ -872,39 +896,65 @@ pub async fn put_template(
     lang: &str,
     subject: &str,
     body: &str,
+    expected_version: i64,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO email_templates (tenant_id, kind, lang, subject, body, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (tenant_id, kind, lang) DO UPDATE SET subject = $4, body = $5, updated_at = $6",
-    )
-    .bind(tenant.to_string())
-    .bind(kind.to_owned())
-    .bind(lang.to_owned())
-    .bind(subject.to_owned())
-    .bind(body.to_owned())
-    .bind(format_instant(now))
-    .execute(conn)
-    .await
-    .store()?;
-    Ok(())
+) -> Result<Option<i64>, StoreError> {
+    let done = if expected_version == 0 {
+        sqlx::query(
+            "INSERT INTO email_templates (tenant_id, kind, lang, subject, body, customized, version, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, 1, $6) ON CONFLICT (tenant_id, kind, lang) DO NOTHING",
+        )
+        .bind(tenant.to_string())
+        .bind(kind.to_owned())
+        .bind(lang.to_owned())
+        .bind(subject.to_owned())
+        .bind(body.to_owned())
+        .bind(format_instant(now))
+        .execute(conn)
+        .await
+        .store()?
+    } else {
+        sqlx::query(
+            "UPDATE email_templates SET subject = $1, body = $2, customized = 1, version = version + 1, updated_at = $3 \
+             WHERE tenant_id = $4 AND kind = $5 AND lang = $6 AND version = $7",
+        )
+        .bind(subject.to_owned())
+        .bind(body.to_owned())
+        .bind(format_instant(now))
+        .bind(tenant.to_string())
+        .bind(kind.to_owned())
+        .bind(lang.to_owned())
+        .bind(expected_version)
+        .execute(conn)
+        .await
+        .store()?
+    };
+    Ok((done.rows_affected() == 1).then_some(expected_version + 1))
 }
 
-pub async fn delete_template(
+/// Restores the built-in default if the template is still at `expected_version`. Returns
+/// the new version, or None when it changed meanwhile (or was not customized).
+pub async fn restore_default_template(
     conn: &mut Conn,
     tenant: TenantId,
     kind: &str,
     lang: &str,
-) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("DELETE FROM email_templates WHERE tenant_id = $1 AND kind = $2 AND lang = $3")
-            .bind(tenant.to_string())
-            .bind(kind.to_owned())
-            .bind(lang.to_owned())
-            .execute(conn)
-            .await
-            .store()?;
-    Ok(done.rows_affected() == 1)
+    expected_version: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, StoreError> {
+    let done = sqlx::query(
+        "UPDATE email_templates SET customized = 0, version = version + 1, updated_at = $1 \
+         WHERE tenant_id = $2 AND kind = $3 AND lang = $4 AND version = $5 AND customized = 1",
+    )
+    .bind(format_instant(now))
+    .bind(tenant.to_string())
+    .bind(kind.to_owned())
+    .bind(lang.to_owned())
+    .bind(expected_version)
+    .execute(conn)
+    .await
+    .store()?;
+    Ok((done.rows_affected() == 1).then_some(expected_version + 1))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -118,28 +118,41 @@ pub async fn save(
     })
 }
 
-/// Sets (or with `None` removes) the hash of the user's calendar-feed token.
+/// Sets (or with `None` removes) the hash of the user's calendar-feed token, a change of the
+/// calendar: its version rises. With `expected_version` the change happens only at that
+/// version (0: nothing stored yet). Returns the new version, or None when it changed meanwhile.
 pub async fn set_feed_token(
     conn: &mut Conn,
     tenant: TenantId,
     user: UserId,
     hash: Option<&str>,
+    expected_version: Option<i64>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) -> Result<Option<i64>, StoreError> {
+    let guard = if expected_version.is_some() {
+        " WHERE user_calendars.version = $6"
+    } else {
+        ""
+    };
+    let sql = format!(
         "INSERT INTO user_calendars (user_id, tenant_id, weekly_hours, exceptions, travel_buffer_minutes, feed_token_hash, version, updated_at) \
-         VALUES ($1, $2, $3, '{}', 0, $4, 1, $5) \
-         ON CONFLICT (user_id) DO UPDATE SET feed_token_hash = $4, updated_at = $5",
-    )
-    .bind(user.to_string())
-    .bind(tenant.to_string())
-    .bind(to_json("weekly_hours", &WeeklyHours::default())?)
-    .bind(hash.map(str::to_owned))
-    .bind(format_instant(now))
-    .execute(conn)
-    .await
-    .store()?;
-    Ok(())
+         VALUES ($1, $2, $3, '{{}}', 0, $4, 1, $5) \
+         ON CONFLICT (user_id) DO UPDATE SET feed_token_hash = $4, version = user_calendars.version + 1, updated_at = $5{guard} \
+         RETURNING version"
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(user.to_string())
+        .bind(tenant.to_string())
+        .bind(to_json("weekly_hours", &WeeklyHours::default())?)
+        .bind(hash.map(str::to_owned))
+        .bind(format_instant(now));
+    if let Some(v) = expected_version {
+        query = query.bind(v);
+    }
+    let row = query.fetch_optional(conn).await.store()?;
+    let version = row.map(|r| r.int("version")).transpose()?;
+    // A first row (version 1) only answers an expectation of "nothing stored yet".
+    Ok(version.filter(|v| expected_version.is_none_or(|e| e + 1 == *v)))
 }
 
 /// The user a feed token belongs to.
@@ -166,8 +179,13 @@ pub struct AbsenceRecord {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub note: Option<String>,
+    /// Absences are not changed, only deleted: 1, the version a DELETE names in If-Match.
+    pub version: i64,
     pub created_at: DateTime<Utc>,
 }
+
+const ABSENCE_COLUMNS: &str =
+    "id, tenant_id, user_id, kind, start_at, end_at, note, version, created_at";
 
 fn absence_from_row(row: &AnyRow) -> Result<AbsenceRecord, StoreError> {
     Ok(AbsenceRecord {
@@ -178,13 +196,15 @@ fn absence_from_row(row: &AnyRow) -> Result<AbsenceRecord, StoreError> {
         start: row.instant("start_at")?,
         end: row.instant("end_at")?,
         note: row.opt_text("note")?,
+        version: row.int("version")?,
         created_at: row.instant("created_at")?,
     })
 }
 
 pub async fn insert_absence(conn: &mut Conn, a: &AbsenceRecord) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO absences (id, tenant_id, user_id, kind, start_at, end_at, note, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO absences (id, tenant_id, user_id, kind, start_at, end_at, note, version, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(a.id.to_string())
     .bind(a.tenant_id.to_string())
@@ -193,6 +213,7 @@ pub async fn insert_absence(conn: &mut Conn, a: &AbsenceRecord) -> Result<(), St
     .bind(format_instant(a.start))
     .bind(format_instant(a.end))
     .bind(a.note.clone())
+    .bind(a.version)
     .bind(format_instant(a.created_at))
     .execute(conn)
     .await
@@ -207,34 +228,59 @@ pub async fn list_absences(
     user: UserId,
     from: DateTime<Utc>,
 ) -> Result<Vec<AbsenceRecord>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, tenant_id, user_id, kind, start_at, end_at, note, created_at FROM absences \
-         WHERE tenant_id = $1 AND user_id = $2 AND end_at > $3 ORDER BY start_at, id",
-    )
-    .bind(tenant.to_string())
-    .bind(user.to_string())
-    .bind(format_instant(from))
-    .fetch_all(db.pool())
-    .await
-    .store()?;
+    let sql = format!(
+        "SELECT {ABSENCE_COLUMNS} FROM absences \
+         WHERE tenant_id = $1 AND user_id = $2 AND end_at > $3 ORDER BY start_at, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(format_instant(from))
+        .fetch_all(db.pool())
+        .await
+        .store()?;
     rows.iter().map(absence_from_row).collect()
 }
 
-/// Deletes an absence; false when there is none with that id for the user.
+/// One of a user's absences.
+pub async fn get_absence(
+    conn: &mut Conn,
+    tenant: TenantId,
+    user: UserId,
+    id: AbsenceId,
+) -> Result<Option<AbsenceRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {ABSENCE_COLUMNS} FROM absences WHERE tenant_id = $1 AND user_id = $2 AND id = $3"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(user.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(absence_from_row).transpose()
+}
+
+/// Deletes an absence at `expected_version`; false when there is none with that id and
+/// version for the user.
 pub async fn delete_absence(
     conn: &mut Conn,
     tenant: TenantId,
     user: UserId,
     id: AbsenceId,
+    expected_version: i64,
 ) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("DELETE FROM absences WHERE tenant_id = $1 AND user_id = $2 AND id = $3")
-            .bind(tenant.to_string())
-            .bind(user.to_string())
-            .bind(id.to_string())
-            .execute(conn)
-            .await
-            .store()?;
+    let done = sqlx::query(
+        "DELETE FROM absences WHERE tenant_id = $1 AND user_id = $2 AND id = $3 AND version = $4",
+    )
+    .bind(tenant.to_string())
+    .bind(user.to_string())
+    .bind(id.to_string())
+    .bind(expected_version)
+    .execute(conn)
+    .await
+    .store()?;
     Ok(done.rows_affected() == 1)
 }
 

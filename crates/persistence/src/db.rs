@@ -488,6 +488,11 @@ impl Db {
         &self.pool
     }
 
+    /// A pooled connection for reads outside a transaction (same rule as [`Db::pool`]).
+    pub async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        self.pool().acquire().await.store()
+    }
+
     pub fn stats(&self) -> PoolStats {
         PoolStats {
             size: self.pool.size(),

@@ -506,10 +506,13 @@ pub async fn list_schedules(
 }
 
 /// Deletes a schedule; its reviews stay (no longer linked).
+/// Deletes a schedule at `expected_version` (its reviews stay, unlinked); false when there is
+/// none with that id and version. Run it in a transaction: the unlinking is undone with it.
 pub async fn delete_schedule(
     conn: &mut Conn,
     tenant: TenantId,
     id: Uuid,
+    expected_version: i64,
 ) -> Result<bool, StoreError> {
     sqlx::query("UPDATE reviews SET schedule_id = NULL WHERE tenant_id = $1 AND schedule_id = $2")
         .bind(tenant.to_string())
@@ -517,12 +520,15 @@ pub async fn delete_schedule(
         .execute(&mut *conn)
         .await
         .store()?;
-    let done = sqlx::query("DELETE FROM review_schedules WHERE tenant_id = $1 AND id = $2")
-        .bind(tenant.to_string())
-        .bind(id.to_string())
-        .execute(conn)
-        .await
-        .store()?;
+    let done = sqlx::query(
+        "DELETE FROM review_schedules WHERE tenant_id = $1 AND id = $2 AND version = $3",
+    )
+    .bind(tenant.to_string())
+    .bind(id.to_string())
+    .bind(expected_version)
+    .execute(conn)
+    .await
+    .store()?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -899,11 +905,12 @@ pub struct DecisionRecord {
     pub process_id: Option<Uuid>,
     pub process_version: Option<i64>,
     pub created_by: UserId,
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-const DECISION_COLUMNS: &str = "id, review_id, tenant_id, text, process_id, process_version, created_by, created_at, updated_at";
+const DECISION_COLUMNS: &str = "id, review_id, tenant_id, text, process_id, process_version, created_by, version, created_at, updated_at";
 
 fn decision_from_row(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
     Ok(DecisionRecord {
@@ -914,6 +921,7 @@ fn decision_from_row(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
         process_id: row.opt_uuid("process_id")?,
         process_version: row.opt_int("process_version")?,
         created_by: UserId(row.uuid("created_by")?),
+        version: row.int("version")?,
         created_at: row.instant("created_at")?,
         updated_at: row.instant("updated_at")?,
     })
@@ -921,8 +929,8 @@ fn decision_from_row(row: &AnyRow) -> Result<DecisionRecord, StoreError> {
 
 pub async fn insert_decision(conn: &mut Conn, d: &DecisionRecord) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO review_decisions (id, review_id, tenant_id, text, process_id, process_version, created_by, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO review_decisions (id, review_id, tenant_id, text, process_id, process_version, created_by, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(d.id.to_string())
     .bind(d.review_id.to_string())
@@ -931,6 +939,7 @@ pub async fn insert_decision(conn: &mut Conn, d: &DecisionRecord) -> Result<(), 
     .bind(d.process_id.map(|p| p.to_string()))
     .bind(d.process_version)
     .bind(d.created_by.to_string())
+    .bind(d.version)
     .bind(format_instant(d.created_at))
     .bind(format_instant(d.updated_at))
     .execute(conn)
@@ -939,7 +948,9 @@ pub async fn insert_decision(conn: &mut Conn, d: &DecisionRecord) -> Result<(), 
     Ok(())
 }
 
-/// Links a decision to the process version that implemented it.
+/// Links a decision to the process version that implemented it, if the decision is still at
+/// `expected_version`; None when it changed meanwhile (or does not exist).
+#[allow(clippy::too_many_arguments)]
 pub async fn link_decision(
     conn: &mut Conn,
     tenant: TenantId,
@@ -947,16 +958,38 @@ pub async fn link_decision(
     id: Uuid,
     process: Option<Uuid>,
     version: Option<i64>,
+    expected_version: i64,
     now: DateTime<Utc>,
 ) -> Result<Option<DecisionRecord>, StoreError> {
     let sql = format!(
-        "UPDATE review_decisions SET process_id = $1, process_version = $2, updated_at = $3 \
-         WHERE tenant_id = $4 AND review_id = $5 AND id = $6 RETURNING {DECISION_COLUMNS}"
+        "UPDATE review_decisions SET process_id = $1, process_version = $2, updated_at = $3, version = version + 1 \
+         WHERE tenant_id = $4 AND review_id = $5 AND id = $6 AND version = $7 RETURNING {DECISION_COLUMNS}"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(process.map(|p| p.to_string()))
         .bind(version)
         .bind(format_instant(now))
+        .bind(tenant.to_string())
+        .bind(review.to_string())
+        .bind(id.to_string())
+        .bind(expected_version)
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(decision_from_row).transpose()
+}
+
+/// One decision of a review.
+pub async fn get_decision(
+    conn: &mut Conn,
+    tenant: TenantId,
+    review: Uuid,
+    id: Uuid,
+) -> Result<Option<DecisionRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {DECISION_COLUMNS} FROM review_decisions WHERE tenant_id = $1 AND review_id = $2 AND id = $3"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(review.to_string())
         .bind(id.to_string())

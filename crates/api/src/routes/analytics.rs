@@ -124,12 +124,7 @@ async fn range(
     chrono::DateTime<Utc>,
     chrono::DateTime<Utc>,
 )> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let tz = tenants::get_in(&mut conn, tenant)
         .await?
         .ok_or(ApiError::NotFound)?

@@ -419,12 +419,7 @@ pub async fn list_appointments(
 }
 
 async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<AppointmentRecord> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let record = appointments::get(&mut conn, principal.tenant_id, AppointmentId(id))
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -156,12 +156,7 @@ pub async fn visible_order(
 ) -> ApiResult<()> {
     ensure_visible(&state.db, principal, order).await?;
     // Existence only: one row by key, not the order with its steps.
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     work_orders::brief(&mut conn, principal.tenant_id, order)
         .await?
         .ok_or(ApiError::NotFound)?;

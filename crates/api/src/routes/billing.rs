@@ -18,7 +18,7 @@ use workorders_persistence::billing::{self as store, CatalogueItem};
 use crate::auth::Principal;
 use crate::billing::load_profile;
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::extract::{IfMatch, ValidJson, require_version};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
@@ -180,12 +180,7 @@ pub async fn get_billing_profile(
     principal: Principal,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let record = store::get_profile(&mut conn, principal.tenant_id).await?;
     let (version, updated) = match &record {
         Some(r) => (Some(r.version), Some(r.updated_at)),
@@ -202,17 +197,16 @@ pub async fn get_billing_profile(
 /// Replace the billing profile
 ///
 /// Saves what is given (a partial profile is fine); `missing` says what invoicing still
-/// needs. `If-Match` is required once a profile exists.
+/// needs. `If-Match` is required: the ETag of `GET /v1/billing-profile`, which is `"0"`
+/// before the first save.
 #[utoipa::path(
     operation_id = "putBillingProfile",
     tag = "billing",
     request_body = BillingProfileBody,
-    params(("If-Match" = Option<String>, Header, description = "ETag of the profile (required once it exists)")),
     responses(
         (status = 200, description = "Saved", body = BillingProfileView, headers(("ETag" = String))),
         (status = 412, description = "The profile changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields (IBAN check digits, VAT id, number pattern ...)", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 428, description = "`If-Match` missing", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("access_token" = []))
 )]
@@ -224,6 +218,7 @@ pub async fn put_billing_profile(
     body: ValidJson<BillingProfileBody>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
     let profile: BillingProfile = body.into_inner().into();
     let mut errors = ValidationErrors::new();
     for (field, message) in profile.validate() {
@@ -233,10 +228,7 @@ pub async fn put_billing_profile(
     let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     let (_, current) = load_profile(tx.conn(), principal.tenant_id).await?;
-    if let Some(v) = current {
-        let expected = if_match.required()?;
-        check_version(IfMatch(Some(expected)), v)?;
-    }
+    require_version(expected, current.unwrap_or(0))?;
     let version = store::put_profile(tx.conn(), principal.tenant_id, &profile, current, now)
         .await?
         .ok_or(ApiError::PreconditionFailed {
@@ -530,12 +522,7 @@ pub async fn list_catalogue_items(
 }
 
 async fn load_item(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<CatalogueItem> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     store::get_item(&mut conn, principal.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound)
@@ -589,6 +576,7 @@ pub async fn update_catalogue_item(
     body: ValidJson<CatalogueItemRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
+    let expected = if_match.required()?;
     let body = body.into_inner();
     let mut errors = ValidationErrors::new();
     check_item(&body, &mut errors);
@@ -598,7 +586,7 @@ pub async fn update_catalogue_item(
     let mut item = store::get_item(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
         .ok_or(ApiError::NotFound)?;
-    check_version(if_match, item.version)?;
+    require_version(expected, item.version)?;
     let expected = item.version;
     item.code = body.code.into_string();
     item.kind = body.kind.as_str().to_owned();
@@ -643,6 +631,9 @@ pub struct EmailTemplateView {
     pub customized: bool,
     /// Placeholders this kind may use, written `{{name}}`.
     pub variables: Vec<String>,
+    /// The version `PUT` and `DELETE` name in `If-Match` (0 until the template is first
+    /// changed; it keeps rising when the default is restored).
+    pub version: i64,
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -668,22 +659,59 @@ async fn template_view(
     lang: Lang,
 ) -> ApiResult<EmailTemplateView> {
     let own = store::get_template(conn, tenant, kind.as_str(), lang.as_str()).await?;
-    let (template, updated_at) = match own.clone() {
-        Some((subject, body, at)) => (Template { subject, body }, Some(at)),
-        None => (templates::default_template(kind, lang), None),
+    let customized = own.as_ref().is_some_and(|o| o.customized);
+    let version = own.as_ref().map_or(0, |o| o.version);
+    let updated_at = own.as_ref().map(|o| o.updated_at);
+    let template = match own {
+        Some(o) if o.customized => Template {
+            subject: o.subject,
+            body: o.body,
+        },
+        _ => templates::default_template(kind, lang),
     };
     Ok(EmailTemplateView {
         kind: kind.as_str().to_owned(),
         lang: lang.as_str().to_owned(),
         subject: template.subject,
         body: template.body,
-        customized: own.is_some(),
+        customized,
         variables: templates::variables(kind)
             .iter()
             .map(|v| (*v).to_owned())
             .collect(),
+        version,
         updated_at,
     })
+}
+
+/// Get an e-mail template
+///
+/// The tenant's own text or the built-in default, with the ETag that `PUT` and `DELETE`
+/// need.
+#[utoipa::path(
+    operation_id = "getEmailTemplate",
+    tag = "billing",
+    params(
+        ("kind" = String, Path, description = "`invoice`, `credit_note`, `quote`, `booking_confirmation` or `technician_en_route`"),
+        ("lang" = String, Path, description = "`de` or `en`"),
+    ),
+    responses(
+        (status = 200, description = "The template", body = EmailTemplateView, headers(("ETag" = String))),
+        (status = 404, description = "No such kind or language", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["billing:read"]))
+)]
+#[get("/email-templates/{kind}/{lang}")]
+pub async fn get_email_template(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::BillingRead)?;
+    let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
+    let mut conn = state.db.acquire().await?;
+    let view = template_view(&mut conn, principal.tenant_id, kind, lang).await?;
+    Ok(ok_versioned(view.version, &view))
 }
 
 /// List e-mail templates
@@ -701,12 +729,7 @@ pub async fn list_email_templates(
     principal: Principal,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let mut views = Vec::new();
     for kind in TemplateKind::ALL {
         for lang in Lang::ALL {
@@ -726,7 +749,7 @@ pub async fn list_email_templates(
     ),
     request_body = EmailTemplateRequest,
     responses(
-        (status = 200, description = "Saved", body = EmailTemplateView),
+        (status = 200, description = "Saved", body = EmailTemplateView, headers(("ETag" = String))),
         (status = 404, description = "No such kind or language", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Unknown placeholder, unbalanced braces, too long", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -737,9 +760,11 @@ pub async fn put_email_template(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(String, String)>,
+    if_match: IfMatch,
     body: ValidJson<EmailTemplateRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
     let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
     let body = body.into_inner();
     let template = Template {
@@ -750,6 +775,10 @@ pub async fn put_email_template(
         .map_err(|e| ApiError::invalid(&format!("/{}", e.field), e.message.clone()))?;
     let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
+    let current = store::get_template(tx.conn(), principal.tenant_id, kind.as_str(), lang.as_str())
+        .await?
+        .map_or(0, |t| t.version);
+    require_version(expected, current)?;
     store::put_template(
         tx.conn(),
         principal.tenant_id,
@@ -757,12 +786,16 @@ pub async fn put_email_template(
         lang.as_str(),
         &template.subject,
         &template.body,
+        expected,
         now,
     )
-    .await?;
+    .await?
+    .ok_or(ApiError::PreconditionFailed {
+        current_version: expected + 1,
+    })?;
     let view = template_view(tx.conn(), principal.tenant_id, kind, lang).await?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(view))
+    Ok(ok_versioned(view.version, &view))
 }
 
 /// Restore a default e-mail template
@@ -774,7 +807,7 @@ pub async fn put_email_template(
         ("lang" = String, Path, description = "`de` or `en`"),
     ),
     responses(
-        (status = 204, description = "The built-in default applies again"),
+        (status = 204, description = "The built-in default applies again (also when it already did)"),
         (status = 404, description = "No such kind or language", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
     security(("access_token" = []))
@@ -784,11 +817,30 @@ pub async fn delete_email_template(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(String, String)>,
+    if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
     let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
+    let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
-    store::delete_template(tx.conn(), principal.tenant_id, kind.as_str(), lang.as_str()).await?;
+    let current =
+        store::get_template(tx.conn(), principal.tenant_id, kind.as_str(), lang.as_str()).await?;
+    require_version(expected, current.as_ref().map_or(0, |t| t.version))?;
+    if current.is_some_and(|t| t.customized) {
+        store::restore_default_template(
+            tx.conn(),
+            principal.tenant_id,
+            kind.as_str(),
+            lang.as_str(),
+            expected,
+            now,
+        )
+        .await?
+        .ok_or(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        })?;
+    }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -19,7 +19,7 @@ use workorders_persistence::{appointments, tenants, users, work_orders};
 use crate::auth::Principal;
 use crate::auth::tokens::{new_token, sha256_hex};
 use crate::error::{ApiError, ApiResult, VersionedExt};
-use crate::extract::{IfMatch, ValidJson};
+use crate::extract::{IfMatch, ValidJson, require_version};
 use crate::routes::ok_versioned;
 use crate::state::AppState;
 
@@ -152,6 +152,8 @@ pub struct AbsenceView {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub note: Option<String>,
+    /// Absences are not changed, only deleted (naming this version in `If-Match`).
+    pub version: i64,
     pub created_at: DateTime<Utc>,
 }
 
@@ -162,6 +164,9 @@ pub struct FeedLink {
     /// the calendar: treat it like a password; revoke it to cut off subscribers.
     #[schema(example = "/v1/calendars/cal_3bq...Xk.ics")]
     pub path: String,
+    /// The calendar's version after the change (also the `ETag`): revoking the link names it
+    /// in `If-Match`.
+    pub calendar_version: i64,
 }
 
 fn to_body(days: &[LocalInterval]) -> Vec<IntervalBody> {
@@ -401,6 +406,7 @@ pub async fn create_absence(
             .note
             .map(|n| n.trim().to_owned())
             .filter(|n| !n.is_empty()),
+        version: 1,
         created_at: state.db.now(),
     };
     let mut tx = state.db.begin_write().await?;
@@ -412,7 +418,34 @@ pub async fn create_absence(
             header::LOCATION,
             format!("/v1/users/{}/absences/{}", view.user_id, view.id),
         ))
+        .insert_header((header::ETAG, format!("\"{}\"", view.version)))
         .json(view))
+}
+
+/// Get an absence
+#[utoipa::path(
+    operation_id = "getAbsence",
+    tag = "calendars",
+    params(("id" = Uuid, Path, description = "User id"), ("absence_id" = Uuid, Path, description = "Absence id")),
+    responses(
+        (status = 200, description = "The absence", body = AbsenceView, headers(("ETag" = String))),
+        (status = 404, description = "No such absence", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["users:read"]))
+)]
+#[get("/users/{id}/absences/{absence_id}")]
+pub async fn get_absence(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    let (id, absence) = path.into_inner();
+    let user = target(&state, &principal, id, false).await?;
+    let mut conn = state.db.acquire().await?;
+    let record = calendars::get_absence(&mut conn, principal.tenant_id, user, AbsenceId(absence))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok_versioned(record.version, &absence_view(record)))
 }
 
 fn absence_view(a: AbsenceRecord) -> AbsenceView {
@@ -423,6 +456,7 @@ fn absence_view(a: AbsenceRecord) -> AbsenceView {
         start: a.start,
         end: a.end,
         note: a.note,
+        version: a.version,
         created_at: a.created_at,
     }
 }
@@ -470,12 +504,22 @@ pub async fn delete_absence(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
+    if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let (id, absence) = path.into_inner();
     let user = target(&state, &principal, id, true).await?;
+    let expected = if_match.required()?;
     let mut tx = state.db.begin_write().await?;
-    if !calendars::delete_absence(tx.conn(), principal.tenant_id, user, AbsenceId(absence)).await? {
-        return Err(ApiError::NotFound);
+    let current = calendars::get_absence(tx.conn(), principal.tenant_id, user, AbsenceId(absence))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_version(expected, current.version)?;
+    if !calendars::delete_absence(tx.conn(), principal.tenant_id, user, current.id, expected)
+        .await?
+    {
+        return Err(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        });
     }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -488,8 +532,11 @@ pub async fn delete_absence(
 #[utoipa::path(
     operation_id = "createCalendarFeed",
     tag = "calendars",
-    params(("id" = Uuid, Path, description = "User id")),
-    responses((status = 201, description = "The new link, shown once", body = FeedLink)),
+    params(("id" = Uuid, Path, description = "User id"), ("If-Match" = Option<String>, Header, description = "ETag of the calendar (optional)", pattern = r#"^(W/)?"[0-9]+"$"#)),
+    responses(
+        (status = 201, description = "The new link, shown once", body = FeedLink, headers(("ETag" = String))),
+        (status = 412, description = "The calendar changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
     security(("access_token" = []))
 )]
 #[post("/users/{id}/calendar-feed")]
@@ -497,21 +544,29 @@ pub async fn create_calendar_feed(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let user = target(&state, &principal, id.into_inner(), true).await?;
     let token = new_token("cal_").map_err(ApiError::internal)?;
     let mut tx = state.db.begin_write().await?;
-    calendars::set_feed_token(
+    let version = calendars::set_feed_token(
         tx.conn(),
         principal.tenant_id,
         user,
         Some(&sha256_hex(&token)),
+        if_match.0,
         state.db.now(),
     )
-    .await?;
+    .await?
+    .ok_or(ApiError::PreconditionFailed {
+        current_version: -1,
+    })?;
     tx.commit().await?;
-    Ok(HttpResponse::Created().json(FeedLink {
+    let mut response = HttpResponse::Created();
+    crate::extract::with_etag(&mut response, version);
+    Ok(response.json(FeedLink {
         path: format!("/v1/calendars/{token}.ics"),
+        calendar_version: version,
     }))
 }
 
@@ -520,7 +575,7 @@ pub async fn create_calendar_feed(
     operation_id = "revokeCalendarFeed",
     tag = "calendars",
     params(("id" = Uuid, Path, description = "User id")),
-    responses((status = 204, description = "The link no longer works")),
+    responses((status = 204, description = "The link no longer works (also when there was none)")),
     security(("access_token" = []))
 )]
 #[delete("/users/{id}/calendar-feed")]
@@ -528,10 +583,28 @@ pub async fn revoke_calendar_feed(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let user = target(&state, &principal, id.into_inner(), true).await?;
+    let expected = if_match.required()?;
+    let current = calendars::get(&state.db, principal.tenant_id, user).await?;
+    require_version(expected, current.version)?;
+    if !current.has_feed {
+        return Ok(HttpResponse::NoContent().finish());
+    }
     let mut tx = state.db.begin_write().await?;
-    calendars::set_feed_token(tx.conn(), principal.tenant_id, user, None, state.db.now()).await?;
+    calendars::set_feed_token(
+        tx.conn(),
+        principal.tenant_id,
+        user,
+        None,
+        Some(expected),
+        state.db.now(),
+    )
+    .await?
+    .ok_or(ApiError::PreconditionFailed {
+        current_version: expected + 1,
+    })?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -95,12 +95,7 @@ pub async fn suggest_assignee(
         .time_zone
         .tz();
     let location = order_location(&state, &principal, &order).await?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let candidates = match &step.definition.responsible {
         Responsible::Role { role, skills } => {
             scheduling::suggest(
@@ -208,12 +203,7 @@ pub async fn list_service_slots(
         postal_code: query.postal_code.clone(),
         coordinates: None,
     };
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let slots = service_slots(&mut conn, tz, &service, from, to, &location, now).await?;
     Ok(HttpResponse::Ok().json(StaffSlotList {
         time_zone: tz.name().to_owned(),
@@ -281,12 +271,7 @@ pub async fn schedule_step(
     order.order.step(step_id).ok_or(ApiError::NotFound)?;
     let location = order_location(&state, &principal, &order).await?;
     let day = body.start.with_timezone(&tz).date_naive();
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let slots = service_slots(&mut conn, tz, &service, day, day, &location, state.db.now()).await?;
     drop(conn);
     let candidates = free_people(&slots, body.start);

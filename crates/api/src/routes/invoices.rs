@@ -20,7 +20,7 @@ use workorders_persistence::work_orders;
 use crate::auth::Principal;
 use crate::billing::{self, Buyer};
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
+use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version, require_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
@@ -83,12 +83,7 @@ pub async fn catalogue_for(
     if lines.iter().all(|l| l.item_code.is_none()) {
         return Ok(Vec::new());
     }
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     Ok(store::active_items(&mut conn, tenant).await?)
 }
 
@@ -414,12 +409,7 @@ async fn full_view_in(
 }
 
 async fn full_view(state: &AppState, invoice: &InvoiceRecord) -> ApiResult<InvoiceView> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let payments = store::payments(&mut conn, invoice.tenant_id, invoice.id).await?;
     let today = billing::today(&mut conn, invoice.tenant_id, state.db.now()).await?;
     drop(conn);
@@ -429,12 +419,7 @@ async fn full_view(state: &AppState, invoice: &InvoiceRecord) -> ApiResult<Invoi
 }
 
 async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<InvoiceRecord> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     store::get_invoice(&mut conn, principal.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound)
@@ -727,6 +712,7 @@ pub async fn update_invoice(
     body: ValidJson<UpdateInvoiceRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
+    let expected = if_match.required()?;
     let body = body.into_inner();
     let lines = match &body.lines {
         Some(l) => {
@@ -751,7 +737,7 @@ pub async fn update_invoice(
     if invoice.status != InvoiceStatus::Draft {
         return Err(immutable(&invoice));
     }
-    check_version(if_match, invoice.version)?;
+    require_version(expected, invoice.version)?;
     let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
     let buyer: Buyer = serde_json::from_value(invoice.buyer.clone()).map_err(ApiError::internal)?;
     if let Some(lines) = lines {
@@ -769,7 +755,6 @@ pub async fn update_invoice(
     }
     invoice.computed = billing::compute(&invoice.lines, invoice.treatment, "/lines")?;
     invoice.grand_total = billing::cents(invoice.computed.totals.grand_total)?;
-    let expected = invoice.version;
     if !store::update_draft(tx.conn(), &invoice, expected, now).await? {
         return Err(ApiError::PreconditionFailed {
             current_version: expected + 1,
@@ -789,6 +774,7 @@ pub async fn update_invoice(
     params(("id" = Uuid, Path, description = "Invoice id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 412, description = "Changed meanwhile", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such invoice in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Issued invoices are immutable", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -799,14 +785,22 @@ pub async fn delete_invoice(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
+    let expected = if_match.required()?;
     let mut tx = state.db.begin_write().await?;
     let invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
         .await?
         .ok_or(ApiError::NotFound)?;
-    if !store::delete_draft(tx.conn(), principal.tenant_id, invoice.id).await? {
+    if invoice.status != InvoiceStatus::Draft {
         return Err(immutable(&invoice));
+    }
+    require_version(expected, invoice.version)?;
+    if !store::delete_draft(tx.conn(), principal.tenant_id, invoice.id, expected).await? {
+        return Err(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        });
     }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -1221,12 +1215,7 @@ pub async fn get_invoice_xml(
     let Some(number) = invoice.number.clone() else {
         return Err(not_issued(&invoice));
     };
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let (cii, xr) = store::invoice_xml(&mut conn, principal.tenant_id, invoice.id)
         .await?
         .ok_or(ApiError::NotFound)?;

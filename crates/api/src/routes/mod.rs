@@ -111,6 +111,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(calendars::set_calendar)
                 .service(calendars::create_absence)
                 .service(calendars::list_absences)
+                .service(calendars::get_absence)
                 .service(calendars::delete_absence)
                 .service(calendars::create_calendar_feed)
                 .service(calendars::revoke_calendar_feed)
@@ -142,6 +143,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(billing::get_catalogue_item)
                 .service(billing::update_catalogue_item)
                 .service(billing::list_email_templates)
+                .service(billing::get_email_template)
                 .service(billing::put_email_template)
                 .service(billing::delete_email_template)
                 .service(quotes::create_quote)
@@ -174,6 +176,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(reviews::sign_off_review)
                 .service(reviews::acknowledge_review_item)
                 .service(reviews::create_review_decision)
+                .service(reviews::get_review_decision)
                 .service(reviews::link_review_decision)
                 .service(reviews::get_oversight)
                 .service(reviews::list_process_decisions),

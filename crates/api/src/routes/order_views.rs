@@ -13,7 +13,7 @@ use workorders_persistence::customers::{self, CustomerRecord, SiteRecord};
 use workorders_persistence::work_orders::WorkOrderRecord;
 use workorders_persistence::{Db, users};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::routes::processes::{EvidenceName, HandlingName, StepBody};
 
 /// How an order came in.
@@ -214,7 +214,7 @@ impl ViewContext {
         records: &[&WorkOrderRecord],
         more_people: &[UserId],
     ) -> ApiResult<Self> {
-        let mut conn = db.pool().acquire().await.map_err(ApiError::internal)?;
+        let mut conn = db.acquire().await?;
         Self::load_in(&mut conn, db.now(), tenant, records, more_people).await
     }
 

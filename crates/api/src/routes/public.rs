@@ -213,12 +213,7 @@ pub async fn list_slots(
         coordinates: query.latitude.zip(query.longitude),
     };
     let serves = scheduling::serves_postal_code(&service, location.postal_code.as_deref());
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let slots = scheduling::cached_service_slots(
         &state.slot_cache,
         &state.db,
@@ -358,12 +353,7 @@ async fn slots_around(
 ) -> ApiResult<Vec<workorders_domain::slots::Slot>> {
     let tz = tenant.time_zone.tz();
     let day = start.with_timezone(&tz).date_naive();
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     service_slots(
         &mut conn,
         tz,
@@ -681,12 +671,7 @@ async fn booking_view(
     tenant: &TenantRecord,
     booking: &BookingRecord,
 ) -> ApiResult<BookingView> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     booking_view_on(&mut conn, tenant, booking).await
 }
 
@@ -822,12 +807,7 @@ pub async fn reschedule_booking(
     let service = services::get(&state.db, tenant.id, booking.service_id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let current = appointments::get(&mut conn, tenant.id, booking.appointment_id)
         .await?
         .ok_or(ApiError::NotFound)?;

@@ -23,7 +23,7 @@ use workorders_persistence::{WriteTx, tenants};
 use crate::auth::Principal;
 use crate::billing::{self, Outgoing};
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
+use crate::extract::{IfMatch, OptionalJson, ValidJson, require_version};
 use crate::routes::invoices::{LineRequest, LineView, catalogue_for, line_views, parse_lines};
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
@@ -147,12 +147,7 @@ async fn check_request(
                 .ok_or_else(|| ApiError::invalid("/treatment", "regular or reverse_charge"))
         })
         .transpose()?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let (profile, _) = billing::load_profile(&mut conn, tenant).await?;
     drop(conn);
     let buyer = billing::buyer_for(&state.db, order).await?;
@@ -254,23 +249,13 @@ pub async fn list_work_order_quotes(
         .await?
         .ok_or(ApiError::NotFound)?;
     let today = today_of(&state, principal.tenant_id).await?;
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     let quotes = store::quotes_of_order(&mut conn, principal.tenant_id, order).await?;
     Ok(HttpResponse::Ok().json(quotes.iter().map(|q| view(q, today)).collect::<Vec<_>>()))
 }
 
 async fn load(state: &AppState, tenant: TenantId, id: Uuid) -> ApiResult<QuoteRecord> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     store::get_quote(&mut conn, tenant, id)
         .await?
         .ok_or(ApiError::NotFound)
@@ -334,6 +319,7 @@ pub async fn update_quote(
     body: ValidJson<QuoteRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
+    let expected = if_match.required()?;
     let tenant = principal.tenant_id;
     let body = body.into_inner();
     let current = load(&state, tenant, id.into_inner()).await?;
@@ -353,7 +339,7 @@ pub async fn update_quote(
     if !quote.status.editable() {
         return Err(frozen(&quote));
     }
-    check_version(if_match, quote.version)?;
+    require_version(expected, quote.version)?;
     quote.computed = billing::compute(&lines, treatment, "/lines")?;
     quote.grand_total = billing::cents(quote.computed.totals.grand_total)?;
     quote.lines = lines;
@@ -539,24 +525,14 @@ async fn by_token(state: &AppState, token: &str) -> ApiResult<QuoteRecord> {
     if !token.starts_with("q_") || token.len() > 100 {
         return Err(ApiError::NotFound);
     }
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     store::quote_by_token(&mut conn, &token_hash(token))
         .await?
         .ok_or(ApiError::NotFound)
 }
 
 async fn public_view(state: &AppState, q: &QuoteRecord) -> ApiResult<PublicQuoteView> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     public_view_on(&mut conn, state.db.now(), q).await
 }
 

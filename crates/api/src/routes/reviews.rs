@@ -17,7 +17,7 @@ use workorders_persistence::{processes, tenants, users};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
-use crate::extract::{IfMatch, ValidJson};
+use crate::extract::{IfMatch, ValidJson, require_version};
 use crate::oversight::ReviewHeadline;
 use crate::pagination::{PageQuery, decode_keyed_cursor, encode_keyed_cursor, fetch_limit};
 use crate::routes::{created, double_option, ok_versioned};
@@ -229,6 +229,8 @@ pub struct DecisionView {
     /// The process version that implemented it, once there is one.
     pub process_version: Option<i64>,
     pub created_by: Uuid,
+    /// The version linking names in `If-Match`.
+    pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -241,6 +243,7 @@ fn decision_view(d: DecisionRecord) -> DecisionView {
         process_id: d.process_id,
         process_version: d.process_version,
         created_by: d.created_by.as_uuid(),
+        version: d.version,
         created_at: d.created_at,
         updated_at: d.updated_at,
     }
@@ -331,12 +334,7 @@ fn summary_view(r: ReviewRecord) -> ApiResult<ReviewSummaryView> {
 }
 
 async fn full_view(state: &AppState, review: ReviewRecord) -> ApiResult<ReviewView> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     full_view_on(&mut conn, review).await
 }
 
@@ -673,11 +671,19 @@ pub async fn delete_review_schedule(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
+    let expected = if_match.required()?;
+    let current = store::get_schedule(&state.db, principal.tenant_id, id.into_inner())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_version(expected, current.version)?;
     let mut tx = state.db.begin_write().await?;
-    if !store::delete_schedule(tx.conn(), principal.tenant_id, id.into_inner()).await? {
-        return Err(ApiError::NotFound);
+    if !store::delete_schedule(tx.conn(), principal.tenant_id, current.id, expected).await? {
+        return Err(ApiError::PreconditionFailed {
+            current_version: expected + 1,
+        });
     }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
@@ -780,12 +786,7 @@ pub async fn list_reviews(
 }
 
 async fn load_review(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<ReviewRecord> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     store::get_review(&mut conn, principal.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound)
@@ -1103,7 +1104,7 @@ async fn check_link(
     params(("id" = Uuid, Path, description = "Review id")),
     request_body = DecisionBody,
     responses(
-        (status = 201, description = "Recorded", body = DecisionView, headers(("Location" = String))),
+        (status = 201, description = "Recorded", body = DecisionView, headers(("Location" = String), ("ETag" = String))),
         (status = 404, description = "No such review in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The review is signed off (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -1135,6 +1136,7 @@ pub async fn create_review_decision(
         process_id: body.process_id,
         process_version: body.process_version,
         created_by: user,
+        version: 1,
         created_at: now,
         updated_at: now,
     };
@@ -1148,9 +1150,36 @@ pub async fn create_review_decision(
     let mut response = HttpResponse::Created();
     response.insert_header((
         actix_web::http::header::LOCATION,
-        format!("/v1/reviews/{}#decision-{}", review.id, decision.id),
+        format!("/v1/reviews/{}/decisions/{}", review.id, decision.id),
     ));
+    crate::extract::with_etag(&mut response, decision.version);
     Ok(response.json(decision_view(decision)))
+}
+
+/// Get a decision
+#[utoipa::path(
+    operation_id = "getReviewDecision",
+    tag = "reviews",
+    params(("id" = Uuid, Path, description = "Review id"), ("decision_id" = Uuid, Path, description = "Decision id")),
+    responses(
+        (status = 200, description = "The decision", body = DecisionView, headers(("ETag" = String))),
+        (status = 404, description = "No such review or decision", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+    security(("access_token" = []), ("api_key" = ["work_orders:read"]))
+)]
+#[get("/reviews/{id}/decisions/{decision_id}")]
+pub async fn get_review_decision(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(Uuid, Uuid)>,
+) -> ApiResult<HttpResponse> {
+    principal.require(Permission::WorkOrdersRead)?;
+    let (id, decision) = path.into_inner();
+    let mut conn = state.db.acquire().await?;
+    let record = store::get_decision(&mut conn, principal.tenant_id, id, decision)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(ok_versioned(record.version, &decision_view(record)))
 }
 
 /// Linking a decision to the process version that implemented it.
@@ -1170,7 +1199,7 @@ pub struct DecisionLinkBody {
     params(("id" = Uuid, Path, description = "Review id"), ("decision_id" = Uuid, Path, description = "Decision id")),
     request_body = DecisionLinkBody,
     responses(
-        (status = 200, description = "The decision", body = DecisionView),
+        (status = 200, description = "The decision", body = DecisionView, headers(("ETag" = String))),
         (status = 404, description = "No such review or decision", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No such process or version", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -1181,14 +1210,20 @@ pub async fn link_review_decision(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(Uuid, Uuid)>,
+    if_match: IfMatch,
     body: ValidJson<DecisionLinkBody>,
 ) -> ApiResult<HttpResponse> {
     let (id, decision) = path.into_inner();
     let body = body.into_inner();
     let review = load_review(&state, &principal, id).await?;
     may_work(&principal, &review)?;
+    let expected = if_match.required()?;
     check_link(&state, &principal, body.process_id, body.process_version).await?;
     let mut tx = state.db.begin_write().await?;
+    let current = store::get_decision(tx.conn(), principal.tenant_id, id, decision)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_version(expected, current.version)?;
     let updated = store::link_decision(
         tx.conn(),
         principal.tenant_id,
@@ -1196,12 +1231,15 @@ pub async fn link_review_decision(
         decision,
         body.process_id,
         body.process_version,
+        expected,
         state.db.now(),
     )
     .await?
-    .ok_or(ApiError::NotFound)?;
+    .ok_or(ApiError::PreconditionFailed {
+        current_version: expected + 1,
+    })?;
     tx.commit().await?;
-    Ok(HttpResponse::Ok().json(decision_view(updated)))
+    Ok(ok_versioned(updated.version, &decision_view(updated)))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -220,12 +220,7 @@ async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
 }
 
 async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<EndpointRecord> {
-    let mut conn = state
-        .db
-        .pool()
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let mut conn = state.db.acquire().await?;
     store::get_endpoint(&mut conn, state.db.keys(), principal.tenant_id, id)
         .await?
         .ok_or(ApiError::NotFound)
