@@ -339,14 +339,13 @@ pub async fn problem_details(
 pub async fn catch_panics(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     use futures_util::FutureExt;
-    let request = req.request().clone();
     match std::panic::AssertUnwindSafe(next.call(req))
         .catch_unwind()
         .await
     {
-        Ok(res) => res.map(ServiceResponse::map_into_left_body),
+        Ok(res) => res,
         Err(panic) => {
             let message = panic
                 .downcast_ref::<String>()
@@ -354,10 +353,7 @@ pub async fn catch_panics(
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("a panic without a message");
             tracing::error!(panic = %message, "request handler panicked");
-            let response = crate::error::ApiError::internal(anyhow::anyhow!("handler panicked"))
-                .problem()
-                .into_response();
-            Ok(ServiceResponse::new(request, response).map_into_right_body())
+            Err(crate::error::ApiError::internal(anyhow::anyhow!("handler panicked")).into())
         }
     }
 }
