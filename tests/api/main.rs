@@ -22,6 +22,7 @@ mod ops;
 mod oversight;
 mod preconditions;
 mod processes;
+mod readme;
 mod scheduling;
 mod secrets;
 mod step_work;
@@ -147,6 +148,14 @@ fn main() {
     trials.push(Trial::test(
         "openapi::committed_document_matches_the_code",
         ops::committed_openapi_matches_code,
+    ));
+    trials.push(Trial::test(
+        "readme::event_types_match_the_code",
+        readme::event_types_match_the_code,
+    ));
+    trials.push(Trial::test(
+        "readme::configuration_table_matches_the_flags",
+        readme::configuration_table_matches_the_flags,
     ));
     let conclusion = libtest_mimic::run(&args, trials);
     if let Err(reason) = &postgres {
