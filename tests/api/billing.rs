@@ -13,7 +13,7 @@ use uuid::Uuid;
 use workorders_mail::testing::{BOUNCE_DOMAIN, ReceivedMail, SmtpServer};
 use workorders_testkit::Tool;
 
-use crate::support::{Ctx, Resp, Tenant, TestApp, set_hours, step_of};
+use crate::support::{Ctx, Resp, Tenant, TestApp, set_hours, smtp, step_of};
 use crate::tests;
 
 tests!(
@@ -161,12 +161,6 @@ pub fn validate_einvoice_allowing(data: &[u8], ext: &str, allow: &[&str]) {
 /// [`validate_einvoice_allowing`] with every rule counting.
 pub fn validate_einvoice(data: &[u8], ext: &str) {
     validate_einvoice_allowing(data, ext, &[]);
-}
-
-/// A real SMTP server (the test is ignored without one outside CI, fails under CI).
-fn smtp() -> SmtpServer {
-    workorders_testkit::require(Tool::Smtp);
-    SmtpServer::start()
 }
 
 async fn app_with_mail(ctx: &Ctx, server: &SmtpServer) -> TestApp {

@@ -2,13 +2,13 @@
 //! work isolated per tenant and message. Faults are injected with a trigger the test installs
 //! in its own database.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
 
 use crate::booking::{bookable, customer};
-use crate::support::{Ctx, TestApp};
+use crate::support::{Ctx, TestApp, eventually};
 use crate::tests;
 
 tests!(
@@ -89,15 +89,13 @@ async fn automatic_invoices_never_guess_money(ctx: Ctx) {
         .assert_status(200);
     // The worker refuses to invoice: the order is flagged with the reason, the person
     // responsible for the invoice step is told, no invoice (and no number) exists.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let history = loop {
+    let history = eventually("the billing job's report", || async {
         let h = crate::support::history_types(&app, &t.token, &order_id).await;
-        if h.iter().any(|t| t == "billing.create_invoice_blocked") {
-            break h;
-        }
-        assert!(Instant::now() < deadline, "the job never reported: {h:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        h.iter()
+            .any(|t| t == "billing.create_invoice_blocked")
+            .then_some(h)
+    })
+    .await;
     assert!(
         history.iter().any(|t| t == "work_order.flagged"),
         "{history:?}"
@@ -160,15 +158,13 @@ async fn automatic_invoices_never_guess_money(ctx: Ctx) {
         .await
         .assert_status(200);
     let order_id = order["id"].as_str().expect("id");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually("the billing job's report", || async {
         let h = crate::support::history_types(&app, &t2.token, order_id).await;
-        if h.iter().any(|t| t == "billing.create_invoice_blocked") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the job never reported: {h:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        h.iter()
+            .any(|t| t == "billing.create_invoice_blocked")
+            .then_some(())
+    })
+    .await;
     let invoices = app.get("/v1/invoices", &t2.token).await;
     assert_eq!(
         invoices.body["items"],
@@ -178,7 +174,7 @@ async fn automatic_invoices_never_guess_money(ctx: Ctx) {
 }
 
 async fn an_unreadable_email_is_set_aside_and_the_others_go_out(ctx: Ctx) {
-    let server = workorders_mail::testing::SmtpServer::start();
+    let server = crate::support::smtp();
     let settings = server.settings();
     let app = ctx
         .app_with(|s| {
@@ -389,24 +385,28 @@ async fn an_unreadable_webhook_endpoint_costs_no_delivery_attempt(ctx: Ctx) {
     .await
     .expect("queued");
     app.db.outbox_signal().notify_one();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while metric(
-        &app,
-        r#"worker_errors_total{worker="webhooks",phase="read_endpoint"}"#,
-    )
-    .await
-        < 1.0
-    {
-        assert!(Instant::now() < deadline, "the worker never tried");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (status, attempts): (String, i64) =
-        sqlx::query_as("SELECT status, attempts FROM outbox WHERE endpoint_id = $1")
-            .bind(&id)
-            .fetch_one(app.db.pool())
-            .await
-            .expect("message");
+    eventually("the worker's attempt to read the endpoint", || async {
+        let errors = metric(
+            &app,
+            r#"worker_errors_total{worker="webhooks",phase="read_endpoint"}"#,
+        )
+        .await;
+        (errors >= 1.0).then_some(())
+    })
+    .await;
+    // The worker puts the message back (it had claimed it, with an attempt, to read the
+    // endpoint): unlocked again.
+    let (status, attempts) = eventually("the message's release", || async {
+        let (status, attempts, locked): (String, i64, Option<String>) = sqlx::query_as(
+            "SELECT status, attempts, locked_until FROM outbox WHERE endpoint_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("message");
+        locked.is_none().then_some((status, attempts))
+    })
+    .await;
     assert_eq!(
         (status.as_str(), attempts),
         ("pending", 0),
@@ -460,7 +460,7 @@ pub async fn clear_fault(app: &TestApp) {
 }
 
 async fn an_email_is_sent_once_when_recording_it_fails_for_a_while(ctx: Ctx) {
-    let server = workorders_mail::testing::SmtpServer::start();
+    let server = crate::support::smtp();
     let settings = server.settings();
     let app = ctx
         .app_with(|s| {
@@ -496,27 +496,32 @@ async fn an_email_is_sent_once_when_recording_it_fails_for_a_while(ctx: Ctx) {
     .assert_status(201);
     let received = server.wait_for(1, Duration::from_secs(20));
     assert_eq!(received.len(), 1);
-    // The worker keeps trying to record it; then the database recovers.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The worker keeps trying to record it (twice at least); then the database recovers.
+    eventually("a second attempt to record the send", || async {
+        let errors = metric(
+            &app,
+            r#"worker_errors_total{worker="email",phase="record_outcome"}"#,
+        )
+        .await;
+        (errors >= 2.0).then_some(())
+    })
+    .await;
     let status: String = sqlx::query_scalar("SELECT status FROM emails")
         .fetch_one(app.db.pool())
         .await
         .expect("status");
     assert_eq!(status, "queued", "not recorded while the fault lasts");
     clear_fault(&app).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually("the recorded outcome", || async {
         let status: String = sqlx::query_scalar("SELECT status FROM emails")
             .fetch_one(app.db.pool())
             .await
             .expect("status");
-        if status == "sent" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the outcome was never recorded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    // Past the lease: no second copy.
+        (status == "sent").then_some(())
+    })
+    .await;
+    // Past the lease: no second copy. (An absence can only be observed over time: the window
+    // is bounded and covers the whole lease the first send held.)
     tokio::time::sleep(Duration::from_secs(7)).await;
     let messages = server.messages();
     assert_eq!(

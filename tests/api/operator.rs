@@ -37,6 +37,8 @@ struct Process {
     child: Child,
     base: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// Reads the log until the pipe closes.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Process {
@@ -67,7 +69,7 @@ impl Process {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let sink = log.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Ok(v) = serde_json::from_str::<Value>(&line)
                     && let Some(port) = v.get("port").and_then(Value::as_u64)
@@ -84,14 +86,17 @@ impl Process {
             child,
             base: format!("http://127.0.0.1:{port}"),
             log,
+            reader: Some(reader),
         }
     }
 
     fn stop(mut self) -> Vec<String> {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // The reader thread ends with the pipe.
-        std::thread::sleep(Duration::from_millis(200));
+        // The reader thread ends with the pipe: every line the server wrote is read.
+        if let Some(reader) = self.reader.take() {
+            reader.join().expect("the log reader");
+        }
         self.log.lock().expect("lock").clone()
     }
 }
@@ -199,6 +204,16 @@ async fn backups_under_write_load_restore_every_acknowledged_order(ctx: Ctx) {
         .iter()
         .filter(|(at, _, _)| *at > started)
         .count();
+    // The load went on through the backup: writes are still acknowledged after it.
+    let at_finish = acknowledged.lock().expect("lock").len();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().expect("lock").len() <= at_finish {
+        assert!(
+            Instant::now() < deadline,
+            "the writers stalled during or after the backup"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
         w.await.expect("writer");

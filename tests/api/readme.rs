@@ -106,7 +106,10 @@ fn flags_of_readme(text: &str) -> BTreeMap<String, (String, String)> {
             let cells: Vec<&str> = l.split(" | ").collect();
             let flag = cells.first()?.trim_start_matches("| ").trim_matches('`');
             let env = cells.get(1)?.trim_matches('`');
-            Some((flag.to_owned(), (env.to_owned(), (*cells.get(2)?).to_owned())))
+            Some((
+                flag.to_owned(),
+                (env.to_owned(), (*cells.get(2)?).to_owned()),
+            ))
         })
         .collect()
 }
@@ -136,7 +139,10 @@ pub fn configuration_table_matches_the_flags() -> Result<(), Failed> {
                 flag.env
             ));
         }
-        if let Some(value) = flag.default.as_deref().filter(|v| !v.is_empty() && *v != "\"\"")
+        if let Some(value) = flag
+            .default
+            .as_deref()
+            .filter(|v| !v.is_empty() && *v != "\"\"")
             && !default.contains(&format!("`{value}`"))
         {
             problems.push(format!(

@@ -536,7 +536,8 @@ impl TestApp {
     pub async fn count_users(&self, token: &str) -> usize {
         let mut count = 0;
         let mut cursor: Option<String> = None;
-        loop {
+        for page_number in 0.. {
+            assert!(page_number < 100, "paging never ended after {count} users");
             let path = match &cursor {
                 Some(c) => format!("/v1/users?limit=200&cursor={c}"),
                 None => "/v1/users?limit=200".to_owned(),
@@ -549,6 +550,7 @@ impl TestApp {
                 None => return count,
             }
         }
+        unreachable!("the loop returns or fails")
     }
 }
 
@@ -783,4 +785,30 @@ pub fn fill_path(path: &str, slug: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// A real SMTP server for a test (ignored without one outside CI, a failure under CI).
+pub fn smtp() -> workorders_mail::testing::SmtpServer {
+    workorders_testkit::require(workorders_testkit::Tool::Smtp);
+    workorders_mail::testing::SmtpServer::start()
+}
+
+/// Polls `check` until it yields a value (every 50 ms); fails the test, naming `what`, after
+/// 20 s. Every wait on background work goes through here, so none waits without a deadline.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after 20 s waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

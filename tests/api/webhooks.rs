@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use workorders_api::config::Settings;
 
-use crate::support::{Ctx, TestApp, step};
+use crate::support::{Ctx, TestApp, eventually, step};
 use crate::tests;
 
 tests!(
@@ -78,12 +78,14 @@ struct Shared {
 }
 
 async fn receive(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
-    let n = {
+    // Counted and given its behaviour in one step (`set` takes the same locks in the same
+    // order): a test that sees the count rise knows which behaviour the request got.
+    let (n, behaviour) = {
+        let behaviour = shared.behaviour.lock().expect("lock");
         let mut seen = shared.seen.lock().expect("lock");
         *seen += 1;
-        *seen
+        (*seen, behaviour.clone())
     };
-    let behaviour = shared.behaviour.lock().expect("lock").clone();
     if !behaviour.delay.is_zero() {
         tokio::time::sleep(behaviour.delay).await;
     }
@@ -141,7 +143,8 @@ impl Receiver {
     }
 
     fn set(&self, behaviour: Behaviour) {
-        *self.behaviour.lock().expect("lock") = behaviour;
+        let mut current = self.behaviour.lock().expect("lock");
+        *current = behaviour;
         *self.seen.lock().expect("lock") = 0;
     }
 
@@ -336,7 +339,7 @@ async fn deliveries_are_signed_and_cover_the_lifecycle(ctx: Ctx) {
     let completed_only = receiver(Behaviour::default()).await;
     let e = endpoint(&app, &t.token, &all.url, json!([])).await;
     let secret = e["secret"].as_str().expect("secret").to_owned();
-    endpoint(
+    let narrow = endpoint(
         &app,
         &t.token,
         &completed_only.url,
@@ -387,7 +390,15 @@ async fn deliveries_are_signed_and_cover_the_lifecycle(ctx: Ctx) {
     let only = completed_only
         .wait_for("the completion", |g| !g.is_empty())
         .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Messages are queued per endpoint in the transaction that causes them: after the
+    // requests returned, everything the narrow endpoint will ever get is in its queue.
+    let queued: Vec<String> =
+        sqlx::query_scalar("SELECT event_type FROM outbox WHERE endpoint_id = $1")
+            .bind(narrow["id"].as_str().expect("id"))
+            .fetch_all(app.db.pool())
+            .await
+            .expect("outbox");
+    assert_eq!(queued, vec!["work_order.completed".to_owned()]);
     let only_types = types(&completed_only.got());
     assert_eq!(
         only_types,
@@ -494,19 +505,23 @@ async fn failures_are_retried_logged_and_redelivered(ctx: Ctx) {
         delay: Duration::from_millis(900),
         ..Behaviour::default()
     });
+    let arrived = *r.seen.lock().expect("lock");
     app.post(&format!("{path}/test"), Some(&t.token), &json!({}))
         .await
         .assert_status(202);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The slow attempt has arrived (it took the slow behaviour with it): the retry is answered
+    // at once.
+    eventually("the slow attempt", || async {
+        (*r.seen.lock().expect("lock") > arrived).then_some(())
+    })
+    .await;
     r.set(Behaviour::default());
-    let timed_out = loop {
+    let timed_out = eventually("the retried delivery", || async {
         let list = app.get(&format!("{path}/deliveries"), &t.token).await;
         let newest = list.body["items"][0].clone();
-        if newest["status"] == "delivered" {
-            break newest;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        (newest["status"] == "delivered").then_some(newest)
+    })
+    .await;
     let detail = app
         .get(
             &format!(
@@ -534,19 +549,16 @@ async fn failures_are_retried_logged_and_redelivered(ctx: Ctx) {
     app.post(&format!("{path}/test"), Some(&t.token), &json!({}))
         .await
         .assert_status(202);
-    let dead = loop {
+    let dead = eventually("the dead delivery", || async {
         let list = app
             .get(&format!("{path}/deliveries?status=dead"), &t.token)
             .await;
-        if let Some(d) = list.body["items"]
+        list.body["items"]
             .as_array()
             .and_then(|i| i.first())
             .cloned()
-        {
-            break d;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    })
+    .await;
     assert_eq!(dead["attempts"], 4);
     r.set(Behaviour::default());
     let before = r.got().len();
@@ -764,9 +776,28 @@ async fn overdue_steps_are_announced_once(ctx: Ctx) {
     assert_eq!(body["type"], "step.overdue");
     assert_eq!(body["data"]["work_order_id"], late["id"]);
     assert_eq!(body["data"]["step_key"], "work");
-    // Two instances scan every 100 ms: still one announcement, and none for the other order.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Both instances scan again, several times: still one announcement, and none for the
+    // other order.
+    for _ in 0..3 {
+        for instance in [&app, &second] {
+            workorders_api::oversight::tick(&instance.state)
+                .await
+                .expect("scan");
+        }
+    }
+    let announced: Vec<String> =
+        sqlx::query_scalar("SELECT payload FROM outbox WHERE event_type = 'step.overdue'")
+            .fetch_all(app.db.pool())
+            .await
+            .expect("outbox");
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert!(
+        announced[0].contains(late["id"].as_str().expect("id")),
+        "{announced:?}"
+    );
+    assert!(
+        !announced[0].contains(on_time["id"].as_str().expect("id")),
+        "nothing for the order that is on time"
+    );
     assert_eq!(r.got().len(), 1, "{:?}", r.got());
-    assert_ne!(r.got()[0].json()["data"]["work_order_id"], on_time["id"]);
-    let _ = &second;
 }

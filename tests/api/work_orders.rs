@@ -593,12 +593,24 @@ async fn history_is_append_only(ctx: Ctx) {
             .bind(id)
             .execute(app.db.pool())
             .await;
-    assert!(update.is_err(), "UPDATE on history must fail");
+    let refused = update.expect_err("UPDATE on history must fail");
+    assert!(
+        refused
+            .to_string()
+            .contains("work_order_events is append-only"),
+        "refused by the append-only trigger: {refused}"
+    );
     let delete = sqlx::query("DELETE FROM work_order_events WHERE work_order_id = $1")
         .bind(id)
         .execute(app.db.pool())
         .await;
-    assert!(delete.is_err(), "DELETE on history must fail");
+    let refused = delete.expect_err("DELETE on history must fail");
+    assert!(
+        refused
+            .to_string()
+            .contains("work_order_events is append-only"),
+        "refused by the append-only trigger: {refused}"
+    );
     assert_eq!(
         history_types(&app, &t.token, id).await,
         ["work_order.created", "step.activated"]

@@ -398,13 +398,16 @@ async fn record_outcome(
                 return;
             }
             Err(e) if std::time::Instant::now() < deadline => {
+                state.metrics.worker_error("email", "record_outcome");
                 tracing::warn!(email = %message.id, error = ?e, "could not record an e-mail attempt; retrying");
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 tokio::time::sleep(delay.min(left)).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(2));
             }
             Err(e) => {
-                state.metrics.worker_error("email", "record_outcome");
+                state
+                    .metrics
+                    .worker_error("email", "record_outcome_abandoned");
                 tracing::error!(
                     email = %message.id, error = ?e,
                     "could not record an e-mail attempt; it goes out again when its lease ends"

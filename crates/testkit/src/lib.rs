@@ -120,7 +120,7 @@ fn python_has(code: &str) -> Result<(), String> {
         Command::new(&python).args(["-c", code]),
         &format!("{} -c {code:?}", python.display()),
     )
-    .map_err(|e| format!("{e} (run `.ci/setup-python` or set WORKORDERS_TEST_PYTHON)"))
+    .map_err(|e| format!("{e} (run `.ci/setup-tools` or set WORKORDERS_TEST_PYTHON)"))
 }
 
 fn runs(command: &mut Command, what: &str) -> Result<(), String> {
