@@ -89,7 +89,13 @@ fn postgres_available() -> Result<(), String> {
 }
 
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // The tests mostly wait (on HTTP, the database, background workers): twice as many at a
+    // time as there are cores keeps both busy. `--test-threads N` overrides it.
+    if args.test_threads.is_none() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        args.test_threads = Some(cores * 2);
+    }
     let ci = workorders_testkit::under_ci();
     let postgres = postgres_available();
     if let Err(reason) = &postgres {
@@ -158,6 +164,7 @@ fn main() {
         readme::configuration_table_matches_the_flags,
     ));
     let conclusion = libtest_mimic::run(&args, trials);
+    runtime().block_on(support::drop_template());
     if let Err(reason) = &postgres {
         // Said again after the run, where it is read: the summary alone would look green.
         eprintln!(

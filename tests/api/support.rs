@@ -67,6 +67,51 @@ fn postgres_url_for(db: &str) -> String {
     format!("{base}/{db}")
 }
 
+/// This run's PostgreSQL template: a database migrated once, copied for every test (a copy
+/// takes a fraction of the time the migrations take). Dropped by [`drop_template`].
+static PG_TEMPLATE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+static PG_TEMPLATE_READY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn migrated_template() -> String {
+    let _guard = PG_TEMPLATE_READY.lock().await;
+    if let Some(name) = PG_TEMPLATE.lock().expect("lock").clone() {
+        return name;
+    }
+    let name = format!("workorders_template_{}", Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+        .await
+        .expect("connect to PostgreSQL");
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create the template database");
+    let db = workorders_persistence::Db::connect(
+        &postgres_url_for(&name),
+        &workorders_persistence::DbOptions {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("connect to the template database");
+    db.migrate().await.expect("migrate the template database");
+    db.close().await;
+    *PG_TEMPLATE.lock().expect("lock") = Some(name.clone());
+    name
+}
+
+/// Drops this run's PostgreSQL template (after the last test).
+pub async fn drop_template() {
+    let Some(name) = PG_TEMPLATE.lock().expect("lock").take() else {
+        return;
+    };
+    if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        if let Err(e) = conn.execute(sqlx::AssertSqlSafe(sql)).await {
+            eprintln!("could not drop the template database {name}: {e}");
+        }
+    }
+}
+
 enum TestDb {
     Sqlite { path: std::path::PathBuf },
     Postgres { name: String },
@@ -81,6 +126,28 @@ impl TestDb {
                 let url = format!("sqlite://{}", path.display());
                 (TestDb::Sqlite { path }, url)
             }
+            Backend::Postgres => {
+                let name = format!("workorders_test_{id}");
+                let template = migrated_template().await;
+                let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+                    .await
+                    .expect("connect to PostgreSQL");
+                conn.execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE DATABASE {name} TEMPLATE {template}"
+                )))
+                .await
+                .expect("create test database");
+                let url = postgres_url_for(&name);
+                (TestDb::Postgres { name }, url)
+            }
+        }
+    }
+
+    /// An empty database (not migrated).
+    async fn create_empty(backend: Backend) -> (Self, String) {
+        let id = Uuid::now_v7().simple().to_string();
+        match backend {
+            Backend::Sqlite => Self::create(backend).await,
             Backend::Postgres => {
                 let name = format!("workorders_test_{id}");
                 let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
@@ -159,7 +226,7 @@ impl Ctx {
     /// A fresh, empty database (not migrated, no server) that the test owns and that is
     /// dropped afterwards: its URL. For restores and command-line operations.
     pub async fn empty_database(&self) -> String {
-        let (db, url) = TestDb::create(self.backend).await;
+        let (db, url) = TestDb::create_empty(self.backend).await;
         self.extra_dbs.lock().expect("lock").push(db);
         url
     }
@@ -719,7 +786,7 @@ pub async fn dump_database(app: &TestApp) -> String {
         .await
         .expect("tables"),
         workorders_persistence::Backend::Postgres => sqlx::query_scalar(
-            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
         )
         .fetch_all(app.db.pool())
         .await
@@ -737,31 +804,41 @@ pub async fn dump_database(app: &TestApp) -> String {
                 .expect("columns")
             }
             workorders_persistence::Backend::Postgres => sqlx::query_scalar(
-                "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
+                "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass('public.' || quote_ident($1)) \
+                 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
             )
             .bind(&table)
             .fetch_all(app.db.pool())
             .await
             .expect("columns"),
         };
-        for column in columns {
-            let sql = match app.db.backend() {
-                workorders_persistence::Backend::Sqlite => {
-                    format!("SELECT CAST(\"{column}\" AS BLOB) FROM \"{table}\"")
+        // One query per table, every column as bytes (text on PostgreSQL), in column order.
+        let selected: Vec<String> = columns
+            .iter()
+            .map(|column| match app.db.backend() {
+                workorders_persistence::Backend::Sqlite => format!("CAST(\"{column}\" AS BLOB)"),
+                workorders_persistence::Backend::Postgres => {
+                    format!("convert_to(CAST(\"{column}\" AS TEXT), 'UTF8')")
                 }
-                workorders_persistence::Backend::Postgres => format!(
-                    "SELECT convert_to(CAST(\"{column}\" AS TEXT), 'UTF8') FROM \"{table}\""
-                ),
-            };
-            let values: Vec<Option<Vec<u8>>> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_all(app.db.pool())
-                .await
-                .unwrap_or_else(|e| panic!("dump {table}.{column}: {e}"));
-            for value in values.into_iter().flatten() {
+            })
+            .collect();
+        if selected.is_empty() {
+            continue;
+        }
+        let sql = format!("SELECT {} FROM \"{table}\"", selected.join(", "));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("dump {table}: {e}"));
+        for row in rows {
+            for (i, column) in columns.iter().enumerate() {
+                let value: Option<Vec<u8>> = sqlx::Row::try_get(&row, i)
+                    .unwrap_or_else(|e| panic!("dump {table}.{column}: {e}"));
+                let Some(value) = value else { continue };
                 let value = String::from_utf8_lossy(&value);
                 dump.push_str(&table);
                 dump.push('.');
-                dump.push_str(&column);
+                dump.push_str(column);
                 dump.push('=');
                 dump.push_str(&value);
                 dump.push('\n');

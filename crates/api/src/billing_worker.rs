@@ -2,6 +2,18 @@
 //! (`create_invoice`: draft + issue; `send_invoice`: queue the e-mail) and sends queued
 //! e-mails over SMTP. Jobs and messages are claimed with a lease, so several instances share
 //! the work and a crashed one's work is taken over when its lease runs out.
+//!
+//! What a crash does at each point of sending one e-mail:
+//! - before the claim: the message stays `queued`; any instance sends it.
+//! - after the claim, before the SMTP server accepted it: the lease runs out and another
+//!   worker (or this one after a restart) sends it; the customer gets it once.
+//! - after the SMTP server accepted it, before the outcome is recorded: the one window
+//!   SMTP leaves open (it has no two-phase commit). The message goes out again when its
+//!   lease runs out, with the same `Message-ID`, so mail clients show it once. Database
+//!   errors in this window do not open it: recording is retried for four fifths of the
+//!   lease ([`record_outcome`]).
+//! - after the outcome is recorded: nothing is repeated. The status and what follows from
+//!   it (invoice `sent` with `invoice.sent`, or `email.failed`) are one commit.
 
 use tokio::sync::watch;
 use workorders_domain::process::Handling;
