@@ -276,6 +276,15 @@ struct ServeArgs {
         hide = true
     )]
     idempotency_lease: u64,
+    /// Seconds a worker holds a claimed webhook message before another may take it over (a
+    /// crashed worker's messages wait this long); tests shorten it.
+    #[arg(
+        long,
+        env = "WORKORDERS_WEBHOOK_LEASE",
+        default_value_t = 60,
+        hide = true
+    )]
+    webhook_lease: u64,
 }
 
 impl ServeArgs {
@@ -326,6 +335,7 @@ impl ServeArgs {
             .collect::<anyhow::Result<Vec<_>>>()?;
         settings.refresh_grace = Duration::from_secs(self.refresh_grace.min(300));
         settings.idempotency_lease = Duration::from_secs(self.idempotency_lease.clamp(1, 3600));
+        settings.webhooks.lease = Duration::from_secs(self.webhook_lease.clamp(5, 3600));
         settings.test_panic_route = cfg!(debug_assertions)
             && std::env::var("WORKORDERS_TEST_PANIC_ROUTE").is_ok_and(|v| v == "1");
         settings.demo = self.demo;
@@ -379,7 +389,14 @@ impl ServeArgs {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (settings, format) = args.settings()?;
     telemetry::init(format);
-    let app = Application::build(settings).await?;
+    let app = if settings.demo {
+        Application::build_seeded(settings, async |app: &workorders_app::App| {
+            workorders_demo::seed(app).await
+        })
+        .await?
+    } else {
+        Application::build(settings).await?
+    };
     let state = app.state();
     tracing::info!(
         port = app.port(),

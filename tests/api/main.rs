@@ -10,6 +10,7 @@
 mod accounts;
 mod analytics;
 mod api_keys;
+mod architecture;
 mod auth;
 mod billing;
 mod booking;
@@ -154,6 +155,10 @@ fn main() {
     trials.push(Trial::test(
         "openapi::committed_document_matches_the_code",
         ops::committed_openapi_matches_code,
+    ));
+    trials.push(Trial::test(
+        "architecture::crate_dependencies_follow_the_layers",
+        architecture::crate_dependencies_follow_the_layers,
     ));
     trials.push(Trial::test(
         "readme::event_types_match_the_code",

@@ -278,9 +278,15 @@ impl Ctx {
         settings.shutdown_timeout = Duration::from_secs(5);
         settings.data_dir = data_dir.clone();
         adjust(&mut settings);
-        let app = Application::build(settings)
+        let app = if settings.demo {
+            Application::build_seeded(settings, async |app: &workorders_app::App| {
+                workorders_demo::seed(app).await
+            })
             .await
-            .expect("application builds");
+        } else {
+            Application::build(settings).await
+        }
+        .expect("application builds");
         let port = app.port();
         let handle = app.handle();
         let state = app.state().clone();

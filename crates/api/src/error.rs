@@ -14,69 +14,7 @@ use workorders_domain::ValidationErrors;
 use workorders_domain::auth::Permission;
 use workorders_persistence::StoreError;
 
-/// Stable machine-readable error codes, one line each. Clients may switch on them.
-pub mod codes {
-    pub const BAD_REQUEST: &str = "bad_request";
-    pub const MALFORMED_JSON: &str = "malformed_json";
-    pub const INVALID_QUERY: &str = "invalid_query";
-    pub const INVALID_CURSOR: &str = "invalid_cursor";
-    pub const INVALID_IDEMPOTENCY_KEY: &str = "invalid_idempotency_key";
-    pub const UNAUTHENTICATED: &str = "unauthenticated";
-    pub const INVALID_TOKEN: &str = "invalid_token";
-    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
-    pub const INVALID_REFRESH_TOKEN: &str = "invalid_refresh_token";
-    pub const REFRESH_TOKEN_REUSED: &str = "refresh_token_reused";
-    pub const FORBIDDEN: &str = "forbidden";
-    pub const SIGNUP_DISABLED: &str = "signup_disabled";
-    pub const NOT_FOUND: &str = "not_found";
-    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
-    pub const CONFLICT: &str = "conflict";
-    pub const SLUG_TAKEN: &str = "slug_taken";
-    pub const EMAIL_TAKEN: &str = "email_taken";
-    pub const LAST_OWNER: &str = "last_owner";
-    pub const IDEMPOTENCY_KEY_IN_FLIGHT: &str = "idempotency_key_in_flight";
-    pub const INVALID_TRANSITION: &str = "invalid_transition";
-    pub const STEP_INCOMPLETE: &str = "step_incomplete";
-    pub const STEP_NOT_SKIPPABLE: &str = "step_not_skippable";
-    pub const PROCESS_NAME_TAKEN: &str = "process_name_taken";
-    pub const PROCESS_NOT_PUBLISHED: &str = "process_not_published";
-    pub const PROCESS_ARCHIVED: &str = "process_archived";
-    pub const VERSION_NOT_DRAFT: &str = "version_not_draft";
-    pub const CUSTOMER_HAS_ORDERS: &str = "customer_has_orders";
-    pub const INVALID_UPLOAD: &str = "invalid_upload";
-    pub const DIGEST_MISMATCH: &str = "digest_mismatch";
-    pub const TARGET_NOT_ALLOWED: &str = "target_not_allowed";
-    pub const ENDPOINT_DISABLED: &str = "endpoint_disabled";
-    pub const IN_FLIGHT: &str = "in_flight";
-    pub const BATCH_TOO_LARGE: &str = "batch_too_large";
-    pub const SLOT_TAKEN: &str = "slot_taken";
-    pub const OUTSIDE_WORKING_HOURS: &str = "outside_working_hours";
-    pub const OUTSIDE_SERVICE_AREA: &str = "outside_service_area";
-    pub const PRECONDITION_FAILED: &str = "precondition_failed";
-    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
-    pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
-    pub const VALIDATION_FAILED: &str = "validation_failed";
-    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
-    pub const PRECONDITION_REQUIRED: &str = "precondition_required";
-    pub const RATE_LIMITED: &str = "rate_limited";
-    pub const INTERNAL: &str = "internal_error";
-    pub const UNAVAILABLE: &str = "service_unavailable";
-    pub const BILLING_PROFILE_INCOMPLETE: &str = "billing_profile_incomplete";
-    pub const INVALID_PAYMENT: &str = "invalid_payment";
-    pub const AMOUNT_TOO_LARGE: &str = "amount_too_large";
-    pub const UNPRICED_MATERIAL: &str = "unpriced_material";
-    pub const MISSING_LABOUR_RATE: &str = "missing_labour_rate";
-    pub const UNACKNOWLEDGED_ITEMS: &str = "unacknowledged_items";
-    pub const NOTHING_TO_INVOICE: &str = "nothing_to_invoice";
-    pub const EINVOICE_INCOMPLETE: &str = "einvoice_incomplete";
-    pub const TEMPLATE_INVALID: &str = "template_invalid";
-    pub const NO_EMAIL_ADDRESS: &str = "no_email_address";
-    pub const CODE_TAKEN: &str = "code_taken";
-    pub const QUOTE_EXPIRED: &str = "quote_expired";
-    pub const QUOTE_ANSWERED: &str = "quote_answered";
-    pub const INVALID_PASSWORD_LINK: &str = "invalid_password_link";
-    pub const INVALID_BILLING_DATA: &str = "invalid_billing_data";
-}
+pub use workorders_app::error::codes;
 
 /// An RFC 9457 problem details object.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -470,6 +408,49 @@ impl<T> VersionedExt<T> for workorders_persistence::Versioned<T> {
                 Err(ApiError::PreconditionFailed { current_version })
             }
             workorders_persistence::Versioned::NotFound => Err(ApiError::NotFound),
+        }
+    }
+}
+
+impl From<workorders_app::AppError> for ApiError {
+    fn from(error: workorders_app::AppError) -> Self {
+        use workorders_app::AppError as E;
+        match error {
+            E::Malformed { code, detail } => ApiError::BadRequest { code, detail },
+            E::Unauthenticated { code, detail } => ApiError::Unauthenticated { code, detail },
+            E::Forbidden { code, detail } => ApiError::Forbidden { code, detail },
+            E::MissingPermission {
+                permission,
+                api_key,
+            } => ApiError::MissingPermission {
+                permission,
+                api_key,
+            },
+            E::NotFound => ApiError::NotFound,
+            E::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            E::InvalidTransition {
+                detail,
+                current_state,
+                allowed_actions,
+            } => ApiError::InvalidTransition {
+                detail,
+                current_state,
+                allowed_actions,
+            },
+            E::StepIncomplete {
+                missing_checklist,
+                missing_evidence,
+            } => ApiError::StepIncomplete {
+                missing_checklist,
+                missing_evidence,
+            },
+            E::Stale { current_version } => ApiError::PreconditionFailed { current_version },
+            E::BatchTooLarge { detail } => ApiError::BatchTooLarge { detail },
+            E::Validation(errors) => ApiError::Validation(errors),
+            E::Unprocessable { code, detail } => ApiError::Unprocessable { code, detail },
+            E::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
+            E::Internal(error) => ApiError::Internal(error),
+            E::Unavailable => ApiError::Unavailable,
         }
     }
 }

@@ -6,18 +6,14 @@
 //! cursor pagination ([`pagination`]), Idempotency-Key replay ([`idempotency`]),
 //! authentication ([`auth`]), metrics and request ids ([`observability`]).
 
-pub mod accounts;
+pub use workorders_app::accounts;
 pub mod admin;
 pub mod auth;
-pub mod billing;
-pub mod billing_worker;
-pub mod blobs;
+pub use workorders_app::billing;
+pub use workorders_app::billing_worker;
+pub use workorders_app::blobs;
 pub mod client_ip;
-pub mod config;
-pub mod demo;
-pub mod demo_billing;
-pub mod demo_oversight;
-pub mod demo_work;
+pub use workorders_app::config;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -25,17 +21,17 @@ pub mod input_guard;
 pub mod observability;
 pub mod openapi;
 pub mod operations;
-pub mod oversight;
+pub use workorders_app::oversight;
 pub mod pages;
 pub mod pagination;
 pub mod routes;
-pub mod scheduling;
-pub mod staff_mail;
+pub use workorders_app::scheduling;
+pub use workorders_app::staff_mail;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub mod webhooks;
-pub mod workflow;
+pub use workorders_app::webhooks;
+pub use workorders_app::workflow;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -231,7 +231,10 @@ pub async fn set_password_submit(
             Lang::En => "The password needs 12 to 128 characters.",
         });
     };
-    match accounts::complete(&state, &token, &password).await {
+    match accounts::complete(&state, &token, &password)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok(_) => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, format!("{}?done", req.path())))
             .finish(),

@@ -92,8 +92,17 @@ pub fn write_private_file(path: &std::path::Path, text: &str) -> std::io::Result
 }
 
 impl Application {
-    /// Connects and migrates the database, seeds demo data if asked, and binds the listener.
+    /// Connects and migrates the database and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_seeded(settings, async |_: &workorders_app::App| Ok(())).await
+    }
+
+    /// [`Application::build`], running `seed` (the demo data, say) on the migrated database
+    /// before the server listens.
+    pub async fn build_seeded(
+        settings: Settings,
+        seed: impl AsyncFnOnce(&workorders_app::App) -> anyhow::Result<()>,
+    ) -> anyhow::Result<Self> {
         settings.check()?;
         let keys = secret_keys(&settings)?;
         let db = Db::connect(
@@ -125,11 +134,7 @@ impl Application {
         }
         let secret = jwt_secret(&settings)?;
         let state = AppState::new(db, settings, &secret)?;
-        if state.settings.demo {
-            crate::demo::seed(&state)
-                .await
-                .context("seeding demo data")?;
-        }
+        seed(&state.app).await.context("seeding data")?;
         let listener = TcpListener::bind(&state.settings.bind)
             .with_context(|| format!("binding {}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -160,15 +165,17 @@ impl Application {
         let housekeeping = tokio::spawn(housekeeping(self.state.db.clone()));
         let (stop_worker, stopped) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(crate::webhooks::run_worker(
-            self.state.clone(),
+            self.state.app.clone(),
             stopped.clone(),
         ));
         let billing_worker = tokio::spawn(crate::billing_worker::run_worker(
-            self.state.clone(),
+            self.state.app.clone(),
             stopped.clone(),
         ));
-        let oversight_worker =
-            tokio::spawn(crate::oversight::run_worker(self.state.clone(), stopped));
+        let oversight_worker = tokio::spawn(crate::oversight::run_worker(
+            self.state.app.clone(),
+            stopped,
+        ));
         let result = self.server.await;
         housekeeping.abort();
         // A delivery in flight is abandoned like in a crash: its lease runs out and any

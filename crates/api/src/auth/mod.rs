@@ -2,9 +2,9 @@
 //! ([`principal::Principal`]) and sign-in throttling.
 
 pub mod jwt;
-pub mod password;
+pub use workorders_app::password;
 pub mod principal;
 pub mod rate_limit;
-pub mod tokens;
+pub use workorders_app::tokens;
 
-pub use principal::{Actor, Principal};
+pub use principal::{Actor, Caller, Principal};

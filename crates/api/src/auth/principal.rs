@@ -4,68 +4,24 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use workorders_domain::auth::{Permission, Role, Scope};
-use workorders_domain::{ApiKeyId, SessionId, TenantId, UserId};
 use workorders_persistence::{api_keys, users};
 
 use crate::auth::tokens::{api_key_prefix, constant_time_eq, sha256_hex};
 use crate::error::{ApiError, codes};
 use crate::state::AppState;
 
-/// An authenticated caller. Every query a handler makes is scoped to `tenant_id`.
+pub use workorders_app::identity::{Actor, Principal};
+
+/// The authenticated caller of a handler (the extractor): 401 without credentials.
+/// Dereferences to the [`Principal`] that use cases take.
 #[derive(Debug, Clone)]
-pub struct Principal {
-    pub tenant_id: TenantId,
-    pub actor: Actor,
-}
+pub struct Caller(pub Principal);
 
-#[derive(Debug, Clone)]
-pub enum Actor {
-    /// A staff member signed in with a password; the role is read fresh on every request.
-    User {
-        id: UserId,
-        role: Role,
-        session: SessionId,
-    },
-    /// An integration using an API key.
-    ApiKey { id: ApiKeyId, scopes: Vec<Scope> },
-}
+impl std::ops::Deref for Caller {
+    type Target = Principal;
 
-impl Principal {
-    /// 403 unless the caller may do `permission`.
-    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        let allowed = match &self.actor {
-            Actor::User { role, .. } => role.permits(permission),
-            Actor::ApiKey { scopes, .. } => scopes.iter().any(|s| s.grants(permission)),
-        };
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::MissingPermission {
-                permission,
-                api_key: self.is_api_key(),
-            })
-        }
-    }
-
-    /// Whether the caller is an integration's API key (not a person).
-    pub fn is_api_key(&self) -> bool {
-        matches!(self.actor, Actor::ApiKey { .. })
-    }
-
-    pub fn user_id(&self) -> Option<UserId> {
-        match &self.actor {
-            Actor::User { id, .. } => Some(*id),
-            Actor::ApiKey { .. } => None,
-        }
-    }
-
-    /// A stable string naming the caller (for idempotency scopes and history).
-    pub fn actor_key(&self) -> String {
-        match &self.actor {
-            Actor::User { id, .. } => format!("user:{id}"),
-            Actor::ApiKey { id, .. } => format!("api_key:{id}"),
-        }
+    fn deref(&self) -> &Principal {
+        &self.0
     }
 }
 
@@ -168,14 +124,14 @@ pub async fn resolve(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
     Ok(Some(principal))
 }
 
-impl FromRequest for Principal {
+impl FromRequest for Caller {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            resolve(&req).await?.ok_or_else(|| {
+            resolve(&req).await?.map(Caller).ok_or_else(|| {
                 ApiError::unauthenticated(
                     codes::UNAUTHENTICATED,
                     "sign in first: send `Authorization: Bearer <token>`",

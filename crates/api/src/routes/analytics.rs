@@ -13,7 +13,7 @@ use workorders_domain::{ProcessId, TenantId};
 use workorders_persistence::processes::{self, VersionRecord};
 use workorders_persistence::tenants;
 
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, codes};
 use crate::state::AppState;
 
@@ -232,7 +232,7 @@ async fn report_of(
 pub async fn get_process_analytics(
     req: HttpRequest,
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     query: web::Query<AnalyticsQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -279,7 +279,7 @@ pub async fn get_process_analytics(
 pub async fn compare_process_versions(
     req: HttpRequest,
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     query: web::Query<CompareQuery>,
 ) -> ApiResult<HttpResponse> {

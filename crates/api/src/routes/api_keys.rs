@@ -11,7 +11,7 @@ use workorders_domain::text::Line;
 use workorders_domain::{ApiKeyId, ValidationErrors};
 use workorders_persistence::api_keys::{self, ApiKeyRecord};
 
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::auth::tokens::{new_api_key, sha256_hex};
 use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson};
@@ -155,7 +155,7 @@ impl From<ApiKeyRecord> for ApiKeyView {
 #[post("/api-keys")]
 pub async fn create_api_key(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CreateApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ApiKeysManage)?;
@@ -220,7 +220,7 @@ pub async fn create_api_key(
 #[get("/api-keys")]
 pub async fn list_api_keys(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ApiKeysManage)?;
@@ -254,7 +254,7 @@ pub async fn list_api_keys(
 #[get("/api-keys/{id}")]
 pub async fn get_api_key(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ApiKeysManage)?;
@@ -283,7 +283,7 @@ pub async fn get_api_key(
 #[delete("/api-keys/{id}")]
 pub async fn revoke_api_key(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {

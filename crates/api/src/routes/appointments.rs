@@ -14,7 +14,7 @@ use workorders_persistence::appointments::{self, AppointmentFilter, AppointmentR
 use workorders_persistence::work_orders::{self, NewEvent};
 use workorders_persistence::{WriteTx, tenants};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
@@ -252,7 +252,7 @@ async fn tenant_tz(state: &AppState, principal: &Principal) -> ApiResult<chrono_
 #[post("/appointments")]
 pub async fn create_appointment(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CreateAppointmentRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersWrite)?;
@@ -356,7 +356,7 @@ pub async fn create_appointment(
 #[get("/appointments")]
 pub async fn list_appointments(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<AppointmentListQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
@@ -442,7 +442,7 @@ async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<Ap
 #[get("/appointments/{id}")]
 pub async fn get_appointment(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let record = load(&state, &principal, id.into_inner()).await?;
@@ -467,7 +467,7 @@ pub async fn get_appointment(
 #[patch("/appointments/{id}")]
 pub async fn update_appointment(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<UpdateAppointmentRequest>,
@@ -556,7 +556,7 @@ pub async fn update_appointment(
 #[post("/appointments/{id}/actions")]
 pub async fn run_appointment_action(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<AppointmentActionRequest>,

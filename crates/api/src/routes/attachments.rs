@@ -7,12 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::{AttachmentId, TenantId, WorkOrderId};
+use workorders_domain::{AttachmentId, WorkOrderId};
 use workorders_persistence::attachments::{self, AttachmentRecord};
 use workorders_persistence::work_orders;
 
-use crate::auth::Principal;
 use crate::auth::tokens::sha256_bytes_hex;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::read_body;
 use crate::routes::steps::{AttachmentView, MAX_UPLOAD_BYTES, content_matches};
@@ -60,49 +60,6 @@ pub struct UploadQuery {
     /// idempotent: the same bytes on the same order return the stored attachment.
     #[param(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
     pub sha256: String,
-}
-
-/// The blob-store key for bytes of a tenant.
-pub fn blob_key(tenant: TenantId, sha256: &str) -> String {
-    format!("{tenant}/{sha256}")
-}
-
-/// Writes bytes to the blob store (on the blocking pool) and returns their key.
-pub async fn store_bytes(
-    state: &AppState,
-    tenant: TenantId,
-    sha256: &str,
-    data: web::Bytes,
-) -> ApiResult<String> {
-    let key = blob_key(tenant, sha256);
-    let blobs = state.blobs.clone();
-    let k = key.clone();
-    web::block(move || blobs.put(&k, &data))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    Ok(key)
-}
-
-/// The bytes of an attachment: from the blob store, or inline for rows from before it.
-pub async fn load_bytes(
-    state: &AppState,
-    record: &AttachmentRecord,
-    inline: Vec<u8>,
-) -> ApiResult<Vec<u8>> {
-    let Some(key) = record.storage_key.clone() else {
-        return Ok(inline);
-    };
-    let blobs = state.blobs.clone();
-    web::block(move || blobs.get(&key))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
-                "attachment bytes missing from the blob store"
-            ))
-        })
 }
 
 /// The content type of the request, lower case, without parameters.
@@ -194,7 +151,7 @@ pub async fn upload_attachment(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<Uuid>,
     query: web::Query<UploadQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -219,7 +176,7 @@ pub async fn upload_attachment(
         });
     }
     let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
-    let key = store_bytes(&state, principal.tenant_id, &actual, data).await?;
+    let key = crate::blobs::store_bytes(&state, principal.tenant_id, &actual, data).await?;
     let mut tx = state.db.begin_write().await?;
     work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, order_id)
         .await?
@@ -271,7 +228,7 @@ pub async fn upload_attachment(
 #[get("/work-orders/{id}/attachments")]
 pub async fn list_attachments(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let order_id = WorkOrderId(path.into_inner());

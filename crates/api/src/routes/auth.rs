@@ -13,7 +13,7 @@ use workorders_persistence::{sessions, tenants, users};
 
 use crate::accounts;
 use crate::auth::tokens::{new_token, sha256_hex};
-use crate::auth::{Actor, Principal};
+use crate::auth::{Actor, Caller};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::ValidJson;
 use crate::routes::client_ip;
@@ -314,7 +314,7 @@ fn decide(
     security(("access_token" = []))
 )]
 #[post("/auth/logout")]
-pub async fn logout(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+pub async fn logout(state: web::Data<AppState>, principal: Caller) -> ApiResult<HttpResponse> {
     let Actor::User { session, .. } = principal.actor else {
         return Err(ApiError::forbidden(
             "API keys have no session to end; revoke the key instead",

@@ -15,7 +15,7 @@ use workorders_domain::text::{Line, Text};
 use workorders_mail::templates::{self, Lang, Template, TemplateKind};
 use workorders_persistence::billing::{self as store, CatalogueItem};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::billing::load_profile;
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson, require_version};
@@ -177,7 +177,7 @@ fn profile_view(
 #[get("/billing-profile")]
 pub async fn get_billing_profile(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
     let mut conn = state.db.acquire().await?;
@@ -213,7 +213,7 @@ pub async fn get_billing_profile(
 #[put("/billing-profile")]
 pub async fn put_billing_profile(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     if_match: IfMatch,
     body: ValidJson<BillingProfileBody>,
 ) -> ApiResult<HttpResponse> {
@@ -416,7 +416,7 @@ fn code_taken(e: workorders_persistence::StoreError) -> ApiError {
 #[post("/catalogue-items")]
 pub async fn create_catalogue_item(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CatalogueItemRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
@@ -483,7 +483,7 @@ pub struct CatalogueQuery {
 #[get("/catalogue-items")]
 pub async fn list_catalogue_items(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<CatalogueQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -542,7 +542,7 @@ async fn load_item(state: &AppState, principal: &Principal, id: Uuid) -> ApiResu
 #[get("/catalogue-items/{id}")]
 pub async fn get_catalogue_item(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -570,7 +570,7 @@ pub async fn get_catalogue_item(
 #[patch("/catalogue-items/{id}")]
 pub async fn update_catalogue_item(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<CatalogueItemRequest>,
@@ -704,7 +704,7 @@ async fn template_view(
 #[get("/email-templates/{kind}/{lang}")]
 pub async fn get_email_template(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
@@ -726,7 +726,7 @@ pub async fn get_email_template(
 #[get("/email-templates")]
 pub async fn list_email_templates(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
     let mut conn = state.db.acquire().await?;
@@ -758,7 +758,7 @@ pub async fn list_email_templates(
 #[put("/email-templates/{kind}/{lang}")]
 pub async fn put_email_template(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(String, String)>,
     if_match: IfMatch,
     body: ValidJson<EmailTemplateRequest>,
@@ -815,7 +815,7 @@ pub async fn put_email_template(
 #[delete("/email-templates/{kind}/{lang}")]
 pub async fn delete_email_template(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(String, String)>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {

@@ -10,14 +10,15 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workorders_app::ics::{fold, ics_text, ics_time};
 use workorders_domain::auth::Permission;
 use workorders_domain::calendar::{LocalInterval, WeeklyHours, format_clock, normalize_day};
 use workorders_domain::{AbsenceId, UserId, ValidationErrors};
 use workorders_persistence::calendars::{self, AbsenceRecord, CalendarRecord};
 use workorders_persistence::{appointments, tenants, users, work_orders};
 
-use crate::auth::Principal;
 use crate::auth::tokens::{new_token, sha256_hex};
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson, require_version};
 use crate::routes::ok_versioned;
@@ -271,7 +272,7 @@ async fn tenant_zone(state: &AppState, principal: &Principal) -> ApiResult<Strin
 #[get("/users/{id}/calendar")]
 pub async fn get_calendar(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let user = target(&state, &principal, id.into_inner(), false).await?;
@@ -298,7 +299,7 @@ pub async fn get_calendar(
 #[put("/users/{id}/calendar")]
 pub async fn set_calendar(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<CalendarRequest>,
@@ -375,7 +376,7 @@ pub async fn set_calendar(
 #[post("/users/{id}/absences")]
 pub async fn create_absence(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<AbsenceRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -436,7 +437,7 @@ pub async fn create_absence(
 #[get("/users/{id}/absences/{absence_id}")]
 pub async fn get_absence(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (id, absence) = path.into_inner();
@@ -477,7 +478,7 @@ pub struct AbsenceList {
 #[get("/users/{id}/absences")]
 pub async fn list_absences(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let user = target(&state, &principal, id.into_inner(), false).await?;
@@ -502,7 +503,7 @@ pub async fn list_absences(
 #[delete("/users/{id}/absences/{absence_id}")]
 pub async fn delete_absence(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -542,7 +543,7 @@ pub async fn delete_absence(
 #[post("/users/{id}/calendar-feed")]
 pub async fn create_calendar_feed(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -581,7 +582,7 @@ pub async fn create_calendar_feed(
 #[delete("/users/{id}/calendar-feed")]
 pub async fn revoke_calendar_feed(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -607,36 +608,6 @@ pub async fn revoke_calendar_feed(
     })?;
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Escapes text for iCalendar (RFC 5545 §3.3.11).
-pub(crate) fn ics_text(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace(';', "\\;")
-        .replace(',', "\\,")
-        .replace('\n', "\\n")
-        .replace('\r', "")
-}
-
-/// Folds a content line at 75 octets (RFC 5545 §3.1).
-pub(crate) fn fold(line: &str) -> String {
-    let mut out = String::new();
-    let mut width = 0;
-    for ch in line.chars() {
-        let len = ch.len_utf8();
-        if width + len > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(ch);
-        width += len;
-    }
-    out.push_str("\r\n");
-    out
-}
-
-pub(crate) fn ics_time(t: DateTime<Utc>) -> String {
-    t.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 /// A person's appointments as iCalendar

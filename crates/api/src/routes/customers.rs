@@ -12,7 +12,7 @@ use workorders_domain::user::Email;
 use workorders_domain::{CustomerId, SiteId, TenantId, ValidationErrors};
 use workorders_persistence::customers::{self, Address, CustomerRecord, Deleted, SiteRecord};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
@@ -457,7 +457,7 @@ pub fn parse_customer(
 #[post("/customers")]
 pub async fn create_customer(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CreateCustomerRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::CustomersWrite)?;
@@ -497,7 +497,7 @@ pub async fn create_customer(
 #[get("/customers")]
 pub async fn list_customers(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<CustomerListQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::CustomersRead)?;
@@ -545,7 +545,7 @@ async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<Cu
 #[get("/customers/{id}")]
 pub async fn get_customer(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::CustomersRead)?;
@@ -573,7 +573,7 @@ pub async fn get_customer(
 #[patch("/customers/{id}")]
 pub async fn update_customer(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<UpdateCustomerRequest>,
@@ -640,7 +640,7 @@ pub async fn update_customer(
 #[delete("/customers/{id}")]
 pub async fn delete_customer(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -688,7 +688,7 @@ pub async fn delete_customer(
 #[get("/customers/{id}/export")]
 pub async fn export_customer(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::CustomersRead)?;
@@ -732,7 +732,7 @@ pub async fn export_customer(
 #[post("/customers/{id}/sites")]
 pub async fn create_site(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<CreateSiteRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -774,7 +774,7 @@ pub async fn create_site(
 #[get("/customers/{id}/sites")]
 pub async fn list_sites(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {

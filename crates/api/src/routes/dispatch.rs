@@ -16,12 +16,12 @@ use workorders_persistence::appointments::{self, AppointmentRecord};
 use workorders_persistence::work_orders::{self, NewEvent};
 use workorders_persistence::{customers, services, tenants, users};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::ValidJson;
 use crate::routes::appointments::AppointmentView;
 use crate::routes::created;
-use crate::scheduling::{self, CandidateReport, CustomerLocation, free_people, service_slots};
+use crate::scheduling::{self, CustomerLocation, free_people, service_slots};
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner, actor_of, ensure_visible};
 
@@ -32,6 +32,38 @@ pub struct SuggestQuery {
     pub start: DateTime<Utc>,
     #[serde(deserialize_with = "workorders_domain::bounds::instant")]
     pub end: DateTime<Utc>,
+}
+
+/// Why a person was chosen or passed over.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CandidateReport {
+    pub user_id: Uuid,
+    pub name: String,
+    /// Whether they can take it.
+    pub eligible: bool,
+    /// 1 for the best choice; absent for ineligible people.
+    pub rank: Option<u32>,
+    /// Minutes already booked in the surrounding two weeks.
+    pub booked_minutes: i64,
+    /// `inactive`, `lacks_role`, `lacks_skill`, `outside_area`, `absent_or_busy`,
+    /// `outside_working_hours`, or for eligible people `least_loaded`, `more_load`, `next_in_turn`.
+    #[schema(example = "least_loaded")]
+    pub reason: String,
+    pub detail: String,
+}
+
+impl From<scheduling::CandidateReport> for CandidateReport {
+    fn from(c: scheduling::CandidateReport) -> Self {
+        Self {
+            user_id: c.user_id,
+            name: c.name,
+            eligible: c.eligible,
+            rank: c.rank,
+            booked_minutes: c.booked_minutes,
+            reason: c.reason,
+            detail: c.detail,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,7 +102,7 @@ async fn order_location(
 #[get("/work-orders/{id}/steps/{step_id}/suggestions")]
 pub async fn suggest_assignee(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     query: web::Query<SuggestQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -130,7 +162,9 @@ pub async fn suggest_assignee(
             all
         }
     };
-    Ok(HttpResponse::Ok().json(Suggestions { candidates }))
+    Ok(HttpResponse::Ok().json(Suggestions {
+        candidates: candidates.into_iter().map(CandidateReport::from).collect(),
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -176,7 +210,7 @@ pub struct StaffSlotList {
 #[get("/services/{id}/slots")]
 pub async fn list_service_slots(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     query: web::Query<StaffSlotQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -249,7 +283,7 @@ pub struct ScheduleStepRequest {
 #[post("/work-orders/{id}/steps/{step_id}/schedule")]
 pub async fn schedule_step(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ValidJson<ScheduleStepRequest>,
 ) -> ApiResult<HttpResponse> {

@@ -17,8 +17,8 @@ use workorders_persistence::billing::{self as store, InvoiceFilter, InvoiceRecor
 use workorders_persistence::emails::{self, EmailRecord};
 use workorders_persistence::work_orders;
 
-use crate::auth::Principal;
-use crate::billing::{self, Buyer};
+use crate::auth::{Caller, Principal};
+use crate::billing;
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version, require_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
@@ -252,6 +252,22 @@ pub fn email_view(e: &EmailRecord) -> EmailView {
     }
 }
 
+/// The buyer as printed on the document (a snapshot: later changes to the customer do not
+/// change issued invoices).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Buyer {
+    pub name: String,
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub vat_id: Option<String>,
+    pub email: Option<String>,
+    /// Leitweg-ID of public-sector buyers (BT-10); with it an XRechnung is produced.
+    pub buyer_reference: Option<String>,
+}
+
 /// An invoice or credit note.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvoiceView {
@@ -480,7 +496,7 @@ fn parse_treatment(t: Option<&str>) -> ApiResult<Option<TaxTreatment>> {
 #[post("/work-orders/{id}/invoices")]
 pub async fn create_invoice(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<CreateInvoiceRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -585,7 +601,7 @@ pub struct InvoiceQuery {
 #[get("/invoices")]
 pub async fn list_invoices(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<InvoiceQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
@@ -652,7 +668,7 @@ pub async fn list_invoices(
 #[get("/invoices/{id}")]
 pub async fn get_invoice(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
@@ -706,7 +722,7 @@ fn immutable(invoice: &InvoiceRecord) -> ApiError {
 #[patch("/invoices/{id}")]
 pub async fn update_invoice(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<UpdateInvoiceRequest>,
@@ -739,7 +755,8 @@ pub async fn update_invoice(
     }
     require_version(expected, invoice.version)?;
     let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
-    let buyer: Buyer = serde_json::from_value(invoice.buyer.clone()).map_err(ApiError::internal)?;
+    let buyer: billing::Buyer =
+        serde_json::from_value(invoice.buyer.clone()).map_err(ApiError::internal)?;
     if let Some(lines) = lines {
         invoice.lines = lines;
         invoice.source = "manual".to_owned();
@@ -783,7 +800,7 @@ pub async fn update_invoice(
 #[delete("/invoices/{id}")]
 pub async fn delete_invoice(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -829,7 +846,7 @@ pub async fn delete_invoice(
 #[post("/invoices/{id}/issue")]
 pub async fn issue_invoice(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -879,7 +896,7 @@ pub struct SendDocumentRequest {
 #[post("/invoices/{id}/send")]
 pub async fn send_invoice(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: OptionalJson<SendDocumentRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -948,7 +965,7 @@ pub struct PaymentRequest {
 #[post("/invoices/{id}/payments")]
 pub async fn record_payment(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<PaymentRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -1034,7 +1051,7 @@ pub struct CreditNoteRequest {
 #[post("/invoices/{id}/credit-note")]
 pub async fn create_credit_note(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: OptionalJson<CreditNoteRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -1127,7 +1144,7 @@ pub async fn create_credit_note(
 #[get("/invoices/{id}/pdf")]
 pub async fn get_invoice_pdf(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
@@ -1196,7 +1213,7 @@ pub struct XmlQuery {
 #[get("/invoices/{id}/xml")]
 pub async fn get_invoice_xml(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     query: web::Query<XmlQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -1250,7 +1267,7 @@ pub async fn get_invoice_xml(
 #[get("/work-orders/{id}/emails")]
 pub async fn list_work_order_emails(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;

@@ -20,7 +20,7 @@ use workorders_persistence::processes::{
 };
 use workorders_persistence::{Conn, users};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
@@ -440,7 +440,7 @@ fn name_taken(e: workorders_persistence::StoreError) -> ApiError {
 #[post("/processes")]
 pub async fn create_process(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CreateProcessRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesWrite)?;
@@ -502,7 +502,7 @@ pub async fn create_process(
 #[get("/processes")]
 pub async fn list_processes(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<ProcessListQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesRead)?;
@@ -558,7 +558,7 @@ async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<Pr
 #[get("/processes/{id}")]
 pub async fn get_process(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesRead)?;
@@ -586,7 +586,7 @@ pub async fn get_process(
 #[patch("/processes/{id}")]
 pub async fn update_process(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<UpdateProcessRequest>,
@@ -634,7 +634,7 @@ pub async fn update_process(
 #[post("/processes/{id}/versions")]
 pub async fn create_process_version(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<CreateVersionRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -687,7 +687,7 @@ pub async fn create_process_version(
 #[get("/processes/{id}/versions/{number}")]
 pub async fn get_process_version(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, i64)>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesRead)?;
@@ -720,7 +720,7 @@ pub async fn get_process_version(
 #[post("/processes/{id}/versions/{number}/publish")]
 pub async fn publish_process_version(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, i64)>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -789,7 +789,7 @@ pub async fn publish_process_version(
 #[post("/processes/{id}/archive")]
 pub async fn archive_process(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {

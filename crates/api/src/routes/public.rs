@@ -364,6 +364,7 @@ async fn slots_around(
         state.db.now(),
     )
     .await
+    .map_err(ApiError::from)
 }
 
 /// Book a slot

@@ -20,7 +20,7 @@ use workorders_persistence::billing::{self as store, QuoteRecord};
 use workorders_persistence::work_orders::{self, ActorRef, NewEvent};
 use workorders_persistence::{WriteTx, tenants};
 
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::billing::{self, Outgoing};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, OptionalJson, ValidJson, require_version};
@@ -156,7 +156,7 @@ async fn check_request(
 }
 
 async fn today_of(state: &AppState, tenant: TenantId) -> ApiResult<NaiveDate> {
-    billing::today_of(&state.db, tenant).await
+    Ok(billing::today_of(&state.db, tenant).await?)
 }
 
 /// Write a quote for an order
@@ -175,7 +175,7 @@ async fn today_of(state: &AppState, tenant: TenantId) -> ApiResult<NaiveDate> {
 #[post("/work-orders/{id}/quotes")]
 pub async fn create_quote(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<QuoteRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -240,7 +240,7 @@ pub async fn create_quote(
 #[get("/work-orders/{id}/quotes")]
 pub async fn list_work_order_quotes(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
@@ -275,7 +275,7 @@ async fn load(state: &AppState, tenant: TenantId, id: Uuid) -> ApiResult<QuoteRe
 #[get("/quotes/{id}")]
 pub async fn get_quote(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingRead)?;
@@ -313,7 +313,7 @@ fn frozen(q: &QuoteRecord) -> ApiError {
 #[patch("/quotes/{id}")]
 pub async fn update_quote(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<QuoteRequest>,
@@ -388,7 +388,7 @@ pub struct SentQuote {
 #[post("/quotes/{id}/send")]
 pub async fn send_quote(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: OptionalJson<crate::routes::invoices::SendDocumentRequest>,
 ) -> ApiResult<HttpResponse> {

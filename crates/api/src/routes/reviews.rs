@@ -15,10 +15,9 @@ use workorders_persistence::oversight::{
 };
 use workorders_persistence::{processes, tenants, users};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, ValidJson, require_version};
-use crate::oversight::ReviewHeadline;
 use crate::pagination::{PageQuery, decode_keyed_cursor, encode_keyed_cursor, fetch_limit};
 use crate::routes::{created, double_option, ok_versioned};
 use crate::state::AppState;
@@ -309,6 +308,38 @@ pub struct ReviewList {
     pub next_cursor: Option<String>,
 }
 
+/// The headline numbers of a review's period.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ReviewHeadline {
+    /// Orders created in the period.
+    pub orders_opened: i64,
+    /// Orders completed in the period.
+    pub orders_completed: i64,
+    /// Median (nearest rank) of creation → completion of the orders completed in the
+    /// period, in seconds; `null` when none completed.
+    pub median_cycle_time_seconds: Option<i64>,
+    /// Share of the orders completed in the period without a step finished after its due
+    /// time; `null` when none completed.
+    pub on_time_rate: Option<f64>,
+    /// Items per kind.
+    pub items: std::collections::BTreeMap<String, i64>,
+    /// Kinds with more items than a review lists (100 each).
+    pub truncated_kinds: Vec<String>,
+}
+
+impl From<crate::oversight::ReviewHeadline> for ReviewHeadline {
+    fn from(h: crate::oversight::ReviewHeadline) -> Self {
+        Self {
+            orders_opened: h.orders_opened,
+            orders_completed: h.orders_completed,
+            median_cycle_time_seconds: h.median_cycle_time_seconds,
+            on_time_rate: h.on_time_rate,
+            items: h.items,
+            truncated_kinds: h.truncated_kinds,
+        }
+    }
+}
+
 fn summary_view(r: ReviewRecord) -> ApiResult<ReviewSummaryView> {
     let headline: ReviewHeadline =
         serde_json::from_value(r.headline).map_err(ApiError::internal)?;
@@ -523,7 +554,7 @@ async fn tenant_zone(state: &AppState, principal: &Principal) -> ApiResult<Strin
 #[post("/review-schedules")]
 pub async fn create_review_schedule(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<ReviewScheduleBody>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
@@ -568,7 +599,7 @@ pub async fn create_review_schedule(
 #[get("/review-schedules")]
 pub async fn list_review_schedules(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     page: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -603,7 +634,7 @@ pub async fn list_review_schedules(
 #[get("/review-schedules/{id}")]
 pub async fn get_review_schedule(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -632,7 +663,7 @@ pub async fn get_review_schedule(
 #[patch("/review-schedules/{id}")]
 pub async fn update_review_schedule(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<ReviewScheduleBody>,
@@ -669,7 +700,7 @@ pub async fn update_review_schedule(
 #[delete("/review-schedules/{id}")]
 pub async fn delete_review_schedule(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -723,7 +754,7 @@ pub struct ReviewQuery {
 #[get("/reviews")]
 pub async fn list_reviews(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<ReviewQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -808,7 +839,7 @@ async fn load_review(state: &AppState, principal: &Principal, id: Uuid) -> ApiRe
 #[get("/reviews/{id}")]
 pub async fn get_review(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -874,7 +905,7 @@ pub struct AcknowledgeBody {
 #[post("/reviews/{id}/items/{item_id}/acknowledge")]
 pub async fn acknowledge_review_item(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: ValidJson<AcknowledgeBody>,
 ) -> ApiResult<HttpResponse> {
@@ -947,7 +978,7 @@ fn checked_findings(
 #[patch("/reviews/{id}")]
 pub async fn update_review(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<ReviewUpdateBody>,
@@ -1005,7 +1036,7 @@ pub struct SignOffBody {
 #[post("/reviews/{id}/sign-off")]
 pub async fn sign_off_review(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<SignOffBody>,
@@ -1114,7 +1145,7 @@ async fn check_link(
 #[post("/reviews/{id}/decisions")]
 pub async fn create_review_decision(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<DecisionBody>,
 ) -> ApiResult<HttpResponse> {
@@ -1170,7 +1201,7 @@ pub async fn create_review_decision(
 #[get("/reviews/{id}/decisions/{decision_id}")]
 pub async fn get_review_decision(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -1208,7 +1239,7 @@ pub struct DecisionLinkBody {
 #[patch("/reviews/{id}/decisions/{decision_id}")]
 pub async fn link_review_decision(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     body: ValidJson<DecisionLinkBody>,
@@ -1312,7 +1343,7 @@ pub struct OversightItemView {
 #[get("/oversight")]
 pub async fn get_oversight(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<OversightQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;
@@ -1357,7 +1388,7 @@ pub async fn get_oversight(
         tenant.time_zone.tz(),
     )
     .await?;
-    let headline = snap.headline;
+    let headline = ReviewHeadline::from(snap.headline);
     let items = snap
         .found
         .into_iter()
@@ -1417,7 +1448,7 @@ pub struct DecisionList {
 #[get("/processes/{id}/decisions")]
 pub async fn list_process_decisions(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersRead)?;

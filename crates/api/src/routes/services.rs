@@ -14,7 +14,7 @@ use workorders_domain::{ProcessId, ServiceId, ValidationErrors};
 use workorders_persistence::processes;
 use workorders_persistence::services::{self, ServiceRecord};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson};
 use crate::routes::tenant::AssignmentRuleName;
@@ -240,7 +240,7 @@ async fn parse(
 #[post("/services")]
 pub async fn create_service(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<ServiceBody>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesWrite)?;
@@ -288,7 +288,7 @@ pub async fn create_service(
 #[get("/services")]
 pub async fn list_services(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesRead)?;
     let items = services::list(&state.db, principal.tenant_id, false).await?;
@@ -311,7 +311,7 @@ pub async fn list_services(
 #[get("/services/{id}")]
 pub async fn get_service(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::ProcessesRead)?;
@@ -338,7 +338,7 @@ pub async fn get_service(
 #[patch("/services/{id}")]
 pub async fn update_service(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<ServiceBody>,

@@ -13,8 +13,8 @@ use workorders_domain::{AttachmentId, StepId, UserId, WorkOrderId};
 use workorders_persistence::attachments::{self, AttachmentRecord};
 use workorders_persistence::work_orders::{self, due_key};
 
-use crate::auth::Principal;
 use crate::auth::tokens::sha256_bytes_hex;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
@@ -125,8 +125,9 @@ async fn run(
         &state.db,
         principal,
         WorkOrderId(order),
-        if_match,
+        if_match.0,
         make(StepId(step)),
+        crate::routes::order_views::render_in,
     )
     .await?;
     Ok(ok_versioned(view.version, &view))
@@ -159,7 +160,7 @@ async fn run(
 #[post("/work-orders/{id}/steps/{step_id}/actions")]
 pub async fn run_step_action(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     body: ValidJson<StepActionRequest>,
@@ -208,7 +209,7 @@ pub async fn run_step_action(
 #[post("/work-orders/{id}/steps/{step_id}/reassign")]
 pub async fn reassign_step(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     body: ValidJson<ReassignRequest>,
@@ -244,7 +245,7 @@ pub async fn reassign_step(
 #[post("/work-orders/{id}/steps/{step_id}/checklist")]
 pub async fn set_checklist_item(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     if_match: IfMatch,
     body: ValidJson<ChecklistRequest>,
@@ -312,7 +313,7 @@ pub async fn upload_step_evidence(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
     query: web::Query<EvidenceQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -326,8 +327,7 @@ pub async fn upload_step_evidence(
     .await?;
     let sha256 = sha256_bytes_hex(&data);
     let size_bytes = i64::try_from(data.len()).unwrap_or(i64::MAX);
-    let storage_key =
-        crate::routes::attachments::store_bytes(&state, principal.tenant_id, &sha256, data).await?;
+    let storage_key = crate::blobs::store_bytes(&state, principal.tenant_id, &sha256, data).await?;
     let now = state.db.now();
     let actor = actor_of(&principal);
     let attachment = AttachmentRecord {
@@ -382,7 +382,7 @@ pub async fn upload_step_evidence(
 #[get("/attachments/{id}")]
 pub async fn get_attachment(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let (attachment, data) = attachments::get(
@@ -393,7 +393,7 @@ pub async fn get_attachment(
     .await?
     .ok_or(ApiError::NotFound)?;
     ensure_visible(&state.db, &principal, attachment.work_order_id).await?;
-    let data = crate::routes::attachments::load_bytes(&state, &attachment, data).await?;
+    let data = crate::blobs::load_bytes(&state, &attachment, data).await?;
     Ok(HttpResponse::Ok()
         .content_type(attachment.content_type.as_str())
         .insert_header((header::ETAG, format!("\"{}\"", attachment.sha256)))
@@ -420,7 +420,7 @@ pub async fn get_attachment(
 #[get("/me/work")]
 pub async fn list_my_work(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let Some(user) = principal.user_id() else {

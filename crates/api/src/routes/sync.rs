@@ -23,7 +23,7 @@ use workorders_persistence::sync::{self, FieldEntry, NewSyncEvent};
 use workorders_persistence::work_orders::{self, WorkOrderRecord};
 use workorders_persistence::{Db, WriteTx, attachments};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::ValidJson;
 use crate::routes::appointments::{AppointmentView, record_history};
@@ -219,7 +219,7 @@ async fn changes_for(
 #[get("/sync/pull")]
 pub async fn pull(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<PullQuery>,
 ) -> ApiResult<HttpResponse> {
     let Some(user) = principal.user_id() else {
@@ -1121,7 +1121,7 @@ impl Pusher<'_> {
 #[post("/sync/push")]
 pub async fn push(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<PushRequest>,
 ) -> ApiResult<HttpResponse> {
     let results = push_events(&state.db, &principal, body.into_inner().events).await?;
@@ -1320,7 +1320,7 @@ pub struct FieldEntryView {
 #[get("/work-orders/{id}/field-entries")]
 pub async fn list_field_entries(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let order_id = WorkOrderId(path.into_inner());

@@ -10,7 +10,7 @@ use workorders_domain::auth::{Permission, Role};
 use workorders_domain::text::Line;
 use workorders_persistence::users;
 
-use crate::auth::Principal;
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson};
 use crate::routes::double_option;
@@ -29,10 +29,7 @@ use workorders_persistence::tenants;
     security(("access_token" = []), ("api_key" = []))
 )]
 #[get("/tenant")]
-pub async fn get_tenant(
-    state: web::Data<AppState>,
-    principal: Principal,
-) -> ApiResult<HttpResponse> {
+pub async fn get_tenant(state: web::Data<AppState>, principal: Caller) -> ApiResult<HttpResponse> {
     let tenant = tenants::get(&state.db, principal.tenant_id)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -87,7 +84,7 @@ pub struct UpdateTenantRequest {
 #[patch("/tenant")]
 pub async fn update_tenant(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     if_match: IfMatch,
     body: ValidJson<UpdateTenantRequest>,
 ) -> ApiResult<HttpResponse> {

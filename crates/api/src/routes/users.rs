@@ -13,7 +13,7 @@ use workorders_persistence::users::{self, UserFilter, UserRecord};
 use workorders_persistence::{WriteTx, sessions, tenants};
 
 use crate::accounts::{self, LinkPurpose, Touches, authorize_account_change};
-use crate::auth::{Actor, Principal};
+use crate::auth::{Actor, Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
@@ -152,7 +152,7 @@ async fn ensure_other_owner(
     security(("access_token" = []))
 )]
 #[get("/me")]
-pub async fn get_me(state: web::Data<AppState>, principal: Principal) -> ApiResult<HttpResponse> {
+pub async fn get_me(state: web::Data<AppState>, principal: Caller) -> ApiResult<HttpResponse> {
     let Some(id) = principal.user_id() else {
         return Err(ApiError::forbidden(
             "an API key is not a user; there is no `me`",
@@ -182,7 +182,7 @@ pub async fn get_me(state: web::Data<AppState>, principal: Principal) -> ApiResu
 #[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
@@ -286,7 +286,7 @@ pub async fn create_user(
 #[get("/users")]
 pub async fn list_users(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<UserListQuery>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::UsersRead)?;
@@ -330,7 +330,7 @@ pub async fn list_users(
 #[get("/users/{id}")]
 pub async fn get_user(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = UserId(id.into_inner());
@@ -366,7 +366,7 @@ pub async fn get_user(
 #[patch("/users/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<UpdateUserRequest>,
@@ -587,7 +587,7 @@ async fn set_active(
 #[post("/users/{id}/actions/deactivate")]
 pub async fn deactivate_user(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: OptionalJson<DeactivateRequest>,
@@ -623,7 +623,7 @@ pub async fn deactivate_user(
 #[post("/users/{id}/actions/reactivate")]
 pub async fn reactivate_user(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -659,7 +659,7 @@ pub async fn reactivate_user(
 #[post("/users/{id}/password-reset")]
 pub async fn reset_user_password(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let id = UserId(id.into_inner());

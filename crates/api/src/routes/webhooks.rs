@@ -10,7 +10,7 @@ use workorders_domain::auth::Permission;
 use workorders_domain::text::{Line, Text};
 use workorders_persistence::webhooks::{self as store, EVENT_TYPES, EndpointRecord};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use workorders_domain::ValidationErrors;
 
 use crate::error::{ApiError, ApiResult, codes};
@@ -250,7 +250,7 @@ async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<En
 #[post("/webhooks")]
 pub async fn create_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CreateWebhookRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
@@ -305,7 +305,7 @@ pub async fn create_webhook(
 #[get("/webhooks")]
 pub async fn list_webhooks(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
     let items: Vec<WebhookEndpointView> = store::list_endpoints(&state.db, principal.tenant_id)
@@ -330,7 +330,7 @@ pub async fn list_webhooks(
 #[get("/webhooks/{id}")]
 pub async fn get_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
@@ -354,7 +354,7 @@ pub async fn get_webhook(
 #[patch("/webhooks/{id}")]
 pub async fn update_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<UpdateWebhookRequest>,
@@ -425,7 +425,7 @@ pub async fn update_webhook(
 #[delete("/webhooks/{id}")]
 pub async fn delete_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
@@ -461,7 +461,7 @@ pub async fn delete_webhook(
 #[post("/webhooks/{id}/rotate-secret")]
 pub async fn rotate_webhook_secret(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     body: ValidJson<RotateSecretRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -515,7 +515,7 @@ pub async fn rotate_webhook_secret(
 #[post("/webhooks/{id}/test")]
 pub async fn test_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
@@ -555,7 +555,7 @@ pub async fn test_webhook(
 #[get("/webhooks/{id}/deliveries")]
 pub async fn list_webhook_deliveries(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     query: web::Query<DeliveryQuery>,
 ) -> ApiResult<HttpResponse> {
@@ -599,7 +599,7 @@ pub async fn list_webhook_deliveries(
 #[get("/webhooks/{id}/deliveries/{delivery_id}")]
 pub async fn get_webhook_delivery(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;
@@ -641,7 +641,7 @@ pub async fn get_webhook_delivery(
 #[post("/webhooks/{id}/deliveries/{delivery_id}/redeliver")]
 pub async fn redeliver_webhook(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::TenantWrite)?;

@@ -14,7 +14,7 @@ use workorders_persistence::customers::{self, CustomerRecord, SiteRecord};
 use workorders_persistence::processes::{self, ProcessStatus};
 use workorders_persistence::work_orders::{self, NewEvent, OrderFilter};
 
-use crate::auth::Principal;
+use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
@@ -203,7 +203,7 @@ fn check_dates(
 #[post("/work-orders")]
 pub async fn create_work_order(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     body: ValidJson<CreateWorkOrderRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::WorkOrdersWrite)?;
@@ -352,7 +352,7 @@ pub async fn create_work_order(
 #[get("/work-orders")]
 pub async fn list_work_orders(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     query: web::Query<WorkOrderListQuery>,
 ) -> ApiResult<HttpResponse> {
     let participant = if principal.require(Permission::WorkOrdersRead).is_ok() {
@@ -442,7 +442,7 @@ async fn load_visible(
 #[get("/work-orders/{id}")]
 pub async fn get_work_order(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let record = load_visible(&state, &principal, id.into_inner()).await?;
@@ -468,7 +468,7 @@ pub async fn get_work_order(
 #[patch("/work-orders/{id}")]
 pub async fn update_work_order(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<UpdateWorkOrderRequest>,
@@ -588,7 +588,7 @@ pub async fn update_work_order(
 #[post("/work-orders/{id}/actions")]
 pub async fn run_work_order_action(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: ValidJson<OrderActionRequest>,
@@ -609,8 +609,9 @@ pub async fn run_work_order_action(
         &state.db,
         &principal,
         WorkOrderId(id.into_inner()),
-        if_match,
+        if_match.0,
         command,
+        crate::routes::order_views::render_in,
     )
     .await?;
     Ok(ok_versioned(view.version, &view))
@@ -632,7 +633,7 @@ pub async fn run_work_order_action(
 #[get("/work-orders/{id}/history")]
 pub async fn get_work_order_history(
     state: web::Data<AppState>,
-    principal: Principal,
+    principal: Caller,
     id: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {

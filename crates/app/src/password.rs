@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
 
-use crate::error::ApiError;
+use crate::error::AppError;
 
 /// Stored instead of a hash for accounts that have no password yet (invited users): no
 /// password matches it.
@@ -27,7 +27,7 @@ impl PasswordHasher {
     pub fn new() -> anyhow::Result<Self> {
         let params = Params::new(19 * 1024, 2, 1, None)
             .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        let dummy = super::tokens::new_token("")?;
+        let dummy = crate::tokens::new_token("")?;
         let dummy_hash = argon2(&params)
             .hash_password(dummy.as_bytes())
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
@@ -39,7 +39,7 @@ impl PasswordHasher {
     }
 
     /// Hashes a password into a PHC string.
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String) -> Result<String, AppError> {
         let params = self.params.clone();
         let result = tokio::task::spawn_blocking(move || {
             argon2(&params)
@@ -47,12 +47,12 @@ impl PasswordHasher {
                 .map(|h| h.to_string())
         })
         .await
-        .map_err(ApiError::internal)?;
-        result.map_err(|e| ApiError::internal(anyhow::anyhow!("argon2: {e}")))
+        .map_err(AppError::internal)?;
+        result.map_err(|e| AppError::internal(anyhow::anyhow!("argon2: {e}")))
     }
 
     /// Verifies a password against a PHC string; with `None`, burns the same time and fails.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, AppError> {
         // Unknown accounts and accounts without a password take as long as a wrong password.
         let hash = hash.filter(|h| h.starts_with("$argon2"));
         let known = hash.is_some();
@@ -64,7 +64,7 @@ impl PasswordHasher {
                 .is_ok()
         })
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(AppError::internal)?;
         Ok(ok && known)
     }
 }

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::TenantId;
 use workorders_domain::review::{ItemKind, Recurrence, ReviewStatus, Window, is_late};
@@ -20,8 +19,8 @@ use workorders_persistence::oversight::{
 };
 use workorders_persistence::{Db, WriteTx, billing as billing_store, tenants};
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::App;
+use crate::error::{AppError, AppResult};
 
 /// Overdue steps older than this are not announced any more (a backlog after an outage
 /// or a long-off feature is for the review, not for a flood of e-mails).
@@ -44,7 +43,7 @@ pub struct TickReport {
     pub reviews_escalated: usize,
 }
 
-pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_worker(state: App, mut shutdown: watch::Receiver<bool>) {
     let scan = state.settings.oversight.scan;
     loop {
         match tick(&state).await {
@@ -95,10 +94,10 @@ impl Phase {
 
     async fn run(
         self,
-        state: &AppState,
+        state: &App,
         tenant: Option<TenantId>,
         now: DateTime<Utc>,
-    ) -> ApiResult<usize> {
+    ) -> AppResult<usize> {
         let mut people = People::default();
         match self {
             Phase::Overdue => announce_overdue(state, &mut people, tenant, now).await,
@@ -116,7 +115,7 @@ impl Phase {
 /// tenant's unreadable row or broken schedule stops only that tenant's work; the failure is
 /// kept (`worker_problems`: the tenant's oversight view shows it) and counted in
 /// `/metrics` (`worker_errors`) until the phase runs through for that tenant again.
-pub async fn tick(state: &AppState) -> ApiResult<TickReport> {
+pub async fn tick(state: &App) -> AppResult<TickReport> {
     let now = state.db.now();
     let mut report = TickReport::default();
     for phase in Phase::ALL {
@@ -133,7 +132,7 @@ pub async fn tick(state: &AppState) -> ApiResult<TickReport> {
     Ok(report)
 }
 
-async fn run_isolated(state: &AppState, phase: Phase, now: DateTime<Utc>) -> usize {
+async fn run_isolated(state: &App, phase: Phase, now: DateTime<Utc>) -> usize {
     match phase.run(state, None, now).await {
         Ok(n) => {
             if let Err(e) = store::clear_problems(&state.db, None, "oversight", phase.name()).await
@@ -170,7 +169,7 @@ async fn run_isolated(state: &AppState, phase: Phase, now: DateTime<Utc>) -> usi
                 tracing::error!(%tenant, phase = phase.name(), error = %e, "oversight phase failed for a tenant");
                 // Shown to the tenant: a database failure in words, not its internals.
                 let detail = match &e {
-                    ApiError::Internal(err)
+                    AppError::Internal(err)
                         if matches!(
                             err.downcast_ref::<workorders_persistence::StoreError>(),
                             Some(workorders_persistence::StoreError::Database(_))
@@ -179,7 +178,7 @@ async fn run_isolated(state: &AppState, phase: Phase, now: DateTime<Utc>) -> usi
                         "a database error; the operator finds the details in the server log"
                             .to_owned()
                     }
-                    ApiError::Internal(err) => format!("{err:#}"),
+                    AppError::Internal(err) => format!("{err:#}"),
                     other => other.to_string(),
                 };
                 if let Err(e) = store::record_problem(
@@ -216,14 +215,14 @@ struct TenantFacts {
 }
 
 impl People {
-    async fn tenant(&mut self, db: &Db, tenant: TenantId) -> ApiResult<TenantFacts> {
+    async fn tenant(&mut self, db: &Db, tenant: TenantId) -> AppResult<TenantFacts> {
         if let Some(f) = self.tenants.get(&tenant) {
             return Ok(f.clone());
         }
         let mut conn = db.acquire().await?;
         let record = tenants::get_in(&mut conn, tenant)
             .await?
-            .ok_or(ApiError::NotFound)?;
+            .ok_or(AppError::NotFound)?;
         let lang = billing_store::get_profile(&mut conn, tenant)
             .await?
             .map_or(Lang::De, |p| crate::billing::lang_of(&p.profile));
@@ -256,7 +255,7 @@ async fn queue_staff_mail(
     to: &Contact,
     mail: &StaffMail,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let to = crate::staff_mail::Recipient {
         name: to.name.clone(),
         email: to.email.clone(),
@@ -268,7 +267,7 @@ fn local(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     at.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()
 }
 
-fn order_link(state: &AppState, order: workorders_domain::WorkOrderId) -> String {
+fn order_link(state: &App, order: workorders_domain::WorkOrderId) -> String {
     format!(
         "{}/v1/work-orders/{order}",
         state.settings.mail.public_base_url.trim_end_matches('/')
@@ -288,11 +287,11 @@ fn step_payload(s: &OverdueStep) -> serde_json::Value {
 
 /// `step.overdue`: webhook and an e-mail to the person responsible, once per due time.
 async fn announce_overdue(
-    state: &AppState,
+    state: &App,
     people: &mut People,
     tenant: Option<TenantId>,
     now: DateTime<Utc>,
-) -> ApiResult<usize> {
+) -> AppResult<usize> {
     let steps =
         store::overdue_unannounced(&state.db, tenant, now, Duration::days(WINDOW_DAYS), BATCH)
             .await?;
@@ -358,11 +357,11 @@ async fn announce_overdue(
 /// `step.escalated`: after the tenant's grace period the process owner hears about an
 /// overdue step (webhook and e-mail), once per due time.
 async fn escalate_overdue(
-    state: &AppState,
+    state: &App,
     people: &mut People,
     tenant: Option<TenantId>,
     now: DateTime<Utc>,
-) -> ApiResult<usize> {
+) -> AppResult<usize> {
     let steps =
         store::overdue_unescalated(&state.db, tenant, now, Duration::days(WINDOW_DAYS), BATCH)
             .await?;
@@ -457,11 +456,7 @@ async fn escalate_overdue(
 
 /// `work_order.stuck`: an open order without an event for the tenant's `stuck_after_days`,
 /// once per last event (activity and a new silence flag it again).
-async fn flag_stuck(
-    state: &AppState,
-    tenant: Option<TenantId>,
-    now: DateTime<Utc>,
-) -> ApiResult<usize> {
+async fn flag_stuck(state: &App, tenant: Option<TenantId>, now: DateTime<Utc>) -> AppResult<usize> {
     let mut conn = state.db.acquire().await?;
     let stuck = store::stuck_orders(&mut conn, tenant, now, true, BATCH).await?;
     drop(conn);
@@ -498,10 +493,10 @@ async fn flag_stuck(
 
 /// `appointment.missed`: an appointment still scheduled or confirmed an hour after its end.
 async fn flag_missed(
-    state: &AppState,
+    state: &App,
     tenant: Option<TenantId>,
     now: DateTime<Utc>,
-) -> ApiResult<usize> {
+) -> AppResult<usize> {
     let mut conn = state.db.acquire().await?;
     let missed = store::missed_appointments(
         &mut conn,
@@ -544,7 +539,7 @@ async fn flag_missed(
 }
 
 /// The recurrence of a stored schedule.
-pub fn recurrence_of(s: &ScheduleRecord, tz: chrono_tz::Tz) -> ApiResult<Recurrence> {
+pub fn recurrence_of(s: &ScheduleRecord, tz: chrono_tz::Tz) -> AppResult<Recurrence> {
     Recurrence::new(
         s.cadence,
         s.rrule.as_deref(),
@@ -552,18 +547,18 @@ pub fn recurrence_of(s: &ScheduleRecord, tz: chrono_tz::Tz) -> ApiResult<Recurre
         tz,
         s.starts_on,
     )
-    .map_err(|e| ApiError::internal(anyhow::anyhow!("stored schedule {} is invalid: {e}", s.id)))
+    .map_err(|e| AppError::internal(anyhow::anyhow!("stored schedule {} is invalid: {e}", s.id)))
 }
 
 /// Creates the review of every occurrence that is due, oldest first; missed occurrences
 /// (downtime) are created late and marked late. Each occurrence is claimed by moving the
 /// schedule's `next_due_at` from it in the transaction that inserts the review.
 async fn create_due_reviews(
-    state: &AppState,
+    state: &App,
     people: &mut People,
     tenant: Option<TenantId>,
     now: DateTime<Utc>,
-) -> ApiResult<usize> {
+) -> AppResult<usize> {
     let mut created = 0;
     // Bounded catch-up per scan: a year of daily reviews takes a few scans.
     for _ in 0..50 {
@@ -581,11 +576,11 @@ async fn create_due_reviews(
 }
 
 async fn create_review(
-    state: &AppState,
+    state: &App,
     people: &mut People,
     schedule: &ScheduleRecord,
     now: DateTime<Utc>,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     let Some(occurrence) = schedule.next_due_at else {
         return Ok(false);
     };
@@ -630,7 +625,7 @@ async fn create_review(
         late,
         status: ReviewStatus::Open,
         process_ids: schedule.process_ids.clone(),
-        headline: serde_json::to_value(&snap.headline).map_err(ApiError::internal)?,
+        headline: serde_json::to_value(&snap.headline).map_err(AppError::internal)?,
         findings: None,
         signed_off_at: None,
         signed_off_by: None,
@@ -709,7 +704,7 @@ pub async fn snapshot(
     now: DateTime<Utc>,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
     tz: chrono_tz::Tz,
-) -> ApiResult<Snapshot> {
+) -> AppResult<Snapshot> {
     let today = now.with_timezone(&tz).date_naive();
     let mut conn = db.acquire().await?;
     let (found, truncated) =
@@ -748,7 +743,7 @@ pub fn item_records(
 }
 
 /// The headline numbers of a review's period.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ReviewHeadline {
     /// Orders created in the period.
     pub orders_opened: i64,
@@ -810,11 +805,11 @@ pub fn headline(
 /// could not have been signed off in time: they stay open and `late`, without an alarm
 /// each.
 async fn escalate_reviews(
-    state: &AppState,
+    state: &App,
     people: &mut People,
     tenant: Option<TenantId>,
     now: DateTime<Utc>,
-) -> ApiResult<usize> {
+) -> AppResult<usize> {
     let overdue = store::overdue_reviews(&state.db, tenant, now, BATCH).await?;
     let mut escalated = 0;
     for review in &overdue {

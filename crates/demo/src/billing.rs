@@ -11,8 +11,8 @@ use workorders_domain::{TenantId, WorkOrderId};
 use workorders_persistence::billing::{self as store, CatalogueItem};
 use workorders_persistence::work_orders;
 
-use crate::billing::{self, DraftSpec, Payment};
-use crate::state::AppState;
+use workorders_app::App;
+use workorders_app::billing::{self, DraftSpec, Payment};
 
 /// Code, kind, name, unit, net price, VAT rate, role, skill.
 type DemoItem = (
@@ -31,7 +31,7 @@ fn text(s: &str) -> Option<String> {
 }
 
 /// A complete profile and the catalogue.
-pub async fn seed_setup(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
+pub async fn seed_setup(state: &App, tenant: TenantId) -> anyhow::Result<()> {
     let now = workorders_persistence::now();
     let profile = BillingProfile {
         legal_name: text("Fensterbau Demo GmbH"),
@@ -193,7 +193,7 @@ pub fn window_lines() -> anyhow::Result<Vec<LineInput>> {
 
 /// Invoices a demo order (issued with its PDF and XML), and records the payment when `paid`.
 pub async fn invoice_order(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     order: WorkOrderId,
     lines: Vec<LineInput>,
@@ -207,7 +207,7 @@ pub async fn invoice_order(
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let now = workorders_persistence::now();
-    let result: crate::error::ApiResult<()> = async {
+    let result: workorders_app::AppResult<()> = async {
         let today = billing::today_of(db, tenant).await?;
         let mut invoice = billing::new_draft(
             &record,
@@ -252,9 +252,9 @@ pub async fn invoice_order(
 
 /// Settles an order against its invoices (invoiced; closed when paid) right away, instead of
 /// waiting for the worker.
-pub async fn settle(state: &AppState, tenant: TenantId, order: WorkOrderId) -> anyhow::Result<()> {
+pub async fn settle(state: &App, tenant: TenantId, order: WorkOrderId) -> anyhow::Result<()> {
     let now = workorders_persistence::now();
-    let result: crate::error::ApiResult<()> = async {
+    let result: workorders_app::AppResult<()> = async {
         let mut tx = state.db.begin_write().await?;
         billing::settle_order(&mut tx, &state.db, tenant, order, now).await?;
         tx.commit().await?;

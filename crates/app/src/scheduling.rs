@@ -12,7 +12,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
-use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::assign::AssignmentRule;
 use workorders_domain::calendar::{Availability, Conflict, Span, check_placement, local_clock};
@@ -22,7 +21,7 @@ use workorders_persistence::services::ServiceRecord;
 use workorders_persistence::users::UserRecord;
 use workorders_persistence::{Conn, WriteTx, appointments, calendars, users, work_orders};
 
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{AppError, AppResult, codes};
 
 /// Where the customer is, for service-area rules.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +54,7 @@ pub fn serves_postal_code(service: &ServiceRecord, postal_code: Option<&str>) ->
 }
 
 /// Why a person was chosen or passed over.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CandidateReport {
     pub user_id: Uuid,
     pub name: String,
@@ -67,7 +66,6 @@ pub struct CandidateReport {
     pub booked_minutes: i64,
     /// `inactive`, `lacks_role`, `lacks_skill`, `outside_area`, `absent_or_busy`,
     /// `outside_working_hours`, or for eligible people `least_loaded`, `more_load`, `next_in_turn`.
-    #[schema(example = "least_loaded")]
     pub reason: String,
     pub detail: String,
 }
@@ -119,7 +117,7 @@ pub async fn service_people(
     tenant: TenantId,
     service: &ServiceRecord,
     location: &CustomerLocation,
-) -> ApiResult<Vec<UserRecord>> {
+) -> AppResult<Vec<UserRecord>> {
     Ok(users::all_in(conn, tenant)
         .await?
         .into_iter()
@@ -138,7 +136,7 @@ pub async fn service_slots(
     to: NaiveDate,
     location: &CustomerLocation,
     now: DateTime<Utc>,
-) -> ApiResult<Vec<Slot>> {
+) -> AppResult<Vec<Slot>> {
     if !serves_postal_code(service, location.postal_code.as_deref()) {
         return Ok(Vec::new());
     }
@@ -171,7 +169,7 @@ pub async fn pick(
     rule: AssignmentRule,
     free: &[UserId],
     around: DateTime<Utc>,
-) -> ApiResult<Option<(UserId, &'static str)>> {
+) -> AppResult<Option<(UserId, &'static str)>> {
     let mut free = free.to_vec();
     free.sort();
     if free.is_empty() {
@@ -227,7 +225,7 @@ pub async fn check_people(
     people: &[UserId],
     span: Span,
     placement: Placement,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let Placement {
         override_hours,
         ignore,
@@ -240,13 +238,13 @@ pub async fn check_people(
         match check_placement(tz, &a, span, override_hours) {
             Ok(()) => {}
             Err(Conflict::SlotTaken) => {
-                return Err(ApiError::conflict(
+                return Err(AppError::conflict(
                     codes::SLOT_TAKEN,
                     "a person is already booked (or absent) at that time, travel time included",
                 ));
             }
             Err(Conflict::OutsideWorkingHours) => {
-                return Err(ApiError::conflict(
+                return Err(AppError::conflict(
                     codes::OUTSIDE_WORKING_HOURS,
                     "the time is outside a person's working hours; dispatchers may override explicitly",
                 ));
@@ -267,7 +265,7 @@ pub async fn suggest(
     service: Option<&ServiceRecord>,
     location: &CustomerLocation,
     span: Span,
-) -> ApiResult<Vec<CandidateReport>> {
+) -> AppResult<Vec<CandidateReport>> {
     let everyone = users::all_in(conn, tenant).await?;
     let ids: Vec<UserId> = everyone.iter().map(|u| u.id).collect();
     let availability =
@@ -366,7 +364,7 @@ pub async fn still_free(
     candidates: &[UserId],
     span: Span,
     ignore: Option<workorders_domain::AppointmentId>,
-) -> ApiResult<Vec<UserId>> {
+) -> AppResult<Vec<UserId>> {
     appointments::lock_people(tx.conn(), db, tenant, candidates).await?;
     let availability =
         calendars::availability(tx.conn(), tenant, candidates, span.start, span.end, ignore)
@@ -431,7 +429,7 @@ pub async fn cached_service_slots(
     to: NaiveDate,
     location: &CustomerLocation,
     now: DateTime<Utc>,
-) -> ApiResult<Vec<Slot>> {
+) -> AppResult<Vec<Slot>> {
     let seq = workorders_persistence::sync::current_seq(db, service.tenant_id).await?;
     let key = format!(
         "{}|{}|{}|{from}|{to}|{:?}|{:?}",

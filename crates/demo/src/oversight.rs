@@ -11,10 +11,10 @@ use workorders_persistence::oversight::{
 };
 use workorders_persistence::{tenants, users};
 
-use crate::state::AppState;
+use workorders_app::App;
 
 pub async fn seed(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     repairs: ProcessId,
     repairs_v2: i64,
@@ -55,9 +55,16 @@ pub async fn seed(
         created_at: now,
         updated_at: now,
     };
-    let snap = crate::oversight::snapshot(&state.db, tenant, &[], now, (window.previous, last), tz)
-        .await
-        .map_err(|e| anyhow::anyhow!("demo review snapshot: {e:?}"))?;
+    let snap = workorders_app::oversight::snapshot(
+        &state.db,
+        tenant,
+        &[],
+        now,
+        (window.previous, last),
+        tz,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("demo review snapshot: {e:?}"))?;
     let mut tx = state.db.begin_write().await?;
     store::insert_schedule(tx.conn(), &schedule).await?;
     let review = ReviewRecord {
@@ -85,7 +92,7 @@ pub async fn seed(
         updated_at: now,
     };
     store::insert_review(tx.conn(), &review).await?;
-    let items = crate::oversight::item_records(
+    let items = workorders_app::oversight::item_records(
         review.id,
         tenant,
         snap.found,

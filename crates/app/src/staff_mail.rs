@@ -6,7 +6,7 @@ use workorders_domain::{TenantId, WorkOrderId};
 use workorders_mail::templates::Lang;
 use workorders_persistence::{Conn, WriteTx, billing as billing_store};
 
-use crate::error::ApiResult;
+use crate::error::AppResult;
 
 /// A member of staff to write to.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub struct StaffMail {
 }
 
 /// The language staff mail of a tenant is written in (the billing profile's language).
-pub async fn tenant_lang(conn: &mut Conn, tenant: TenantId) -> ApiResult<Lang> {
+pub async fn tenant_lang(conn: &mut Conn, tenant: TenantId) -> AppResult<Lang> {
     Ok(billing_store::get_profile(conn, tenant)
         .await?
         .map_or(Lang::De, |p| crate::billing::lang_of(&p.profile)))
@@ -39,7 +39,7 @@ pub async fn queue(
     to: &Recipient,
     mail: &StaffMail,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let greeting = match mail.lang {
         Lang::De => format!("Hallo {},", to.name),
         Lang::En => format!("Hello {},", to.name),

@@ -13,9 +13,8 @@ use workorders_domain::{StepId, TenantId, UserId, WorkOrderId};
 use workorders_persistence::work_orders::{self, ActorRef, NewEvent, WorkOrderRecord};
 use workorders_persistence::{Conn, Db, WriteTx, billing, tenants, users};
 
-use crate::auth::{Actor, Principal};
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{IfMatch, check_version};
+use crate::error::{AppError, AppResult};
+use crate::identity::{Actor, Principal};
 
 /// Assigns steps over the tenant's users, loaded once per command.
 pub struct DbAssigner {
@@ -29,10 +28,10 @@ pub struct DbAssigner {
 impl DbAssigner {
     /// Loads users, their open-step loads, the rule, round-robin cursors and the process
     /// owner (the tenant setting, else the first active owner).
-    pub async fn load(conn: &mut Conn, tenant: TenantId) -> ApiResult<Self> {
+    pub async fn load(conn: &mut Conn, tenant: TenantId) -> AppResult<Self> {
         let settings = tenants::get_in(conn, tenant)
             .await?
-            .ok_or(ApiError::NotFound)?;
+            .ok_or(AppError::NotFound)?;
         let all = users::all_in(conn, tenant).await?;
         let loads = work_orders::open_step_loads(conn, tenant).await?;
         let cursors = work_orders::assignment_cursors(conn, tenant).await?;
@@ -57,7 +56,7 @@ impl DbAssigner {
                     .map(|c| c.id)
             })
             .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("tenant {tenant} has no active owner"))
+                AppError::internal(anyhow::anyhow!("tenant {tenant} has no active owner"))
             })?;
         Ok(Self {
             candidates,
@@ -90,7 +89,7 @@ impl DbAssigner {
     }
 
     /// Stores the round-robin cursors this command moved.
-    pub async fn persist(&self, conn: &mut Conn, tenant: TenantId) -> ApiResult<()> {
+    pub async fn persist(&self, conn: &mut Conn, tenant: TenantId) -> AppResult<()> {
         for pool in &self.changed {
             if let Some(user) = self.cursors.get(pool) {
                 work_orders::set_assignment_cursor(conn, tenant, pool, *user).await?;
@@ -149,11 +148,11 @@ pub fn actor_of(principal: &Principal) -> ActorRef {
 }
 
 /// History entries for domain events.
-pub fn history_entries(events: &[Event]) -> ApiResult<Vec<NewEvent>> {
+pub fn history_entries(events: &[Event]) -> AppResult<Vec<NewEvent>> {
     events
         .iter()
         .map(|e| {
-            let mut data = serde_json::to_value(e).map_err(ApiError::internal)?;
+            let mut data = serde_json::to_value(e).map_err(AppError::internal)?;
             if let Some(map) = data.as_object_mut() {
                 map.remove("type");
             }
@@ -166,14 +165,14 @@ pub fn history_entries(events: &[Event]) -> ApiResult<Vec<NewEvent>> {
 }
 
 /// Maps a refused command to its problem.
-pub fn command_error(error: CommandError) -> ApiError {
+pub fn command_error(error: CommandError) -> AppError {
     match error {
         CommandError::InvalidTransition {
             subject,
             action,
             current,
             allowed,
-        } => ApiError::InvalidTransition {
+        } => AppError::InvalidTransition {
             detail: format!(
                 "cannot {action} a {subject} that is {current}; allowed now: {}",
                 if allowed.is_empty() {
@@ -188,23 +187,23 @@ pub fn command_error(error: CommandError) -> ApiError {
         CommandError::Incomplete {
             missing_checklist,
             missing_evidence,
-        } => ApiError::StepIncomplete {
+        } => AppError::StepIncomplete {
             missing_checklist,
             missing_evidence: missing_evidence
                 .into_iter()
                 .map(|e| e.as_str().to_owned())
                 .collect(),
         },
-        CommandError::NotSkippable => ApiError::conflict(
+        CommandError::NotSkippable => AppError::conflict(
             crate::error::codes::STEP_NOT_SKIPPABLE,
             "this step may not be skipped",
         ),
-        CommandError::ReasonRequired => ApiError::invalid("/reason", "a reason is required"),
-        CommandError::UnknownStep => ApiError::NotFound,
+        CommandError::ReasonRequired => AppError::invalid("/reason", "a reason is required"),
+        CommandError::UnknownStep => AppError::NotFound,
         CommandError::UnknownChecklistItem => {
-            ApiError::invalid("/item", "no such checklist item in this step")
+            AppError::invalid("/item", "no such checklist item in this step")
         }
-        CommandError::NotQualified => ApiError::invalid(
+        CommandError::NotQualified => AppError::invalid(
             "/user_id",
             "this user is not active or does not have the role and skills the step needs",
         ),
@@ -213,12 +212,12 @@ pub fn command_error(error: CommandError) -> ApiError {
 
 /// Whether the principal may see this order: everyone with `WorkOrdersRead`; technicians
 /// only orders they hold or held a step of. Others get 404, never a hint that it exists.
-pub async fn ensure_visible(db: &Db, principal: &Principal, order: WorkOrderId) -> ApiResult<()> {
+pub async fn ensure_visible(db: &Db, principal: &Principal, order: WorkOrderId) -> AppResult<()> {
     if principal.require(Permission::WorkOrdersRead).is_ok() {
         return if work_orders::exists(db, principal.tenant_id, order).await? {
             Ok(())
         } else {
-            Err(ApiError::NotFound)
+            Err(AppError::NotFound)
         };
     }
     if principal.require(Permission::WorkOrdersReadOwn).is_ok()
@@ -227,7 +226,7 @@ pub async fn ensure_visible(db: &Db, principal: &Principal, order: WorkOrderId) 
     {
         return Ok(());
     }
-    Err(ApiError::NotFound)
+    Err(AppError::NotFound)
 }
 
 /// Who may run a command: order-level commands and reassignment need `WorkOrdersWrite`
@@ -236,7 +235,7 @@ pub fn authorize(
     principal: &Principal,
     record: &WorkOrderRecord,
     command: &Command,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let step_holder = |step: &StepId| {
         record.order.step(*step).and_then(|s| s.responsible) == principal.user_id()
             && principal.user_id().is_some()
@@ -273,10 +272,10 @@ pub async fn persist(
     events: &[Event],
     actor: &ActorRef,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let expected = record.version;
     if !work_orders::save(tx, record, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
+        return Err(AppError::Stale {
             current_version: expected + 1,
         });
     }
@@ -304,7 +303,7 @@ pub async fn queue_automation(
     record: &WorkOrderRecord,
     events: &[Event],
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     for event in events {
         if matches!(event, Event::Completed) {
             // A completed order with an issued invoice becomes invoiced (and closed when
@@ -346,25 +345,30 @@ pub async fn queue_automation(
     Ok(())
 }
 
-/// Runs one command on an order: load (locked), check visibility, authority and `If-Match`,
-/// let the domain decide, persist state + history, render the order, commit; returns the
-/// rendered order (rendered before the commit, so a stored Idempotency-Key reply is part of
-/// the same commit).
-pub async fn execute(
+/// Runs one command on an order: load (locked), check visibility, authority and the
+/// expected version, let the domain decide, persist state + history, render the order with
+/// the caller's `render` (on the transaction, before the commit, so a stored
+/// Idempotency-Key reply is part of the same commit), commit; returns what `render` made.
+pub async fn execute<V, E>(
     db: &Db,
     principal: &Principal,
     id: WorkOrderId,
-    if_match: IfMatch,
+    expected_version: Option<i64>,
     command: Command,
-) -> ApiResult<crate::routes::order_views::WorkOrderView> {
+    render: impl AsyncFnOnce(&mut WriteTx, DateTime<Utc>, &WorkOrderRecord) -> Result<V, E>,
+) -> Result<V, E>
+where
+    E: From<AppError>,
+{
     ensure_visible(db, principal, id).await?;
     let now = db.now();
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_write().await.map_err(AppError::from)?;
     let mut record = work_orders::load_for_update(tx.conn(), db, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+        .await
+        .map_err(AppError::from)?
+        .ok_or(AppError::NotFound)?;
     authorize(principal, &record, &command)?;
-    check_version(if_match, record.version)?;
+    check_version(expected_version, record.version)?;
     let mut assigner = DbAssigner::load(tx.conn(), principal.tenant_id).await?;
     let events = record
         .order
@@ -372,9 +376,17 @@ pub async fn execute(
         .map_err(command_error)?;
     persist(&mut tx, &mut record, &events, &actor_of(principal), now).await?;
     assigner.persist(tx.conn(), principal.tenant_id).await?;
-    let view = crate::routes::order_views::render_in(&mut tx, now, &record).await?;
-    tx.commit().await?;
+    let view = render(&mut tx, now, &record).await?;
+    tx.commit().await.map_err(AppError::from)?;
     Ok(view)
+}
+
+/// Checks an expected version (when the caller named one) against the current one.
+pub fn check_version(expected: Option<i64>, current_version: i64) -> AppResult<()> {
+    match expected {
+        Some(expected) if expected != current_version => Err(AppError::Stale { current_version }),
+        _ => Ok(()),
+    }
 }
 
 /// Runs a command on behalf of `actor` without a principal (demo data, system jobs).
@@ -384,12 +396,12 @@ pub async fn apply_as(
     id: WorkOrderId,
     actor: &ActorRef,
     command: Command,
-) -> ApiResult<WorkOrderRecord> {
+) -> AppResult<WorkOrderRecord> {
     let now = db.now();
     let mut tx = db.begin_write().await?;
     let mut record = work_orders::load_for_update(tx.conn(), db, tenant, id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     let mut assigner = DbAssigner::load(tx.conn(), tenant).await?;
     let events = record
         .order
@@ -411,7 +423,7 @@ pub async fn hand_over(
     successor: Option<UserId>,
     actor: &ActorRef,
     now: DateTime<Utc>,
-) -> ApiResult<u32> {
+) -> AppResult<u32> {
     let mut assigner = DbAssigner::load(tx.conn(), tenant).await?;
     assigner.deactivate(user);
     let mut moved = 0;
@@ -474,7 +486,7 @@ pub async fn create(
     new: NewOrder,
     actor: &ActorRef,
     now: DateTime<Utc>,
-) -> ApiResult<WorkOrderRecord> {
+) -> AppResult<WorkOrderRecord> {
     let year = now.year();
     let seq = work_orders::next_number(tx.conn(), new.tenant_id, "work_order", year).await?;
     let mut assigner = DbAssigner::load(tx.conn(), new.tenant_id).await?;

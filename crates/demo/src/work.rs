@@ -13,8 +13,8 @@ use workorders_persistence::customers::{self, Address, CustomerRecord, SiteRecor
 use workorders_persistence::processes::{self, ProcessRecord, ProcessStatus};
 use workorders_persistence::work_orders::{self, ActorRef, WorkOrderRecord};
 
-use crate::state::AppState;
-use crate::workflow::{self, NewOrder};
+use workorders_app::App;
+use workorders_app::workflow::{self, NewOrder};
 
 /// A 1×1 transparent PNG: stands in for photos and signatures of demo steps.
 const TINY_PNG: [u8; 67] = [
@@ -197,7 +197,7 @@ pub fn repair() -> Vec<StepDefinition> {
 }
 
 async fn create_process(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     name: &str,
     description: &str,
@@ -277,7 +277,7 @@ const CUSTOMERS: [(&str, &str, &str, &str, &str, &str); 5] = [
 ];
 
 async fn create_customers(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
 ) -> anyhow::Result<Vec<(CustomerId, SiteId)>> {
     let now = workorders_persistence::now();
@@ -329,7 +329,7 @@ async fn create_customers(
 }
 
 async fn new_order(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     process: ProcessId,
     party: (CustomerId, SiteId),
@@ -344,7 +344,7 @@ async fn new_order(
 /// An order as if it had come in at `now` (earlier demo history).
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn new_order_at(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     process: ProcessId,
     party: (CustomerId, SiteId),
@@ -393,7 +393,7 @@ pub(crate) async fn new_order_at(
 
 /// Runs one command on a demo order.
 async fn act(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     order: WorkOrderId,
     actor: &ActorRef,
@@ -407,7 +407,7 @@ async fn act(
 /// Works the first `n` steps of an order as their holders would: ticks the checklist,
 /// records evidence, completes.
 async fn work_steps(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     mut record: WorkOrderRecord,
     n: usize,
@@ -441,15 +441,11 @@ async fn work_steps(
             .await?;
         }
         for kind in &step.definition.evidence {
-            let sha256 = crate::auth::tokens::sha256_bytes_hex(&TINY_PNG);
-            let storage_key = crate::routes::attachments::store_bytes(
-                state,
-                tenant,
-                &sha256,
-                actix_web::web::Bytes::from_static(&TINY_PNG),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("storing demo evidence: {e}"))?;
+            let sha256 = workorders_app::tokens::sha256_bytes_hex(&TINY_PNG);
+            let storage_key =
+                workorders_app::blobs::store_bytes(state, tenant, &sha256, &TINY_PNG[..])
+                    .await
+                    .map_err(|e| anyhow::anyhow!("storing demo evidence: {e}"))?;
             let attachment = AttachmentRecord {
                 id: AttachmentId::new(),
                 tenant_id: tenant,
@@ -479,7 +475,7 @@ async fn work_steps(
 }
 
 /// Seeds processes, customers and orders once (when the tenant has no process yet).
-pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
+pub async fn seed(state: &App, tenant: TenantId) -> anyhow::Result<()> {
     if !processes::list(&state.db, tenant, None, None, 1)
         .await?
         .is_empty()
@@ -514,7 +510,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     )
     .await?;
     let parties = create_customers(state, tenant).await?;
-    crate::demo_billing::seed_setup(state, tenant).await?;
+    crate::billing::seed_setup(state, tenant).await?;
     let system = ActorRef {
         kind: "system".to_owned(),
         id: Some("demo".to_owned()),
@@ -641,11 +637,11 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     .await?;
     // Worked; the invoice is issued (and not yet paid).
     let o = work_steps(state, tenant, o, 2).await?;
-    crate::demo_billing::invoice_order(
+    crate::billing::invoice_order(
         state,
         tenant,
         o.order.id,
-        crate::demo_billing::repair_lines()?,
+        crate::billing::repair_lines()?,
         false,
     )
     .await?;
@@ -661,11 +657,11 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     .await?;
     // Invoiced and paid: closed.
     let o = work_steps(state, tenant, o, 2).await?;
-    crate::demo_billing::invoice_order(
+    crate::billing::invoice_order(
         state,
         tenant,
         o.order.id,
-        crate::demo_billing::repair_lines()?,
+        crate::billing::repair_lines()?,
         true,
     )
     .await?;
@@ -681,11 +677,11 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
     .await?;
     // The whole window process: invoiced, paid, payment checked, closed.
     let o = work_steps(state, tenant, o, 8).await?;
-    crate::demo_billing::invoice_order(
+    crate::billing::invoice_order(
         state,
         tenant,
         o.order.id,
-        crate::demo_billing::window_lines()?,
+        crate::billing::window_lines()?,
         true,
     )
     .await?;
@@ -693,7 +689,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         .await?
         .ok_or_else(|| anyhow::anyhow!("demo order vanished"))?;
     let o = work_steps(state, tenant, o, 1).await?;
-    crate::demo_billing::settle(state, tenant, o.order.id).await?;
+    crate::billing::settle(state, tenant, o.order.id).await?;
     let o = new_order(
         state,
         tenant,
@@ -750,7 +746,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
         workorders_persistence::now() - Duration::days(8),
     )
     .await?;
-    crate::demo_oversight::seed(state, tenant, repairs, v2).await?;
+    crate::oversight::seed(state, tenant, repairs, v2).await?;
     seed_scheduling(state, tenant, windows).await?;
     let count = work_orders::list(&state.db, tenant, &Default::default(), None, 100)
         .await?
@@ -764,7 +760,7 @@ pub async fn seed(state: &AppState, tenant: TenantId) -> anyhow::Result<()> {
 
 /// Publishes version 2 of the repair process; returns its number.
 async fn publish_repair_v2(
-    state: &AppState,
+    state: &App,
     tenant: TenantId,
     process: ProcessId,
 ) -> anyhow::Result<i64> {
@@ -795,11 +791,7 @@ async fn publish_repair_v2(
 
 /// Working hours for the demo staff, the bookable on-site estimate, the widget's origin, and
 /// appointments for the orders waiting for a visit.
-async fn seed_scheduling(
-    state: &AppState,
-    tenant: TenantId,
-    windows: ProcessId,
-) -> anyhow::Result<()> {
+async fn seed_scheduling(state: &App, tenant: TenantId, windows: ProcessId) -> anyhow::Result<()> {
     use workorders_domain::calendar::{LocalInterval, WeeklyHours};
     use workorders_persistence::calendars::{self, CalendarRecord};
     let now = workorders_persistence::now();

@@ -12,7 +12,7 @@ use sha2::Sha256;
 use tokio::sync::watch;
 use workorders_persistence::webhooks::{self as store, Attempt, Claimed, EndpointRecord, Outcome};
 
-use crate::state::AppState;
+use crate::App;
 
 /// Retry delays after the 1st, 2nd, ... failed attempt (scaled by the settings).
 const SCHEDULE_SECS: [u64; 12] = [
@@ -213,7 +213,7 @@ struct Sent {
 }
 
 async fn send(
-    state: &AppState,
+    state: &App,
     endpoint: &EndpointRecord,
     message: &Claimed,
     now: DateTime<Utc>,
@@ -294,7 +294,7 @@ struct Done {
 }
 
 /// Sends one claimed message (nothing is written yet).
-async fn attempt(state: &AppState, message: Claimed, endpoint: EndpointRecord) -> Option<Done> {
+async fn attempt(state: &App, message: Claimed, endpoint: EndpointRecord) -> Option<Done> {
     let settings = &state.settings.webhooks;
     let now = workorders_persistence::now();
     let started = Instant::now();
@@ -352,7 +352,7 @@ async fn attempt(state: &AppState, message: Claimed, endpoint: EndpointRecord) -
 
 /// Keeps the endpoint's failure streak; disables it on 410 or a long streak and tells the
 /// tenant's other endpoints.
-async fn endpoint_result(state: &AppState, done: &Done) {
+async fn endpoint_result(state: &App, done: &Done) {
     let Some(endpoint) = &done.endpoint else {
         return;
     };
@@ -417,7 +417,7 @@ async fn endpoint_result(state: &AppState, done: &Done) {
 /// Runs a database step of the worker again on errors, with backoff, for up to half the
 /// lease; counts a final failure in `worker_errors`.
 async fn retry_db<T, F, Fut>(
-    state: &AppState,
+    state: &App,
     phase: &str,
     mut step: F,
 ) -> Result<T, workorders_persistence::StoreError>
@@ -446,7 +446,7 @@ where
 
 /// Sends a batch of claimed messages concurrently, then records every attempt in one
 /// transaction.
-async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
+async fn deliver_batch(state: &App, claimed: Vec<Claimed>) {
     // The batch's endpoints, read once on one connection (a batch often goes to one). An
     // endpoint that cannot be read (a database error, not a deleted endpoint) gives its
     // messages back without counting the attempt.
@@ -533,7 +533,7 @@ async fn deliver_batch(state: &AppState, claimed: Vec<Claimed>) {
 /// The delivery worker: wakes on local commits that queued messages and polls for due ones
 /// (retries, other instances' messages). Stops when `shutdown` turns true; a message it
 /// holds when stopped is taken again by any worker after its lease.
-pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_worker(state: App, mut shutdown: watch::Receiver<bool>) {
     let signal = state.db.outbox_signal();
     let settings = state.settings.webhooks.clone();
     loop {

@@ -22,14 +22,14 @@ use workorders_persistence::billing::{self as store, BillingJob};
 use workorders_persistence::emails::{self, EmailRecord, Outcome};
 use workorders_persistence::work_orders::{self, ActorRef, NewEvent};
 
+use crate::App;
 use crate::billing;
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
+use crate::error::{AppError, AppResult};
 
 /// Attempts of an automated billing step before it is left to the office.
 const MAX_JOB_ATTEMPTS: i64 = 16;
 
-pub async fn run_worker(state: AppState, mut shutdown: watch::Receiver<bool>) {
+pub async fn run_worker(state: App, mut shutdown: watch::Receiver<bool>) {
     let signal = state.db.work_signal();
     let settings = state.settings.mail.clone();
     let mailer = match settings.smtp.as_ref().map(Mailer::new) {
@@ -121,21 +121,21 @@ fn backoff(attempts: i64, scale: f64) -> chrono::Duration {
     chrono::Duration::milliseconds((secs * scale * 1000.0) as i64)
 }
 
-async fn run_job(state: &AppState, job: &BillingJob) {
+async fn run_job(state: &App, job: &BillingJob) {
     let result = match job.kind.as_str() {
         "create_invoice" => create_invoice(state, job).await,
         "send_invoice" => send_invoice(state, job).await,
         "settle_order" => settle(state, job).await,
-        other => Err(ApiError::internal(anyhow::anyhow!(
+        other => Err(AppError::internal(anyhow::anyhow!(
             "unknown billing job {other}"
         ))),
     };
     if let Err(e) = result {
         let reason = match &e {
-            ApiError::Unprocessable { detail, .. } => detail.clone(),
-            ApiError::Validation(v) => format!("{v:?}"),
-            ApiError::InvalidTransition { detail, .. } => detail.clone(),
-            ApiError::Internal(err) => {
+            AppError::Unprocessable { detail, .. } => detail.clone(),
+            AppError::Validation(v) => format!("{v:?}"),
+            AppError::InvalidTransition { detail, .. } => detail.clone(),
+            AppError::Internal(err) => {
                 tracing::error!(job = %job.id, error = ?err, "billing job failed");
                 "internal error; see the server log".to_owned()
             }
@@ -156,9 +156,9 @@ async fn run_job(state: &AppState, job: &BillingJob) {
 
 /// Tells the order's history why the automated step could not run, flags the order and
 /// e-mails the person responsible for the step (once per job), in one transaction.
-async fn record_blocked(state: &AppState, job: &BillingJob, reason: &str) {
+async fn record_blocked(state: &App, job: &BillingJob, reason: &str) {
     let now = state.db.now();
-    let result: ApiResult<()> = async {
+    let result: AppResult<()> = async {
         let mut tx = state.db.begin_write().await?;
         let Some(mut order) =
             work_orders::load_for_update(tx.conn(), &state.db, job.tenant_id, job.work_order_id)
@@ -241,12 +241,12 @@ async fn record_blocked(state: &AppState, job: &BillingJob, reason: &str) {
 
 /// `create_invoice`: a draft from the order (accepted quote, or time and material from the
 /// field), issued at once, the step completed.
-async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
+async fn create_invoice(state: &App, job: &BillingJob) -> AppResult<()> {
     let db = &state.db;
     let now = state.db.now();
     let order = work_orders::get(db, job.tenant_id, job.work_order_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     let step_open = order
         .order
         .steps
@@ -306,7 +306,7 @@ async fn create_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
 }
 
 /// An order completed: invoiced if it has an issued invoice, closed if that is paid.
-async fn settle(state: &AppState, job: &BillingJob) -> ApiResult<()> {
+async fn settle(state: &App, job: &BillingJob) -> AppResult<()> {
     let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
     billing::settle_order(&mut tx, &state.db, job.tenant_id, job.work_order_id, now).await?;
@@ -317,7 +317,7 @@ async fn settle(state: &AppState, job: &BillingJob) -> ApiResult<()> {
 }
 
 /// `send_invoice`: the order's issued invoice goes to the customer; the step completes.
-async fn send_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
+async fn send_invoice(state: &App, job: &BillingJob) -> AppResult<()> {
     let db = &state.db;
     let now = state.db.now();
     let mut tx = db.begin_write().await?;
@@ -325,7 +325,7 @@ async fn send_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
     let invoice =
         billing::latest_issued(&invoices)
             .cloned()
-            .ok_or_else(|| ApiError::Unprocessable {
+            .ok_or_else(|| AppError::Unprocessable {
                 code: crate::error::codes::NOTHING_TO_INVOICE,
                 detail: "the order has no issued invoice to send yet".to_owned(),
             })?;
@@ -357,7 +357,7 @@ async fn send_invoice(state: &AppState, job: &BillingJob) -> ApiResult<()> {
     Ok(())
 }
 
-async fn send_one(state: &AppState, mailer: &Mailer, message: &EmailRecord) {
+async fn send_one(state: &App, mailer: &Mailer, message: &EmailRecord) {
     let settings = &state.settings.mail;
     let now = state.db.now();
     let outcome = match build(state, message).await {
@@ -395,7 +395,7 @@ async fn send_one(state: &AppState, mailer: &Mailer, message: &EmailRecord) {
 /// the database stays unusable that long does the message go out again once its lease has
 /// run out (with the same Message-ID).
 async fn record_outcome(
-    state: &AppState,
+    state: &App,
     message: &EmailRecord,
     outcome: &Outcome,
     now: chrono::DateTime<chrono::Utc>,
@@ -431,11 +431,11 @@ async fn record_outcome(
 }
 
 async fn record_once(
-    state: &AppState,
+    state: &App,
     m: &EmailRecord,
     outcome: &Outcome,
     now: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<bool> {
+) -> AppResult<bool> {
     let mut tx = state.db.begin_write().await?;
     if !emails::finish_in(tx.conn(), m, outcome, now).await? {
         return Ok(false);
@@ -490,7 +490,7 @@ async fn mark_invoice_sent(
     tenant: workorders_domain::TenantId,
     invoice_id: uuid::Uuid,
     now: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     for _ in 0..5 {
         let Some(mut invoice) = store::get_invoice(tx.conn(), tenant, invoice_id).await? else {
             return Ok(());
@@ -510,12 +510,12 @@ async fn mark_invoice_sent(
             return Ok(());
         }
     }
-    Err(ApiError::internal(anyhow::anyhow!(
+    Err(AppError::internal(anyhow::anyhow!(
         "invoice {invoice_id} kept changing while it was marked sent"
     )))
 }
 
-async fn build(state: &AppState, m: &EmailRecord) -> Result<Mail, String> {
+async fn build(state: &App, m: &EmailRecord) -> Result<Mail, String> {
     let mut attachments = Vec::with_capacity(m.attachments.len());
     for a in &m.attachments {
         let bytes = match (&a.blob_key, &a.text) {

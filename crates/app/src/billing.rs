@@ -21,13 +21,13 @@ use workorders_persistence::emails::{self, AttachmentRef, EmailRecord};
 use workorders_persistence::work_orders::{self, ActorRef, WorkOrderRecord};
 use workorders_persistence::{Conn, Db, WriteTx, customers, sync, tenants, users};
 
-use crate::error::{ApiError, ApiResult, codes};
-use crate::state::AppState;
+use crate::App;
+use crate::error::{AppError, AppResult, codes};
 use crate::workflow::{self, DbAssigner};
 
 /// The buyer as printed on the document (a snapshot: later changes to the customer do not
 /// change issued invoices).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Buyer {
     pub name: String,
     pub street: Option<String>,
@@ -45,7 +45,7 @@ pub struct Buyer {
 pub async fn load_profile(
     conn: &mut Conn,
     tenant: TenantId,
-) -> ApiResult<(BillingProfile, Option<i64>)> {
+) -> AppResult<(BillingProfile, Option<i64>)> {
     Ok(match store::get_profile(conn, tenant).await? {
         Some(r) => (r.profile, Some(r.version)),
         None => (BillingProfile::default(), None),
@@ -53,12 +53,12 @@ pub async fn load_profile(
 }
 
 /// Refuses invoicing until the profile has what an invoice must show.
-pub fn require_complete(profile: &BillingProfile) -> ApiResult<()> {
+pub fn require_complete(profile: &BillingProfile) -> AppResult<()> {
     let missing = profile.missing();
     if missing.is_empty() {
         return Ok(());
     }
-    Err(ApiError::Unprocessable {
+    Err(AppError::Unprocessable {
         code: codes::BILLING_PROFILE_INCOMPLETE,
         detail: format!(
             "the billing profile is incomplete (missing: {}); complete it with PUT /v1/billing-profile",
@@ -67,14 +67,14 @@ pub fn require_complete(profile: &BillingProfile) -> ApiResult<()> {
     })
 }
 
-pub fn lifecycle_error(e: LifecycleError) -> ApiError {
+pub fn lifecycle_error(e: LifecycleError) -> AppError {
     match e {
-        LifecycleError::InvalidTransition { action, current } => ApiError::InvalidTransition {
+        LifecycleError::InvalidTransition { action, current } => AppError::InvalidTransition {
             detail: format!("cannot {action} an invoice that is {current}"),
             current_state: current.to_owned(),
             allowed_actions: Vec::new(),
         },
-        other => ApiError::Unprocessable {
+        other => AppError::Unprocessable {
             code: codes::INVALID_PAYMENT,
             detail: other.to_string(),
         },
@@ -82,11 +82,11 @@ pub fn lifecycle_error(e: LifecycleError) -> ApiError {
 }
 
 /// Integer cents of an amount with at most two decimals.
-pub fn cents(amount: Decimal) -> ApiResult<i64> {
+pub fn cents(amount: Decimal) -> AppResult<i64> {
     (amount * Decimal::ONE_HUNDRED)
         .round()
         .to_i64()
-        .ok_or_else(|| ApiError::Unprocessable {
+        .ok_or_else(|| AppError::Unprocessable {
             code: codes::AMOUNT_TOO_LARGE,
             detail: "the amount is too large".to_owned(),
         })
@@ -132,10 +132,10 @@ pub fn local_date(date: NaiveDate, english: bool) -> String {
 
 /// The buyer block from the customer, with the order's site as the address when the
 /// customer has no billing address.
-pub async fn buyer_for(db: &Db, order: &WorkOrderRecord) -> ApiResult<Buyer> {
+pub async fn buyer_for(db: &Db, order: &WorkOrderRecord) -> AppResult<Buyer> {
     let customer = customers::get(db, order.tenant_id, order.customer_id)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     let mut buyer = Buyer {
         name: customer.name.clone(),
         street: customer.billing_address.street.clone(),
@@ -168,16 +168,16 @@ pub fn treatment_for(
     profile: &BillingProfile,
     buyer: &Buyer,
     requested: Option<TaxTreatment>,
-) -> ApiResult<TaxTreatment> {
+) -> AppResult<TaxTreatment> {
     if profile.small_business {
         return Ok(TaxTreatment::SmallBusiness);
     }
     match requested {
-        Some(TaxTreatment::ReverseCharge) if buyer.vat_id.is_none() => Err(ApiError::invalid(
+        Some(TaxTreatment::ReverseCharge) if buyer.vat_id.is_none() => Err(AppError::invalid(
             "/treatment",
             "reverse charge needs the customer's VAT id (set vat_id on the customer)",
         )),
-        Some(TaxTreatment::SmallBusiness) => Err(ApiError::invalid(
+        Some(TaxTreatment::SmallBusiness) => Err(AppError::invalid(
             "/treatment",
             "small_business follows from the billing profile",
         )),
@@ -187,14 +187,14 @@ pub fn treatment_for(
 }
 
 /// Computes a document, mapping line errors to 422 with a pointer.
-pub fn compute(lines: &[LineInput], treatment: TaxTreatment, pointer: &str) -> ApiResult<Computed> {
+pub fn compute(lines: &[LineInput], treatment: TaxTreatment, pointer: &str) -> AppResult<Computed> {
     calc::compute(lines, treatment).map_err(|e| match e {
         calc::BillingError::InvalidLine {
             index,
             field,
             message,
-        } => ApiError::invalid(&format!("{pointer}/{index}/{field}"), message),
-        other => ApiError::invalid(pointer, other.to_string()),
+        } => AppError::invalid(&format!("{pointer}/{index}/{field}"), message),
+        other => AppError::invalid(pointer, other.to_string()),
     })
 }
 
@@ -208,7 +208,7 @@ pub struct OrderLines {
 /// The lines an order is invoiced with: the accepted quote's, else the time logged in the
 /// field × the labour rate of the person's role or skill, plus the materials used (priced
 /// from the catalogue by item code).
-pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<OrderLines> {
+pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> AppResult<OrderLines> {
     let tenant = order.tenant_id;
     let mut conn = db.acquire().await?;
     let quotes = store::quotes_of_order(&mut conn, tenant, order.order.id).await?;
@@ -231,7 +231,7 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
     // Money is never guessed: a value that cannot be read stops the invoice (the billing
     // step is blocked, the order flagged and its responsible person told) instead of
     // becoming zero.
-    let unreadable = |what: String| ApiError::Unprocessable {
+    let unreadable = |what: String| AppError::Unprocessable {
         code: codes::INVALID_BILLING_DATA,
         detail: format!("{what}; correct it (or create the draft with lines) before invoicing"),
     };
@@ -308,7 +308,7 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
         }
     }
     if !unpriced.is_empty() {
-        return Err(ApiError::Unprocessable {
+        return Err(AppError::Unprocessable {
             code: codes::UNPRICED_MATERIAL,
             detail: format!(
                 "materials without a catalogue price: {}; add them to the catalogue or create the draft with lines",
@@ -332,7 +332,7 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
             .find(|i| i.skill.as_ref().is_some_and(|s| skills.contains(s)))
             .or_else(|| labour.clone().find(|i| i.role.as_deref() == Some(role.as_str())))
             .or_else(|| labour.clone().find(|i| i.role.is_none() && i.skill.is_none()))
-            .ok_or_else(|| ApiError::Unprocessable {
+            .ok_or_else(|| AppError::Unprocessable {
                 code: codes::MISSING_LABOUR_RATE,
                 detail: format!(
                     "no labour rate in the catalogue for {name} (role {role}); add a labour item for the role, a skill, or a general one"
@@ -360,7 +360,7 @@ pub async fn lines_from_order(db: &Db, order: &WorkOrderRecord) -> ApiResult<Ord
     }
     lines.extend(materials);
     if lines.is_empty() {
-        return Err(ApiError::Unprocessable {
+        return Err(AppError::Unprocessable {
             code: codes::NOTHING_TO_INVOICE,
             detail: "the order has no accepted quote and no time or material from the field; create the draft with lines".to_owned(),
         });
@@ -392,7 +392,7 @@ pub fn new_draft(
     buyer: &Buyer,
     spec: DraftSpec,
     now: DateTime<Utc>,
-) -> ApiResult<InvoiceRecord> {
+) -> AppResult<InvoiceRecord> {
     let DraftSpec {
         lines,
         treatment,
@@ -418,7 +418,7 @@ pub fn new_draft(
         delivery_date,
         buyer_reference: buyer.buyer_reference.clone(),
         notes,
-        buyer: serde_json::to_value(buyer).map_err(ApiError::internal)?,
+        buyer: serde_json::to_value(buyer).map_err(AppError::internal)?,
         seller: None,
         lines,
         computed,
@@ -454,28 +454,28 @@ pub fn delivery_date_of(order: &WorkOrderRecord, tz: Tz, now: DateTime<Utc>) -> 
 }
 
 /// The tenant's time zone: every business date on its documents is a day there.
-pub async fn time_zone(conn: &mut Conn, tenant: TenantId) -> ApiResult<Tz> {
+pub async fn time_zone(conn: &mut Conn, tenant: TenantId) -> AppResult<Tz> {
     let t = tenants::get_in(conn, tenant)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     Ok(t.time_zone.tz())
 }
 
 /// The tenant's calendar day now.
-pub async fn today(conn: &mut Conn, tenant: TenantId, now: DateTime<Utc>) -> ApiResult<NaiveDate> {
+pub async fn today(conn: &mut Conn, tenant: TenantId, now: DateTime<Utc>) -> AppResult<NaiveDate> {
     Ok(now
         .with_timezone(&time_zone(conn, tenant).await?)
         .date_naive())
 }
 
 /// The tenant's calendar day now, on a pooled connection (outside a transaction).
-pub async fn today_of(db: &Db, tenant: TenantId) -> ApiResult<NaiveDate> {
+pub async fn today_of(db: &Db, tenant: TenantId) -> AppResult<NaiveDate> {
     let mut conn = db.acquire().await?;
     today(&mut conn, tenant, db.now()).await
 }
 
-fn buyer_of(invoice: &InvoiceRecord) -> ApiResult<Buyer> {
-    serde_json::from_value(invoice.buyer.clone()).map_err(ApiError::internal)
+fn buyer_of(invoice: &InvoiceRecord) -> AppResult<Buyer> {
+    serde_json::from_value(invoice.buyer.clone()).map_err(AppError::internal)
 }
 
 fn party_of_buyer(b: &Buyer) -> einvoice::Party {
@@ -521,7 +521,7 @@ fn document(
     due_date: Option<NaiveDate>,
     order_number: Option<String>,
     preceding: Option<(String, NaiveDate)>,
-) -> ApiResult<einvoice::Document> {
+) -> AppResult<einvoice::Document> {
     let buyer = buyer_of(invoice)?;
     let english = profile.english();
     let terms = match (due_date, english) {
@@ -567,13 +567,13 @@ fn document(
     })
 }
 
-fn render_error(e: einvoice::EinvoiceError) -> ApiError {
+fn render_error(e: einvoice::EinvoiceError) -> AppError {
     match e {
-        einvoice::EinvoiceError::Missing(field) => ApiError::Unprocessable {
+        einvoice::EinvoiceError::Missing(field) => AppError::Unprocessable {
             code: codes::EINVOICE_INCOMPLETE,
             detail: format!("the e-invoice cannot be produced without {field}"),
         },
-        other => ApiError::internal(anyhow::anyhow!("e-invoice rendering failed: {other}")),
+        other => AppError::internal(anyhow::anyhow!("e-invoice rendering failed: {other}")),
     }
 }
 
@@ -581,12 +581,12 @@ fn render_error(e: einvoice::EinvoiceError) -> ApiError {
 /// a failure burns none), renders the CII XML, the XRechnung (when the buyer has a Leitweg-ID)
 /// and the PDF/A-3 with the XML embedded, stores them, and marks the invoice issued.
 pub async fn issue_in(
-    state: &AppState,
+    state: &App,
     tx: &mut WriteTx,
     invoice: &mut InvoiceRecord,
     preceding: Option<(String, NaiveDate)>,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let tenant = invoice.tenant_id;
     let (profile, _) = load_profile(tx.conn(), tenant).await?;
     require_complete(&profile)?;
@@ -619,7 +619,7 @@ pub async fn issue_in(
     let cii = einvoice::to_cii(&doc, einvoice::Profile::En16931).map_err(render_error)?;
     let xrechnung = if invoice.buyer_reference.is_some() {
         let xml = einvoice::to_cii(&doc, einvoice::Profile::XRechnung).map_err(|e| match e {
-            einvoice::EinvoiceError::Missing(field) => ApiError::Unprocessable {
+            einvoice::EinvoiceError::Missing(field) => AppError::Unprocessable {
                 code: codes::EINVOICE_INCOMPLETE,
                 detail: format!(
                     "the customer has a Leitweg-ID, so an XRechnung is due, and it needs {field}; add it (to the customer or the billing profile) and issue again"
@@ -639,11 +639,11 @@ pub async fn issue_in(
     let xml = cii.clone();
     let pdf = tokio::task::spawn_blocking(move || einvoice::render_pdf(&doc, lang, &xml))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(AppError::internal)?
         .map_err(render_error)?;
-    let sha = crate::auth::tokens::sha256_bytes_hex(&pdf);
-    let key = crate::routes::attachments::store_bytes(state, tenant, &sha, pdf.into()).await?;
-    let seller = serde_json::to_value(&profile).map_err(ApiError::internal)?;
+    let sha = crate::tokens::sha256_bytes_hex(&pdf);
+    let key = crate::blobs::store_bytes(state, tenant, &sha, pdf).await?;
+    let seller = serde_json::to_value(&profile).map_err(AppError::internal)?;
     let issued = store::Issued {
         number: &number,
         issue_date: today,
@@ -655,7 +655,7 @@ pub async fn issue_in(
         pdf_sha256: &sha,
     };
     if !store::mark_issued(tx.conn(), tenant, invoice.id, invoice.version, &issued, now).await? {
-        return Err(ApiError::PreconditionFailed {
+        return Err(AppError::Stale {
             current_version: invoice.version + 1,
         });
     }
@@ -696,7 +696,7 @@ pub async fn after_issue(
     tenant: TenantId,
     order: WorkOrderId,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     complete_steps(tx, db, tenant, order, Handling::CreateInvoice, now).await?;
     store::settle_jobs(tx.conn(), tenant, order, "create_invoice", now).await?;
     settle_order(tx, db, tenant, order, now).await
@@ -710,7 +710,7 @@ pub async fn complete_steps(
     order: WorkOrderId,
     handling: Handling,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let Some(mut record) = work_orders::load_for_update(tx.conn(), db, tenant, order).await? else {
         return Ok(());
     };
@@ -751,7 +751,7 @@ pub async fn settle_order(
     tenant: TenantId,
     order: WorkOrderId,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     use workorders_domain::work_order::OrderStatus;
     let invoices = store::invoices_of_order(tx.conn(), tenant, order).await?;
     let issued: Vec<&InvoiceRecord> = invoices
@@ -823,7 +823,7 @@ pub async fn compose(
     kind: TemplateKind,
     lang: Lang,
     vars: &BTreeMap<&'static str, String>,
-) -> ApiResult<(String, String)> {
+) -> AppResult<(String, String)> {
     let template = match store::get_template(conn, tenant, kind.as_str(), lang.as_str()).await? {
         Some(own) if own.customized => templates::Template {
             subject: own.subject,
@@ -832,7 +832,7 @@ pub async fn compose(
         _ => templates::default_template(kind, lang),
     };
     let vars: BTreeMap<&str, String> = vars.iter().map(|(k, v)| (*k, v.clone())).collect();
-    templates::render(&template, &vars).map_err(|e| ApiError::Unprocessable {
+    templates::render(&template, &vars).map_err(|e| AppError::Unprocessable {
         code: codes::TEMPLATE_INVALID,
         detail: format!(
             "the {} e-mail template cannot be rendered: {e}",
@@ -861,7 +861,7 @@ pub async fn queue_email(
     reply_to: Option<String>,
     out: Outgoing,
     now: DateTime<Utc>,
-) -> ApiResult<EmailRecord> {
+) -> AppResult<EmailRecord> {
     let id = Uuid::now_v7();
     let record = EmailRecord {
         id,
@@ -896,23 +896,23 @@ pub async fn queue_invoice_email(
     invoice: &InvoiceRecord,
     to: Option<String>,
     now: DateTime<Utc>,
-) -> ApiResult<EmailRecord> {
+) -> AppResult<EmailRecord> {
     let tenant = invoice.tenant_id;
     let buyer = buyer_of(invoice)?;
     let to = to
         .or_else(|| buyer.email.clone())
-        .ok_or_else(|| ApiError::Unprocessable {
+        .ok_or_else(|| AppError::Unprocessable {
             code: codes::NO_EMAIL_ADDRESS,
             detail: "the customer has no e-mail address; give `to` or add one to the customer"
                 .to_owned(),
         })?;
     if !workorders_mail::valid_address(&to) {
-        return Err(ApiError::invalid("/to", "not a valid e-mail address"));
+        return Err(AppError::invalid("/to", "not a valid e-mail address"));
     }
     let (number, pdf_key) = match (&invoice.number, &invoice.pdf_key) {
         (Some(n), Some(k)) => (n.clone(), k.clone()),
         _ => {
-            return Err(ApiError::InvalidTransition {
+            return Err(AppError::InvalidTransition {
                 detail: "only issued invoices can be sent".to_owned(),
                 current_state: invoice.status.as_str().to_owned(),
                 allowed_actions: vec!["issue".to_owned()],
@@ -922,7 +922,7 @@ pub async fn queue_invoice_email(
     let (profile, _) = load_profile(tx.conn(), tenant).await?;
     let tenant_record = tenants::get_in(tx.conn(), tenant)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     let english = profile.english();
     let lang = lang_of(&profile);
     let mut vars = BTreeMap::new();
@@ -1009,7 +1009,7 @@ pub fn booking_ics(
     organizer: &str,
     now: DateTime<Utc>,
 ) -> String {
-    use crate::routes::calendars::{fold, ics_text, ics_time};
+    use crate::ics::{fold, ics_text, ics_time};
     let mut body = String::new();
     for line in [
         "BEGIN:VCALENDAR".to_owned(),
@@ -1054,7 +1054,7 @@ pub async fn queue_appointment_notice(
     tx: &mut WriteTx,
     notice: AppointmentNotice<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<Option<EmailRecord>> {
+) -> AppResult<Option<EmailRecord>> {
     let tenant = notice.tenant_id;
     let Some((order_number, order_title, customer_id)) =
         work_orders::brief(tx.conn(), tenant, notice.work_order_id).await?
@@ -1075,7 +1075,7 @@ pub async fn queue_appointment_notice(
     let (profile, _) = load_profile(tx.conn(), tenant).await?;
     let tenant_record = tenants::get_in(tx.conn(), tenant)
         .await?
-        .ok_or(ApiError::NotFound)?;
+        .ok_or(AppError::NotFound)?;
     let tz = tenant_record.time_zone.tz();
     let english = profile.english();
     let local = |t: DateTime<Utc>, with_date: bool| {
@@ -1161,9 +1161,9 @@ pub async fn record_payment_in(
     invoice: &mut InvoiceRecord,
     payment: Payment,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     if invoice.kind == "credit_note" {
-        return Err(ApiError::InvalidTransition {
+        return Err(AppError::InvalidTransition {
             detail: "payments are recorded on invoices, not credit notes".to_owned(),
             current_state: invoice.status.as_str().to_owned(),
             allowed_actions: Vec::new(),
@@ -1183,7 +1183,7 @@ pub async fn record_payment_in(
         invoice.paid_at = Some(now);
     }
     if !store::update_state(tx.conn(), invoice, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
+        return Err(AppError::Stale {
             current_version: expected + 1,
         });
     }

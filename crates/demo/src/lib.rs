@@ -8,7 +8,11 @@ use workorders_domain::{TenantId, UserId};
 use workorders_persistence::users::UserRecord;
 use workorders_persistence::{tenants, users};
 
-use crate::state::AppState;
+use workorders_app::App;
+
+mod billing;
+mod oversight;
+mod work;
 
 pub const DEMO_SLUG: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo-password";
@@ -61,7 +65,7 @@ const DEMO_USERS: [DemoUser; 6] = [
     ),
 ];
 
-pub async fn seed(state: &AppState) -> anyhow::Result<()> {
+pub async fn seed(state: &App) -> anyhow::Result<()> {
     let now = workorders_persistence::now();
     let tenant = match tenants::find_by_slug(&state.db, DEMO_SLUG).await? {
         Some(tenant) => tenant,
@@ -135,7 +139,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    crate::demo_work::seed(state, tenant.id).await?;
+    crate::work::seed(state, tenant.id).await?;
     tracing::info!(
         tenant = DEMO_SLUG,
         users_added = added,

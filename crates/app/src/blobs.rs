@@ -76,6 +76,49 @@ impl BlobStore for FsBlobStore {
     }
 }
 
+/// The blob-store key for bytes of a tenant.
+pub fn blob_key(tenant: workorders_domain::TenantId, sha256: &str) -> String {
+    format!("{tenant}/{sha256}")
+}
+
+/// Writes bytes to the blob store (on the blocking pool) and returns their key.
+pub async fn store_bytes(
+    app: &crate::App,
+    tenant: workorders_domain::TenantId,
+    sha256: &str,
+    data: impl AsRef<[u8]> + Send + 'static,
+) -> crate::AppResult<String> {
+    let key = blob_key(tenant, sha256);
+    let blobs = app.blobs.clone();
+    let k = key.clone();
+    tokio::task::spawn_blocking(move || blobs.put(&k, data.as_ref()))
+        .await
+        .map_err(crate::AppError::internal)?
+        .map_err(crate::AppError::internal)?;
+    Ok(key)
+}
+
+/// The bytes of an attachment: from the blob store, or inline for rows from before it.
+pub async fn load_bytes(
+    app: &crate::App,
+    record: &workorders_persistence::attachments::AttachmentRecord,
+    inline: Vec<u8>,
+) -> crate::AppResult<Vec<u8>> {
+    let Some(key) = record.storage_key.clone() else {
+        return Ok(inline);
+    };
+    let blobs = app.blobs.clone();
+    tokio::task::spawn_blocking(move || blobs.get(&key))
+        .await
+        .map_err(crate::AppError::internal)?
+        .map_err(crate::AppError::internal)?
+        .ok_or_else(|| {
+            crate::AppError::internal(anyhow::anyhow!(
+                "attachment bytes missing from the blob store"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,11 +14,11 @@ use workorders_persistence::tenants::TenantRecord;
 use workorders_persistence::users::UserRecord;
 use workorders_persistence::{WriteTx, password_resets, sessions, tenants, users};
 
-use crate::auth::Principal;
-use crate::auth::tokens::{new_token, sha256_hex};
-use crate::error::{ApiError, ApiResult, codes};
+use crate::App;
+use crate::error::{AppError, AppResult, codes};
+use crate::identity::Principal;
 use crate::staff_mail::{Recipient, StaffMail};
-use crate::state::AppState;
+use crate::tokens::{new_token, sha256_hex};
 
 /// What a change to a user account touches.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,10 +44,10 @@ pub fn authorize_account_change(
     principal: &Principal,
     target: Option<&UserRecord>,
     touches: Touches,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     let is_self = target.is_some_and(|t| principal.user_id() == Some(t.id));
     if touches.password && !is_self {
-        return Err(ApiError::Forbidden {
+        return Err(AppError::Forbidden {
             code: codes::FORBIDDEN,
             detail: "nobody sets another user's password; send a reset link instead \
                      (POST /v1/users/{id}/password-reset)"
@@ -58,7 +58,7 @@ pub fn authorize_account_change(
     if principal.is_api_key()
         && (privileged(target.map(|t| t.role)) || privileged(touches.new_role))
     {
-        return Err(ApiError::Forbidden {
+        return Err(AppError::Forbidden {
             code: codes::FORBIDDEN,
             detail: "API keys cannot create or change owners or admins; a person must".to_owned(),
         });
@@ -98,7 +98,7 @@ impl LinkPurpose {
 }
 
 /// The page where a link's token sets a password.
-pub fn set_password_url(state: &AppState, token: &str) -> String {
+pub fn set_password_url(state: &App, token: &str) -> String {
     format!(
         "{}/set-password/{token}",
         state.settings.mail.public_base_url.trim_end_matches('/')
@@ -110,17 +110,17 @@ pub fn set_password_url(state: &AppState, token: &str) -> String {
 /// for the first owner) and when it expires.
 pub async fn issue_link(
     tx: &mut WriteTx,
-    state: &AppState,
+    state: &App,
     user: &UserRecord,
     purpose: LinkPurpose,
     now: DateTime<Utc>,
-) -> ApiResult<(String, DateTime<Utc>)> {
+) -> AppResult<(String, DateTime<Utc>)> {
     let ttl = match purpose {
         LinkPurpose::Reset => state.settings.password_reset_ttl,
         LinkPurpose::Invitation | LinkPurpose::FirstOwner => state.settings.invitation_ttl,
     };
-    let expires_at = now + chrono::Duration::from_std(ttl).map_err(ApiError::internal)?;
-    let token = new_token("pw_").map_err(ApiError::internal)?;
+    let expires_at = now + chrono::Duration::from_std(ttl).map_err(AppError::internal)?;
+    let token = new_token("pw_").map_err(AppError::internal)?;
     password_resets::create(
         tx.conn(),
         user.tenant_id,
@@ -137,12 +137,12 @@ pub async fn issue_link(
 /// Makes a link and e-mails it to the user.
 pub async fn email_link(
     tx: &mut WriteTx,
-    state: &AppState,
+    state: &App,
     user: &UserRecord,
     company: &str,
     purpose: LinkPurpose,
     now: DateTime<Utc>,
-) -> ApiResult<DateTime<Utc>> {
+) -> AppResult<DateTime<Utc>> {
     let (token, expires_at) = issue_link(tx, state, user, purpose, now).await?;
     let lang = crate::staff_mail::tenant_lang(tx.conn(), user.tenant_id).await?;
     let url = set_password_url(state, &token);
@@ -204,11 +204,11 @@ pub async fn email_link(
 /// user per `MIN_RESET_INTERVAL` (several requests in a row send one).
 pub async fn start_reset(
     tx: &mut WriteTx,
-    state: &AppState,
+    state: &App,
     user: &UserRecord,
     company: &str,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     sessions::revoke_all_for_user(
         tx.conn(),
         user.tenant_id,
@@ -230,8 +230,8 @@ pub async fn start_reset(
 /// A new reset link is e-mailed at most this often per user.
 pub const MIN_RESET_INTERVAL: chrono::Duration = chrono::Duration::minutes(2);
 
-fn link_invalid() -> ApiError {
-    ApiError::Unprocessable {
+fn link_invalid() -> AppError {
+    AppError::Unprocessable {
         code: codes::INVALID_PASSWORD_LINK,
         detail: "this link to set a password is unknown, used or expired; ask for a new one"
             .to_owned(),
@@ -240,11 +240,7 @@ fn link_invalid() -> ApiError {
 
 /// Sets the password with a link's token: the link is used up, every session of the user
 /// ends and every other link of the user is voided. Returns the user.
-pub async fn complete(
-    state: &AppState,
-    token: &str,
-    password: &NewPassword,
-) -> ApiResult<UserRecord> {
+pub async fn complete(state: &App, token: &str, password: &NewPassword) -> AppResult<UserRecord> {
     let hash = state.passwords.hash(password.expose().to_owned()).await?;
     let now = state.db.now();
     let mut tx = state.db.begin_write().await?;
@@ -273,7 +269,7 @@ pub async fn set_password_in(
     hash: &str,
     keep: Option<workorders_domain::SessionId>,
     now: DateTime<Utc>,
-) -> ApiResult<()> {
+) -> AppResult<()> {
     users::set_password(tx.conn(), tenant, user, hash, now).await?;
     sessions::revoke_all_for_user(tx.conn(), tenant, user, keep, "password_changed", now).await?;
     password_resets::void_for_user(tx.conn(), tenant, user, now).await?;
@@ -287,7 +283,7 @@ pub struct NewTenant {
     pub time_zone: TimeZone,
     pub owner_name: String,
     pub owner_email: workorders_domain::user::Email,
-    /// Argon2 hash, or [`crate::auth::password::NO_PASSWORD`] (the owner sets it by link).
+    /// Argon2 hash, or [`crate::password::NO_PASSWORD`] (the owner sets it by link).
     pub owner_password_hash: String,
 }
 
@@ -297,7 +293,7 @@ pub async fn create_tenant(
     tx: &mut WriteTx,
     input: NewTenant,
     now: DateTime<Utc>,
-) -> ApiResult<(TenantRecord, UserRecord)> {
+) -> AppResult<(TenantRecord, UserRecord)> {
     let tenant_id = TenantId::new();
     let tenant = tenants::insert(
         tx.conn(),
@@ -310,7 +306,7 @@ pub async fn create_tenant(
     .await
     .map_err(|e| {
         if e.is_conflict("tenants_slug_key") {
-            ApiError::conflict(
+            AppError::conflict(
                 codes::SLUG_TAKEN,
                 format!("the slug `{}` is taken", input.slug),
             )

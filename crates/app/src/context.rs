@@ -1,0 +1,40 @@
+//! What every use case and worker can reach: the database, the settings, metrics, password
+//! hashing and attachment storage. One per server; cheap to clone.
+
+use std::sync::Arc;
+
+use workorders_persistence::Db;
+
+use crate::blobs::{BlobStore, FsBlobStore};
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::password::PasswordHasher;
+
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub passwords: PasswordHasher,
+    pub metrics: Arc<Metrics>,
+    /// Attachment bytes.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Analytics reports computed at the same time (each streams much history).
+    pub analytics_permits: Arc<tokio::sync::Semaphore>,
+    /// Recently computed booking slots.
+    pub slot_cache: Arc<crate::scheduling::SlotCache>,
+}
+
+impl App {
+    /// The application on `db` with `settings` (attachments under the data directory).
+    pub fn new(db: Db, settings: Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            db,
+            passwords: PasswordHasher::new()?,
+            metrics: Arc::new(Metrics::new()),
+            blobs: Arc::new(FsBlobStore::new(settings.data_dir.join("attachments"))),
+            analytics_permits: Arc::new(tokio::sync::Semaphore::new(2)),
+            slot_cache: Arc::new(crate::scheduling::SlotCache::default()),
+            settings: Arc::new(settings),
+        })
+    }
+}

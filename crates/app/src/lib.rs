@@ -1,0 +1,28 @@
+//! The application layer: use cases and background workers over the domain
+//! (`workorders-domain`) and storage (`workorders-persistence`), shared by every front door
+//! (the JSON API, the customer web pages, the command line).
+//!
+//! Nothing here knows HTTP: no actix, no status codes, no OpenAPI types. A use case takes
+//! typed input and the caller's identity and returns a typed result or an [`AppError`];
+//! transactions, the outbox and e-mail queueing happen here.
+
+pub mod accounts;
+pub mod billing;
+pub mod billing_worker;
+pub mod blobs;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod ics;
+pub mod identity;
+pub mod metrics;
+pub mod oversight;
+pub mod password;
+pub mod scheduling;
+pub mod staff_mail;
+pub mod tokens;
+pub mod webhooks;
+pub mod workflow;
+
+pub use context::App;
+pub use error::{AppError, AppResult};

@@ -1,0 +1,149 @@
+//! The layering of the workspace, checked against `cargo metadata`: which crate may depend
+//! on which (see the README's "Architecture").
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use libtest_mimic::Failed;
+
+/// Each workspace crate and the workspace crates it may depend on (normal and build
+/// dependencies; dev-dependencies are free).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("workorders-domain", &[]),
+    ("workorders-persistence", &["workorders-domain"]),
+    // The test SMTP server behind the optional `testing` feature.
+    ("workorders-mail", &["workorders-testkit"]),
+    ("workorders-einvoice", &["workorders-domain"]),
+    ("workorders-testkit", &[]),
+    (
+        "workorders-app",
+        &[
+            "workorders-domain",
+            "workorders-persistence",
+            "workorders-mail",
+            "workorders-einvoice",
+        ],
+    ),
+    (
+        "workorders-api",
+        &[
+            "workorders-domain",
+            "workorders-persistence",
+            "workorders-app",
+            "workorders-mail",
+            "workorders-einvoice",
+        ],
+    ),
+    (
+        "workorders-demo",
+        &[
+            "workorders-domain",
+            "workorders-persistence",
+            "workorders-app",
+        ],
+    ),
+    (
+        "workorders",
+        &[
+            "workorders-api",
+            "workorders-app",
+            "workorders-demo",
+            "workorders-persistence",
+            "workorders-mail",
+        ],
+    ),
+    (
+        "workorders-bench",
+        &[
+            "workorders-domain",
+            "workorders-persistence",
+            "workorders-app",
+            "workorders-api",
+        ],
+    ),
+];
+
+/// Third-party crates that belong to a front door, never below it.
+const HTTP_ONLY: &[&str] = &[
+    "actix-web",
+    "actix-cors",
+    "utoipa",
+    "utoipa-actix-web",
+    "utoipa-swagger-ui",
+    "tracing-actix-web",
+];
+
+/// Crates that must not reach HTTP at all.
+const BELOW_HTTP: &[&str] = &[
+    "workorders-demo",
+    "workorders-domain",
+    "workorders-persistence",
+    "workorders-app",
+    "workorders-mail",
+    "workorders-einvoice",
+];
+
+pub fn crate_dependencies_follow_the_layers() -> Result<(), Failed> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())?;
+    let allowed: BTreeMap<&str, BTreeSet<&str>> = ALLOWED
+        .iter()
+        .map(|(name, deps)| (*name, deps.iter().copied().collect()))
+        .collect();
+    let mut problems = Vec::new();
+    let mut seen = BTreeSet::new();
+    for package in metadata["packages"].as_array().into_iter().flatten() {
+        let name = package["name"].as_str().unwrap_or_default();
+        seen.insert(name.to_owned());
+        let Some(may) = allowed.get(name) else {
+            problems.push(format!(
+                "{name} is not in the layering table (tests/api/architecture.rs): say where it belongs"
+            ));
+            continue;
+        };
+        for dep in package["dependencies"].as_array().into_iter().flatten() {
+            if dep["kind"].as_str() == Some("dev") {
+                continue;
+            }
+            let dep_name = dep["name"].as_str().unwrap_or_default();
+            if dep_name.starts_with("workorders") && !may.contains(dep_name) {
+                problems.push(format!("{name} must not depend on {dep_name}"));
+            }
+            if BELOW_HTTP.contains(&name) && HTTP_ONLY.contains(&dep_name) {
+                problems.push(format!(
+                    "{name} is below the HTTP adapter and must not depend on {dep_name}"
+                ));
+            }
+        }
+    }
+    for (name, _) in ALLOWED {
+        if !seen.contains(*name) {
+            problems.push(format!(
+                "{name} is in the layering table but not in the workspace"
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}
