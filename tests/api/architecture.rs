@@ -147,3 +147,46 @@ pub fn crate_dependencies_follow_the_layers() -> Result<(), Failed> {
         Err(problems.join("\n").into())
     }
 }
+
+/// Route modules (`crates/api/src/routes/*.rs`) never import one another: what several of
+/// them share lives in `schemas` (request and response types) or in `crates/app` (behaviour).
+/// The helpers of `routes/mod.rs` itself (`created`, `ok_versioned`, ...) are shared.
+pub fn route_modules_do_not_import_each_other() -> Result<(), Failed> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/api/src/routes");
+    let mut modules = Vec::new();
+    for entry in std::fs::read_dir(&dir).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            && stem != "mod"
+        {
+            modules.push((stem.to_owned(), path));
+        }
+    }
+    let mut problems = Vec::new();
+    for (module, path) in &modules {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        for (other, _) in &modules {
+            if other == module {
+                continue;
+            }
+            for pattern in [
+                format!("crate::routes::{other}::"),
+                format!("crate::routes::{other};"),
+                format!("crate::routes::{{{other}"),
+                format!("super::{other}::"),
+                format!("super::{other};"),
+            ] {
+                if text.contains(&pattern) {
+                    problems.push(format!(
+                        "routes/{module}.rs imports routes/{other}.rs ({pattern})"
+                    ));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("\n").into())
+    }
+}

@@ -161,6 +161,10 @@ fn main() {
         architecture::crate_dependencies_follow_the_layers,
     ));
     trials.push(Trial::test(
+        "architecture::route_modules_do_not_import_each_other",
+        architecture::route_modules_do_not_import_each_other,
+    ));
+    trials.push(Trial::test(
         "readme::event_types_match_the_code",
         readme::event_types_match_the_code,
     ));

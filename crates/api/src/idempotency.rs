@@ -111,7 +111,7 @@ pub async fn idempotency_key(
     };
     let mut payload = req.take_payload();
     // Uploads have their own, larger limit; JSON routes check theirs again.
-    let limit = body_limit(req.request()).max(crate::routes::steps::MAX_UPLOAD_BYTES);
+    let limit = body_limit(req.request()).max(crate::schemas::attachments::MAX_UPLOAD_BYTES);
     let body = match read_body(req.request(), &mut payload, limit).await {
         Ok(body) => body,
         Err(e) => return Ok(error(req, e)),

@@ -25,6 +25,7 @@ pub use workorders_app::oversight;
 pub mod pages;
 pub mod pagination;
 pub mod routes;
+pub mod schemas;
 pub use workorders_app::scheduling;
 pub use workorders_app::staff_mail;
 pub mod startup;

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_domain::appointment::{AppointmentAction, AppointmentStatus};
@@ -11,7 +11,7 @@ use workorders_domain::calendar::Span;
 use workorders_domain::text::Text;
 use workorders_domain::{AppointmentId, StepId, UserId, ValidationErrors, WorkOrderId};
 use workorders_persistence::appointments::{self, AppointmentFilter, AppointmentRecord};
-use workorders_persistence::work_orders::{self, NewEvent};
+use workorders_persistence::work_orders::{self};
 use workorders_persistence::{WriteTx, tenants};
 
 use crate::auth::{Caller, Principal};
@@ -20,8 +20,10 @@ use crate::extract::{IfMatch, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::{created, ok_versioned};
 use crate::scheduling::{Placement, check_people};
+use crate::schemas::appointments::AppointmentView;
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner, actor_of, ensure_visible};
+use workorders_app::appointments::record_history;
 use workorders_domain::work_order::Command;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,49 +84,6 @@ pub struct AppointmentActionRequest {
     pub action: AppointmentActionName,
     #[schema(value_type = Option<String>, max_length = 1000)]
     pub reason: Option<Text<1000>>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AppointmentView {
-    pub id: Uuid,
-    pub work_order_id: Uuid,
-    pub step_id: Option<Uuid>,
-    pub assignee_ids: Vec<Uuid>,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    /// `scheduled`, `confirmed`, `en_route`, `on_site`, `done`, `no_show`, `cancelled`.
-    #[schema(example = "scheduled")]
-    pub status: String,
-    pub notes: Option<String>,
-    #[schema(example = json!(["confirm", "depart", "arrive", "no_show", "cancel"]))]
-    pub allowed_actions: Vec<String>,
-    pub version: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<AppointmentRecord> for AppointmentView {
-    fn from(a: AppointmentRecord) -> Self {
-        Self {
-            id: a.id.as_uuid(),
-            work_order_id: a.work_order_id.as_uuid(),
-            step_id: a.step_id.map(|s| s.as_uuid()),
-            assignee_ids: a.assignees.iter().map(|u| u.as_uuid()).collect(),
-            start: a.start,
-            end: a.end,
-            status: a.status.as_str().to_owned(),
-            notes: a.notes,
-            allowed_actions: a
-                .status
-                .allowed_actions()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            version: a.version,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -192,37 +151,6 @@ async fn active_people(
         }
     }
     Ok(people)
-}
-
-pub(crate) async fn record_history(
-    tx: &mut WriteTx,
-    principal: &Principal,
-    a: &AppointmentRecord,
-    event_type: &str,
-    extra: serde_json::Value,
-) -> ApiResult<()> {
-    let mut data = serde_json::json!({
-        "appointment_id": a.id, "start": a.start, "end": a.end,
-        "assignee_ids": a.assignees, "status": a.status.as_str(),
-    });
-    if let (Some(map), Some(more)) = (data.as_object_mut(), extra.as_object()) {
-        map.extend(more.clone());
-    }
-    let entry = NewEvent {
-        event_type: event_type.to_owned(),
-        data,
-    };
-    work_orders::append_events(
-        tx,
-        a.tenant_id,
-        a.work_order_id,
-        Uuid::now_v7(),
-        &actor_of(principal),
-        a.updated_at,
-        &[entry],
-    )
-    .await?;
-    Ok(())
 }
 
 async fn tenant_tz(state: &AppState, principal: &Principal) -> ApiResult<chrono_tz::Tz> {

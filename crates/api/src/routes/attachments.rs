@@ -1,7 +1,6 @@
 //! Attachments of orders: uploads from the field (idempotent by SHA-256), listing and
 //! download. Bytes go to the blob store; rows reference them by key.
 
-use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
@@ -11,11 +10,10 @@ use workorders_domain::{AttachmentId, WorkOrderId};
 use workorders_persistence::attachments::{self, AttachmentRecord};
 use workorders_persistence::work_orders;
 
+use crate::auth::Caller;
 use crate::auth::tokens::sha256_bytes_hex;
-use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::read_body;
-use crate::routes::steps::{AttachmentView, MAX_UPLOAD_BYTES, content_matches};
+use crate::schemas::attachments::{AttachmentView, read_upload, visible_order};
 use crate::state::AppState;
 use crate::workflow::{actor_of, ensure_visible};
 
@@ -60,64 +58,6 @@ pub struct UploadQuery {
     /// idempotent: the same bytes on the same order return the stored attachment.
     #[param(example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
     pub sha256: String,
-}
-
-/// The content type of the request, lower case, without parameters.
-pub fn request_content_type(req: &HttpRequest) -> String {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default()
-}
-
-/// Reads an uploaded file: the content type must be accepted (checked before reading), the
-/// body at most 10 MiB, not empty, and its bytes of that type.
-pub async fn read_upload(
-    req: &HttpRequest,
-    payload: web::Payload,
-    accepts: impl Fn(&str) -> bool,
-) -> ApiResult<(String, web::Bytes)> {
-    let content_type = request_content_type(req);
-    if !accepts(&content_type) {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let mut raw: Payload = payload.into_inner();
-    let data = read_body(req, &mut raw, MAX_UPLOAD_BYTES).await?;
-    if data.is_empty() {
-        return Err(ApiError::bad_request(
-            codes::BAD_REQUEST,
-            "the upload is empty",
-        ));
-    }
-    if !content_matches(&content_type, &data) {
-        return Err(ApiError::Unprocessable {
-            code: codes::INVALID_UPLOAD,
-            detail: format!("the content is not a valid {content_type} file"),
-        });
-    }
-    Ok((content_type, data))
-}
-
-/// 404 unless the order exists in the caller's tenant and the caller may see it.
-pub async fn visible_order(
-    state: &AppState,
-    principal: &Principal,
-    order: WorkOrderId,
-) -> ApiResult<()> {
-    ensure_visible(&state.db, principal, order).await?;
-    // Existence only: one row by key, not the order with its steps.
-    let mut conn = state.db.acquire().await?;
-    work_orders::brief(&mut conn, principal.tenant_id, order)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(())
 }
 
 fn is_sha256_hex(s: &str) -> bool {

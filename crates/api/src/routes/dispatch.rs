@@ -19,9 +19,9 @@ use workorders_persistence::{customers, services, tenants, users};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::ValidJson;
-use crate::routes::appointments::AppointmentView;
 use crate::routes::created;
 use crate::scheduling::{self, CustomerLocation, free_people, service_slots};
+use crate::schemas::appointments::AppointmentView;
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner, actor_of, ensure_visible};
 

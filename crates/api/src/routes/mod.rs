@@ -1,4 +1,6 @@
-//! HTTP routes. Handlers parse, authorise, call storage or domain rules, and map results.
+//! HTTP routes, one module per resource. Handlers parse, call the application's use cases
+//! (or, until they move there, storage and domain rules), and render. Route modules never
+//! import one another; what they share is in [`crate::schemas`] or `workorders_app`.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -19,7 +21,6 @@ pub mod customers;
 pub mod dispatch;
 pub mod health;
 pub mod invoices;
-pub mod order_views;
 pub mod processes;
 pub mod public;
 pub mod quotes;
@@ -30,7 +31,6 @@ pub mod steps;
 pub mod sync;
 pub mod tenant;
 pub mod users;
-pub mod views;
 pub mod webhooks;
 pub mod work_orders;
 

@@ -416,7 +416,7 @@ pub async fn create_booking(
     {
         errors.add("/notes", "at most 2000 characters");
     }
-    let site_request = crate::routes::customers::CreateSiteRequest {
+    let site_request = crate::schemas::customers::CreateSiteRequest {
         label: None,
         street: body.customer.street.clone(),
         postal_code: body.customer.postal_code.clone(),
@@ -426,7 +426,7 @@ pub async fn create_booking(
         longitude: body.customer.longitude,
         notes: None,
     };
-    let mut site = crate::routes::customers::parse_site(
+    let mut site = crate::schemas::customers::parse_site(
         &site_request,
         tenant.id,
         CustomerId::new(),

@@ -24,8 +24,8 @@ use crate::auth::Caller;
 use crate::billing::{self, Outgoing};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, OptionalJson, ValidJson, require_version};
-use crate::routes::invoices::{LineRequest, LineView, catalogue_for, line_views, parse_lines};
 use crate::routes::{created, ok_versioned};
+use crate::schemas::billing::{LineRequest, LineView, catalogue_for, line_views, parse_lines};
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner};
 
@@ -366,7 +366,7 @@ pub struct SentQuote {
     /// the old one stops working.
     #[schema(example = "https://orders.example.com/v1/public/quotes/q_3f9a...")]
     pub link: String,
-    pub email: crate::routes::invoices::EmailView,
+    pub email: crate::schemas::billing::EmailView,
 }
 
 /// Send a quote to the customer
@@ -376,7 +376,7 @@ pub struct SentQuote {
     operation_id = "sendQuote",
     tag = "quotes",
     params(("id" = Uuid, Path, description = "Quote id")),
-    request_body(content = crate::routes::invoices::SendDocumentRequest, description = "Optional recipient"),
+    request_body(content = crate::schemas::billing::SendDocumentRequest, description = "Optional recipient"),
     responses(
         (status = 202, description = "Queued", body = SentQuote),
         (status = 404, description = "No such quote in this tenant", body = crate::error::Problem, content_type = "application/problem+json"),
@@ -390,7 +390,7 @@ pub async fn send_quote(
     state: web::Data<AppState>,
     principal: Caller,
     id: web::Path<Uuid>,
-    body: OptionalJson<crate::routes::invoices::SendDocumentRequest>,
+    body: OptionalJson<crate::schemas::billing::SendDocumentRequest>,
 ) -> ApiResult<HttpResponse> {
     principal.require(Permission::BillingWrite)?;
     let tenant = principal.tenant_id;
@@ -487,7 +487,7 @@ pub async fn send_quote(
     Ok(HttpResponse::Accepted().json(SentQuote {
         quote: view(&quote, today),
         link,
-        email: crate::routes::invoices::email_view(&mail),
+        email: crate::schemas::billing::email_view(&mail),
     }))
 }
 

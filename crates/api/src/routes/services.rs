@@ -17,9 +17,9 @@ use workorders_persistence::services::{self, ServiceRecord};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson};
-use crate::routes::tenant::AssignmentRuleName;
-use crate::routes::views::RoleName;
 use crate::routes::{created, ok_versioned};
+use crate::schemas::people::RoleName;
+use crate::schemas::tenant::AssignmentRuleName;
 use crate::state::AppState;
 
 /// A bookable service, as staff configure it.

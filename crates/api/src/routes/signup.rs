@@ -11,8 +11,8 @@ use workorders_domain::user::Email;
 
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::ValidJson;
-use crate::routes::views::{TenantView, UserView};
 use crate::routes::{client_ip, created};
+use crate::schemas::people::{TenantView, UserView};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]

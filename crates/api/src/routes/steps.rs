@@ -2,7 +2,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -19,13 +18,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::ok_versioned;
-use crate::routes::order_views::{StepView, ViewContext};
-use crate::routes::processes::EvidenceName;
+use crate::schemas::attachments::AttachmentView;
+use crate::schemas::orders::{StepView, ViewContext};
+use crate::schemas::processes::EvidenceName;
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner, actor_of, authorize, command_error, ensure_visible};
-
-/// Largest evidence upload (10 MiB).
-pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// Step actions.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -71,37 +68,6 @@ pub struct EvidenceQuery {
     pub kind: EvidenceName,
 }
 
-/// A stored file.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttachmentView {
-    pub id: Uuid,
-    pub work_order_id: Uuid,
-    pub step_id: Option<Uuid>,
-    #[schema(example = "photo")]
-    pub kind: String,
-    #[schema(example = "image/jpeg")]
-    pub content_type: String,
-    pub size_bytes: i64,
-    /// SHA-256 of the content, hex.
-    pub sha256: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<AttachmentRecord> for AttachmentView {
-    fn from(a: AttachmentRecord) -> Self {
-        Self {
-            id: a.id.as_uuid(),
-            work_order_id: a.work_order_id.as_uuid(),
-            step_id: a.step_id.map(|s| s.as_uuid()),
-            kind: a.kind,
-            content_type: a.content_type,
-            size_bytes: a.size_bytes,
-            sha256: a.sha256,
-            created_at: a.created_at,
-        }
-    }
-}
-
 /// An open step of the caller, with its order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MyWorkItem {
@@ -127,7 +93,7 @@ async fn run(
         WorkOrderId(order),
         if_match.0,
         make(StepId(step)),
-        crate::routes::order_views::render_in,
+        crate::schemas::orders::render_in,
     )
     .await?;
     Ok(ok_versioned(view.version, &view))
@@ -151,7 +117,7 @@ async fn run(
     ),
     request_body = StepActionRequest,
     responses(
-        (status = 200, description = "The order after the action", body = crate::routes::order_views::WorkOrderView, headers(("ETag" = String))),
+        (status = 200, description = "The order after the action", body = crate::schemas::orders::WorkOrderView, headers(("ETag" = String))),
         (status = 404, description = "No such order or step visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed now (`invalid_transition`), incomplete (`step_incomplete`) or not skippable (`step_not_skippable`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -200,7 +166,7 @@ pub async fn run_step_action(
     ),
     request_body = ReassignRequest,
     responses(
-        (status = 200, description = "The order after the change", body = crate::routes::order_views::WorkOrderView, headers(("ETag" = String))),
+        (status = 200, description = "The order after the change", body = crate::schemas::orders::WorkOrderView, headers(("ETag" = String))),
         (status = 404, description = "No such order or step visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step is not open (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -236,7 +202,7 @@ pub async fn reassign_step(
     ),
     request_body = ChecklistRequest,
     responses(
-        (status = 200, description = "The order after the change", body = crate::routes::order_views::WorkOrderView, headers(("ETag" = String))),
+        (status = 200, description = "The order after the change", body = crate::schemas::orders::WorkOrderView, headers(("ETag" = String))),
         (status = 404, description = "No such order or step visible to the caller", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The step is not open (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -266,22 +232,6 @@ fn accepted_types(kind: Evidence) -> &'static [&'static str] {
     match kind {
         Evidence::Photo => &["image/jpeg", "image/png", "image/webp", "image/heic"],
         Evidence::Signature => &["image/png", "image/svg+xml"],
-    }
-}
-
-/// Whether the bytes are what the content type says (magic numbers; SVG without scripts).
-pub fn content_matches(content_type: &str, data: &[u8]) -> bool {
-    match content_type {
-        "application/pdf" => data.starts_with(b"%PDF-"),
-        "image/jpeg" => data.starts_with(&[0xFF, 0xD8, 0xFF]),
-        "image/png" => data.starts_with(&[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A]),
-        "image/webp" => data.len() > 12 && data.starts_with(b"RIFF") && &data[8..12] == b"WEBP",
-        "image/heic" => data.len() > 12 && &data[4..8] == b"ftyp",
-        "image/svg+xml" => {
-            let text = String::from_utf8_lossy(data).to_lowercase();
-            text.contains("<svg") && !text.contains("<script") && !text.contains("javascript:")
-        }
-        _ => false,
     }
 }
 
@@ -321,7 +271,7 @@ pub async fn upload_step_evidence(
     let (order_id, step_id) = (WorkOrderId(order_id), StepId(step_id));
     ensure_visible(&state.db, &principal, order_id).await?;
     let kind = Evidence::from(query.kind);
-    let (content_type, data) = crate::routes::attachments::read_upload(&req, payload, |t| {
+    let (content_type, data) = crate::schemas::attachments::read_upload(&req, payload, |t| {
         accepted_types(kind).contains(&t)
     })
     .await?;

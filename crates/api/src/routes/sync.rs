@@ -26,10 +26,11 @@ use workorders_persistence::{Db, WriteTx, attachments};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::ValidJson;
-use crate::routes::appointments::{AppointmentView, record_history};
-use crate::routes::order_views::{ViewContext, WorkOrderView};
+use crate::schemas::appointments::AppointmentView;
+use crate::schemas::orders::{ViewContext, WorkOrderView};
 use crate::state::AppState;
 use crate::workflow::{self, DbAssigner, actor_of, authorize};
+use workorders_app::appointments::record_history;
 
 /// Most events in one push.
 pub const MAX_BATCH: usize = 1000;
@@ -1324,7 +1325,7 @@ pub async fn list_field_entries(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let order_id = WorkOrderId(path.into_inner());
-    crate::routes::attachments::visible_order(&state, &principal, order_id).await?;
+    crate::schemas::attachments::visible_order(&state, &principal, order_id).await?;
     let items: Vec<FieldEntryView> = sync::entries(&state.db, principal.tenant_id, order_id)
         .await?
         .into_iter()

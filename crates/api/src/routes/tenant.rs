@@ -1,7 +1,7 @@
 //! The caller's tenant.
 
 use actix_web::{HttpResponse, get, patch, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::UserId;
@@ -15,7 +15,8 @@ use crate::error::{ApiError, ApiResult, VersionedExt};
 use crate::extract::{IfMatch, ValidJson};
 use crate::routes::double_option;
 use crate::routes::ok_versioned;
-use crate::routes::views::TenantView;
+use crate::schemas::people::TenantView;
+use crate::schemas::tenant::AssignmentRuleName;
 use crate::state::AppState;
 use workorders_persistence::tenants;
 
@@ -34,13 +35,6 @@ pub async fn get_tenant(state: web::Data<AppState>, principal: Caller) -> ApiRes
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(ok_versioned(tenant.version, &TenantView::from(tenant)))
-}
-
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum AssignmentRuleName {
-    LeastLoaded,
-    RoundRobin,
 }
 
 /// Absent fields stay; `process_owner_id: null` falls back to the first active owner.

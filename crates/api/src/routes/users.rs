@@ -17,8 +17,8 @@ use crate::auth::{Actor, Caller, Principal};
 use crate::error::{ApiError, ApiResult, VersionedExt, codes};
 use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
 use crate::pagination::{Page, PageQuery, fetch_limit};
-use crate::routes::views::{HomeBaseBody, RoleName, UserView};
 use crate::routes::{created, double_option, ok_versioned};
+use crate::schemas::people::{HomeBaseBody, RoleName, UserView};
 use crate::state::AppState;
 use crate::workflow::{self, actor_of};
 

@@ -18,11 +18,11 @@ use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
-use crate::routes::customers::{
+use crate::routes::{created, double_option, ok_versioned};
+use crate::schemas::customers::{
     CreateCustomerRequest, CreateSiteRequest, parse_customer, parse_site,
 };
-use crate::routes::order_views::{ChannelName, PriorityName, ViewContext, WorkOrderView, render};
-use crate::routes::{created, double_option, ok_versioned};
+use crate::schemas::orders::{ChannelName, PriorityName, ViewContext, WorkOrderView, render};
 use crate::state::AppState;
 use crate::workflow::{self, NewOrder, actor_of, ensure_visible};
 
@@ -327,7 +327,7 @@ pub async fn create_work_order(
     .await?;
     // Rendered inside the transaction: the reply shows the customer and site it made, and
     // is stored with the work for Idempotency-Key replays.
-    let view = crate::routes::order_views::render_in(&mut tx, now, &record).await?;
+    let view = crate::schemas::orders::render_in(&mut tx, now, &record).await?;
     tx.commit().await?;
     tracing::info!(work_order = %record.number, "work order created");
     Ok(created(
@@ -611,7 +611,7 @@ pub async fn run_work_order_action(
         WorkOrderId(id.into_inner()),
         if_match.0,
         command,
-        crate::routes::order_views::render_in,
+        crate::schemas::orders::render_in,
     )
     .await?;
     Ok(ok_versioned(view.version, &view))

@@ -1,10 +1,11 @@
 //! Response bodies of work orders and steps, and the context to build them (names of
 //! people, customers and sites, fetched in batches).
 
-use std::collections::HashMap;
-
+use crate::error::ApiResult;
+use crate::schemas::processes::{EvidenceName, HandlingName, StepBody};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::work_order::{Channel, Priority, Step};
@@ -12,9 +13,6 @@ use workorders_domain::{CustomerId, SiteId, TenantId, UserId};
 use workorders_persistence::customers::{self, CustomerRecord, SiteRecord};
 use workorders_persistence::work_orders::WorkOrderRecord;
 use workorders_persistence::{Db, users};
-
-use crate::error::ApiResult;
-use crate::routes::processes::{EvidenceName, HandlingName, StepBody};
 
 /// How an order came in.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
