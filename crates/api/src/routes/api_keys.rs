@@ -5,15 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use workorders_domain::auth::{Permission, Scope};
-use workorders_domain::tenant::parse_display_name;
+use workorders_app::api_keys;
+use workorders_domain::ApiKeyId;
+use workorders_domain::auth::Scope;
 use workorders_domain::text::Line;
-use workorders_domain::{ApiKeyId, ValidationErrors};
-use workorders_persistence::api_keys::{self, ApiKeyRecord};
+use workorders_persistence::api_keys::ApiKeyRecord;
 
 use crate::auth::Caller;
-use crate::auth::tokens::{new_api_key, sha256_hex};
-use crate::error::{ApiError, ApiResult, VersionedExt};
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, ok_versioned};
@@ -158,45 +157,13 @@ pub async fn create_api_key(
     principal: Caller,
     body: ValidJson<CreateApiKeyRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ApiKeysManage)?;
-    let Some(created_by) = principal.user_id() else {
-        return Err(ApiError::forbidden("API keys cannot create API keys"));
-    };
     let body = body.into_inner();
-    let now = workorders_persistence::now();
-    let mut errors = ValidationErrors::new();
-    let name = errors.check("/name", parse_display_name(&body.name));
-    if body.scopes.is_empty() {
-        errors.add("/scopes", "give at least one scope");
-    }
-    if body.expires_at.is_some_and(|e| e <= now) {
-        errors.add("/expires_at", "must be in the future");
-    }
-    let Some(name) = name else {
-        return Err(errors.into());
-    };
-    errors.finish()?;
-    let mut scopes: Vec<Scope> = body.scopes.into_iter().map(Scope::from).collect();
-    scopes.sort_by_key(|s| s.as_str());
-    scopes.dedup();
-    let (prefix, key) = new_api_key().map_err(ApiError::internal)?;
-    let record = ApiKeyRecord {
-        id: ApiKeyId::new(),
-        tenant_id: principal.tenant_id,
-        name,
-        prefix,
-        scopes,
-        created_by,
-        created_at: now,
+    let new = api_keys::NewApiKey {
+        name: body.name.into(),
+        scopes: body.scopes.into_iter().map(Scope::from).collect(),
         expires_at: body.expires_at,
-        revoked_at: None,
-        last_used_at: None,
-        version: 1,
     };
-    let mut tx = state.db.begin_write().await?;
-    let record = api_keys::insert(tx.conn(), &record, &sha256_hex(&key)).await?;
-    tx.commit().await?;
-    tracing::info!(api_key_id = %record.id, "API key created");
+    let api_keys::CreatedApiKey { record, key } = api_keys::create(&state, &principal, new).await?;
     let location = format!("/v1/api-keys/{}", record.id);
     let version = record.version;
     Ok(created(
@@ -223,11 +190,10 @@ pub async fn list_api_keys(
     principal: Caller,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ApiKeysManage)?;
     let page = query.parse()?;
     let rows = api_keys::list(
-        &state.db,
-        principal.tenant_id,
+        &state,
+        &principal,
         page.after.map(ApiKeyId),
         fetch_limit(page),
     )
@@ -257,10 +223,7 @@ pub async fn get_api_key(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ApiKeysManage)?;
-    let key = api_keys::get(&state.db, principal.tenant_id, ApiKeyId(id.into_inner()))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let key = api_keys::get(&state, &principal, ApiKeyId(id.into_inner())).await?;
     Ok(ok_versioned(key.version, &ApiKeyView::from(key)))
 }
 
@@ -287,20 +250,13 @@ pub async fn revoke_api_key(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ApiKeysManage)?;
-    let id = ApiKeyId(id.into_inner());
     let expected_version = if_match.required()?;
-    let mut tx = state.db.begin_write().await?;
     api_keys::revoke(
-        tx.conn(),
-        principal.tenant_id,
-        id,
+        &state,
+        &principal,
+        ApiKeyId(id.into_inner()),
         expected_version,
-        workorders_persistence::now(),
     )
-    .await?
-    .into_api()?;
-    tx.commit().await?;
-    tracing::info!(api_key_id = %id, "API key revoked");
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
