@@ -445,6 +445,7 @@ impl From<workorders_app::AppError> for ApiError {
                 missing_evidence,
             },
             E::Stale { current_version } => ApiError::PreconditionFailed { current_version },
+            E::VersionRequired => ApiError::PreconditionRequired,
             E::BatchTooLarge { detail } => ApiError::BatchTooLarge { detail },
             E::Validation(errors) => ApiError::Validation(errors),
             E::Unprocessable { code, detail } => ApiError::Unprocessable { code, detail },

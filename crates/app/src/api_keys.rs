@@ -8,7 +8,7 @@ use workorders_domain::{ApiKeyId, ValidationErrors};
 use workorders_persistence::api_keys::{self, ApiKeyRecord};
 
 use crate::App;
-use crate::error::{AppError, AppResult, VersionedExt};
+use crate::error::{AppError, AppResult, VersionedExt, required_version};
 use crate::identity::Principal;
 use crate::tokens::{new_api_key, sha256_hex};
 
@@ -90,9 +90,10 @@ pub async fn revoke(
     app: &App,
     caller: &Principal,
     id: ApiKeyId,
-    expected_version: i64,
+    expected_version: Option<i64>,
 ) -> AppResult<()> {
     caller.require(Permission::ApiKeysManage)?;
+    let expected_version = required_version(expected_version)?;
     let mut tx = app.db.begin_write().await?;
     api_keys::revoke(
         tx.conn(),

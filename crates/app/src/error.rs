@@ -103,6 +103,8 @@ pub enum AppError {
     },
     /// The version the caller expected is stale.
     Stale { current_version: i64 },
+    /// A change needs the version the caller expects to change (none was given).
+    VersionRequired,
     /// Too many items in one batch.
     BatchTooLarge { detail: String },
     /// Well-formed but invalid fields.
@@ -176,6 +178,7 @@ impl fmt::Display for AppError {
                     "changed meanwhile; the current version is {current_version}"
                 )
             }
+            AppError::VersionRequired => f.write_str("name the version you change"),
             AppError::Validation(errors) => write!(f, "invalid fields: {errors:?}"),
             AppError::RateLimited { retry_after_secs } => {
                 write!(
@@ -202,6 +205,11 @@ impl From<ValidationErrors> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// The version a change names: required.
+pub fn required_version(expected: Option<i64>) -> AppResult<i64> {
+    expected.ok_or(AppError::VersionRequired)
+}
 
 /// Turns the outcome of a conditional update into the use case's answer: stale or gone.
 pub trait VersionedExt<T> {

@@ -22,6 +22,7 @@ pub mod oversight;
 pub mod password;
 pub mod scheduling;
 pub mod staff_mail;
+pub mod tenant;
 pub mod tokens;
 pub mod webhooks;
 pub mod workflow;

@@ -250,12 +250,11 @@ pub async fn revoke_api_key(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let expected_version = if_match.required()?;
     api_keys::revoke(
         &state,
         &principal,
         ApiKeyId(id.into_inner()),
-        expected_version,
+        if_match.0,
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())

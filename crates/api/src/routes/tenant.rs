@@ -6,19 +6,17 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use workorders_domain::UserId;
 use workorders_domain::assign::AssignmentRule;
-use workorders_domain::auth::{Permission, Role};
 use workorders_domain::text::Line;
-use workorders_persistence::users;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, VersionedExt};
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, ValidJson};
 use crate::routes::double_option;
 use crate::routes::ok_versioned;
 use crate::schemas::people::TenantView;
 use crate::schemas::tenant::AssignmentRuleName;
 use crate::state::AppState;
-use workorders_persistence::tenants;
+use workorders_app::tenant;
 
 /// Get the current tenant
 ///
@@ -31,9 +29,7 @@ use workorders_persistence::tenants;
 )]
 #[get("/tenant")]
 pub async fn get_tenant(state: web::Data<AppState>, principal: Caller) -> ApiResult<HttpResponse> {
-    let tenant = tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let tenant = tenant::get(&state, &principal).await?;
     Ok(ok_versioned(tenant.version, &TenantView::from(tenant)))
 }
 
@@ -82,94 +78,19 @@ pub async fn update_tenant(
     if_match: IfMatch,
     body: ValidJson<UpdateTenantRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
-    let tenant = tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
     let body = body.into_inner();
-    let owner = match body.process_owner_id {
-        None => tenant.process_owner_id,
-        Some(None) => None,
-        Some(Some(id)) => {
-            let user = users::get(&state.db, principal.tenant_id, UserId(id)).await?;
-            match user {
-                Some(u)
-                    if u.active
-                        && matches!(u.role, Role::Owner | Role::Admin | Role::Dispatcher) =>
-                {
-                    Some(u.id)
-                }
-                _ => {
-                    return Err(ApiError::invalid(
-                        "/process_owner_id",
-                        "must be an active owner, admin or dispatcher of this tenant",
-                    ));
-                }
-            }
-        }
+    let change = tenant::SettingsChange {
+        process_owner_id: body.process_owner_id.map(|o| o.map(UserId)),
+        assignment_rule: body.assignment_rule.map(|r| match r {
+            AssignmentRuleName::LeastLoaded => AssignmentRule::LeastLoaded,
+            AssignmentRuleName::RoundRobin => AssignmentRule::RoundRobin,
+        }),
+        website_origins: body
+            .website_origins
+            .map(|origins| origins.into_iter().map(String::from).collect()),
+        escalation_grace_minutes: body.escalation_grace_minutes,
+        stuck_after_days: body.stuck_after_days,
     };
-    if body
-        .escalation_grace_minutes
-        .is_some_and(|m| !(0..=10_080).contains(&m))
-    {
-        return Err(ApiError::invalid(
-            "/escalation_grace_minutes",
-            "between 0 and 10080 minutes (a week)",
-        ));
-    }
-    if body
-        .stuck_after_days
-        .is_some_and(|d| !(1..=365).contains(&d))
-    {
-        return Err(ApiError::invalid(
-            "/stuck_after_days",
-            "between 1 and 365 days",
-        ));
-    }
-    let rule = match body.assignment_rule {
-        None => tenant.assignment_rule,
-        Some(AssignmentRuleName::LeastLoaded) => AssignmentRule::LeastLoaded,
-        Some(AssignmentRuleName::RoundRobin) => AssignmentRule::RoundRobin,
-    };
-    let origins = match body.website_origins {
-        None => tenant.website_origins.clone(),
-        Some(origins) => {
-            let valid = |o: &str| {
-                let rest = o
-                    .strip_prefix("https://")
-                    .or_else(|| o.strip_prefix("http://"));
-                rest.is_some_and(|host| {
-                    !host.is_empty()
-                        && !host.contains('/')
-                        && host
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
-                })
-            };
-            if origins.len() > 20 || origins.iter().any(|o| !valid(o)) {
-                return Err(ApiError::invalid(
-                    "/website_origins",
-                    "up to 20 origins like https://www.example.com (scheme and host, no path)",
-                ));
-            }
-            origins.into_iter().map(String::from).collect::<Vec<_>>()
-        }
-    };
-    let next = tenants::TenantRecord {
-        process_owner_id: owner,
-        assignment_rule: rule,
-        website_origins: origins,
-        escalation_grace_minutes: body
-            .escalation_grace_minutes
-            .unwrap_or(tenant.escalation_grace_minutes),
-        stuck_after_days: body.stuck_after_days.unwrap_or(tenant.stuck_after_days),
-        ..tenant
-    };
-    let mut tx = state.db.begin_write().await?;
-    let updated = tenants::update_settings(tx.conn(), &next, expected, state.db.now())
-        .await?
-        .into_api()?;
-    tx.commit().await?;
+    let updated = tenant::update_settings(&state, &principal, if_match.0, change).await?;
     Ok(ok_versioned(updated.version, &TenantView::from(updated)))
 }
