@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod oversight;
 pub mod password;
 pub mod scheduling;
+pub mod services;
 pub mod staff_mail;
 pub mod tenant;
 pub mod tokens;

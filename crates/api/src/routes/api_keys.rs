@@ -250,12 +250,6 @@ pub async fn revoke_api_key(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    api_keys::revoke(
-        &state,
-        &principal,
-        ApiKeyId(id.into_inner()),
-        if_match.0,
-    )
-    .await?;
+    api_keys::revoke(&state, &principal, ApiKeyId(id.into_inner()), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }

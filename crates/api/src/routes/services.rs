@@ -5,17 +5,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workorders_app::services;
 use workorders_domain::assign::AssignmentRule;
-use workorders_domain::auth::Permission;
-use workorders_domain::tenant::parse_display_name;
 use workorders_domain::text::{Line, Text};
-use workorders_domain::user::parse_skills;
-use workorders_domain::{ProcessId, ServiceId, ValidationErrors};
-use workorders_persistence::processes;
-use workorders_persistence::services::{self, ServiceRecord};
+use workorders_domain::{ProcessId, ServiceId};
+use workorders_persistence::services::ServiceRecord;
 
-use crate::auth::{Caller, Principal};
-use crate::error::{ApiError, ApiResult, VersionedExt};
+use crate::auth::Caller;
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, ValidJson};
 use crate::routes::{created, ok_versioned};
 use crate::schemas::people::RoleName;
@@ -145,88 +142,32 @@ pub fn service_view(s: ServiceRecord) -> ServiceView {
     }
 }
 
-/// Validates a service body into a record (id and times from `base`).
-async fn parse(
-    state: &AppState,
-    principal: &Principal,
-    body: ServiceBody,
-    mut base: ServiceRecord,
-) -> ApiResult<ServiceRecord> {
-    let mut errors = ValidationErrors::new();
-    base.name = errors
-        .check("/name", parse_display_name(&body.name))
-        .unwrap_or_default();
-    base.skills = errors
-        .check("/skills", parse_skills(&body.skills))
-        .unwrap_or_default();
-    if !(5..=1440).contains(&body.duration_minutes) {
-        errors.add("/duration_minutes", "5 to 1440 minutes");
-    }
-    if !(1..=365).contains(&body.horizon_days) {
-        errors.add("/horizon_days", "1 to 365 days");
-    }
-    if !(5..=240).contains(&body.granularity_minutes) {
-        errors.add("/granularity_minutes", "5 to 240 minutes");
-    }
-    if body.lead_time_minutes > 60 * 24 * 90 {
-        errors.add("/lead_time_minutes", "at most 90 days");
-    }
-    if body.radius_km.is_some_and(|r| !(r > 0.0 && r <= 1000.0)) {
-        errors.add("/radius_km", "between 0 and 1000 km");
-    }
-    let prefixes: Vec<String> = body
-        .postal_code_prefixes
-        .iter()
-        .map(|p| p.trim().to_owned())
-        .collect();
-    if prefixes
-        .iter()
-        .any(|p| p.is_empty() || p.len() > 10 || !p.chars().all(|c| c.is_ascii_alphanumeric()))
-    {
-        errors.add(
-            "/postal_code_prefixes",
-            "prefixes are 1 to 10 letters or digits",
-        );
-    }
-    match processes::get(&state.db, principal.tenant_id, ProcessId(body.process_id)).await? {
-        None => errors.add("/process_id", "no such process in this tenant"),
-        Some(p) => {
-            let version = match p.published_version {
-                Some(n) => processes::get_version(&state.db, principal.tenant_id, p.id, n).await?,
-                None => None,
-            };
-            match version {
-                None => errors.add("/process_id", "the process has no published version"),
-                Some(v) if !v.steps.iter().any(|s| s.key == body.step_key) => {
-                    errors.add(
-                        "/step_key",
-                        "no step with this key in the published version",
-                    );
-                }
-                Some(_) => {}
-            }
+impl From<ServiceBody> for services::ServiceSpec {
+    fn from(body: ServiceBody) -> Self {
+        Self {
+            name: body.name.into(),
+            description: body.description.map(String::from),
+            process_id: ProcessId(body.process_id),
+            step_key: body.step_key.into_string(),
+            duration_minutes: body.duration_minutes,
+            role: body.role.into(),
+            skills: body.skills.into_iter().map(String::from).collect(),
+            lead_time_minutes: body.lead_time_minutes,
+            horizon_days: body.horizon_days,
+            granularity_minutes: body.granularity_minutes,
+            postal_code_prefixes: body
+                .postal_code_prefixes
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            radius_km: body.radius_km,
+            assignment_rule: body.assignment_rule.map(|r| match r {
+                AssignmentRuleName::LeastLoaded => AssignmentRule::LeastLoaded,
+                AssignmentRuleName::RoundRobin => AssignmentRule::RoundRobin,
+            }),
+            active: body.active,
         }
     }
-    errors.finish()?;
-    base.description = body
-        .description
-        .map(|d| d.trim().to_owned())
-        .filter(|d| !d.is_empty());
-    base.process_id = ProcessId(body.process_id);
-    base.step_key = body.step_key.into_string();
-    base.duration_minutes = body.duration_minutes;
-    base.role = body.role.into();
-    base.lead_time_minutes = body.lead_time_minutes;
-    base.horizon_days = body.horizon_days;
-    base.granularity_minutes = body.granularity_minutes;
-    base.postal_prefixes = prefixes;
-    base.radius_km = body.radius_km;
-    base.assignment_rule = match body.assignment_rule {
-        Some(AssignmentRuleName::RoundRobin) => AssignmentRule::RoundRobin,
-        _ => AssignmentRule::LeastLoaded,
-    };
-    base.active = body.active;
-    Ok(base)
 }
 
 /// Create a bookable service
@@ -243,33 +184,7 @@ pub async fn create_service(
     principal: Caller,
     body: ValidJson<ServiceBody>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesWrite)?;
-    let now = state.db.now();
-    let base = ServiceRecord {
-        id: ServiceId::new(),
-        tenant_id: principal.tenant_id,
-        name: String::new(),
-        description: None,
-        process_id: ProcessId::new(),
-        step_key: String::new(),
-        duration_minutes: 60,
-        role: workorders_domain::auth::Role::Technician,
-        skills: Vec::new(),
-        lead_time_minutes: 0,
-        horizon_days: 28,
-        granularity_minutes: 30,
-        postal_prefixes: Vec::new(),
-        radius_km: None,
-        assignment_rule: AssignmentRule::LeastLoaded,
-        active: true,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let record = parse(&state, &principal, body.into_inner(), base).await?;
-    let mut tx = state.db.begin_write().await?;
-    let record = services::insert(tx.conn(), &record).await?;
-    tx.commit().await?;
+    let record = services::create(&state, &principal, body.into_inner().into()).await?;
     let view = service_view(record);
     Ok(created(
         format!("/v1/services/{}", view.id),
@@ -290,8 +205,7 @@ pub async fn list_services(
     state: web::Data<AppState>,
     principal: Caller,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesRead)?;
-    let items = services::list(&state.db, principal.tenant_id, false).await?;
+    let items = services::list(&state, &principal).await?;
     Ok(HttpResponse::Ok().json(ServiceList {
         items: items.into_iter().map(service_view).collect(),
     }))
@@ -314,10 +228,7 @@ pub async fn get_service(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesRead)?;
-    let record = services::get(&state.db, principal.tenant_id, ServiceId(id.into_inner()))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let record = services::get(&state, &principal, ServiceId(id.into_inner())).await?;
     Ok(ok_versioned(record.version, &service_view(record)))
 }
 
@@ -343,16 +254,13 @@ pub async fn update_service(
     if_match: IfMatch,
     body: ValidJson<ServiceBody>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesWrite)?;
-    let expected = if_match.required()?;
-    let current = services::get(&state.db, principal.tenant_id, ServiceId(id.into_inner()))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let record = parse(&state, &principal, body.into_inner(), current).await?;
-    let mut tx = state.db.begin_write().await?;
-    let saved = services::update(tx.conn(), &record, expected, state.db.now())
-        .await?
-        .into_api()?;
-    tx.commit().await?;
+    let saved = services::update(
+        &state,
+        &principal,
+        ServiceId(id.into_inner()),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
     Ok(ok_versioned(saved.version, &service_view(saved)))
 }
