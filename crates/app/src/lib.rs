@@ -7,6 +7,7 @@
 //! transactions, the outbox and e-mail queueing happen here.
 
 pub mod accounts;
+pub mod analytics;
 pub mod api_keys;
 pub mod appointments;
 pub mod billing;

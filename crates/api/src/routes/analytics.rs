@@ -3,22 +3,18 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::analytics::{self, Accumulator, Comparison, Report};
+use workorders_app::analytics;
+use workorders_domain::ProcessId;
+use workorders_domain::analytics::{self as domain_analytics, Comparison, Report};
 use workorders_domain::auth::Permission;
-use workorders_domain::{ProcessId, TenantId};
-use workorders_persistence::processes::{self, VersionRecord};
-use workorders_persistence::tenants;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, codes};
 use crate::state::AppState;
-
-/// Longest range of one report.
-const MAX_DAYS: i64 = 400;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -112,104 +108,6 @@ fn csv(body: String, name: &str) -> HttpResponse {
         .body(body)
 }
 
-/// The range as days and as UTC instants `[from 00:00, to + 1 day 00:00)` in the tenant's zone.
-async fn range(
-    state: &AppState,
-    tenant: TenantId,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
-) -> ApiResult<(
-    NaiveDate,
-    NaiveDate,
-    chrono::DateTime<Utc>,
-    chrono::DateTime<Utc>,
-)> {
-    let mut conn = state.db.acquire().await?;
-    let tz = tenants::get_in(&mut conn, tenant)
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .time_zone
-        .tz();
-    let today = state.db.now().with_timezone(&tz).date_naive();
-    let to = to.unwrap_or(today);
-    let from = from.unwrap_or(to - Duration::days(89));
-    if from > to {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            "from must not be after to",
-        ));
-    }
-    if (to - from).num_days() >= MAX_DAYS {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            format!("at most {MAX_DAYS} days per report"),
-        ));
-    }
-    let start = |d: NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| tz.from_local_datetime(&t).earliest())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| ApiError::bad_request(codes::INVALID_QUERY, "date out of range"))
-    };
-    let end_day = to
-        .succ_opt()
-        .ok_or_else(|| ApiError::bad_request(codes::INVALID_QUERY, "date out of range"))?;
-    Ok((from, to, start(from)?, start(end_day)?))
-}
-
-async fn version(
-    state: &AppState,
-    tenant: TenantId,
-    process: ProcessId,
-    number: Option<i64>,
-) -> ApiResult<VersionRecord> {
-    let number = match number {
-        Some(n) => n,
-        None => processes::get(&state.db, tenant, process)
-            .await?
-            .ok_or(ApiError::NotFound)?
-            .published_version
-            .ok_or(ApiError::NotFound)?,
-    };
-    processes::get_version(&state.db, tenant, process, number)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-async fn report_of(
-    state: &AppState,
-    tenant: TenantId,
-    v: &VersionRecord,
-    from: chrono::DateTime<Utc>,
-    to: chrono::DateTime<Utc>,
-) -> ApiResult<Report> {
-    use workorders_persistence::analytics as store;
-    // Few reports at a time per instance: each reads a lot and holds a connection.
-    let _permit = state
-        .analytics_permits
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
-    let keys: Vec<String> = v.steps.iter().map(|s| s.key.clone()).collect();
-    let mut acc = Accumulator::new(&keys);
-    let orders = store::version_orders(&state.db, tenant, v.id, from, to).await?;
-    for chunk in orders.chunks(store::CHUNK) {
-        let histories = store::histories(&state.db, tenant, chunk).await?;
-        // The arithmetic runs on the blocking pool, not on the worker serving requests.
-        acc = tokio::task::spawn_blocking(move || {
-            for h in &histories {
-                acc.add(h);
-            }
-            acc
-        })
-        .await
-        .map_err(ApiError::internal)?;
-    }
-    tokio::task::spawn_blocking(move || acc.finish())
-        .await
-        .map_err(ApiError::internal)
-}
-
 /// Step analytics of a process version
 ///
 /// Computed from the order history of the orders created in the range (finished steps of
@@ -236,22 +134,33 @@ pub async fn get_process_analytics(
     id: web::Path<Uuid>,
     query: web::Query<AnalyticsQuery>,
 ) -> ApiResult<HttpResponse> {
+    // Checked here too (the use case checks it again) so that a bad format is answered
+    // before the process is looked up, as the contract documents.
     principal.require(Permission::WorkOrdersRead)?;
     let as_csv = wants_csv(&req, query.format.as_deref())?;
-    let tenant = principal.tenant_id;
     let process = ProcessId(id.into_inner());
-    let (from, to, start, end) = range(&state, tenant, query.from, query.to).await?;
-    let v = version(&state, tenant, process, query.version).await?;
-    let report = report_of(&state, tenant, &v, start, end).await?;
+    let analytics::VersionReport {
+        days: analytics::Days { from, to },
+        version,
+        report,
+    } = analytics::version_report(
+        &state,
+        &principal,
+        process,
+        query.version,
+        query.from,
+        query.to,
+    )
+    .await?;
     if as_csv {
         return Ok(csv(
-            analytics::to_csv(&report),
-            &format!("process-v{}-{from}-{to}", v.number),
+            domain_analytics::to_csv(&report),
+            &format!("process-v{version}-{from}-{to}"),
         ));
     }
     Ok(HttpResponse::Ok().json(ProcessAnalytics {
         process_id: process.0,
-        version: v.number,
+        version,
         from,
         to,
         report,
@@ -283,22 +192,29 @@ pub async fn compare_process_versions(
     id: web::Path<Uuid>,
     query: web::Query<CompareQuery>,
 ) -> ApiResult<HttpResponse> {
+    // Checked here too (the use case checks it again) so that a bad format is answered
+    // before the process is looked up, as the contract documents.
     principal.require(Permission::WorkOrdersRead)?;
     let as_csv = wants_csv(&req, query.format.as_deref())?;
-    let tenant = principal.tenant_id;
     let process = ProcessId(id.into_inner());
-    let (from, to, start, end) = range(&state, tenant, query.from, query.to).await?;
-    let va = version(&state, tenant, process, Some(query.a)).await?;
-    let vb = version(&state, tenant, process, Some(query.b)).await?;
-    // One after the other: each report takes one of the instance's analytics permits, and
-    // holding one while waiting for another could deadlock concurrent comparisons.
-    let a = report_of(&state, tenant, &va, start, end).await?;
-    let b = report_of(&state, tenant, &vb, start, end).await?;
-    let comparison = analytics::compare(a, b);
+    let analytics::VersionComparison {
+        days: analytics::Days { from, to },
+        a,
+        b,
+        comparison,
+    } = analytics::compare_versions(
+        &state,
+        &principal,
+        process,
+        (query.a, query.b),
+        query.from,
+        query.to,
+    )
+    .await?;
     if as_csv {
         return Ok(csv(
-            analytics::comparison_to_csv(&comparison),
-            &format!("process-v{}-v{}-{from}-{to}", va.number, vb.number),
+            domain_analytics::comparison_to_csv(&comparison),
+            &format!("process-v{a}-v{b}-{from}-{to}"),
         ));
     }
     Ok(HttpResponse::Ok().json(VersionComparison {
