@@ -440,12 +440,12 @@ async fn verify(database_url: &str, data_dir: &std::path::Path, acked: &Acknowle
             .fetch_all(db.pool())
             .await
             .expect("invoices");
-    let blobs = workorders_api::blobs::FsBlobStore::new(data_dir.join("attachments"));
+    let blobs = workorders_app::blobs::FsBlobStore::new(data_dir.join("attachments"));
     let mut seqs: Vec<u64> = Vec::new();
     for (number, pdf_key, xml) in &rows {
         let key = pdf_key.as_deref().expect("an issued invoice has its PDF");
         assert!(xml.is_some(), "{number} has its XML");
-        let pdf = workorders_api::blobs::BlobStore::get(&blobs, key)
+        let pdf = workorders_app::blobs::BlobStore::get(&blobs, key)
             .expect("blob store")
             .unwrap_or_else(|| panic!("the PDF of {number} is on disk"));
         assert!(pdf.starts_with(b"%PDF"), "{number}: a whole PDF");

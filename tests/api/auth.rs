@@ -289,7 +289,7 @@ async fn missing_tampered_or_foreign_tokens_are_401(ctx: Ctx) {
     // A token signed by another server's secret.
     let other = ctx
         .app_with(|s| {
-            s.jwt_secret = Some(workorders_api::config::Secret::new(
+            s.jwt_secret = Some(workorders_app::config::Secret::new(
                 "another-secret-another-secret-another",
             ))
         })

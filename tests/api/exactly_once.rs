@@ -293,7 +293,7 @@ async fn one_tenants_broken_row_stops_only_its_own_oversight(ctx: Ctx) {
         .await
         .expect("corrupt");
     clock.set(now + chrono::Duration::days(2));
-    let report = workorders_api::oversight::tick(&app.state)
+    let report = workorders_app::oversight::tick(&app.state)
         .await
         .expect("the scan itself goes on");
     assert!(report.reviews_created >= 1, "{report:?}");
@@ -341,7 +341,7 @@ async fn one_tenants_broken_row_stops_only_its_own_oversight(ctx: Ctx) {
         .execute(app.db.pool())
         .await
         .expect("repair");
-    workorders_api::oversight::tick(&app.state)
+    workorders_app::oversight::tick(&app.state)
         .await
         .expect("scan");
     assert!(reviews(&tenants[0]).await >= 1);

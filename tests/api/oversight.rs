@@ -36,8 +36,8 @@ async fn clocked(ctx: &Ctx, clock: &Clock) -> TestApp {
     .await
 }
 
-async fn tick(app: &TestApp) -> workorders_api::oversight::TickReport {
-    workorders_api::oversight::tick(&app.state)
+async fn tick(app: &TestApp) -> workorders_app::oversight::TickReport {
+    workorders_app::oversight::tick(&app.state)
         .await
         .expect("oversight scan")
 }

@@ -294,7 +294,7 @@ async fn fixture(
         .parse()
         .expect("time");
     clock.set(next);
-    workorders_api::oversight::tick(&app.state)
+    workorders_app::oversight::tick(&app.state)
         .await
         .expect("oversight scan");
     let reviews = app.get("/v1/reviews", token).await;

@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
 use uuid::Uuid;
-use workorders_api::config::{Secret, Settings};
+use workorders_app::config::{Secret, Settings};
 use workorders_api::{Application, telemetry};
 
 pub const PASSWORD: &str = "correct-horse-battery";
@@ -266,7 +266,7 @@ impl Ctx {
         };
         let data_dir = owned_dir.clone().or(shared_dir).expect("a data directory");
         if std::env::var("TEST_LOG").is_ok() {
-            telemetry::init(workorders_api::config::LogFormat::Pretty);
+            telemetry::init(workorders_app::config::LogFormat::Pretty);
         }
         let database_url = url.clone();
         let mut settings = Settings::new(url);

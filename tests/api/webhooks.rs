@@ -13,7 +13,7 @@ use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use workorders_api::config::Settings;
+use workorders_app::config::Settings;
 
 use crate::support::{Ctx, TestApp, eventually, step};
 use crate::tests;
@@ -780,7 +780,7 @@ async fn overdue_steps_are_announced_once(ctx: Ctx) {
     // other order.
     for _ in 0..3 {
         for instance in [&app, &second] {
-            workorders_api::oversight::tick(&instance.state)
+            workorders_app::oversight::tick(&instance.state)
                 .await
                 .expect("scan");
         }

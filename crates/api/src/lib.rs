@@ -6,12 +6,12 @@
 //! cursor pagination ([`pagination`]), Idempotency-Key replay ([`idempotency`]),
 //! authentication ([`auth`]), metrics and request ids ([`observability`]).
 
-pub use workorders_app::accounts;
+use workorders_app::accounts;
 pub mod admin;
 pub mod auth;
-pub use workorders_app::billing;
-pub use workorders_app::billing_worker;
-pub use workorders_app::blobs;
+use workorders_app::billing;
+use workorders_app::billing_worker;
+use workorders_app::blobs;
 pub mod client_ip;
 pub use workorders_app::config;
 pub mod error;
@@ -21,18 +21,17 @@ pub mod input_guard;
 pub mod observability;
 pub mod openapi;
 pub mod operations;
-pub use workorders_app::oversight;
+use workorders_app::oversight;
 pub mod pages;
 pub mod pagination;
 pub mod routes;
 pub mod schemas;
-pub use workorders_app::scheduling;
-pub use workorders_app::staff_mail;
+use workorders_app::scheduling;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
-pub use workorders_app::webhooks;
-pub use workorders_app::workflow;
+use workorders_app::webhooks;
+use workorders_app::workflow;
 
 pub use config::Settings;
 pub use startup::Application;

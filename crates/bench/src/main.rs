@@ -249,7 +249,7 @@ async fn measure_size(
                 let Ok(mut tx) = db.begin_write().await else {
                     return false;
                 };
-                let new = workorders_api::workflow::NewOrder {
+                let new = workorders_app::workflow::NewOrder {
                     tenant_id: tenant,
                     process_id,
                     process_version_id: version_id,
@@ -267,7 +267,7 @@ async fn measure_size(
                     kind: "system".to_owned(),
                     id: None,
                 };
-                workorders_api::workflow::create(
+                workorders_app::workflow::create(
                     &mut tx,
                     new,
                     &actor,
@@ -531,11 +531,11 @@ async fn measure_size(
                 let Ok(mut conn) = db.pool().acquire().await else {
                     return false;
                 };
-                let location = workorders_api::scheduling::CustomerLocation {
+                let location = workorders_app::scheduling::CustomerLocation {
                     postal_code: Some("10115".to_owned()),
                     coordinates: None,
                 };
-                workorders_api::scheduling::service_slots(
+                workorders_app::scheduling::service_slots(
                     &mut conn,
                     tz,
                     &service,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use serde_json::{Value, json};
-use workorders_api::config::{Secret, Settings};
+use workorders_app::config::{Secret, Settings};
 use workorders_persistence::Clock;
 
 use crate::load::{Measurement, run};
@@ -23,7 +23,7 @@ use crate::server::SECRET;
 
 pub struct OversightResult {
     /// What the first scan did (the backlog).
-    pub first_scan: workorders_api::oversight::TickReport,
+    pub first_scan: workorders_app::oversight::TickReport,
     pub first_scan_ms: f64,
     /// Items in the last review created (all kinds, at most 100 each).
     pub review_items: usize,
@@ -93,7 +93,7 @@ pub async fn measure(
     let state = app.state().clone();
 
     let started = Instant::now();
-    let first_scan = workorders_api::oversight::tick(&state)
+    let first_scan = workorders_app::oversight::tick(&state)
         .await
         .map_err(|e| anyhow::anyhow!("first scan: {e:?}"))?;
     let first_scan_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -103,7 +103,7 @@ pub async fn measure(
     for _ in 0..10 {
         clock.advance(chrono::Duration::days(1));
         let t = Instant::now();
-        let r = workorders_api::oversight::tick(&state)
+        let r = workorders_app::oversight::tick(&state)
             .await
             .map_err(|e| anyhow::anyhow!("scan: {e:?}"))?;
         creating.push(t.elapsed());
@@ -116,7 +116,7 @@ pub async fn measure(
     let mut idle = Vec::new();
     for _ in 0..10 {
         let t = Instant::now();
-        workorders_api::oversight::tick(&state)
+        workorders_app::oversight::tick(&state)
             .await
             .map_err(|e| anyhow::anyhow!("scan: {e:?}"))?;
         idle.push(t.elapsed());
