@@ -11,8 +11,8 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
 use uuid::Uuid;
-use workorders_app::config::{Secret, Settings};
 use workorders_api::{Application, telemetry};
+use workorders_app::config::{Secret, Settings};
 
 pub const PASSWORD: &str = "correct-horse-battery";
 

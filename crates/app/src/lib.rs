@@ -26,6 +26,7 @@ pub mod services;
 pub mod staff_mail;
 pub mod tenant;
 pub mod tokens;
+pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod workflow;
 

@@ -2,16 +2,16 @@
 //! test pings, the delivery log, and manual redelivery.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use workorders_app::webhook_endpoints;
 use workorders_domain::auth::Permission;
 use workorders_domain::text::{Line, Text};
-use workorders_persistence::webhooks::{self as store, EVENT_TYPES, EndpointRecord};
+use workorders_persistence::webhooks::{self as store, EndpointRecord};
 
 use crate::auth::{Caller, Principal};
-use workorders_domain::ValidationErrors;
 
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson};
@@ -195,35 +195,8 @@ pub struct DeliveryQuery {
     pub status: Option<String>,
 }
 
-fn check_types<S: AsRef<str>>(types: &[S], errors: &mut ValidationErrors) {
-    for (i, t) in types.iter().enumerate() {
-        if !EVENT_TYPES.contains(&t.as_ref()) {
-            errors.add(
-                format!("/event_types/{i}"),
-                format!("unknown event type; known: {}", EVENT_TYPES.join(", ")),
-            );
-        }
-    }
-}
-
-async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
-    if url.len() > 2000 {
-        return Err(ApiError::invalid("/url", "at most 2,000 characters"));
-    }
-    crate::webhooks::check_target(url, state.settings.webhooks.allow_private)
-        .await
-        .map(|_| ())
-        .map_err(|reason| ApiError::Unprocessable {
-            code: codes::TARGET_NOT_ALLOWED,
-            detail: reason,
-        })
-}
-
 async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<EndpointRecord> {
-    let mut conn = state.db.acquire().await?;
-    store::get_endpoint(&mut conn, state.db.keys(), principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)
+    Ok(webhook_endpoints::get(state, principal, id).await?)
 }
 
 /// Register a webhook endpoint
@@ -253,44 +226,25 @@ pub async fn create_webhook(
     principal: Caller,
     body: ValidJson<CreateWebhookRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
     let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    let types = body.event_types.unwrap_or_default();
-    check_types(&types, &mut errors);
-    if body.description.as_ref().is_some_and(|d| d.len() > 500) {
-        errors.add("/description", "at most 500 characters");
-    }
-    errors.finish()?;
-    check_url(&state, &body.url).await?;
-    let now = workorders_persistence::now();
-    let secret = crate::webhooks::new_secret().map_err(ApiError::internal)?;
-    let record = EndpointRecord {
-        id: Uuid::now_v7(),
-        tenant_id: principal.tenant_id,
+    let new = webhook_endpoints::NewEndpoint {
         url: body.url.into_string(),
         description: body.description.map(String::from),
-        event_types: types.into_iter().map(String::from).collect::<Vec<_>>(),
-        enabled: body.enabled.unwrap_or(true),
-        disabled_reason: None,
-        secret: secret.clone(),
-        previous_secret: None,
-        previous_secret_expires_at: None,
-        failure_streak: 0,
-        failing_since: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
+        event_types: body
+            .event_types
+            .unwrap_or_default()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        enabled: body.enabled,
     };
-    let mut tx = state.db.begin_write().await?;
-    store::insert_endpoint(&mut tx, &record).await?;
-    tx.commit().await?;
+    let record = webhook_endpoints::create(&state, &principal, new).await?;
     Ok(created(
         format!("/v1/webhooks/{}", record.id),
-        1,
+        record.version,
         &CreatedWebhookEndpoint {
             endpoint: WebhookEndpointView::from(&record),
-            secret,
+            secret: record.secret.clone(),
         },
     ))
 }
@@ -307,8 +261,7 @@ pub async fn list_webhooks(
     state: web::Data<AppState>,
     principal: Caller,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let items: Vec<WebhookEndpointView> = store::list_endpoints(&state.db, principal.tenant_id)
+    let items: Vec<WebhookEndpointView> = webhook_endpoints::list(&state, &principal)
         .await?
         .iter()
         .map(WebhookEndpointView::from)
@@ -333,8 +286,7 @@ pub async fn get_webhook(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let e = load(&state, &principal, id.into_inner()).await?;
+    let e = webhook_endpoints::get(&state, &principal, id.into_inner()).await?;
     Ok(ok_versioned(e.version, &WebhookEndpointView::from(&e)))
 }
 
@@ -359,53 +311,17 @@ pub async fn update_webhook(
     if_match: IfMatch,
     body: ValidJson<UpdateWebhookRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
-    let mut e = load(&state, &principal, id.into_inner()).await?;
-    if e.version != expected {
-        return Err(ApiError::PreconditionFailed {
-            current_version: e.version,
-        });
-    }
     let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    if let Some(types) = &body.event_types {
-        check_types(types, &mut errors);
-    }
-    if let Some(Some(d)) = &body.description
-        && d.len() > 500
-    {
-        errors.add("/description", "at most 500 characters");
-    }
-    errors.finish()?;
-    if let Some(url) = body.url {
-        check_url(&state, &url).await?;
-        e.url = url.into_string();
-    }
-    if let Some(types) = body.event_types {
-        e.event_types = types.into_iter().map(String::from).collect::<Vec<_>>();
-    }
-    if let Some(d) = body.description {
-        e.description = d.map(String::from);
-    }
-    if let Some(enabled) = body.enabled {
-        if enabled && !e.enabled {
-            e.disabled_reason = None;
-            e.failure_streak = 0;
-            e.failing_since = None;
-        }
-        e.enabled = enabled;
-    }
-    let now = workorders_persistence::now();
-    let mut tx = state.db.begin_write().await?;
-    if !store::update_endpoint(&mut tx, &e, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
-    e.version = expected + 1;
-    e.updated_at = now;
+    let change = webhook_endpoints::EndpointChange {
+        url: body.url.map(Line::into_string),
+        description: body.description.map(|d| d.map(String::from)),
+        event_types: body
+            .event_types
+            .map(|types| types.into_iter().map(String::from).collect()),
+        enabled: body.enabled,
+    };
+    let e =
+        webhook_endpoints::update(&state, &principal, id.into_inner(), if_match.0, change).await?;
     Ok(ok_versioned(e.version, &WebhookEndpointView::from(&e)))
 }
 
@@ -429,16 +345,7 @@ pub async fn delete_webhook(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
-    let e = load(&state, &principal, id.into_inner()).await?;
-    let mut tx = state.db.begin_write().await?;
-    if !store::delete_endpoint(tx.conn(), principal.tenant_id, e.id, expected).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: e.version,
-        });
-    }
-    tx.commit().await?;
+    webhook_endpoints::delete(&state, &principal, id.into_inner(), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -465,34 +372,14 @@ pub async fn rotate_webhook_secret(
     id: web::Path<Uuid>,
     body: ValidJson<RotateSecretRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
     let overlap = body.overlap_seconds.unwrap_or(86_400);
-    if !(0..=604_800).contains(&overlap) {
-        return Err(ApiError::invalid(
-            "/overlap_seconds",
-            "between 0 and 604800 seconds",
-        ));
-    }
-    let mut e = load(&state, &principal, id.into_inner()).await?;
-    let now = workorders_persistence::now();
-    let secret = crate::webhooks::new_secret().map_err(ApiError::internal)?;
-    let expected = e.version;
-    e.previous_secret = (overlap > 0).then(|| e.secret.clone());
-    e.previous_secret_expires_at = (overlap > 0).then(|| now + Duration::seconds(overlap));
-    e.secret = secret.clone();
-    let mut tx = state.db.begin_write().await?;
-    if !store::update_endpoint(&mut tx, &e, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
+    let e = webhook_endpoints::rotate_secret(&state, &principal, id.into_inner(), overlap).await?;
     Ok(ok_versioned(
-        expected + 1,
+        e.version,
         &RotatedSecret {
-            secret,
+            secret: e.secret.clone(),
             previous_secret_expires_at: e.previous_secret_expires_at,
-            version: expected + 1,
+            version: e.version,
         },
     ))
 }
@@ -518,22 +405,7 @@ pub async fn test_webhook(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let e = load(&state, &principal, id.into_inner()).await?;
-    if !e.enabled {
-        return Err(ApiError::conflict(
-            codes::ENDPOINT_DISABLED,
-            "the endpoint is disabled; enable it first",
-        ));
-    }
-    let mut tx = state.db.begin_write().await?;
-    tx.emit_to(
-        principal.tenant_id,
-        e.id,
-        "webhook.test",
-        serde_json::json!({"endpoint_id": e.id, "message": "Hello from the work-order server"}),
-    );
-    tx.commit().await?;
+    webhook_endpoints::send_test(&state, &principal, id.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(Queued {
         event_type: "webhook.test".to_owned(),
     }))
