@@ -61,6 +61,25 @@ async fn load(app: &App, caller: &Principal, id: Uuid) -> AppResult<EndpointReco
         .ok_or(AppError::NotFound)
 }
 
+/// Stores a changed endpoint at `expected` (stale: someone else changed it meanwhile).
+async fn save(
+    app: &App,
+    mut e: EndpointRecord,
+    expected: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<EndpointRecord> {
+    let mut tx = app.db.begin_write().await?;
+    if !store::update_endpoint(&mut tx, &e, expected, now).await? {
+        return Err(AppError::Stale {
+            current_version: expected + 1,
+        });
+    }
+    tx.commit().await?;
+    e.version = expected + 1;
+    e.updated_at = now;
+    Ok(e)
+}
+
 /// Registers an endpoint; the returned record holds the secret (shown to the caller once).
 pub async fn create(app: &App, caller: &Principal, new: NewEndpoint) -> AppResult<EndpointRecord> {
     caller.require(Permission::TenantWrite)?;
@@ -151,16 +170,7 @@ pub async fn update(
         e.enabled = enabled;
     }
     let now = workorders_persistence::now();
-    let mut tx = app.db.begin_write().await?;
-    if !store::update_endpoint(&mut tx, &e, expected, now).await? {
-        return Err(AppError::Stale {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
-    e.version = expected + 1;
-    e.updated_at = now;
-    Ok(e)
+    save(app, e, expected, now).await
 }
 
 /// Deletes an endpoint with its queued messages and delivery log.
@@ -206,16 +216,7 @@ pub async fn rotate_secret(
     e.previous_secret_expires_at =
         (overlap_seconds > 0).then(|| now + Duration::seconds(overlap_seconds));
     e.secret = secret;
-    let mut tx = app.db.begin_write().await?;
-    if !store::update_endpoint(&mut tx, &e, expected, now).await? {
-        return Err(AppError::Stale {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
-    e.version = expected + 1;
-    e.updated_at = now;
-    Ok(e)
+    save(app, e, expected, now).await
 }
 
 /// Queues a `webhook.test` message for this endpoint only.
