@@ -331,3 +331,53 @@ pub async fn create_tenant(
     let owner = users::insert(tx.conn(), &owner, &input.owner_password_hash).await?;
     Ok((tenant, owner))
 }
+
+/// A company signing itself up, its fields already parsed.
+pub struct SignUp {
+    pub company_name: String,
+    pub slug: Slug,
+    pub time_zone: TimeZone,
+    pub owner_name: String,
+    pub owner_email: workorders_domain::user::Email,
+    pub owner_password: NewPassword,
+}
+
+/// Refuses while this server does not take sign-ups (single-company installs).
+pub fn ensure_sign_up_open(app: &App) -> AppResult<()> {
+    if app.settings.signup_enabled {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden {
+            code: codes::SIGNUP_DISABLED,
+            detail: "sign-up is disabled on this server".to_owned(),
+        })
+    }
+}
+
+/// Creates the company and its owner (self-service sign-up). 409 `slug_taken` when the
+/// slug is used.
+pub async fn sign_up(app: &App, input: SignUp) -> AppResult<(TenantRecord, UserRecord)> {
+    ensure_sign_up_open(app)?;
+    let password_hash = app
+        .passwords
+        .hash(input.owner_password.expose().to_owned())
+        .await?;
+    let now = app.db.now();
+    let mut tx = app.db.begin_write().await?;
+    let (tenant, owner) = create_tenant(
+        &mut tx,
+        NewTenant {
+            slug: input.slug,
+            company_name: input.company_name,
+            time_zone: input.time_zone,
+            owner_name: input.owner_name,
+            owner_email: input.owner_email,
+            owner_password_hash: password_hash,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, "tenant signed up");
+    Ok((tenant, owner))
+}

@@ -3,13 +3,14 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use workorders_app::accounts;
 use workorders_domain::ValidationErrors;
 use workorders_domain::auth::NewPassword;
 use workorders_domain::tenant::{Slug, TimeZone, parse_display_name};
 use workorders_domain::text::{Line, Text};
 use workorders_domain::user::Email;
 
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidJson;
 use crate::routes::{client_ip, created};
 use crate::schemas::people::{TenantView, UserView};
@@ -60,17 +61,8 @@ pub struct SignUpResponse {
     pub owner: UserView,
 }
 
-struct SignUp {
-    company_name: String,
-    slug: Slug,
-    time_zone: TimeZone,
-    owner_name: String,
-    owner_email: Email,
-    owner_password: NewPassword,
-}
-
 impl SignUpRequest {
-    fn validate(self) -> Result<SignUp, ValidationErrors> {
+    fn validate(self) -> Result<accounts::SignUp, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let company_name = errors.check("/company_name", parse_display_name(&self.company_name));
         let slug = errors.check("/slug", Slug::parse(&self.slug));
@@ -97,7 +89,7 @@ impl SignUpRequest {
                 Some(owner_name),
                 Some(owner_email),
                 Some(owner_password),
-            ) if errors.is_empty() => Ok(SignUp {
+            ) if errors.is_empty() => Ok(accounts::SignUp {
                 company_name,
                 slug,
                 time_zone,
@@ -132,38 +124,13 @@ pub async fn sign_up(
     state: web::Data<AppState>,
     body: ValidJson<SignUpRequest>,
 ) -> ApiResult<HttpResponse> {
-    if !state.settings.signup_enabled {
-        return Err(ApiError::Forbidden {
-            code: codes::SIGNUP_DISABLED,
-            detail: "sign-up is disabled on this server".to_owned(),
-        });
-    }
+    accounts::ensure_sign_up_open(&state)?;
     state
         .login_limiter
         .attempt(&client_ip(&req))
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
     let input = body.into_inner().validate()?;
-    let password_hash = state
-        .passwords
-        .hash(input.owner_password.expose().to_owned())
-        .await?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let (tenant, owner) = crate::accounts::create_tenant(
-        &mut tx,
-        crate::accounts::NewTenant {
-            slug: input.slug,
-            company_name: input.company_name,
-            time_zone: input.time_zone,
-            owner_name: input.owner_name,
-            owner_email: input.owner_email,
-            owner_password_hash: password_hash,
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, "tenant signed up");
+    let (tenant, owner) = accounts::sign_up(&state, input).await?;
     let version = tenant.version;
     Ok(created(
         "/v1/tenant".to_owned(),
