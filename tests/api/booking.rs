@@ -18,7 +18,8 @@ tests!(
     an_anonymous_booking_never_attaches_to_an_existing_customer,
 );
 
-async fn book_first(app: &TestApp, t: &Tenant, service: &str, email: &str) -> Value {
+/// Books the first free slot of `service` for a new customer `email` (201), its answer.
+pub async fn book_first(app: &TestApp, t: &Tenant, service: &str, email: &str) -> Value {
     let free = slots(app, &t.slug, service).await;
     let booked = app
         .post(

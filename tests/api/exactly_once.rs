@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use reqwest::Method;
 use serde_json::json;
 
-use crate::booking::{bookable, customer};
+use crate::booking::{book_first, bookable};
 use crate::support::{Ctx, TestApp, eventually};
 use crate::tests;
 
@@ -202,26 +201,7 @@ async fn an_unreadable_email_is_set_aside_and_the_others_go_out(ctx: Ctx) {
     .execute(app.db.pool())
     .await
     .expect("insert");
-    let slots = app
-        .send(
-            Method::GET,
-            &format!(
-                "/v1/public/{}/services/{service}/slots?postal_code=12203",
-                t.slug
-            ),
-            None,
-            None,
-            &[],
-        )
-        .await;
-    app.post(
-        &format!("/v1/public/{}/bookings", t.slug),
-        None,
-        &json!({"service_id": service, "start": slots.body["slots"][0]["start"],
-                "customer": customer("jana@example.com"), "consent": true}),
-    )
-    .await
-    .assert_status(201);
+    book_first(&app, &t, &service, "jana@example.com").await;
     let received = server.wait_for(1, Duration::from_secs(20));
     assert!(received[0].to.iter().any(|to| to == "jana@example.com"));
     let (status, error): (String, Option<String>) =
@@ -474,26 +454,7 @@ async fn an_email_is_sent_once_when_recording_it_fails_for_a_while(ctx: Ctx) {
     let (t, _tech, service) = bookable(&app, "08:00", "18:00").await;
     // Recording an e-mail's outcome fails (the database refuses the status change).
     inject_fault(&app, "emails").await;
-    let slots = app
-        .send(
-            Method::GET,
-            &format!(
-                "/v1/public/{}/services/{service}/slots?postal_code=12203",
-                t.slug
-            ),
-            None,
-            None,
-            &[],
-        )
-        .await;
-    app.post(
-        &format!("/v1/public/{}/bookings", t.slug),
-        None,
-        &json!({"service_id": service, "start": slots.body["slots"][0]["start"],
-                "customer": customer("jana@example.com"), "consent": true}),
-    )
-    .await
-    .assert_status(201);
+    book_first(&app, &t, &service, "jana@example.com").await;
     let received = server.wait_for(1, Duration::from_secs(20));
     assert_eq!(received.len(), 1);
     // The worker keeps trying to record it (twice at least); then the database recovers.

@@ -354,24 +354,8 @@ async fn sent_emails_keep_no_body(ctx: Ctx) {
         })
         .await;
     let (t, _tech, service) = bookable(&app, "08:00", "18:00").await;
-    let slots = app
-        .send(
-            Method::GET,
-            &format!(
-                "/v1/public/{}/services/{service}/slots?postal_code=12203",
-                t.slug
-            ),
-            None,
-            None,
-            &[],
-        )
-        .await;
-    let booked = app
-        .post(&format!("/v1/public/{}/bookings", t.slug), None,
-            &json!({"service_id": service, "start": slots.body["slots"][0]["start"], "customer": customer("jana@example.com"), "consent": true}))
-        .await;
-    booked.assert_status(201);
-    let token = text(&booked.body["token"]);
+    let booked = crate::booking::book_first(&app, &t, &service, "jana@example.com").await;
+    let token = text(&booked["token"]);
     let mails = server.wait_for(1, std::time::Duration::from_secs(20));
     assert!(mails[0].text.contains(&token), "the customer got the link");
     let body = crate::support::eventually("the e-mail marked sent", || async {
