@@ -484,7 +484,7 @@ async fn tenant_create(args: TenantCreateArgs) -> anyhow::Result<()> {
         Some(path) => Some(std::sync::Arc::new(read_key_file(path)?)),
         None => None,
     };
-    let created = workorders_api::admin::create_tenant(workorders_api::admin::NewTenant {
+    let created = workorders_app::operator::create_tenant(workorders_app::operator::NewTenant {
         database_url: args.database_url_owned(),
         keys,
         slug: args.slug,

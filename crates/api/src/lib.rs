@@ -7,7 +7,6 @@
 //! authentication ([`auth`]), metrics and request ids ([`observability`]).
 
 use workorders_app::accounts;
-pub mod admin;
 pub mod auth;
 use workorders_app::billing;
 use workorders_app::billing_worker;

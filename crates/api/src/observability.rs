@@ -173,11 +173,7 @@ pub async fn public_cors(
             .map(ServiceResponse::map_into_left_body);
     };
     let allowed = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => workorders_persistence::tenants::find_by_slug(&state.db, &slug)
-            .await
-            .ok()
-            .flatten()
-            .is_some_and(|t| t.website_origins.iter().any(|o| o == &origin)),
+        Some(state) => workorders_app::tenant::accepts_website_origin(state, &slug, &origin).await,
         None => false,
     };
     let origin_value = HeaderValue::from_str(&origin).ok();

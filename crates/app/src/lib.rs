@@ -19,6 +19,7 @@ pub mod error;
 pub mod ics;
 pub mod identity;
 pub mod metrics;
+pub mod operator;
 pub mod oversight;
 pub mod password;
 pub mod scheduling;

@@ -118,3 +118,14 @@ pub async fn update_settings(
     tx.commit().await?;
     Ok(updated)
 }
+
+/// Whether the company with `slug` lists `origin` among its website origins (where its
+/// booking widget may call the public API from). Unknown companies and storage errors:
+/// no.
+pub async fn accepts_website_origin(app: &App, slug: &str, origin: &str) -> bool {
+    tenants::find_by_slug(&app.db, slug)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.website_origins.iter().any(|o| o == origin))
+}

@@ -10,10 +10,10 @@ use workorders_domain::tenant::{Slug, TimeZone, parse_display_name};
 use workorders_domain::user::Email;
 use workorders_persistence::{Db, DbOptions, KeyRing};
 
+use crate::App;
 use crate::accounts::{self, LinkPurpose};
-use crate::auth::password::NO_PASSWORD;
 use crate::config::Settings;
-use crate::state::AppState;
+use crate::password::NO_PASSWORD;
 
 /// What `workorders tenant create` asks for.
 pub struct NewTenant {
@@ -73,9 +73,7 @@ pub async fn create_tenant(input: NewTenant) -> anyhow::Result<CreatedTenant> {
         None => db,
     };
     db.migrate().await.context("applying database migrations")?;
-    // No tokens are signed here: a throwaway JWT secret.
-    let jwt = crate::config::Secret::new(KeyRing::new_key_line()?);
-    let state = AppState::new(db.clone(), settings, &jwt)?;
+    let state = App::new(db.clone(), settings)?;
     let hash = match &password {
         Some(p) => state
             .passwords
