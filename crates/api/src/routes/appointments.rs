@@ -1,30 +1,22 @@
 //! Appointments on people's calendars: create, move, reassign, status changes, lists.
 
 use actix_web::{HttpResponse, get, patch, post, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use workorders_app::appointments::{self, AppointmentChange, AppointmentQuery, NewAppointment};
 use workorders_domain::appointment::{AppointmentAction, AppointmentStatus};
-use workorders_domain::auth::Permission;
-use workorders_domain::calendar::Span;
 use workorders_domain::text::Text;
-use workorders_domain::{AppointmentId, StepId, UserId, ValidationErrors, WorkOrderId};
-use workorders_persistence::appointments::{self, AppointmentFilter, AppointmentRecord};
-use workorders_persistence::work_orders::{self};
-use workorders_persistence::{WriteTx, tenants};
+use workorders_domain::{AppointmentId, StepId, UserId, WorkOrderId};
 
-use crate::auth::{Caller, Principal};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, ValidJson, check_version};
+use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::{created, ok_versioned};
-use crate::scheduling::{Placement, check_people};
 use crate::schemas::appointments::AppointmentView;
 use crate::state::AppState;
-use crate::workflow::{self, DbAssigner, actor_of, ensure_visible};
-use workorders_app::appointments::record_history;
-use workorders_domain::work_order::Command;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -103,62 +95,43 @@ pub struct AppointmentListQuery {
     pub status: Option<String>,
 }
 
-/// Checks the times and the people of an appointment (not yet their calendars).
-fn validate(
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-    assignees: &[Uuid],
-    now: DateTime<Utc>,
-    errors: &mut ValidationErrors,
-) {
-    if !workorders_domain::bounds::in_planning_window(start, now) {
-        errors.add("/start", workorders_domain::bounds::PLANNING_WINDOW);
-    }
-    if end <= start {
-        errors.add("/end", "must be after start");
-    }
-    if end - start > Duration::hours(24) {
-        errors.add("/end", "an appointment lasts at most 24 hours");
-    }
-    if assignees.is_empty() || assignees.len() > 10 {
-        errors.add("/assignee_ids", "one to ten people");
-    }
-    let mut sorted = assignees.to_vec();
-    sorted.sort();
-    sorted.dedup();
-    if sorted.len() != assignees.len() {
-        errors.add("/assignee_ids", "each person once");
-    }
-}
-
-/// All assignees must be active users of the tenant.
-async fn active_people(
-    tx: &mut WriteTx,
-    principal: &Principal,
-    ids: &[Uuid],
-) -> ApiResult<Vec<UserId>> {
-    let everyone = workorders_persistence::users::all_in(tx.conn(), principal.tenant_id).await?;
-    let mut people = Vec::new();
-    for id in ids {
-        match everyone.iter().find(|u| u.id.as_uuid() == *id) {
-            Some(u) if u.active => people.push(u.id),
-            _ => {
-                return Err(ApiError::invalid(
-                    "/assignee_ids",
-                    format!("{id} is not an active user of this tenant"),
-                ));
-            }
+impl From<CreateAppointmentRequest> for NewAppointment {
+    fn from(body: CreateAppointmentRequest) -> Self {
+        Self {
+            work_order_id: WorkOrderId(body.work_order_id),
+            step_id: body.step_id.map(StepId),
+            assignee_ids: body.assignee_ids,
+            start: body.start,
+            end: body.end,
+            notes: body.notes.map(Text::into_string),
+            override_working_hours: body.override_working_hours,
         }
     }
-    Ok(people)
 }
 
-async fn tenant_tz(state: &AppState, principal: &Principal) -> ApiResult<chrono_tz::Tz> {
-    Ok(tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .time_zone
-        .tz())
+impl From<UpdateAppointmentRequest> for AppointmentChange {
+    fn from(body: UpdateAppointmentRequest) -> Self {
+        Self {
+            start: body.start,
+            end: body.end,
+            assignee_ids: body.assignee_ids,
+            notes: body.notes.map(Text::into_string),
+            override_working_hours: body.override_working_hours,
+        }
+    }
+}
+
+impl From<AppointmentActionName> for AppointmentAction {
+    fn from(name: AppointmentActionName) -> Self {
+        match name {
+            AppointmentActionName::Confirm => AppointmentAction::Confirm,
+            AppointmentActionName::Depart => AppointmentAction::Depart,
+            AppointmentActionName::Arrive => AppointmentAction::Arrive,
+            AppointmentActionName::Finish => AppointmentAction::Finish,
+            AppointmentActionName::NoShow => AppointmentAction::NoShow,
+            AppointmentActionName::Cancel => AppointmentAction::Cancel,
+        }
+    }
 }
 
 /// Schedule an appointment
@@ -183,86 +156,7 @@ pub async fn create_appointment(
     principal: Caller,
     body: ValidJson<CreateAppointmentRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersWrite)?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    validate(
-        body.start,
-        body.end,
-        &body.assignee_ids,
-        state.db.now(),
-        &mut errors,
-    );
-    errors.finish()?;
-    let order_id = WorkOrderId(body.work_order_id);
-    let tz = tenant_tz(&state, &principal).await?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let order = work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, order_id)
-        .await?
-        .ok_or_else(|| ApiError::invalid("/work_order_id", "no such work order in this tenant"))?;
-    let step = body.step_id.map(StepId);
-    if let Some(step) = step
-        && order.order.step(step).is_none()
-    {
-        return Err(ApiError::invalid("/step_id", "no such step in this order"));
-    }
-    let people = active_people(&mut tx, &principal, &body.assignee_ids).await?;
-    let span = Span::new(body.start, body.end);
-    check_people(
-        &mut tx,
-        &state.db,
-        principal.tenant_id,
-        tz,
-        &people,
-        span,
-        Placement {
-            override_hours: body.override_working_hours,
-            ignore: None,
-        },
-    )
-    .await?;
-    let record = AppointmentRecord {
-        id: AppointmentId::new(),
-        tenant_id: principal.tenant_id,
-        work_order_id: order_id,
-        step_id: step,
-        start: body.start,
-        end: body.end,
-        status: AppointmentStatus::Scheduled,
-        notes: body
-            .notes
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty()),
-        assignees: people,
-        sequence: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    appointments::insert(&mut tx, &record).await?;
-    record_history(
-        &mut tx,
-        &principal,
-        &record,
-        "appointment.scheduled",
-        serde_json::json!({"override_working_hours": body.override_working_hours}),
-    )
-    .await?;
-    // The step the appointment serves goes to the (first) person booked.
-    if let (Some(step), Some(person)) = (step, record.assignees.first().copied()) {
-        let mut order = order;
-        let mut assigner = DbAssigner::load(tx.conn(), principal.tenant_id).await?;
-        let command = Command::PlanStep {
-            step,
-            user: person,
-            reason: "appointment scheduled".to_owned(),
-        };
-        if let Ok(events) = order.order.handle(command, now, &mut assigner) {
-            workflow::persist(&mut tx, &mut order, &events, &actor_of(&principal), now).await?;
-        }
-    }
-    tx.commit().await?;
+    let record = appointments::create(&state, &principal, body.into_inner().into()).await?;
     let view = AppointmentView::from(record);
     Ok(created(
         format!("/v1/appointments/{}", view.id),
@@ -288,13 +182,6 @@ pub async fn list_appointments(
     query: web::Query<AppointmentListQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
-    // Technicians see their own appointments only.
-    let assignee = if principal.require(Permission::WorkOrdersRead).is_ok() {
-        query.assignee_id.map(UserId)
-    } else {
-        principal.require(Permission::WorkOrdersReadOwn)?;
-        principal.user_id()
-    };
     let limit = PageQuery {
         limit: query.limit,
         cursor: None,
@@ -313,47 +200,26 @@ pub async fn list_appointments(
             ApiError::bad_request(codes::INVALID_QUERY, format!("unknown status `{s}`"))
         })?),
     };
-    let filter = AppointmentFilter {
-        from: query.from,
-        to: query.to,
-        assignee,
-        work_order: query.work_order_id.map(WorkOrderId),
-        status,
-    };
-    let mut rows = appointments::list(
-        &state.db,
-        principal.tenant_id,
-        &filter,
-        after,
-        limit.saturating_add(1),
+    let page = appointments::list(
+        &state,
+        &principal,
+        AppointmentQuery {
+            from: query.from,
+            to: query.to,
+            assignee: query.assignee_id.map(UserId),
+            work_order: query.work_order_id.map(WorkOrderId),
+            status,
+            after,
+            limit,
+        },
     )
     .await?;
-    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if has_more {
-        rows.last().map(|a| {
-            encode_keyed_cursor(
-                &workorders_persistence::format_instant(a.start),
-                a.id.as_uuid(),
-            )
-        })
-    } else {
-        None
-    };
     Ok(HttpResponse::Ok().json(Page {
-        items: rows.into_iter().map(AppointmentView::from).collect(),
-        next_cursor,
+        items: page.items.into_iter().map(AppointmentView::from).collect(),
+        next_cursor: page
+            .next
+            .map(|(key, id)| encode_keyed_cursor(&key, id.as_uuid())),
     }))
-}
-
-async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<AppointmentRecord> {
-    let mut conn = state.db.acquire().await?;
-    let record = appointments::get(&mut conn, principal.tenant_id, AppointmentId(id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    drop(conn);
-    ensure_visible(&state.db, principal, record.work_order_id).await?;
-    Ok(record)
 }
 
 /// Get an appointment
@@ -373,7 +239,7 @@ pub async fn get_appointment(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let record = load(&state, &principal, id.into_inner()).await?;
+    let record = appointments::get(&state, &principal, AppointmentId(id.into_inner())).await?;
     Ok(ok_versioned(record.version, &AppointmentView::from(record)))
 }
 
@@ -400,67 +266,14 @@ pub async fn update_appointment(
     if_match: IfMatch,
     body: ValidJson<UpdateAppointmentRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersWrite)?;
-    let expected = if_match.required()?;
-    let current = load(&state, &principal, id.into_inner()).await?;
-    check_version(IfMatch(Some(expected)), current.version)?;
-    if !current.status.is_changeable() {
-        return Err(ApiError::InvalidTransition {
-            detail: format!("an appointment that is {} cannot be moved", current.status),
-            current_state: current.status.as_str().to_owned(),
-            allowed_actions: current
-                .status
-                .allowed_actions()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        });
-    }
-    let body = body.into_inner();
-    let start = body.start.unwrap_or(current.start);
-    let end = body.end.unwrap_or(current.end);
-    let ids: Vec<Uuid> = body
-        .assignee_ids
-        .clone()
-        .unwrap_or_else(|| current.assignees.iter().map(|u| u.as_uuid()).collect());
-    let mut errors = ValidationErrors::new();
-    validate(start, end, &ids, state.db.now(), &mut errors);
-    errors.finish()?;
-    let tz = tenant_tz(&state, &principal).await?;
-    let mut tx = state.db.begin_write().await?;
-    let people = active_people(&mut tx, &principal, &ids).await?;
-    check_people(
-        &mut tx,
-        &state.db,
-        principal.tenant_id,
-        tz,
-        &people,
-        Span::new(start, end),
-        Placement {
-            override_hours: body.override_working_hours,
-            ignore: Some(current.id),
-        },
+    let next = appointments::update(
+        &state,
+        &principal,
+        AppointmentId(id.into_inner()),
+        if_match.0,
+        body.into_inner().into(),
     )
     .await?;
-    let mut next = current.clone();
-    next.start = start;
-    next.end = end;
-    next.assignees = people;
-    if let Some(notes) = body.notes {
-        next.notes = Some(notes.trim().to_owned()).filter(|n| !n.is_empty());
-    }
-    let now = state.db.now();
-    if !appointments::update(&mut tx, &next, current.version, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: current.version + 1,
-        });
-    }
-    let before = serde_json::json!({"before": {"start": current.start, "end": current.end, "assignee_ids": current.assignees}});
-    record_history(&mut tx, &principal, &next, "appointment.changed", before).await?;
-    tx.commit().await?;
-    next.version += 1;
-    next.sequence += 1;
-    next.updated_at = now;
     Ok(ok_versioned(next.version, &AppointmentView::from(next)))
 }
 
@@ -489,59 +302,15 @@ pub async fn run_appointment_action(
     if_match: IfMatch,
     body: ValidJson<AppointmentActionRequest>,
 ) -> ApiResult<HttpResponse> {
-    let current = load(&state, &principal, id.into_inner()).await?;
-    let is_assignee = principal
-        .user_id()
-        .is_some_and(|u| current.assignees.contains(&u));
-    if !is_assignee {
-        principal.require(Permission::WorkOrdersWrite)?;
-    }
-    check_version(if_match, current.version)?;
-    let action = match body.action {
-        AppointmentActionName::Confirm => AppointmentAction::Confirm,
-        AppointmentActionName::Depart => AppointmentAction::Depart,
-        AppointmentActionName::Arrive => AppointmentAction::Arrive,
-        AppointmentActionName::Finish => AppointmentAction::Finish,
-        AppointmentActionName::NoShow => AppointmentAction::NoShow,
-        AppointmentActionName::Cancel => AppointmentAction::Cancel,
-    };
-    let Some(status) = current.status.apply(action) else {
-        return Err(ApiError::InvalidTransition {
-            detail: format!(
-                "cannot {} an appointment that is {}",
-                action.as_str(),
-                current.status
-            ),
-            current_state: current.status.as_str().to_owned(),
-            allowed_actions: current
-                .status
-                .allowed_actions()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        });
-    };
-    let mut next = current.clone();
-    next.status = status;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    if !appointments::update(&mut tx, &next, current.version, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: current.version + 1,
-        });
-    }
-    let reason = body.into_inner().reason;
-    record_history(
-        &mut tx,
+    let body = body.into_inner();
+    let next = appointments::run_action(
+        &state,
         &principal,
-        &next,
-        &format!("appointment.{}", status.as_str()),
-        serde_json::json!({"reason": reason}),
+        AppointmentId(id.into_inner()),
+        if_match.0,
+        body.action.into(),
+        body.reason.map(Text::into_string),
     )
     .await?;
-    tx.commit().await?;
-    next.version += 1;
-    next.sequence += 1;
-    next.updated_at = now;
     Ok(ok_versioned(next.version, &AppointmentView::from(next)))
 }
