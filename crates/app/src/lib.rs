@@ -13,6 +13,7 @@ pub mod appointments;
 pub mod billing;
 pub mod billing_worker;
 pub mod blobs;
+pub mod calendars;
 pub mod config;
 pub mod context;
 pub mod error;

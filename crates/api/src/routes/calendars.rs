@@ -1,26 +1,23 @@
 //! Staff calendars: working hours, date exceptions, travel buffer, absences, and the
 //! iCalendar feed each person can subscribe to.
 
-use std::collections::BTreeMap;
-use workorders_domain::text::{Line, Text};
-
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, post, put, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use workorders_app::ics::{fold, ics_text, ics_time};
-use workorders_domain::auth::Permission;
-use workorders_domain::calendar::{LocalInterval, WeeklyHours, format_clock, normalize_day};
-use workorders_domain::{AbsenceId, UserId, ValidationErrors};
-use workorders_persistence::calendars::{self, AbsenceRecord, CalendarRecord};
-use workorders_persistence::{appointments, tenants, users, work_orders};
+use workorders_app::calendars::{
+    self, Calendar, CalendarSpec, ClockInterval, DateHours, NewAbsence,
+};
+use workorders_domain::calendar::{LocalInterval, format_clock};
+use workorders_domain::text::{Line, Text};
+use workorders_domain::{AbsenceId, UserId};
+use workorders_persistence::calendars::AbsenceRecord;
 
-use crate::auth::tokens::{new_token, sha256_hex};
-use crate::auth::{Caller, Principal};
-use crate::error::{ApiError, ApiResult, VersionedExt};
-use crate::extract::{IfMatch, ValidJson, require_version};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, ValidJson};
 use crate::routes::ok_versioned;
 use crate::state::AppState;
 
@@ -179,32 +176,15 @@ fn to_body(days: &[LocalInterval]) -> Vec<IntervalBody> {
         .collect()
 }
 
-fn parse_day(
-    intervals: &[IntervalBody],
-    errors: &mut ValidationErrors,
-    pointer: &str,
-) -> Vec<LocalInterval> {
-    let mut parsed = Vec::new();
-    for (i, b) in intervals.iter().enumerate() {
-        match LocalInterval::parse(&b.start, &b.end) {
-            Ok(interval) => parsed.push(interval),
-            Err(e) => errors.add(format!("{pointer}/{i}"), e.to_string()),
-        }
-    }
-    match normalize_day(parsed) {
-        Ok(day) => day,
-        Err(e) => {
-            errors.add(pointer, e.to_string());
-            Vec::new()
-        }
-    }
-}
-
-fn view(c: CalendarRecord, time_zone: &str) -> CalendarView {
+fn view(calendar: Calendar) -> CalendarView {
+    let Calendar {
+        record: c,
+        time_zone,
+    } = calendar;
     let w = &c.weekly.0;
     CalendarView {
         user_id: c.user_id.as_uuid(),
-        time_zone: time_zone.to_owned(),
+        time_zone,
         weekly_hours: WeeklyHoursBody {
             monday: to_body(&w[0]),
             tuesday: to_body(&w[1]),
@@ -228,34 +208,50 @@ fn view(c: CalendarRecord, time_zone: &str) -> CalendarView {
     }
 }
 
-/// Reading someone's calendar: themselves or anyone who reads users. Changing it:
-/// themselves or user managers and dispatchers.
-async fn target(
-    state: &AppState,
-    principal: &Principal,
-    id: Uuid,
-    write: bool,
-) -> ApiResult<UserId> {
-    let user = users::get(&state.db, principal.tenant_id, UserId(id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if principal.user_id() == Some(user.id) {
-        return Ok(user.id);
-    }
-    principal.require(Permission::UsersRead)?;
-    if write && principal.require(Permission::UsersWrite).is_err() {
-        principal.require(Permission::WorkOrdersWrite)?;
-    }
-    Ok(user.id)
+fn intervals(body: Vec<IntervalBody>) -> Vec<ClockInterval> {
+    body.into_iter()
+        .map(|i| ClockInterval {
+            start: i.start.into_string(),
+            end: i.end.into_string(),
+        })
+        .collect()
 }
 
-async fn tenant_zone(state: &AppState, principal: &Principal) -> ApiResult<String> {
-    Ok(tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .time_zone
-        .name()
-        .to_owned())
+impl From<CalendarRequest> for CalendarSpec {
+    fn from(body: CalendarRequest) -> Self {
+        let w = body.weekly_hours;
+        Self {
+            weekly: [
+                intervals(w.monday),
+                intervals(w.tuesday),
+                intervals(w.wednesday),
+                intervals(w.thursday),
+                intervals(w.friday),
+                intervals(w.saturday),
+                intervals(w.sunday),
+            ],
+            exceptions: body
+                .exceptions
+                .into_iter()
+                .map(|e| DateHours {
+                    date: e.date,
+                    intervals: intervals(e.intervals),
+                })
+                .collect(),
+            travel_buffer_minutes: body.travel_buffer_minutes,
+        }
+    }
+}
+
+impl From<AbsenceRequest> for NewAbsence {
+    fn from(body: AbsenceRequest) -> Self {
+        Self {
+            kind: body.kind.into_string(),
+            start: body.start,
+            end: body.end,
+            note: body.note.map(Text::into_string),
+        }
+    }
 }
 
 /// Get a person's calendar
@@ -275,10 +271,8 @@ pub async fn get_calendar(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let user = target(&state, &principal, id.into_inner(), false).await?;
-    let calendar = calendars::get(&state.db, principal.tenant_id, user).await?;
-    let zone = tenant_zone(&state, &principal).await?;
-    Ok(ok_versioned(calendar.version, &view(calendar, &zone)))
+    let calendar = calendars::get(&state, &principal, UserId(id.into_inner())).await?;
+    Ok(ok_versioned(calendar.record.version, &view(calendar)))
 }
 
 /// Set a person's calendar
@@ -304,59 +298,15 @@ pub async fn set_calendar(
     if_match: IfMatch,
     body: ValidJson<CalendarRequest>,
 ) -> ApiResult<HttpResponse> {
-    let user = target(&state, &principal, id.into_inner(), true).await?;
-    let expected = if_match.required()?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    let w = &body.weekly_hours;
-    let days = [
-        &w.monday,
-        &w.tuesday,
-        &w.wednesday,
-        &w.thursday,
-        &w.friday,
-        &w.saturday,
-        &w.sunday,
-    ];
-    let names = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
-    let mut weekly = WeeklyHours::default();
-    for (i, day) in days.iter().enumerate() {
-        weekly.0[i] = parse_day(day, &mut errors, &format!("/weekly_hours/{}", names[i]));
-    }
-    let mut exceptions = BTreeMap::new();
-    for (i, e) in body.exceptions.iter().enumerate() {
-        let day = parse_day(
-            &e.intervals,
-            &mut errors,
-            &format!("/exceptions/{i}/intervals"),
-        );
-        if exceptions.insert(e.date, day).is_some() {
-            errors.add(format!("/exceptions/{i}/date"), "each date at most once");
-        }
-    }
-    if body.travel_buffer_minutes > 240 {
-        errors.add("/travel_buffer_minutes", "at most 240 minutes");
-    }
-    errors.finish()?;
-    let mut record = calendars::get(&state.db, principal.tenant_id, user).await?;
-    record.weekly = weekly;
-    record.exceptions = exceptions;
-    record.travel_buffer_minutes = body.travel_buffer_minutes;
-    let mut tx = state.db.begin_write().await?;
-    let saved = calendars::save(tx.conn(), &record, expected, state.db.now())
-        .await?
-        .into_api()?;
-    tx.commit().await?;
-    let zone = tenant_zone(&state, &principal).await?;
-    Ok(ok_versioned(saved.version, &view(saved, &zone)))
+    let saved = calendars::set(
+        &state,
+        &principal,
+        UserId(id.into_inner()),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
+    Ok(ok_versioned(saved.record.version, &view(saved)))
 }
 
 /// Add an absence
@@ -380,39 +330,13 @@ pub async fn create_absence(
     id: web::Path<Uuid>,
     body: ValidJson<AbsenceRequest>,
 ) -> ApiResult<HttpResponse> {
-    let user = target(&state, &principal, id.into_inner(), true).await?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    if !["vacation", "sick", "other"].contains(&body.kind.as_str()) {
-        errors.add("/kind", "one of vacation, sick, other");
-    }
-    if body.end <= body.start {
-        errors.add("/end", "must be after start");
-    }
-    if body.end - body.start > Duration::days(366) {
-        errors.add("/end", "at most a year");
-    }
-    if !workorders_domain::bounds::in_planning_window(body.start, state.db.now()) {
-        errors.add("/start", workorders_domain::bounds::PLANNING_WINDOW);
-    }
-    errors.finish()?;
-    let record = AbsenceRecord {
-        id: AbsenceId::new(),
-        tenant_id: principal.tenant_id,
-        user_id: user,
-        kind: body.kind.into_string(),
-        start: body.start,
-        end: body.end,
-        note: body
-            .note
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty()),
-        version: 1,
-        created_at: state.db.now(),
-    };
-    let mut tx = state.db.begin_write().await?;
-    calendars::insert_absence(tx.conn(), &record).await?;
-    tx.commit().await?;
+    let record = calendars::create_absence(
+        &state,
+        &principal,
+        UserId(id.into_inner()),
+        body.into_inner().into(),
+    )
+    .await?;
     let view = absence_view(record);
     Ok(HttpResponse::Created()
         .insert_header((
@@ -441,11 +365,7 @@ pub async fn get_absence(
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
     let (id, absence) = path.into_inner();
-    let user = target(&state, &principal, id, false).await?;
-    let mut conn = state.db.acquire().await?;
-    let record = calendars::get_absence(&mut conn, principal.tenant_id, user, AbsenceId(absence))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let record = calendars::get_absence(&state, &principal, UserId(id), AbsenceId(absence)).await?;
     Ok(ok_versioned(record.version, &absence_view(record)))
 }
 
@@ -481,9 +401,7 @@ pub async fn list_absences(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let user = target(&state, &principal, id.into_inner(), false).await?;
-    let items =
-        calendars::list_absences(&state.db, principal.tenant_id, user, state.db.now()).await?;
+    let items = calendars::list_absences(&state, &principal, UserId(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(AbsenceList {
         items: items.into_iter().map(absence_view).collect(),
     }))
@@ -508,21 +426,14 @@ pub async fn delete_absence(
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
     let (id, absence) = path.into_inner();
-    let user = target(&state, &principal, id, true).await?;
-    let expected = if_match.required()?;
-    let mut tx = state.db.begin_write().await?;
-    let current = calendars::get_absence(tx.conn(), principal.tenant_id, user, AbsenceId(absence))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    require_version(expected, current.version)?;
-    if !calendars::delete_absence(tx.conn(), principal.tenant_id, user, current.id, expected)
-        .await?
-    {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
+    calendars::delete_absence(
+        &state,
+        &principal,
+        UserId(id),
+        AbsenceId(absence),
+        if_match.0,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -547,27 +458,13 @@ pub async fn create_calendar_feed(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let user = target(&state, &principal, id.into_inner(), true).await?;
-    let token = new_token("cal_").map_err(ApiError::internal)?;
-    let mut tx = state.db.begin_write().await?;
-    let version = calendars::set_feed_token(
-        tx.conn(),
-        principal.tenant_id,
-        user,
-        Some(&sha256_hex(&token)),
-        if_match.0,
-        state.db.now(),
-    )
-    .await?
-    .ok_or(ApiError::PreconditionFailed {
-        current_version: -1,
-    })?;
-    tx.commit().await?;
+    let feed =
+        calendars::create_feed(&state, &principal, UserId(id.into_inner()), if_match.0).await?;
     let mut response = HttpResponse::Created();
-    crate::extract::with_etag(&mut response, version);
+    crate::extract::with_etag(&mut response, feed.calendar_version);
     Ok(response.json(FeedLink {
-        path: format!("/v1/calendars/{token}.ics"),
-        calendar_version: version,
+        path: format!("/v1/calendars/{}.ics", feed.token),
+        calendar_version: feed.calendar_version,
     }))
 }
 
@@ -586,27 +483,7 @@ pub async fn revoke_calendar_feed(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    let user = target(&state, &principal, id.into_inner(), true).await?;
-    let expected = if_match.required()?;
-    let current = calendars::get(&state.db, principal.tenant_id, user).await?;
-    require_version(expected, current.version)?;
-    if !current.has_feed {
-        return Ok(HttpResponse::NoContent().finish());
-    }
-    let mut tx = state.db.begin_write().await?;
-    calendars::set_feed_token(
-        tx.conn(),
-        principal.tenant_id,
-        user,
-        None,
-        Some(expected),
-        state.db.now(),
-    )
-    .await?
-    .ok_or(ApiError::PreconditionFailed {
-        current_version: expected + 1,
-    })?;
-    tx.commit().await?;
+    calendars::revoke_feed(&state, &principal, UserId(id.into_inner()), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -630,62 +507,7 @@ pub async fn get_calendar_feed(
     file: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let token = file.strip_suffix(".ics").ok_or(ApiError::NotFound)?;
-    let (tenant, user) = calendars::find_by_feed_token(&state.db, &sha256_hex(token))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let person = users::get(&state.db, tenant, user)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let since = state.db.now() - Duration::days(30);
-    let items = appointments::for_person(&state.db, tenant, user, since, 2000).await?;
-    let mut orders = std::collections::HashMap::new();
-    for a in &items {
-        if let std::collections::hash_map::Entry::Vacant(e) = orders.entry(a.work_order_id)
-            && let Some(o) = work_orders::get(&state.db, tenant, a.work_order_id).await?
-        {
-            e.insert(o);
-        }
-    }
-    let stamp = ics_time(state.db.now());
-    let mut body = String::new();
-    for line in [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//workorders//calendar feed//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-    ] {
-        body.push_str(&fold(line));
-    }
-    body.push_str(&fold(&format!(
-        "X-WR-CALNAME:{}",
-        ics_text(&format!("Termine {}", person.name))
-    )));
-    for a in &items {
-        let order = orders.get(&a.work_order_id);
-        let summary = order
-            .map(|o| format!("{} {}", o.number, o.title))
-            .unwrap_or_else(|| "Termin".to_owned());
-        body.push_str(&fold("BEGIN:VEVENT"));
-        body.push_str(&fold(&format!("UID:{}@workorders", a.id)));
-        body.push_str(&fold(&format!("DTSTAMP:{stamp}")));
-        body.push_str(&fold(&format!("DTSTART:{}", ics_time(a.start))));
-        body.push_str(&fold(&format!("DTEND:{}", ics_time(a.end))));
-        body.push_str(&fold(&format!("SEQUENCE:{}", a.sequence)));
-        body.push_str(&fold(&format!("LAST-MODIFIED:{}", ics_time(a.updated_at))));
-        body.push_str(&fold(&format!("SUMMARY:{}", ics_text(&summary))));
-        if let Some(notes) = &a.notes {
-            body.push_str(&fold(&format!("DESCRIPTION:{}", ics_text(notes))));
-        }
-        let status = if a.status.blocks_time() {
-            "CONFIRMED"
-        } else {
-            "CANCELLED"
-        };
-        body.push_str(&fold(&format!("STATUS:{status}")));
-        body.push_str(&fold("END:VEVENT"));
-    }
-    body.push_str(&fold("END:VCALENDAR"));
+    let body = calendars::feed(&state, token).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
