@@ -3,39 +3,21 @@
 //! configured website origins only.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::appointment::{AppointmentAction, AppointmentStatus};
-use workorders_domain::calendar::Span;
-use workorders_domain::tenant::parse_display_name;
+use workorders_app::booking::{self, BookingOutcome, RescheduleOutcome};
+use workorders_app::scheduling::CustomerLocation;
+use workorders_domain::ServiceId;
 use workorders_domain::text::{Line, Text};
-use workorders_domain::user::Email;
-use workorders_domain::work_order::{Channel, Command, Priority};
-use workorders_domain::{
-    AppointmentId, BookingId, CustomerId, ServiceId, SiteId, ValidationErrors,
-};
-use workorders_persistence::appointments::{self, AppointmentRecord};
-use workorders_persistence::customers::{self, Address, CustomerRecord};
-use workorders_persistence::services::{self, BookingRecord, ServiceRecord};
-use workorders_persistence::tenants::{self, TenantRecord};
-use workorders_persistence::work_orders::{self, ActorRef, NewEvent};
-use workorders_persistence::{processes, users};
+use workorders_persistence::tenants::TenantRecord;
 
-use crate::auth::tokens::{new_token, random_bytes, sha256_hex};
 use crate::error::{ApiError, ApiResult, Problem, codes};
 use crate::extract::ValidJson;
 use crate::routes::client_ip;
-use crate::scheduling::{
-    self, CustomerLocation, alternatives, first_name, free_people, service_slots,
-};
 use crate::state::AppState;
-use crate::workflow::{self, DbAssigner, NewOrder};
-
-/// Days a slot query may span.
-const MAX_SLOT_DAYS: i64 = 31;
 
 /// Resolves the tenant of a public request and applies the rate limits.
 async fn public_tenant(req: &HttpRequest, state: &AppState, slug: &str) -> ApiResult<TenantRecord> {
@@ -47,16 +29,7 @@ async fn public_tenant(req: &HttpRequest, state: &AppState, slug: &str) -> ApiRe
         .public_tenant_limiter
         .attempt(slug)
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-    tenants::find_by_slug(&state.db, slug)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-fn customer_actor() -> ActorRef {
-    ActorRef {
-        kind: "customer".to_owned(),
-        id: None,
-    }
+    Ok(booking::public_tenant(state, slug).await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,7 +71,7 @@ pub async fn list_public_services(
     tenant: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let tenant = public_tenant(&req, &state, &tenant).await?;
-    let items = services::list(&state.db, tenant.id, true).await?;
+    let items = booking::services(&state, &tenant).await?;
     Ok(HttpResponse::Ok().json(PublicServiceList {
         items: items
             .into_iter()
@@ -161,17 +134,6 @@ fn public_slot(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> PublicSlot {
     }
 }
 
-async fn public_service(
-    state: &AppState,
-    tenant: &TenantRecord,
-    id: Uuid,
-) -> ApiResult<ServiceRecord> {
-    services::get(&state.db, tenant.id, ServiceId(id))
-        .await?
-        .filter(|s| s.active)
-        .ok_or(ApiError::NotFound)
-}
-
 /// Free slots
 ///
 /// Free start times of a service between two local dates, for the customer's postal code.
@@ -196,43 +158,25 @@ pub async fn list_slots(
 ) -> ApiResult<HttpResponse> {
     let (slug, service_id) = path.into_inner();
     let tenant = public_tenant(&req, &state, &slug).await?;
-    let service = public_service(&state, &tenant, service_id).await?;
-    let tz = tenant.time_zone.tz();
-    let now = state.db.now();
-    let today = now.with_timezone(&tz).date_naive();
-    let from = query.from.unwrap_or(today).max(today);
-    let to = query.to.unwrap_or(from + Duration::days(6));
-    if to < from || (to - from).num_days() >= MAX_SLOT_DAYS {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            format!("`to` must be on or after `from`, at most {MAX_SLOT_DAYS} days"),
-        ));
-    }
-    let location = CustomerLocation {
-        postal_code: query.postal_code.clone(),
-        coordinates: query.latitude.zip(query.longitude),
+    let query = query.into_inner();
+    let search = booking::SlotSearch {
+        from: query.from,
+        to: query.to,
+        location: CustomerLocation {
+            postal_code: query.postal_code,
+            coordinates: query.latitude.zip(query.longitude),
+        },
     };
-    let serves = scheduling::serves_postal_code(&service, location.postal_code.as_deref());
-    let mut conn = state.db.acquire().await?;
-    let slots = scheduling::cached_service_slots(
-        &state.slot_cache,
-        &state.db,
-        &mut conn,
-        tz,
-        &service,
-        from,
-        to,
-        &location,
-        now,
-    )
-    .await?;
+    let offer = booking::slots(&state, &tenant, ServiceId(service_id), search).await?;
+    let tz = offer.time_zone;
     Ok(HttpResponse::Ok().json(SlotList {
         time_zone: tz.name().to_owned(),
-        slots: slots
+        slots: offer
+            .slots
             .iter()
             .map(|s| public_slot(tz, s.start, s.end))
             .collect(),
-        serves_location: serves,
+        serves_location: offer.serves_location,
     }))
 }
 
@@ -332,41 +276,6 @@ fn slot_taken(alternatives: Vec<DateTime<Utc>>, tz: Tz) -> HttpResponse {
         .json(body)
 }
 
-fn reference() -> ApiResult<String> {
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let bytes = random_bytes::<8>().map_err(ApiError::internal)?;
-    Ok(format!(
-        "B-{}",
-        bytes
-            .iter()
-            .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-            .collect::<String>()
-    ))
-}
-
-async fn slots_around(
-    state: &AppState,
-    tenant: &TenantRecord,
-    service: &ServiceRecord,
-    start: DateTime<Utc>,
-    location: &CustomerLocation,
-) -> ApiResult<Vec<workorders_domain::slots::Slot>> {
-    let tz = tenant.time_zone.tz();
-    let day = start.with_timezone(&tz).date_naive();
-    let mut conn = state.db.acquire().await?;
-    service_slots(
-        &mut conn,
-        tz,
-        service,
-        day,
-        day + Duration::days(6),
-        location,
-        state.db.now(),
-    )
-    .await
-    .map_err(ApiError::from)
-}
-
 /// Book a slot
 ///
 /// Creates a contact for the customer (`source: web_booking`, never matched to an existing
@@ -395,346 +304,71 @@ pub async fn create_booking(
     body: ValidJson<CreateBookingRequest>,
 ) -> ApiResult<HttpResponse> {
     let tenant = public_tenant(&req, &state, &tenant).await?;
-    let body = body.into_inner();
     let tz = tenant.time_zone.tz();
-    let now = state.db.now();
-    let mut errors = ValidationErrors::new();
-    let name = errors
-        .check("/customer/name", parse_display_name(&body.customer.name))
-        .unwrap_or_default();
-    let email = errors.check("/customer/email", Email::parse(&body.customer.email));
-    if !body.consent {
-        errors.add(
-            "/consent",
-            "the customer must agree to the processing of their data",
-        );
-    }
-    if body
-        .notes
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 2000)
-    {
-        errors.add("/notes", "at most 2000 characters");
-    }
-    let site_request = crate::schemas::customers::CreateSiteRequest {
-        label: None,
-        street: body.customer.street.clone(),
-        postal_code: body.customer.postal_code.clone(),
-        city: body.customer.city.clone(),
-        country: None,
-        latitude: body.customer.latitude,
-        longitude: body.customer.longitude,
-        notes: None,
-    };
-    let mut site = crate::schemas::customers::parse_site(
-        &site_request,
-        tenant.id,
-        CustomerId::new(),
-        &mut errors,
-        "/customer",
-        now,
-    );
-    let phone = body
-        .customer
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_owned);
-    if phone.as_ref().is_some_and(|p| {
-        p.len() > 40
-            || !p
-                .chars()
-                .all(|c| c.is_ascii_digit() || " +-()/".contains(c))
-    }) {
-        errors.add(
-            "/customer/phone",
-            "digits, spaces and + - ( ) /, at most 40 characters",
-        );
-    }
-    errors.finish()?;
-    let email =
-        email.ok_or_else(|| ApiError::invalid("/customer/email", "not a valid e-mail address"))?;
-    let service = public_service(&state, &tenant, body.service_id).await?;
-    let location = CustomerLocation {
-        postal_code: Some(site.postal_code.clone()),
-        coordinates: body.customer.latitude.zip(body.customer.longitude),
-    };
-    if !scheduling::serves_postal_code(&service, location.postal_code.as_deref()) {
-        return Err(ApiError::conflict(
-            codes::OUTSIDE_SERVICE_AREA,
-            "this service is not offered at this postal code",
-        ));
-    }
-    let slots = slots_around(&state, &tenant, &service, body.start, &location).await?;
-    let candidates = free_people(&slots, body.start);
-    if candidates.is_empty() {
-        return Ok(slot_taken(alternatives(&slots, body.start, 5), tz));
-    }
-    let span = Span::new(
-        body.start,
-        body.start + Duration::minutes(i64::from(service.duration_minutes)),
-    );
-    let process = processes::get(&state.db, tenant.id, service.process_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let version_number = process.published_version.ok_or(ApiError::NotFound)?;
-    let version = processes::get_version(&state.db, tenant.id, process.id, version_number)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-
-    let mut tx = state.db.begin_write().await?;
-    let free = scheduling::still_free(
-        &mut tx,
-        &state.db,
-        tenant.id,
-        tenant.time_zone.tz(),
-        &candidates,
-        span,
-        None,
-    )
-    .await?;
-    let Some((person, why)) = scheduling::pick(
-        tx.conn(),
-        tenant.id,
-        &format!("service:{}", service.id),
-        service.assignment_rule,
-        &free,
-        span.start,
-    )
-    .await?
-    else {
-        drop(tx);
-        let fresh = slots_around(&state, &tenant, &service, body.start, &location).await?;
-        return Ok(slot_taken(alternatives(&fresh, body.start, 5), tz));
-    };
-    // A contact of its own for every anonymous booking: an e-mail address proves nothing
-    // (anyone can type anyone's), so a booking is never attached to an existing customer
-    // and its confirmation never tells who else is on record. Staff see these contacts with
-    // `GET /v1/customers?source=web_booking`.
-    let customer = customers::insert(
-        tx.conn(),
-        &CustomerRecord {
-            id: CustomerId::new(),
-            tenant_id: tenant.id,
-            name,
-            email: Some(email.as_str().to_owned()),
-            phone: phone.clone(),
-            billing_address: Address {
-                street: Some(site.street.clone()),
-                postal_code: Some(site.postal_code.clone()),
-                city: Some(site.city.clone()),
-                country: Some(site.country.clone()),
-            },
-            vat_id: None,
-            buyer_reference: None,
-            notes: None,
-            source: "web_booking".to_owned(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        },
-    )
-    .await?;
-    site.id = SiteId::new();
-    site.customer_id = customer.id;
-    let site = customers::insert_site(tx.conn(), &site).await?;
-    let actor = customer_actor();
-    let mut order = workflow::create(
-        &mut tx,
-        NewOrder {
-            tenant_id: tenant.id,
-            process_id: process.id,
-            process_version_id: version.id,
-            steps: version.steps,
-            customer_id: customer.id,
-            site_id: site.id,
-            channel: Channel::Web,
-            title: service.name.clone(),
-            description: body
-                .notes
-                .clone()
-                .map(|n| n.trim().to_owned())
-                .filter(|n| !n.is_empty()),
-            priority: Priority::Normal,
-            requested_start: Some(span.start),
-            requested_end: None,
-        },
-        &actor,
-        now,
-    )
-    .await?;
-    let step = order
-        .order
-        .steps
-        .iter()
-        .find(|s| s.definition.key == service.step_key)
-        .map(|s| s.id);
-    let appointment = AppointmentRecord {
-        id: AppointmentId::new(),
-        tenant_id: tenant.id,
-        work_order_id: order.order.id,
-        step_id: step,
-        start: span.start,
-        end: span.end,
-        status: AppointmentStatus::Scheduled,
-        notes: None,
-        assignees: vec![person],
-        sequence: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    appointments::insert(&mut tx, &appointment).await?;
-    let mut events = Vec::new();
-    if let Some(step) = step {
-        let mut assigner = DbAssigner::load(tx.conn(), tenant.id).await?;
-        let command = Command::PlanStep {
-            step,
-            user: person,
-            reason: format!("booked online ({why})"),
-        };
-        events = order
-            .order
-            .handle(command, now, &mut assigner)
-            .map_err(workflow::command_error)?;
-    }
-    workflow::persist(&mut tx, &mut order, &events, &actor, now).await?;
-    let token = new_token("bk_").map_err(ApiError::internal)?;
-    let booking = BookingRecord {
-        id: BookingId::new(),
-        tenant_id: tenant.id,
-        reference: reference()?,
-        service_id: service.id,
-        work_order_id: order.order.id,
-        appointment_id: appointment.id,
-        customer_id: customer.id,
-        status: "confirmed".to_owned(),
-        consent_at: now,
-        created_at: now,
-        updated_at: now,
-    };
-    services::insert_booking(tx.conn(), &booking, &sha256_hex(&token)).await?;
-    let entry = NewEvent {
-        event_type: "appointment.scheduled".to_owned(),
-        data: serde_json::json!({"appointment_id": appointment.id, "start": span.start, "end": span.end, "assignee_ids": [person],
-                                 "booking_reference": booking.reference, "assignment_reason": why}),
-    };
-    work_orders::append_events(
-        &mut tx,
-        tenant.id,
-        order.order.id,
-        Uuid::now_v7(),
-        &actor,
-        now,
-        &[entry],
-    )
-    .await?;
-    let status_path = format!("/v1/public/{}/bookings/{token}", tenant.slug);
-    let technician = users::get_in(tx.conn(), tenant.id, person)
-        .await?
-        .map(|u| first_name(&u.name))
-        .unwrap_or_default();
-    crate::billing::queue_appointment_notice(
-        &mut tx,
-        crate::billing::AppointmentNotice {
-            kind: workorders_mail::templates::TemplateKind::BookingConfirmation,
-            tenant_id: tenant.id,
-            work_order_id: order.order.id,
-            appointment_id: appointment.id.0,
-            start: span.start,
-            end: span.end,
-            service_name: &service.name,
-            technician_name: &technician,
-            location: format!("{}, {} {}", site.street, site.postal_code, site.city),
-            manage_link: format!(
-                "{}{status_path}",
-                state.settings.mail.public_base_url.trim_end_matches('/')
-            ),
-        },
-        now,
-    )
-    .await?;
-    let view = booking_view_on(tx.conn(), &tenant, &booking).await?;
-    tx.commit().await?;
-    tracing::info!(booking = %booking.reference, order = %order.number, "booked online");
-    Ok(HttpResponse::Created()
-        .insert_header((actix_web::http::header::LOCATION, status_path.clone()))
-        .json(CreatedBooking {
-            booking: view,
+    match booking::book(&state, &tenant, body.into_inner().into()).await? {
+        BookingOutcome::Booked {
+            booking,
             token,
             status_path,
-        }))
-}
-
-async fn booking_view(
-    state: &AppState,
-    tenant: &TenantRecord,
-    booking: &BookingRecord,
-) -> ApiResult<BookingView> {
-    let mut conn = state.db.acquire().await?;
-    booking_view_on(&mut conn, tenant, booking).await
-}
-
-/// What the customer sees, read on a connection (inside a transaction before its commit,
-/// so the reply stored for Idempotency-Key replays shows what the transaction did).
-async fn booking_view_on(
-    conn: &mut workorders_persistence::Conn,
-    tenant: &TenantRecord,
-    booking: &BookingRecord,
-) -> ApiResult<BookingView> {
-    let tz = tenant.time_zone.tz();
-    let appointment = appointments::get(conn, tenant.id, booking.appointment_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let order = work_orders::get_in(conn, tenant.id, booking.work_order_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let service = services::get_in(conn, tenant.id, booking.service_id)
-        .await?
-        .map(|s| s.name)
-        .unwrap_or_default();
-    let mut assigned_to = String::new();
-    if let Some(person) = appointment.assignees.first()
-        && let Some(user) = users::get_in(conn, tenant.id, *person).await?
-    {
-        assigned_to = first_name(&user.name);
+        } => Ok(HttpResponse::Created()
+            .insert_header((actix_web::http::header::LOCATION, status_path.clone()))
+            .json(CreatedBooking {
+                booking: booking_view(tz, *booking),
+                token,
+                status_path,
+            })),
+        BookingOutcome::SlotTaken { alternatives } => Ok(slot_taken(alternatives, tz)),
     }
-    let slot = public_slot(tz, appointment.start, appointment.end);
-    Ok(BookingView {
-        reference: booking.reference.clone(),
-        status: booking.status.clone(),
-        service,
+}
+
+impl From<CreateBookingRequest> for booking::NewBooking {
+    fn from(body: CreateBookingRequest) -> Self {
+        let customer = body.customer;
+        Self {
+            service_id: ServiceId(body.service_id),
+            start: body.start,
+            customer: booking::BookingContact {
+                name: customer.name.into(),
+                email: customer.email.into(),
+                phone: customer.phone.map(String::from),
+                street: customer.street.into(),
+                postal_code: customer.postal_code.into(),
+                city: customer.city.into(),
+                latitude: customer.latitude,
+                longitude: customer.longitude,
+            },
+            notes: body.notes.map(String::from),
+            consent: body.consent,
+        }
+    }
+}
+
+/// What the customer sees, in the company's time zone.
+fn booking_view(tz: Tz, booking: booking::BookingStatus) -> BookingView {
+    let slot = public_slot(tz, booking.start, booking.end);
+    BookingView {
+        reference: booking.reference,
+        status: booking.status,
+        service: booking.service,
         appointment: BookedAppointment {
             start: slot.start,
             end: slot.end,
             local_start: slot.local_start,
             local_end: slot.local_end,
-            status: appointment.status.as_str().to_owned(),
+            status: booking.appointment_status.as_str().to_owned(),
         },
-        assigned_to,
-        order_number: order.number,
-        order_status: order.order.status.as_str().to_owned(),
-        progress: order
-            .order
-            .steps
-            .iter()
+        assigned_to: booking.assigned_to,
+        order_number: booking.order_number,
+        order_status: booking.order_status.as_str().to_owned(),
+        progress: booking
+            .progress
+            .into_iter()
             .map(|s| StepProgress {
-                name: s.definition.name.clone(),
+                name: s.name,
                 status: s.status.as_str().to_owned(),
             })
             .collect(),
-    })
-}
-
-async fn booking_by_token(
-    state: &AppState,
-    tenant: &TenantRecord,
-    token: &str,
-) -> ApiResult<BookingRecord> {
-    services::booking_by_token(&state.db, tenant.id, &sha256_hex(token))
-        .await?
-        .ok_or(ApiError::NotFound)
+    }
 }
 
 /// Booking status
@@ -759,8 +393,8 @@ pub async fn get_booking(
 ) -> ApiResult<HttpResponse> {
     let (slug, token) = path.into_inner();
     let tenant = public_tenant(&req, &state, &slug).await?;
-    let booking = booking_by_token(&state, &tenant, &token).await?;
-    Ok(HttpResponse::Ok().json(booking_view(&state, &tenant, &booking).await?))
+    let status = booking::status(&state, &tenant, &token).await?;
+    Ok(HttpResponse::Ok().json(booking_view(tenant.time_zone.tz(), status)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -803,134 +437,13 @@ pub async fn reschedule_booking(
 ) -> ApiResult<HttpResponse> {
     let (slug, token) = path.into_inner();
     let tenant = public_tenant(&req, &state, &slug).await?;
-    let booking = booking_by_token(&state, &tenant, &token).await?;
     let tz = tenant.time_zone.tz();
-    let service = services::get(&state.db, tenant.id, booking.service_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut conn = state.db.acquire().await?;
-    let current = appointments::get(&mut conn, tenant.id, booking.appointment_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    drop(conn);
-    if booking.status != "confirmed" || !current.status.is_changeable() {
-        return Err(ApiError::InvalidTransition {
-            detail: "this booking can no longer be changed online; please call us".to_owned(),
-            current_state: current.status.as_str().to_owned(),
-            allowed_actions: Vec::new(),
-        });
-    }
-    let order = work_orders::get(&state.db, tenant.id, booking.work_order_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let site = customers::get_site(&state.db, tenant.id, order.site_id).await?;
-    let location = CustomerLocation {
-        postal_code: site.as_ref().map(|s| s.postal_code.clone()),
-        coordinates: site.and_then(|s| s.latitude.zip(s.longitude)),
-    };
-    let start = body.start;
-    let span = Span::new(
-        start,
-        start + Duration::minutes(i64::from(service.duration_minutes)),
-    );
-    // Exactly what the booking widget offers (grid, lead time, horizon, service area): a
-    // start that `listSlots` would not show is refused like a taken one, with alternatives.
-    // The slot search sees the current appointment as busy.
-    if !scheduling::serves_postal_code(&service, location.postal_code.as_deref()) {
-        return Err(ApiError::conflict(
-            codes::OUTSIDE_SERVICE_AREA,
-            "this service is no longer offered at this address; please call us",
-        ));
-    }
-    let slots = slots_around(&state, &tenant, &service, start, &location).await?;
-    if !slots.iter().any(|s| s.start == start) {
-        return Ok(slot_taken(alternatives(&slots, start, 5), tz));
-    }
-    let mut candidates = free_people(&slots, start);
-    candidates.extend(current.assignees.iter().copied());
-    candidates.sort();
-    candidates.dedup();
-    let mut tx = state.db.begin_write().await?;
-    let free = scheduling::still_free(
-        &mut tx,
-        &state.db,
-        tenant.id,
-        tz,
-        &candidates,
-        span,
-        Some(current.id),
-    )
-    .await?;
-    let earliest = state.db.now() + Duration::minutes(i64::from(service.lead_time_minutes));
-    let keep = current
-        .assignees
-        .first()
-        .copied()
-        .filter(|p| free.contains(p));
-    let person = match keep {
-        Some(p) => Some(p),
-        None => scheduling::pick(
-            tx.conn(),
-            tenant.id,
-            &format!("service:{}", service.id),
-            service.assignment_rule,
-            &free,
-            span.start,
-        )
-        .await?
-        .map(|(p, _)| p),
-    };
-    let Some(person) = person.filter(|_| start >= earliest) else {
-        drop(tx);
-        return Ok(slot_taken(alternatives(&slots, start, 5), tz));
-    };
-    let mut next = current.clone();
-    next.start = span.start;
-    next.end = span.end;
-    next.assignees = vec![person];
-    let now = state.db.now();
-    if !appointments::update(&mut tx, &next, current.version, now).await? {
-        return Err(ApiError::conflict(
-            codes::SLOT_TAKEN,
-            "the booking changed meanwhile; reload it",
-        ));
-    }
-    if let (Some(step), true) = (next.step_id, keep.is_none()) {
-        let mut order =
-            work_orders::load_for_update(tx.conn(), &state.db, tenant.id, booking.work_order_id)
-                .await?
-                .ok_or(ApiError::NotFound)?;
-        let mut assigner = DbAssigner::load(tx.conn(), tenant.id).await?;
-        if let Ok(events) = order.order.handle(
-            Command::PlanStep {
-                step,
-                user: person,
-                reason: "rescheduled online".to_owned(),
-            },
-            now,
-            &mut assigner,
-        ) {
-            workflow::persist(&mut tx, &mut order, &events, &customer_actor(), now).await?;
+    match booking::reschedule(&state, &tenant, &token, body.start).await? {
+        RescheduleOutcome::Rescheduled(status) => {
+            Ok(HttpResponse::Ok().json(booking_view(tz, *status)))
         }
+        RescheduleOutcome::SlotTaken { alternatives } => Ok(slot_taken(alternatives, tz)),
     }
-    let entry = NewEvent {
-        event_type: "appointment.changed".to_owned(),
-        data: serde_json::json!({"appointment_id": next.id, "start": next.start, "end": next.end, "assignee_ids": next.assignees,
-                                 "before": {"start": current.start, "end": current.end}, "by": "customer"}),
-    };
-    work_orders::append_events(
-        &mut tx,
-        tenant.id,
-        booking.work_order_id,
-        Uuid::now_v7(),
-        &customer_actor(),
-        now,
-        &[entry],
-    )
-    .await?;
-    let view = booking_view_on(tx.conn(), &tenant, &booking).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Cancel a booking
@@ -956,69 +469,7 @@ pub async fn cancel_booking(
 ) -> ApiResult<HttpResponse> {
     let (slug, token) = path.into_inner();
     let tenant = public_tenant(&req, &state, &slug).await?;
-    let mut booking = booking_by_token(&state, &tenant, &token).await?;
-    if booking.status == "cancelled" {
-        return Ok(HttpResponse::Ok().json(booking_view(&state, &tenant, &booking).await?));
-    }
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let current = appointments::get(tx.conn(), tenant.id, booking.appointment_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let Some(status) = current.status.apply(AppointmentAction::Cancel) else {
-        return Err(ApiError::InvalidTransition {
-            detail: "this appointment can no longer be cancelled online; please call us".to_owned(),
-            current_state: current.status.as_str().to_owned(),
-            allowed_actions: Vec::new(),
-        });
-    };
-    let mut next = current.clone();
-    next.status = status;
-    if !appointments::update(&mut tx, &next, current.version, now).await? {
-        return Err(ApiError::conflict(
-            codes::CONFLICT,
-            "the booking changed meanwhile; try again",
-        ));
-    }
-    let reason = body
-        .into_inner()
-        .reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "cancelled by the customer".to_owned());
-    let mut order =
-        work_orders::load_for_update(tx.conn(), &state.db, tenant.id, booking.work_order_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-    let mut assigner = DbAssigner::load(tx.conn(), tenant.id).await?;
-    let mut events = Vec::new();
-    if let Ok(more) = order.order.handle(
-        Command::Cancel {
-            reason: reason.clone(),
-        },
-        now,
-        &mut assigner,
-    ) {
-        events = more;
-    }
-    workflow::persist(&mut tx, &mut order, &events, &customer_actor(), now).await?;
-    let entry = NewEvent {
-        event_type: "appointment.cancelled".to_owned(),
-        data: serde_json::json!({"appointment_id": next.id, "reason": reason, "by": "customer", "booking_reference": booking.reference}),
-    };
-    work_orders::append_events(
-        &mut tx,
-        tenant.id,
-        booking.work_order_id,
-        Uuid::now_v7(),
-        &customer_actor(),
-        now,
-        &[entry],
-    )
-    .await?;
-    services::set_booking_status(tx.conn(), booking.id, "cancelled", now).await?;
-    booking.status = "cancelled".to_owned();
-    let view = booking_view_on(tx.conn(), &tenant, &booking).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(view))
+    let reason = body.into_inner().reason.map(String::from);
+    let status = booking::cancel(&state, &tenant, &token, reason).await?;
+    Ok(HttpResponse::Ok().json(booking_view(tenant.time_zone.tz(), status)))
 }
