@@ -3,22 +3,21 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::ValidationErrors;
+use workorders_app::billing_profile::{self, SavedProfile};
+use workorders_app::catalogue::{self, ItemSpec};
+use workorders_app::email_templates::{self, EmailTemplate};
 use workorders_domain::auth::Permission;
-use workorders_domain::billing::is_known_unit;
 use workorders_domain::invoicing::BillingProfile;
 use workorders_domain::text::{Line, Text};
-use workorders_mail::templates::{self, Lang, Template, TemplateKind};
-use workorders_persistence::billing::{self as store, CatalogueItem};
+use workorders_mail::templates::Template;
+use workorders_persistence::billing::CatalogueItem;
 
-use crate::auth::{Caller, Principal};
-use crate::billing::load_profile;
-use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, ValidJson, require_version};
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::{created, ok_versioned};
 use crate::state::AppState;
@@ -152,11 +151,12 @@ impl From<BillingProfileBody> for BillingProfile {
     }
 }
 
-fn profile_view(
-    profile: BillingProfile,
-    version: Option<i64>,
-    updated_at: Option<DateTime<Utc>>,
-) -> BillingProfileView {
+fn profile_view(saved: SavedProfile) -> BillingProfileView {
+    let SavedProfile {
+        profile,
+        version,
+        updated_at,
+    } = saved;
     let missing: Vec<String> = profile.missing().iter().map(|m| (*m).to_owned()).collect();
     BillingProfileView {
         complete: missing.is_empty(),
@@ -179,18 +179,7 @@ pub async fn get_billing_profile(
     state: web::Data<AppState>,
     principal: Caller,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let mut conn = state.db.acquire().await?;
-    let record = store::get_profile(&mut conn, principal.tenant_id).await?;
-    let (version, updated) = match &record {
-        Some(r) => (Some(r.version), Some(r.updated_at)),
-        None => (None, None),
-    };
-    let view = profile_view(
-        record.map(|r| r.profile).unwrap_or_default(),
-        version,
-        updated,
-    );
+    let view = profile_view(billing_profile::get(&state, &principal).await?);
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -217,26 +206,10 @@ pub async fn put_billing_profile(
     if_match: IfMatch,
     body: ValidJson<BillingProfileBody>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
     let profile: BillingProfile = body.into_inner().into();
-    let mut errors = ValidationErrors::new();
-    for (field, message) in profile.validate() {
-        errors.add(format!("/{field}"), message);
-    }
-    errors.finish()?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let (_, current) = load_profile(tx.conn(), principal.tenant_id).await?;
-    require_version(expected, current.unwrap_or(0))?;
-    let version = store::put_profile(tx.conn(), principal.tenant_id, &profile, current, now)
-        .await?
-        .ok_or(ApiError::PreconditionFailed {
-            current_version: current.unwrap_or(0) + 1,
-        })?;
-    tx.commit().await?;
-    let view = profile_view(profile, Some(version), Some(now));
-    Ok(ok_versioned(version, &view))
+    let saved = billing_profile::put(&state, &principal, if_match.0, profile).await?;
+    let view = profile_view(saved);
+    Ok(ok_versioned(view.version, &view))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -253,12 +226,12 @@ pub enum ItemKind {
     Service,
 }
 
-impl ItemKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            ItemKind::Labour => "labour",
-            ItemKind::Material => "material",
-            ItemKind::Service => "service",
+impl From<ItemKind> for catalogue::ItemKind {
+    fn from(kind: ItemKind) -> Self {
+        match kind {
+            ItemKind::Labour => catalogue::ItemKind::Labour,
+            ItemKind::Material => catalogue::ItemKind::Material,
+            ItemKind::Service => catalogue::ItemKind::Service,
         }
     }
 }
@@ -343,61 +316,20 @@ pub struct CatalogueItemRequest {
     pub active: Option<bool>,
 }
 
-fn check_item(body: &CatalogueItemRequest, errors: &mut ValidationErrors) {
-    let code_ok = !body.code.is_empty()
-        && body.code.len() <= 50
-        && body
-            .code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-    if !code_ok {
-        errors.add("/code", "1 to 50 letters, digits, - _ . /");
-    }
-    if body.name.trim().is_empty() || body.name.chars().count() > 200 {
-        errors.add("/name", "1 to 200 characters");
-    }
-    if body
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        errors.add("/description", "at most 1,000 characters");
-    }
-    if !is_known_unit(&body.unit) {
-        errors.add("/unit", "not a known UN/ECE Recommendation 20 unit code");
-    }
-    let price_ok =
-        body.unit_price.parse::<Decimal>().is_ok_and(|p| {
-            !p.is_sign_negative() && p.scale() <= 4 && p < Decimal::from(1_000_000_000)
-        }) && !body.unit_price.contains(['e', 'E', '+', '-']);
-    if !price_ok {
-        errors.add(
-            "/unit_price",
-            "a decimal number ≥ 0 with at most 4 decimals",
-        );
-    }
-    if let Some(r) = &body.vat_rate
-        && !["19", "7", "0"].contains(&r.as_str())
-    {
-        errors.add("/vat_rate", "one of 19, 7, 0");
-    }
-    if body.kind != ItemKind::Labour && (body.role.is_some() || body.skill.is_some()) {
-        errors.add("/role", "only labour rates have a role or skill");
-    }
-    if let Some(role) = &body.role
-        && role.parse::<workorders_domain::auth::Role>().is_err()
-    {
-        errors.add("/role", "not a role");
-    }
-}
-
-fn code_taken(e: workorders_persistence::StoreError) -> ApiError {
-    match e {
-        workorders_persistence::StoreError::Conflict(_) => ApiError::Conflict {
-            code: codes::CODE_TAKEN,
-            detail: "another catalogue item has this code".to_owned(),
-        },
-        other => other.into(),
+impl From<CatalogueItemRequest> for ItemSpec {
+    fn from(body: CatalogueItemRequest) -> Self {
+        Self {
+            code: body.code.into_string(),
+            kind: body.kind.into(),
+            name: body.name.into_string(),
+            description: body.description.map(String::from),
+            unit: body.unit.into_string(),
+            unit_price: body.unit_price.into_string(),
+            vat_rate: body.vat_rate.map(String::from),
+            role: body.role.map(String::from),
+            skill: body.skill.map(String::from),
+            active: body.active,
+        }
     }
 }
 
@@ -419,39 +351,7 @@ pub async fn create_catalogue_item(
     principal: Caller,
     body: ValidJson<CatalogueItemRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    check_item(&body, &mut errors);
-    errors.finish()?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let (profile, _) = load_profile(tx.conn(), principal.tenant_id).await?;
-    let item = CatalogueItem {
-        id: Uuid::now_v7(),
-        tenant_id: principal.tenant_id,
-        code: body.code.into_string(),
-        kind: body.kind.as_str().to_owned(),
-        name: body.name.trim().to_owned(),
-        description: body.description.map(String::from),
-        unit: body.unit.into_string(),
-        unit_price: body.unit_price.into_string(),
-        vat_rate: body
-            .vat_rate
-            .or(profile.default_vat_rate.map(Line::trusted))
-            .unwrap_or_else(|| Line::trusted("19".to_owned()))
-            .into_string(),
-        role: body.role.map(String::from),
-        skill: body.skill.map(String::from),
-        active: body.active.unwrap_or(true),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    store::insert_item(tx.conn(), &item)
-        .await
-        .map_err(code_taken)?;
-    tx.commit().await?;
+    let item = catalogue::create(&state, &principal, body.into_inner().into()).await?;
     Ok(created(
         format!("/v1/catalogue-items/{}", item.id),
         1,
@@ -486,6 +386,8 @@ pub async fn list_catalogue_items(
     principal: Caller,
     query: web::Query<CatalogueQuery>,
 ) -> ApiResult<HttpResponse> {
+    // Checked here too (the use case checks it again) so that a bad limit or cursor is
+    // answered after the permission, as before.
     principal.require(Permission::WorkOrdersRead)?;
     let page = PageQuery {
         limit: query.limit,
@@ -498,11 +400,11 @@ pub async fn list_catalogue_items(
         .map(decode_keyed_cursor)
         .transpose()?
         .map(|(code, _)| code);
-    let mut rows = store::list_items(
-        &state.db,
-        principal.tenant_id,
+    let mut rows = catalogue::list(
+        &state,
+        &principal,
         after.as_deref(),
-        query.kind.map(ItemKind::as_str),
+        query.kind.map(Into::into),
         query.include_inactive.unwrap_or(false),
         i64::from(page.limit) + 1,
     )
@@ -519,13 +421,6 @@ pub async fn list_catalogue_items(
         items: rows.iter().map(CatalogueItemView::from).collect::<Vec<_>>(),
         next_cursor,
     }))
-}
-
-async fn load_item(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<CatalogueItem> {
-    let mut conn = state.db.acquire().await?;
-    store::get_item(&mut conn, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)
 }
 
 /// Get a catalogue item
@@ -545,8 +440,7 @@ pub async fn get_catalogue_item(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
-    let item = load_item(&state, &principal, id.into_inner()).await?;
+    let item = catalogue::get(&state, &principal, id.into_inner()).await?;
     Ok(ok_versioned(item.version, &CatalogueItemView::from(&item)))
 }
 
@@ -575,42 +469,14 @@ pub async fn update_catalogue_item(
     if_match: IfMatch,
     body: ValidJson<CatalogueItemRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let expected = if_match.required()?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    check_item(&body, &mut errors);
-    errors.finish()?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut item = store::get_item(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    require_version(expected, item.version)?;
-    let expected = item.version;
-    item.code = body.code.into_string();
-    item.kind = body.kind.as_str().to_owned();
-    item.name = body.name.trim().to_owned();
-    item.description = body.description.map(String::from);
-    item.unit = body.unit.into_string();
-    item.unit_price = body.unit_price.into_string();
-    if let Some(rate) = body.vat_rate {
-        item.vat_rate = rate.into_string();
-    }
-    item.role = body.role.map(String::from);
-    item.skill = body.skill.map(String::from);
-    item.active = body.active.unwrap_or(item.active);
-    if !store::update_item(tx.conn(), &item, expected, now)
-        .await
-        .map_err(code_taken)?
-    {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
-    item.version = expected + 1;
-    item.updated_at = now;
+    let item = catalogue::update(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
     Ok(ok_versioned(item.version, &CatalogueItemView::from(&item)))
 }
 
@@ -646,42 +512,17 @@ pub struct EmailTemplateRequest {
     pub body: Text<20000>,
 }
 
-fn parse_kind_lang(kind: &str, lang: &str) -> ApiResult<(TemplateKind, Lang)> {
-    let kind: TemplateKind = kind.parse().map_err(|_| ApiError::NotFound)?;
-    let lang: Lang = lang.parse().map_err(|_| ApiError::NotFound)?;
-    Ok((kind, lang))
-}
-
-async fn template_view(
-    conn: &mut workorders_persistence::Conn,
-    tenant: workorders_domain::TenantId,
-    kind: TemplateKind,
-    lang: Lang,
-) -> ApiResult<EmailTemplateView> {
-    let own = store::get_template(conn, tenant, kind.as_str(), lang.as_str()).await?;
-    let customized = own.as_ref().is_some_and(|o| o.customized);
-    let version = own.as_ref().map_or(0, |o| o.version);
-    let updated_at = own.as_ref().map(|o| o.updated_at);
-    let template = match own {
-        Some(o) if o.customized => Template {
-            subject: o.subject,
-            body: o.body,
-        },
-        _ => templates::default_template(kind, lang),
-    };
-    Ok(EmailTemplateView {
-        kind: kind.as_str().to_owned(),
-        lang: lang.as_str().to_owned(),
-        subject: template.subject,
-        body: template.body,
-        customized,
-        variables: templates::variables(kind)
-            .iter()
-            .map(|v| (*v).to_owned())
-            .collect(),
-        version,
-        updated_at,
-    })
+fn template_view(t: EmailTemplate) -> EmailTemplateView {
+    EmailTemplateView {
+        kind: t.kind.as_str().to_owned(),
+        lang: t.lang.as_str().to_owned(),
+        subject: t.subject,
+        body: t.body,
+        customized: t.customized,
+        variables: t.variables,
+        version: t.version,
+        updated_at: t.updated_at,
+    }
 }
 
 /// Get an e-mail template
@@ -707,10 +548,8 @@ pub async fn get_email_template(
     principal: Caller,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
-    let mut conn = state.db.acquire().await?;
-    let view = template_view(&mut conn, principal.tenant_id, kind, lang).await?;
+    let template = email_templates::get(&state, &principal, &path.0, &path.1).await?;
+    let view = template_view(template);
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -728,14 +567,11 @@ pub async fn list_email_templates(
     state: web::Data<AppState>,
     principal: Caller,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let mut conn = state.db.acquire().await?;
-    let mut views = Vec::new();
-    for kind in TemplateKind::ALL {
-        for lang in Lang::ALL {
-            views.push(template_view(&mut conn, principal.tenant_id, kind, lang).await?);
-        }
-    }
+    let views: Vec<EmailTemplateView> = email_templates::list(&state, &principal)
+        .await?
+        .into_iter()
+        .map(template_view)
+        .collect();
     Ok(HttpResponse::Ok().json(views))
 }
 
@@ -763,38 +599,14 @@ pub async fn put_email_template(
     if_match: IfMatch,
     body: ValidJson<EmailTemplateRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
-    let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
     let body = body.into_inner();
     let template = Template {
         subject: body.subject.into_string(),
         body: body.body.into_string(),
     };
-    templates::validate(kind, &template)
-        .map_err(|e| ApiError::invalid(&format!("/{}", e.field), e.message.clone()))?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let current = store::get_template(tx.conn(), principal.tenant_id, kind.as_str(), lang.as_str())
-        .await?
-        .map_or(0, |t| t.version);
-    require_version(expected, current)?;
-    store::put_template(
-        tx.conn(),
-        principal.tenant_id,
-        kind.as_str(),
-        lang.as_str(),
-        &template.subject,
-        &template.body,
-        expected,
-        now,
-    )
-    .await?
-    .ok_or(ApiError::PreconditionFailed {
-        current_version: expected + 1,
-    })?;
-    let view = template_view(tx.conn(), principal.tenant_id, kind, lang).await?;
-    tx.commit().await?;
+    let saved =
+        email_templates::put(&state, &principal, &path.0, &path.1, if_match.0, template).await?;
+    let view = template_view(saved);
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -819,28 +631,6 @@ pub async fn delete_email_template(
     path: web::Path<(String, String)>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
-    let (kind, lang) = parse_kind_lang(&path.0, &path.1)?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let current =
-        store::get_template(tx.conn(), principal.tenant_id, kind.as_str(), lang.as_str()).await?;
-    require_version(expected, current.as_ref().map_or(0, |t| t.version))?;
-    if current.is_some_and(|t| t.customized) {
-        store::restore_default_template(
-            tx.conn(),
-            principal.tenant_id,
-            kind.as_str(),
-            lang.as_str(),
-            expected,
-            now,
-        )
-        .await?
-        .ok_or(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        })?;
-    }
-    tx.commit().await?;
+    email_templates::restore_default(&state, &principal, &path.0, &path.1, if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
