@@ -4,31 +4,27 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use workorders_app::invoices::{self, InvoiceDetails, InvoiceFile};
 use workorders_domain::auth::Permission;
-use workorders_domain::billing::{Computed, InvoiceStatus, TaxTreatment};
+use workorders_domain::billing::{Computed, InvoiceStatus};
 use workorders_domain::invoicing;
 use workorders_domain::text::{Line, Text};
 use workorders_domain::{CustomerId, WorkOrderId};
-use workorders_persistence::billing::{self as store, InvoiceFilter, InvoiceRecord, PaymentRecord};
-use workorders_persistence::emails::{self, EmailRecord};
-use workorders_persistence::work_orders;
+use workorders_persistence::billing::{InvoiceRecord, PaymentRecord};
+use workorders_persistence::emails::EmailRecord;
 
-use crate::auth::{Caller, Principal};
-use crate::billing;
-use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version, require_version};
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{IfMatch, OptionalJson, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, ok_versioned};
 use crate::schemas::billing::{
-    EmailView, LineRequest, LineView, SendDocumentRequest, catalogue_for, email_view, line_views,
-    parse_lines,
+    EmailView, LineRequest, LineView, SendDocumentRequest, email_view, line_specs, line_views,
 };
 use crate::state::AppState;
-use crate::workflow;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentView {
@@ -191,43 +187,9 @@ fn view(
     }
 }
 
-/// The full view inside a transaction, before its commit (payments and e-mails it wrote
-/// included; the reply is stored with the work for Idempotency-Key replays).
-async fn full_view_in(
-    state: &AppState,
-    tx: &mut workorders_persistence::WriteTx,
-    now: chrono::DateTime<chrono::Utc>,
-    invoice: &InvoiceRecord,
-) -> ApiResult<InvoiceView> {
-    let payments = store::payments(tx.conn(), invoice.tenant_id, invoice.id).await?;
-    let today = billing::today(tx.conn(), invoice.tenant_id, now).await?;
-    let mails = emails::list_for_in(
-        tx.conn(),
-        state.db.keys(),
-        invoice.tenant_id,
-        None,
-        Some(invoice.id),
-        None,
-    )
-    .await?;
-    Ok(view(invoice, Some((&payments, &mails)), today))
-}
-
-async fn full_view(state: &AppState, invoice: &InvoiceRecord) -> ApiResult<InvoiceView> {
-    let mut conn = state.db.acquire().await?;
-    let payments = store::payments(&mut conn, invoice.tenant_id, invoice.id).await?;
-    let today = billing::today(&mut conn, invoice.tenant_id, state.db.now()).await?;
-    drop(conn);
-    let mails =
-        emails::list_for(&state.db, invoice.tenant_id, None, Some(invoice.id), None).await?;
-    Ok(view(invoice, Some((&payments, &mails)), today))
-}
-
-async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<InvoiceRecord> {
-    let mut conn = state.db.acquire().await?;
-    store::get_invoice(&mut conn, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)
+/// The view of an invoice with its payments and e-mails.
+fn details_view(d: &InvoiceDetails) -> InvoiceView {
+    view(&d.invoice, Some((&d.payments, &d.emails)), d.today)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -254,13 +216,16 @@ pub struct CreateInvoiceRequest {
     pub issue: Option<bool>,
 }
 
-fn parse_treatment(t: Option<&str>) -> ApiResult<Option<TaxTreatment>> {
-    t.map(|t| {
-        TaxTreatment::parse(t).ok_or_else(|| {
-            ApiError::invalid("/treatment", "regular, small_business or reverse_charge")
-        })
-    })
-    .transpose()
+impl From<CreateInvoiceRequest> for invoices::NewInvoice {
+    fn from(body: CreateInvoiceRequest) -> Self {
+        Self {
+            lines: body.lines.as_deref().map(line_specs),
+            treatment: body.treatment.map(String::from),
+            delivery_date: body.delivery_date,
+            notes: body.notes.map(String::from),
+            issue: body.issue.unwrap_or(false),
+        }
+    }
 }
 
 /// Create an invoice for an order
@@ -289,68 +254,17 @@ pub async fn create_invoice(
     id: web::Path<Uuid>,
     body: ValidJson<CreateInvoiceRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let body = body.into_inner();
-    let order = work_orders::get(&state.db, principal.tenant_id, WorkOrderId(id.into_inner()))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if body
-        .notes
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 2000)
-    {
-        return Err(ApiError::invalid("/notes", "at most 2,000 characters"));
-    }
-    if order.order.status == workorders_domain::work_order::OrderStatus::Cancelled {
-        return Err(ApiError::InvalidTransition {
-            detail: "a cancelled order is not invoiced".to_owned(),
-            current_state: "cancelled".to_owned(),
-            allowed_actions: Vec::new(),
-        });
-    }
-    let requested = parse_treatment(body.treatment.as_deref())?;
-    let (lines, source) = match &body.lines {
-        Some(lines) => {
-            let catalogue = catalogue_for(&state, principal.tenant_id, lines).await?;
-            (parse_lines(lines, "/lines", &catalogue)?, "manual")
-        }
-        None => {
-            let l = billing::lines_from_order(&state.db, &order).await?;
-            (l.lines, l.source)
-        }
-    };
-    let buyer = billing::buyer_for(&state.db, &order).await?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
-    let treatment = billing::treatment_for(&profile, &buyer, requested)?;
-    let tz = billing::time_zone(tx.conn(), principal.tenant_id).await?;
-    let delivery = body
-        .delivery_date
-        .unwrap_or_else(|| billing::delivery_date_of(&order, tz, now));
-    let mut invoice = billing::new_draft(
-        &order,
-        &buyer,
-        billing::DraftSpec {
-            lines,
-            treatment,
-            source: source.to_owned(),
-            delivery_date: delivery,
-            notes: body.notes.map(String::from),
-        },
-        now,
-    )?;
-    store::insert_invoice(tx.conn(), &invoice).await?;
-    if body.issue.unwrap_or(false) {
-        billing::issue_in(&state, &mut tx, &mut invoice, None, now).await?;
-        billing::after_issue(&mut tx, &state.db, principal.tenant_id, order.order.id, now).await?;
-    }
-    let view = full_view_in(&state, &mut tx, now, &invoice).await?;
-    tx.commit().await?;
+    let details = invoices::create(
+        &state,
+        &principal,
+        WorkOrderId(id.into_inner()),
+        body.into_inner().into(),
+    )
+    .await?;
     Ok(created(
-        format!("/v1/invoices/{}", invoice.id),
-        invoice.version,
-        &view,
+        format!("/v1/invoices/{}", details.invoice.id),
+        details.invoice.version,
+        &details_view(&details),
     ))
 }
 
@@ -393,6 +307,8 @@ pub async fn list_invoices(
     principal: Caller,
     query: web::Query<InvoiceQuery>,
 ) -> ApiResult<HttpResponse> {
+    // Checked here too (the use case checks it again) so that a bad limit or cursor is
+    // answered after the permission, as before.
     principal.require(Permission::BillingRead)?;
     let q = query.into_inner();
     let page = PageQuery {
@@ -400,43 +316,20 @@ pub async fn list_invoices(
         cursor: q.cursor.clone(),
     }
     .parse()?;
-    let status = q
-        .status
-        .as_deref()
-        .map(|s| {
-            InvoiceStatus::parse(s).ok_or_else(|| {
-                ApiError::bad_request(
-                    codes::INVALID_QUERY,
-                    "status: draft, issued, sent, paid or cancelled",
-                )
-            })
-        })
-        .transpose()?;
-    if let Some(k) = &q.kind
-        && k != "invoice"
-        && k != "credit_note"
-    {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            "kind: invoice or credit_note",
-        ));
-    }
-    let today = billing::today_of(&state.db, principal.tenant_id).await?;
-    let filter = InvoiceFilter {
-        status,
-        customer: q.customer_id.map(CustomerId),
-        work_order: q.work_order_id.map(WorkOrderId),
-        overdue_on: q.overdue.unwrap_or(false).then_some(today),
-        issued_from: q.issued_from,
-        issued_to: q.issued_to,
-        kind: q.kind,
-    };
-    let rows = store::list_invoices(
-        &state.db,
-        principal.tenant_id,
-        &filter,
+    let invoices::InvoicePage { rows, today } = invoices::list(
+        &state,
+        &principal,
+        invoices::InvoiceQuery {
+            status: q.status,
+            customer: q.customer_id.map(CustomerId),
+            work_order: q.work_order_id.map(WorkOrderId),
+            overdue: q.overdue.unwrap_or(false),
+            issued_from: q.issued_from,
+            issued_to: q.issued_to,
+            kind: q.kind,
+        },
         page.after,
-        i64::from(fetch_limit(page)),
+        fetch_limit(page),
     )
     .await?;
     let page = Page::from_rows(rows, page, |r| r.id, |r| view(&r, None, today));
@@ -460,10 +353,11 @@ pub async fn get_invoice(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let invoice = load(&state, &principal, id.into_inner()).await?;
-    let view = full_view(&state, &invoice).await?;
-    Ok(ok_versioned(invoice.version, &view))
+    let details = invoices::get(&state, &principal, id.into_inner()).await?;
+    Ok(ok_versioned(
+        details.invoice.version,
+        &details_view(&details),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -483,11 +377,14 @@ pub struct UpdateInvoiceRequest {
     pub notes: Option<Text<2000>>,
 }
 
-fn immutable(invoice: &InvoiceRecord) -> ApiError {
-    ApiError::InvalidTransition {
-        detail: "an issued invoice cannot be changed; correct it with a credit note".to_owned(),
-        current_state: invoice.status.as_str().to_owned(),
-        allowed_actions: vec!["credit_note".to_owned()],
+impl From<UpdateInvoiceRequest> for invoices::InvoiceChange {
+    fn from(body: UpdateInvoiceRequest) -> Self {
+        Self {
+            lines: body.lines.as_deref().map(line_specs),
+            treatment: body.treatment.map(String::from),
+            delivery_date: body.delivery_date,
+            notes: body.notes.map(String::from),
+        }
     }
 }
 
@@ -516,61 +413,18 @@ pub async fn update_invoice(
     if_match: IfMatch,
     body: ValidJson<UpdateInvoiceRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let expected = if_match.required()?;
-    let body = body.into_inner();
-    let lines = match &body.lines {
-        Some(l) => {
-            let catalogue = catalogue_for(&state, principal.tenant_id, l).await?;
-            Some(parse_lines(l, "/lines", &catalogue)?)
-        }
-        None => None,
-    };
-    let requested = parse_treatment(body.treatment.as_deref())?;
-    if body
-        .notes
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 2000)
-    {
-        return Err(ApiError::invalid("/notes", "at most 2,000 characters"));
-    }
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if invoice.status != InvoiceStatus::Draft {
-        return Err(immutable(&invoice));
-    }
-    require_version(expected, invoice.version)?;
-    let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
-    let buyer: billing::Buyer =
-        serde_json::from_value(invoice.buyer.clone()).map_err(ApiError::internal)?;
-    if let Some(lines) = lines {
-        invoice.lines = lines;
-        invoice.source = "manual".to_owned();
-    }
-    if body.treatment.is_some() {
-        invoice.treatment = billing::treatment_for(&profile, &buyer, requested)?;
-    }
-    if let Some(d) = body.delivery_date {
-        invoice.delivery_date = d;
-    }
-    if body.notes.is_some() {
-        invoice.notes = body.notes.map(String::from);
-    }
-    invoice.computed = billing::compute(&invoice.lines, invoice.treatment, "/lines")?;
-    invoice.grand_total = billing::cents(invoice.computed.totals.grand_total)?;
-    if !store::update_draft(tx.conn(), &invoice, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
-    invoice.version = expected + 1;
-    invoice.updated_at = now;
-    let view = full_view(&state, &invoice).await?;
-    Ok(ok_versioned(invoice.version, &view))
+    let details = invoices::update(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
+    Ok(ok_versioned(
+        details.invoice.version,
+        &details_view(&details),
+    ))
 }
 
 /// Delete a draft invoice
@@ -593,22 +447,7 @@ pub async fn delete_invoice(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let expected = if_match.required()?;
-    let mut tx = state.db.begin_write().await?;
-    let invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if invoice.status != InvoiceStatus::Draft {
-        return Err(immutable(&invoice));
-    }
-    require_version(expected, invoice.version)?;
-    if !store::delete_draft(tx.conn(), principal.tenant_id, invoice.id, expected).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
+    invoices::delete(&state, &principal, id.into_inner(), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -639,20 +478,11 @@ pub async fn issue_invoice(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    check_version(if_match, invoice.version)?;
-    billing::issue_in(&state, &mut tx, &mut invoice, None, now).await?;
-    if let Some(order) = invoice.work_order_id {
-        billing::after_issue(&mut tx, &state.db, principal.tenant_id, order, now).await?;
-    }
-    let view = full_view_in(&state, &mut tx, now, &invoice).await?;
-    tx.commit().await?;
-    Ok(ok_versioned(invoice.version, &view))
+    let details = invoices::issue(&state, &principal, id.into_inner(), if_match.0).await?;
+    Ok(ok_versioned(
+        details.invoice.version,
+        &details_view(&details),
+    ))
 }
 
 /// Send an invoice
@@ -681,34 +511,8 @@ pub async fn send_invoice(
     id: web::Path<Uuid>,
     body: OptionalJson<SendDocumentRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let to = body.0.and_then(|b| b.to);
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if invoice.status == InvoiceStatus::Cancelled {
-        return Err(ApiError::InvalidTransition {
-            detail: "a cancelled invoice is not sent".to_owned(),
-            current_state: "cancelled".to_owned(),
-            allowed_actions: Vec::new(),
-        });
-    }
-    let mail = billing::queue_invoice_email(&mut tx, &invoice, to.map(String::from), now).await?;
-    if let Some(order) = invoice.work_order_id {
-        billing::complete_steps(
-            &mut tx,
-            &state.db,
-            principal.tenant_id,
-            order,
-            workorders_domain::process::Handling::SendInvoice,
-            now,
-        )
-        .await?;
-        store::settle_jobs(tx.conn(), principal.tenant_id, order, "send_invoice", now).await?;
-    }
-    tx.commit().await?;
+    let to = body.0.and_then(|b| b.to).map(String::from);
+    let mail = invoices::send(&state, &principal, id.into_inner(), to).await?;
     Ok(HttpResponse::Accepted().json(email_view(&mail)))
 }
 
@@ -750,57 +554,23 @@ pub async fn record_payment(
     id: web::Path<Uuid>,
     body: ValidJson<PaymentRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
     let body = body.into_inner();
-    let value = body
-        .amount
-        .parse::<Decimal>()
-        .ok()
-        .filter(|d| d.scale() <= 2 && !body.amount.contains(['e', 'E']))
-        .ok_or_else(|| ApiError::invalid("/amount", "a decimal amount with at most 2 decimals"))?;
-    let cents = billing::cents(value)?;
-    let today = billing::today_of(&state.db, principal.tenant_id).await?;
-    if body.paid_on > today {
-        return Err(ApiError::invalid(
-            "/paid_on",
-            "a payment cannot be received in the future",
-        ));
-    }
-    if body.method.as_ref().is_some_and(|m| m.chars().count() > 50) {
-        return Err(ApiError::invalid("/method", "at most 50 characters"));
-    }
-    if body
-        .reference
-        .as_ref()
-        .is_some_and(|m| m.chars().count() > 200)
-    {
-        return Err(ApiError::invalid("/reference", "at most 200 characters"));
-    }
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut invoice = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    billing::record_payment_in(
-        &mut tx,
-        &state.db,
-        &mut invoice,
-        billing::Payment {
-            cents,
+    let details = invoices::record_payment(
+        &state,
+        &principal,
+        id.into_inner(),
+        invoices::PaymentInput {
+            amount: body.amount.into_string(),
             paid_on: body.paid_on,
             method: body.method.map(String::from),
             reference: body.reference.map(String::from),
-            recorded_by: Some(recorder(&principal)),
         },
-        now,
     )
     .await?;
-    let view = full_view_in(&state, &mut tx, now, &invoice).await?;
-    tx.commit().await?;
     Ok(created(
-        format!("/v1/invoices/{}", invoice.id),
-        invoice.version,
-        &view,
+        format!("/v1/invoices/{}", details.invoice.id),
+        details.invoice.version,
+        &details_view(&details),
     ))
 }
 
@@ -836,74 +606,12 @@ pub async fn create_credit_note(
     id: web::Path<Uuid>,
     body: OptionalJson<CreditNoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let reason = body.0.and_then(|b| b.reason);
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::invalid("/reason", "at most 500 characters"));
-    }
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut original = store::get_invoice(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if original.kind == "credit_note" {
-        return Err(ApiError::InvalidTransition {
-            detail: "a credit note cannot be credited".to_owned(),
-            current_state: original.status.as_str().to_owned(),
-            allowed_actions: Vec::new(),
-        });
-    }
-    let cancelled =
-        invoicing::cancel_by_credit_note(original.status).map_err(billing::lifecycle_error)?;
-    let (number, issued_on) = match (&original.number, original.issue_date) {
-        (Some(n), Some(d)) => (n.clone(), d),
-        _ => return Err(immutable(&original)),
-    };
-    let mut note = original.clone();
-    note.id = Uuid::now_v7();
-    note.kind = "credit_note".to_owned();
-    note.status = InvoiceStatus::Draft;
-    note.number = None;
-    note.source = "credit_note".to_owned();
-    let (profile, _) = billing::load_profile(tx.conn(), principal.tenant_id).await?;
-    let heading = if profile.english() {
-        format!("Correction of invoice {number}")
-    } else {
-        format!("Korrektur der Rechnung {number}")
-    };
-    note.notes = Some(match reason {
-        Some(r) => format!("{heading}: {r}"),
-        None => heading,
-    });
-    note.corrects_id = Some(original.id);
-    note.credited_by_id = None;
-    note.paid_total = 0;
-    note.version = 1;
-    note.created_at = now;
-    note.updated_at = now;
-    store::insert_invoice(tx.conn(), &note).await?;
-    billing::issue_in(&state, &mut tx, &mut note, Some((number, issued_on)), now).await?;
-    let expected = original.version;
-    original.status = cancelled;
-    original.credited_by_id = Some(note.id);
-    original.cancelled_at = Some(now);
-    if !store::update_state(tx.conn(), &original, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    original.version = expected + 1;
-    tx.emit(
-        principal.tenant_id,
-        "invoice.cancelled",
-        billing::invoice_event(&original),
-    );
-    let view = full_view_in(&state, &mut tx, now, &note).await?;
-    tx.commit().await?;
+    let reason = body.0.and_then(|b| b.reason).map(String::from);
+    let details = invoices::credit_note(&state, &principal, id.into_inner(), reason).await?;
     Ok(created(
-        format!("/v1/invoices/{}", note.id),
-        note.version,
-        &view,
+        format!("/v1/invoices/{}", details.invoice.id),
+        details.invoice.version,
+        &details_view(&details),
     ))
 }
 
@@ -928,47 +636,19 @@ pub async fn get_invoice_pdf(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let invoice = load(&state, &principal, id.into_inner()).await?;
-    let (Some(key), Some(number)) = (invoice.pdf_key.clone(), invoice.number.clone()) else {
-        return Err(not_issued(&invoice));
-    };
-    let blobs = state.blobs.clone();
-    let bytes = web::block(move || blobs.get(&key))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("invoice PDF missing from the blob store"))
-        })?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
+    let file = invoices::pdf(&state, &principal, id.into_inner()).await?;
+    Ok(download(file))
+}
+
+/// A document as an attachment.
+fn download(file: InvoiceFile) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(file.media_type)
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}.pdf\"", safe_name(&number)),
+            format!("attachment; filename=\"{}\"", file.file_name),
         ))
-        .body(bytes))
-}
-
-fn safe_name(number: &str) -> String {
-    number
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
-fn not_issued(invoice: &InvoiceRecord) -> ApiError {
-    ApiError::InvalidTransition {
-        detail: "a draft has no documents yet; issue it first".to_owned(),
-        current_state: invoice.status.as_str().to_owned(),
-        allowed_actions: vec!["issue".to_owned()],
-    }
+        .body(file.bytes)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -998,37 +678,8 @@ pub async fn get_invoice_xml(
     id: web::Path<Uuid>,
     query: web::Query<XmlQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let xrechnung = match query.format.as_deref() {
-        None | Some("cii") => false,
-        Some("xrechnung") => true,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_QUERY,
-                "format: cii or xrechnung",
-            ));
-        }
-    };
-    let invoice = load(&state, &principal, id.into_inner()).await?;
-    let Some(number) = invoice.number.clone() else {
-        return Err(not_issued(&invoice));
-    };
-    let mut conn = state.db.acquire().await?;
-    let (cii, xr) = store::invoice_xml(&mut conn, principal.tenant_id, invoice.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let xml = if xrechnung { xr } else { cii }.ok_or(ApiError::NotFound)?;
-    let suffix = if xrechnung { "-xrechnung" } else { "" };
-    Ok(HttpResponse::Ok()
-        .content_type("application/xml; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!(
-                "attachment; filename=\"{}{suffix}.xml\"",
-                safe_name(&number)
-            ),
-        ))
-        .body(xml))
+    let file = invoices::xml(&state, &principal, id.into_inner(), query.format.as_deref()).await?;
+    Ok(download(file))
 }
 
 /// E-mails to the customer about an order
@@ -1051,17 +702,6 @@ pub async fn list_work_order_emails(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let id = WorkOrderId(id.into_inner());
-    workflow::ensure_visible(&state.db, &principal, id).await?;
-    let mails = emails::list_for(&state.db, principal.tenant_id, Some(id), None, None).await?;
+    let mails = invoices::emails_of_order(&state, &principal, WorkOrderId(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(mails.iter().map(email_view).collect::<Vec<_>>()))
-}
-
-fn recorder(principal: &Principal) -> String {
-    let actor = workflow::actor_of(principal);
-    match actor.id {
-        Some(id) => format!("{}:{id}", actor.kind),
-        None => actor.kind,
-    }
 }

@@ -2,7 +2,6 @@
 //! accepted or declined by the customer through the public endpoint. The answer completes
 //! the step the quote waits on; an accepted quote is frozen and becomes the invoice's lines.
 
-use std::collections::BTreeMap;
 use workorders_domain::text::{Line, Text};
 
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
@@ -10,24 +9,17 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use workorders_domain::auth::Permission;
+use workorders_app::quotes::{self, DatedQuote, PublicQuote};
+use workorders_domain::WorkOrderId;
 use workorders_domain::billing::Computed;
-use workorders_domain::invoicing::{self, QuoteError, QuoteStatus};
-use workorders_domain::work_order::Command;
-use workorders_domain::{TenantId, WorkOrderId};
-use workorders_mail::templates::TemplateKind;
-use workorders_persistence::billing::{self as store, QuoteRecord};
-use workorders_persistence::work_orders::{self, ActorRef, NewEvent};
-use workorders_persistence::{WriteTx, tenants};
+use workorders_persistence::billing::QuoteRecord;
 
 use crate::auth::Caller;
-use crate::billing::{self, Outgoing};
-use crate::error::{ApiError, ApiResult, codes};
-use crate::extract::{IfMatch, OptionalJson, ValidJson, require_version};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, OptionalJson, ValidJson};
 use crate::routes::{created, ok_versioned};
-use crate::schemas::billing::{LineRequest, LineView, catalogue_for, line_views, parse_lines};
+use crate::schemas::billing::{LineRequest, LineView, line_specs, line_views};
 use crate::state::AppState;
-use crate::workflow::{self, DbAssigner};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuoteView {
@@ -59,20 +51,12 @@ pub struct QuoteView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn status_of(q: &QuoteRecord, today: NaiveDate) -> &'static str {
-    if q.status == QuoteStatus::Sent && q.valid_until < today {
-        "expired"
-    } else {
-        q.status.as_str()
-    }
-}
-
 fn view(q: &QuoteRecord, today: NaiveDate) -> QuoteView {
     QuoteView {
         id: q.id,
         work_order_id: q.work_order_id,
         number: q.number.clone(),
-        status: status_of(q, today).to_owned(),
+        status: quotes::status_of(q, today).to_owned(),
         step_key: q.step_key.clone(),
         valid_until: q.valid_until,
         notes: q.notes.clone(),
@@ -109,54 +93,20 @@ pub struct QuoteRequest {
     pub treatment: Option<Line<32>>,
 }
 
-async fn check_request(
-    state: &AppState,
-    tenant: TenantId,
-    order: &workorders_persistence::work_orders::WorkOrderRecord,
-    body: &QuoteRequest,
-    today: NaiveDate,
-) -> ApiResult<(
-    Vec<workorders_domain::billing::LineInput>,
-    workorders_domain::billing::TaxTreatment,
-)> {
-    let catalogue = catalogue_for(state, tenant, &body.lines).await?;
-    let lines = parse_lines(&body.lines, "/lines", &catalogue)?;
-    if body.valid_until < today {
-        return Err(ApiError::invalid("/valid_until", "must not be in the past"));
-    }
-    if body
-        .notes
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 2000)
-    {
-        return Err(ApiError::invalid("/notes", "at most 2,000 characters"));
-    }
-    if let Some(key) = &body.step_key
-        && !order.order.steps.iter().any(|s| &s.definition.key == key)
-    {
-        return Err(ApiError::invalid(
-            "/step_key",
-            "the order has no step with this key",
-        ));
-    }
-    let requested = body
-        .treatment
-        .as_deref()
-        .map(|t| {
-            workorders_domain::billing::TaxTreatment::parse(t)
-                .ok_or_else(|| ApiError::invalid("/treatment", "regular or reverse_charge"))
-        })
-        .transpose()?;
-    let mut conn = state.db.acquire().await?;
-    let (profile, _) = billing::load_profile(&mut conn, tenant).await?;
-    drop(conn);
-    let buyer = billing::buyer_for(&state.db, order).await?;
-    let treatment = billing::treatment_for(&profile, &buyer, requested)?;
-    Ok((lines, treatment))
+fn dated_view(d: &DatedQuote) -> QuoteView {
+    view(&d.quote, d.today)
 }
 
-async fn today_of(state: &AppState, tenant: TenantId) -> ApiResult<NaiveDate> {
-    Ok(billing::today_of(&state.db, tenant).await?)
+impl From<QuoteRequest> for quotes::QuoteSpec {
+    fn from(body: QuoteRequest) -> Self {
+        Self {
+            lines: line_specs(&body.lines),
+            valid_until: body.valid_until,
+            step_key: body.step_key.map(String::from),
+            notes: body.notes.map(String::from),
+            treatment: body.treatment.map(String::from),
+        }
+    }
 }
 
 /// Write a quote for an order
@@ -179,50 +129,17 @@ pub async fn create_quote(
     id: web::Path<Uuid>,
     body: ValidJson<QuoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let body = body.into_inner();
-    let tenant = principal.tenant_id;
-    let order = work_orders::get(&state.db, tenant, WorkOrderId(id.into_inner()))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let today = today_of(&state, tenant).await?;
-    let (lines, treatment) = check_request(&state, tenant, &order, &body, today).await?;
-    let computed = billing::compute(&lines, treatment, "/lines")?;
-    let grand_total = billing::cents(computed.totals.grand_total)?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let (profile, _) = billing::load_profile(tx.conn(), tenant).await?;
-    let pattern = profile.quote_pattern();
-    let period: i32 = pattern.period(today).replace('-', "").parse().unwrap_or(0);
-    let seq = work_orders::next_number(tx.conn(), tenant, "quote", period).await?;
-    let quote = QuoteRecord {
-        id: Uuid::now_v7(),
-        tenant_id: tenant,
-        work_order_id: order.order.id,
-        number: pattern.format(today, u64::try_from(seq).unwrap_or_default()),
-        status: QuoteStatus::Draft,
-        step_key: body.step_key.map(String::from),
-        valid_until: body.valid_until,
-        notes: body.notes.map(String::from),
-        treatment,
-        lines,
-        computed,
-        grand_total,
-        token_hash: None,
-        sent_at: None,
-        decided_at: None,
-        decision_name: None,
-        decision_comment: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    store::insert_quote(tx.conn(), &quote).await?;
-    tx.commit().await?;
+    let quote = quotes::create(
+        &state,
+        &principal,
+        WorkOrderId(id.into_inner()),
+        body.into_inner().into(),
+    )
+    .await?;
     Ok(created(
-        format!("/v1/quotes/{}", quote.id),
+        format!("/v1/quotes/{}", quote.quote.id),
         1,
-        &view(&quote, today),
+        &dated_view(&quote),
     ))
 }
 
@@ -243,22 +160,9 @@ pub async fn list_work_order_quotes(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let order = WorkOrderId(id.into_inner());
-    work_orders::get(&state.db, principal.tenant_id, order)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let today = today_of(&state, principal.tenant_id).await?;
-    let mut conn = state.db.acquire().await?;
-    let quotes = store::quotes_of_order(&mut conn, principal.tenant_id, order).await?;
+    let quotes::OrderQuotes { quotes, today } =
+        quotes::list_of_order(&state, &principal, WorkOrderId(id.into_inner())).await?;
     Ok(HttpResponse::Ok().json(quotes.iter().map(|q| view(q, today)).collect::<Vec<_>>()))
-}
-
-async fn load(state: &AppState, tenant: TenantId, id: Uuid) -> ApiResult<QuoteRecord> {
-    let mut conn = state.db.acquire().await?;
-    store::get_quote(&mut conn, tenant, id)
-        .await?
-        .ok_or(ApiError::NotFound)
 }
 
 /// Get a quote
@@ -278,18 +182,8 @@ pub async fn get_quote(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingRead)?;
-    let quote = load(&state, principal.tenant_id, id.into_inner()).await?;
-    let today = today_of(&state, principal.tenant_id).await?;
-    Ok(ok_versioned(quote.version, &view(&quote, today)))
-}
-
-fn frozen(q: &QuoteRecord) -> ApiError {
-    ApiError::InvalidTransition {
-        detail: format!("the quote was {}; it is frozen", q.status.as_str()),
-        current_state: q.status.as_str().to_owned(),
-        allowed_actions: Vec::new(),
-    }
+    let quote = quotes::get(&state, &principal, id.into_inner()).await?;
+    Ok(ok_versioned(quote.quote.version, &dated_view(&quote)))
 }
 
 /// Change a quote
@@ -318,45 +212,15 @@ pub async fn update_quote(
     if_match: IfMatch,
     body: ValidJson<QuoteRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let expected = if_match.required()?;
-    let tenant = principal.tenant_id;
-    let body = body.into_inner();
-    let current = load(&state, tenant, id.into_inner()).await?;
-    if !current.status.editable() {
-        return Err(frozen(&current));
-    }
-    let order = work_orders::get(&state.db, tenant, current.work_order_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let today = today_of(&state, tenant).await?;
-    let (lines, treatment) = check_request(&state, tenant, &order, &body, today).await?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut quote = store::get_quote(tx.conn(), tenant, current.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if !quote.status.editable() {
-        return Err(frozen(&quote));
-    }
-    require_version(expected, quote.version)?;
-    quote.computed = billing::compute(&lines, treatment, "/lines")?;
-    quote.grand_total = billing::cents(quote.computed.totals.grand_total)?;
-    quote.lines = lines;
-    quote.treatment = treatment;
-    quote.valid_until = body.valid_until;
-    quote.step_key = body.step_key.map(String::from);
-    quote.notes = body.notes.map(String::from);
-    let expected = quote.version;
-    if !store::update_quote(tx.conn(), &quote, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
-    quote.version = expected + 1;
-    quote.updated_at = now;
-    Ok(ok_versioned(quote.version, &view(&quote, today)))
+    let quote = quotes::update(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
+    Ok(ok_versioned(quote.quote.version, &dated_view(&quote)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -392,107 +256,13 @@ pub async fn send_quote(
     id: web::Path<Uuid>,
     body: OptionalJson<crate::schemas::billing::SendDocumentRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::BillingWrite)?;
-    let tenant = principal.tenant_id;
-    let to = body.0.and_then(|b| b.to);
-    let now = state.db.now();
-    let today = today_of(&state, tenant).await?;
-    let current = load(&state, tenant, id.into_inner()).await?;
-    let order = work_orders::get(&state.db, tenant, current.work_order_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let buyer = billing::buyer_for(&state.db, &order).await?;
-    let to = to
-        .or(buyer.email.clone().map(Line::trusted))
-        .ok_or_else(|| ApiError::Unprocessable {
-            code: codes::NO_EMAIL_ADDRESS,
-            detail: "the customer has no e-mail address; give `to` or add one to the customer"
-                .to_owned(),
-        })?;
-    if !workorders_mail::valid_address(&to) {
-        return Err(ApiError::invalid("/to", "not a valid e-mail address"));
-    }
-    let token = crate::auth::tokens::new_token("q_").map_err(ApiError::internal)?;
-    let link = format!(
-        "{}/v1/public/quotes/{token}",
-        state.settings.mail.public_base_url.trim_end_matches('/')
-    );
-    let mut tx = state.db.begin_write().await?;
-    let mut quote = store::get_quote(tx.conn(), tenant, current.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if !quote.status.editable() {
-        return Err(frozen(&quote));
-    }
-    if quote.valid_until < today {
-        return Err(ApiError::Unprocessable {
-            code: codes::QUOTE_EXPIRED,
-            detail: "the quote has expired; change valid_until first".to_owned(),
-        });
-    }
-    let expected = quote.version;
-    quote.status = QuoteStatus::Sent;
-    quote.sent_at = Some(now);
-    quote.token_hash = Some(token_hash(&token));
-    if !store::update_quote(tx.conn(), &quote, expected, now).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    quote.version = expected + 1;
-    let (profile, _) = billing::load_profile(tx.conn(), tenant).await?;
-    let tenant_record = tenants::get_in(tx.conn(), tenant)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let english = profile.english();
-    let mut vars = BTreeMap::new();
-    billing::company_vars(&profile, &tenant_record.name, &mut vars);
-    vars.insert("customer_name", buyer.name.clone());
-    vars.insert("order_number", order.number.clone());
-    vars.insert("order_title", order.title.clone());
-    vars.insert("quote_number", quote.number.clone());
-    vars.insert(
-        "valid_until",
-        billing::local_date(quote.valid_until, english),
-    );
-    vars.insert("total", billing::money(quote.grand_total, english));
-    vars.insert("quote_link", link.clone());
-    let (subject, body) = billing::compose(
-        tx.conn(),
-        tenant,
-        TemplateKind::Quote,
-        billing::lang_of(&profile),
-        &vars,
-    )
-    .await?;
-    let mail = billing::queue_email(
-        &mut tx,
-        tenant,
-        profile.contact_email.clone(),
-        Outgoing {
-            kind: TemplateKind::Quote.as_str(),
-            to: to.into_string(),
-            to_name: Some(buyer.name),
-            subject,
-            body,
-            attachments: Vec::new(),
-            work_order_id: Some(order.order.id),
-            invoice_id: None,
-            quote_id: Some(quote.id),
-        },
-        now,
-    )
-    .await?;
-    tx.commit().await?;
+    let to = body.0.and_then(|b| b.to).map(String::from);
+    let sent = quotes::send(&state, &principal, id.into_inner(), to).await?;
     Ok(HttpResponse::Accepted().json(SentQuote {
-        quote: view(&quote, today),
-        link,
-        email: crate::schemas::billing::email_view(&mail),
+        quote: dated_view(&sent.quote),
+        link: sent.link,
+        email: crate::schemas::billing::email_view(&sent.email),
     }))
-}
-
-fn token_hash(token: &str) -> String {
-    crate::auth::tokens::sha256_hex(token)
 }
 
 /// The quote as the customer sees it.
@@ -521,49 +291,21 @@ fn throttle(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
 }
 
-async fn by_token(state: &AppState, token: &str) -> ApiResult<QuoteRecord> {
-    if !token.starts_with("q_") || token.len() > 100 {
-        return Err(ApiError::NotFound);
-    }
-    let mut conn = state.db.acquire().await?;
-    store::quote_by_token(&mut conn, &token_hash(token))
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-async fn public_view(state: &AppState, q: &QuoteRecord) -> ApiResult<PublicQuoteView> {
-    let mut conn = state.db.acquire().await?;
-    public_view_on(&mut conn, state.db.now(), q).await
-}
-
-/// The customer's view of a quote, read on a connection (inside a transaction before its
-/// commit, so the stored Idempotency-Key reply is part of the same commit).
-async fn public_view_on(
-    conn: &mut workorders_persistence::Conn,
-    now: chrono::DateTime<chrono::Utc>,
-    q: &QuoteRecord,
-) -> ApiResult<PublicQuoteView> {
-    let today = billing::today(conn, q.tenant_id, now).await?;
-    let (profile, _) = billing::load_profile(conn, q.tenant_id).await?;
-    let tenant = tenants::get_in(conn, q.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let (_, title) = work_orders::number_and_title(conn, q.tenant_id, q.work_order_id)
-        .await?
-        .unwrap_or_default();
-    Ok(PublicQuoteView {
-        number: q.number.clone(),
-        company: profile.legal_name.unwrap_or(tenant.name),
-        status: status_of(q, today).to_owned(),
+fn public_view(p: PublicQuote) -> PublicQuoteView {
+    let q = p.quote;
+    PublicQuoteView {
+        number: q.number,
+        company: p.company,
+        status: p.status.to_owned(),
         valid_until: q.valid_until,
-        order_title: title,
-        notes: q.notes.clone(),
+        order_title: p.order_title,
+        notes: q.notes,
         lines: line_views(&q.lines),
-        computed: q.computed.clone(),
         grand_total: format!("{:.2}", q.computed.totals.grand_total),
+        computed: q.computed,
         currency: "EUR".to_owned(),
         decided_at: q.decided_at,
-    })
+    }
 }
 
 /// View a quote (customer)
@@ -586,8 +328,8 @@ pub async fn get_public_quote(
     token: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     throttle(&req, &state)?;
-    let quote = by_token(&state, &token).await?;
-    Ok(HttpResponse::Ok().json(public_view(&state, &quote).await?))
+    let quote = quotes::public_view(&state, &token).await?;
+    Ok(HttpResponse::Ok().json(public_view(quote)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -631,134 +373,15 @@ pub async fn answer_public_quote(
 ) -> ApiResult<HttpResponse> {
     throttle(&req, &state)?;
     let body = body.into_inner();
-    let accept = match body.decision.as_str() {
-        "accept" => true,
-        "decline" => false,
-        _ => return Err(ApiError::invalid("/decision", "accept or decline")),
-    };
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("/name", "1 to 200 characters"));
-    }
-    if body
-        .comment
-        .as_ref()
-        .is_some_and(|c| c.chars().count() > 2000)
-    {
-        return Err(ApiError::invalid("/comment", "at most 2,000 characters"));
-    }
-    let found = by_token(&state, &token).await?;
-    let tenant = found.tenant_id;
-    let today = today_of(&state, tenant).await?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut quote = store::get_quote(tx.conn(), tenant, found.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if quote.token_hash != found.token_hash {
-        return Err(ApiError::NotFound);
-    }
-    let status = invoicing::answer_quote(quote.status, quote.valid_until, today, accept).map_err(
-        |e| match e {
-            QuoteError::Expired { .. } => ApiError::Unprocessable {
-                code: codes::QUOTE_EXPIRED,
-                detail: e.to_string(),
-            },
-            QuoteError::Answered { .. } | QuoteError::NotSent => ApiError::Conflict {
-                code: codes::QUOTE_ANSWERED,
-                detail: e.to_string(),
-            },
+    let answered = quotes::answer(
+        &state,
+        &token,
+        quotes::QuoteAnswer {
+            decision: body.decision.into_string(),
+            name: body.name.into_string(),
+            comment: body.comment.map(String::from),
         },
-    )?;
-    let expected = quote.version;
-    quote.status = status;
-    quote.decided_at = Some(now);
-    quote.decision_name = Some(name.clone());
-    quote.decision_comment = body.comment.clone().map(String::from);
-    if !store::update_quote(tx.conn(), &quote, expected, now).await? {
-        return Err(ApiError::Conflict {
-            code: codes::QUOTE_ANSWERED,
-            detail: "the quote changed meanwhile; reload it".to_owned(),
-        });
-    }
-    quote.version = expected + 1;
-    record_answer(&state, &mut tx, &quote, &name, accept, now).await?;
-    let view = public_view_on(tx.conn(), now, &quote).await?;
-    tx.commit().await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// The answer in the order's history and webhooks; accepting completes the waiting step.
-async fn record_answer(
-    state: &AppState,
-    tx: &mut WriteTx,
-    quote: &QuoteRecord,
-    name: &str,
-    accept: bool,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    let tenant = quote.tenant_id;
-    let customer = ActorRef {
-        kind: "customer".to_owned(),
-        id: None,
-    };
-    let event_type = if accept {
-        "quote.accepted"
-    } else {
-        "quote.declined"
-    };
-    let data = serde_json::json!({
-        "quote_id": quote.id,
-        "number": quote.number,
-        "work_order_id": quote.work_order_id,
-        "name": name,
-        "comment": quote.decision_comment,
-        "grand_total_cents": quote.grand_total,
-    });
-    tx.emit(tenant, event_type, data.clone());
-    work_orders::append_events(
-        tx,
-        tenant,
-        quote.work_order_id,
-        Uuid::now_v7(),
-        &customer,
-        now,
-        &[NewEvent {
-            event_type: event_type.to_owned(),
-            data,
-        }],
     )
     .await?;
-    tx.touch_order(tenant, quote.work_order_id);
-    let (true, Some(key)) = (accept, &quote.step_key) else {
-        return Ok(());
-    };
-    let Some(mut record) =
-        work_orders::load_for_update(tx.conn(), &state.db, tenant, quote.work_order_id).await?
-    else {
-        return Ok(());
-    };
-    let Some(step) = record
-        .order
-        .steps
-        .iter()
-        .find(|s| &s.definition.key == key && s.status.is_open())
-        .map(|s| s.id)
-    else {
-        return Ok(());
-    };
-    let mut assigner = DbAssigner::load(tx.conn(), tenant).await?;
-    match record
-        .order
-        .handle(Command::CompleteStep { step }, now, &mut assigner)
-    {
-        Ok(events) => {
-            workflow::persist(tx, &mut record, &events, &customer, now).await?;
-            assigner.persist(tx.conn(), tenant).await?;
-        }
-        Err(e) => {
-            tracing::info!(quote = %quote.id, error = %e, "accepted quote left its step open")
-        }
-    }
-    Ok(())
+    Ok(HttpResponse::Ok().json(public_view(answered)))
 }

@@ -1,15 +1,12 @@
 //! Document lines and e-mails in requests and answers, shared by invoices and quotes.
 
-use crate::error::{ApiError, ApiResult};
-use crate::state::AppState;
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workorders_app::document_lines::LineSpec;
 use workorders_domain::billing::LineInput;
 use workorders_domain::text::{Line, Text};
-use workorders_persistence::billing::{self as store};
 use workorders_persistence::emails::EmailRecord;
 
 /// A line as stored and shown (net unit price, exact decimals as strings).
@@ -60,123 +57,23 @@ pub struct LineRequest {
     pub vat_rate: Option<Line<32>>,
 }
 
-/// The active catalogue when any line refers to it.
-pub async fn catalogue_for(
-    state: &AppState,
-    tenant: workorders_domain::TenantId,
-    lines: &[LineRequest],
-) -> ApiResult<Vec<store::CatalogueItem>> {
-    if lines.iter().all(|l| l.item_code.is_none()) {
-        return Ok(Vec::new());
-    }
-    let mut conn = state.db.acquire().await?;
-    Ok(store::active_items(&mut conn, tenant).await?)
-}
-
-/// Parses request lines into exact decimals, filling catalogue lines from `catalogue`
-/// (422 with a pointer).
-pub fn parse_lines(
-    lines: &[LineRequest],
-    pointer: &str,
-    catalogue: &[store::CatalogueItem],
-) -> ApiResult<Vec<LineInput>> {
-    let mut errors = workorders_domain::ValidationErrors::new();
-    let mut out = Vec::with_capacity(lines.len());
-    if lines.len() > 500 {
-        return Err(ApiError::invalid(pointer, "at most 500 lines"));
-    }
-    for (i, l) in lines.iter().enumerate() {
-        let item = match &l.item_code {
-            Some(code) => match catalogue.iter().find(|c| &c.code == code) {
-                Some(item) => Some(item),
-                None => {
-                    errors.add(
-                        format!("{pointer}/{i}/item_code"),
-                        "no active catalogue item has this code",
-                    );
-                    continue;
-                }
-            },
-            None => None,
-        };
-        let pick = |given: Option<&str>,
-                    field: &str,
-                    from_item: Option<&String>,
-                    errors: &mut workorders_domain::ValidationErrors| {
-            match given.or(from_item.map(String::as_str)) {
-                Some(v) => Some(v.to_owned()),
-                None => {
-                    errors.add(
-                        format!("{pointer}/{i}/{field}"),
-                        "required for a line without item_code",
-                    );
-                    None
-                }
-            }
-        };
-        let name = pick(
-            l.name.as_deref(),
-            "name",
-            item.map(|c| &c.name),
-            &mut errors,
-        );
-        let unit = pick(
-            l.unit.as_deref(),
-            "unit",
-            item.map(|c| &c.unit),
-            &mut errors,
-        );
-        let price = pick(
-            l.unit_price.as_deref(),
-            "unit_price",
-            item.map(|c| &c.unit_price),
-            &mut errors,
-        );
-        let rate = pick(
-            l.vat_rate.as_deref(),
-            "vat_rate",
-            item.map(|c| &c.vat_rate),
-            &mut errors,
-        );
-        let dec = |field: &str, text: &str, errors: &mut workorders_domain::ValidationErrors| {
-            let ok = !text.contains(['e', 'E', '+']) && !text.trim().is_empty();
-            match text.parse::<Decimal>() {
-                Ok(d) if ok => Some(d),
-                _ => {
-                    errors.add(
-                        format!("{pointer}/{i}/{field}"),
-                        "a decimal number such as 12.5",
-                    );
-                    None
-                }
-            }
-        };
-        let quantity = dec("quantity", &l.quantity, &mut errors);
-        let unit_price = price.and_then(|p| dec("unit_price", &p, &mut errors));
-        let vat_rate = rate.and_then(|r| dec("vat_rate", &r, &mut errors));
-        if let (Some(name), Some(unit), Some(quantity), Some(unit_price), Some(vat_rate)) =
-            (name, unit, quantity, unit_price, vat_rate)
-        {
-            let line = LineInput {
-                name: name.trim().to_owned(),
-                description: l
-                    .description
-                    .clone()
-                    .or_else(|| item.and_then(|c| c.description.clone()).map(Text::trusted))
-                    .map(String::from),
-                quantity,
-                unit,
-                unit_price,
-                vat_rate,
-            };
-            if let Err((field, message)) = workorders_domain::billing::validate_line(&line) {
-                errors.add(format!("{pointer}/{i}/{field}"), message);
-            }
-            out.push(line);
+impl From<&LineRequest> for LineSpec {
+    fn from(l: &LineRequest) -> Self {
+        Self {
+            item_code: l.item_code.clone().map(String::from),
+            name: l.name.clone().map(String::from),
+            description: l.description.clone().map(String::from),
+            quantity: l.quantity.clone().into_string(),
+            unit: l.unit.clone().map(String::from),
+            unit_price: l.unit_price.clone().map(String::from),
+            vat_rate: l.vat_rate.clone().map(String::from),
         }
     }
-    errors.finish()?;
-    Ok(out)
+}
+
+/// The lines of a request as the use cases take them.
+pub fn line_specs(lines: &[LineRequest]) -> Vec<LineSpec> {
+    lines.iter().map(LineSpec::from).collect()
 }
 
 pub fn line_views(lines: &[LineInput]) -> Vec<LineView> {
