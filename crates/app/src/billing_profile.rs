@@ -40,6 +40,30 @@ pub async fn get(app: &App, caller: &Principal) -> AppResult<SavedProfile> {
     })
 }
 
+/// The profile as written: names and numbers trimmed, the VAT id without spaces, IBAN and
+/// BIC in capitals.
+fn normalized(p: BillingProfile) -> BillingProfile {
+    fn trim(v: Option<String>) -> Option<String> {
+        v.map(|s| s.trim().to_owned())
+    }
+    BillingProfile {
+        legal_name: trim(p.legal_name),
+        street: trim(p.street),
+        postal_code: trim(p.postal_code),
+        city: trim(p.city),
+        country: trim(p.country),
+        vat_id: trim(p.vat_id).map(|v| v.replace(' ', "")),
+        tax_number: trim(p.tax_number),
+        contact_name: trim(p.contact_name),
+        contact_phone: trim(p.contact_phone),
+        contact_email: trim(p.contact_email),
+        iban: trim(p.iban).map(|v| v.to_uppercase()),
+        bic: trim(p.bic).map(|v| v.to_uppercase()),
+        bank_name: trim(p.bank_name),
+        ..p
+    }
+}
+
 /// Replaces the profile at `expected_version` (0: never saved). A partial profile is fine;
 /// invalid fields are refused with pointers (`/iban`, `/vat_id`, ...).
 pub async fn put(
@@ -50,6 +74,7 @@ pub async fn put(
 ) -> AppResult<SavedProfile> {
     caller.require(Permission::TenantWrite)?;
     let expected = required_version(expected_version)?;
+    let profile = normalized(profile);
     let mut errors = ValidationErrors::new();
     for (field, message) in profile.validate() {
         errors.add(format!("/{field}"), message);

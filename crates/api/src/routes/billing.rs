@@ -123,23 +123,20 @@ impl From<BillingProfile> for BillingProfileBody {
 
 impl From<BillingProfileBody> for BillingProfile {
     fn from(b: BillingProfileBody) -> Self {
-        fn trim<const N: usize>(v: Option<Line<N>>) -> Option<String> {
-            v.map(|s| s.trim().to_owned())
-        }
         Self {
-            legal_name: trim(b.legal_name),
-            street: trim(b.street),
-            postal_code: trim(b.postal_code),
-            city: trim(b.city),
-            country: trim(b.country),
-            vat_id: trim(b.vat_id).map(|v| v.replace(' ', "")),
-            tax_number: trim(b.tax_number),
-            contact_name: trim(b.contact_name),
-            contact_phone: trim(b.contact_phone),
-            contact_email: trim(b.contact_email),
-            iban: trim(b.iban).map(|v| v.to_uppercase()),
-            bic: trim(b.bic).map(|v| v.to_uppercase()),
-            bank_name: trim(b.bank_name),
+            legal_name: b.legal_name.map(String::from),
+            street: b.street.map(String::from),
+            postal_code: b.postal_code.map(String::from),
+            city: b.city.map(String::from),
+            country: b.country.map(String::from),
+            vat_id: b.vat_id.map(String::from),
+            tax_number: b.tax_number.map(String::from),
+            contact_name: b.contact_name.map(String::from),
+            contact_phone: b.contact_phone.map(String::from),
+            contact_email: b.contact_email.map(String::from),
+            iban: b.iban.map(String::from),
+            bic: b.bic.map(String::from),
+            bank_name: b.bank_name.map(String::from),
             invoice_number_pattern: b.invoice_number_pattern.map(String::from),
             credit_note_number_pattern: b.credit_note_number_pattern.map(String::from),
             quote_number_pattern: b.quote_number_pattern.map(String::from),
