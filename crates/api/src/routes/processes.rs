@@ -1,6 +1,5 @@
 //! Process maps: processes, their versioned step lists, publishing and archiving.
 
-use std::collections::HashSet;
 use workorders_domain::text::{Line, Text};
 
 use actix_web::{HttpResponse, get, patch, post, web};
@@ -8,49 +7,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::auth::Permission;
-use workorders_domain::process::{StepDefinition, validate_steps};
-use workorders_domain::tenant::parse_display_name;
-use workorders_domain::{ProcessId, UserId, ValidationErrors};
-use workorders_persistence::processes::{
-    self, ProcessRecord, ProcessStatus, VersionRecord, VersionStatus,
-};
-use workorders_persistence::{Conn, users};
+use workorders_app::listing::Cursor;
+use workorders_app::processes::{self, NewProcess, ProcessChange, ProcessDetail, ProcessQuery};
+use workorders_domain::ProcessId;
+use workorders_persistence::processes::VersionRecord;
 
-use crate::auth::{Caller, Principal};
-use crate::error::{ApiError, ApiResult, VersionedExt, codes};
-use crate::extract::{IfMatch, ValidJson, check_version};
-use crate::pagination::{Page, PageQuery, fetch_limit};
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{IfMatch, ValidJson};
+use crate::pagination::{Page, PageQuery, PageRequest};
 use crate::routes::{created, ok_versioned};
 use crate::schemas::processes::StepBody;
 use crate::state::AppState;
-use workorders_persistence::Versioned;
-
-/// Converts and validates a step list against the tenant's active users.
-async fn parse_steps(
-    conn: &mut Conn,
-    principal: &Principal,
-    steps: Vec<StepBody>,
-    base: &str,
-) -> ApiResult<Vec<StepDefinition>> {
-    let mut errors = ValidationErrors::new();
-    let definitions: Vec<StepDefinition> = steps
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| s.into_definition(&mut errors, &format!("{base}/{i}")))
-        .collect();
-    let active: HashSet<UserId> = users::all_in(conn, principal.tenant_id)
-        .await?
-        .into_iter()
-        .filter(|u| u.active)
-        .map(|u| u.id)
-        .collect();
-    if let Err(more) = validate_steps(&definitions, &active, base) {
-        errors.0.extend(more.0);
-    }
-    errors.finish()?;
-    Ok(definitions)
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VersionSummary {
@@ -107,7 +75,11 @@ fn version_view(v: &VersionRecord) -> ProcessVersionView {
     }
 }
 
-fn process_view(p: ProcessRecord, versions: &[VersionRecord]) -> ProcessView {
+fn process_view(detail: ProcessDetail) -> ProcessView {
+    let ProcessDetail {
+        process: p,
+        versions,
+    } = detail;
     ProcessView {
         id: p.id.as_uuid(),
         name: p.name,
@@ -128,20 +100,6 @@ fn process_view(p: ProcessRecord, versions: &[VersionRecord]) -> ProcessView {
         created_at: p.created_at,
         updated_at: p.updated_at,
     }
-}
-
-async fn view_of(state: &AppState, p: ProcessRecord) -> ApiResult<ProcessView> {
-    let versions = processes::list_versions(&state.db, p.tenant_id, p.id).await?;
-    Ok(process_view(p, &versions))
-}
-
-/// The same inside a transaction, before its commit.
-async fn view_in(
-    tx: &mut workorders_persistence::WriteTx,
-    p: ProcessRecord,
-) -> ApiResult<ProcessView> {
-    let versions = processes::list_versions_in(tx.conn(), p.tenant_id, p.id).await?;
-    Ok(process_view(p, &versions))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -187,11 +145,26 @@ pub struct ProcessListQuery {
     pub status: Option<String>,
 }
 
-fn name_taken(e: workorders_persistence::StoreError) -> ApiError {
-    if e.is_conflict("processes_tenant_name_key") {
-        ApiError::conflict(codes::PROCESS_NAME_TAKEN, "a process with this name exists")
-    } else {
-        e.into()
+fn step_specs(steps: Vec<StepBody>) -> Vec<processes::StepSpec> {
+    steps.into_iter().map(StepBody::into_spec).collect()
+}
+
+impl From<CreateProcessRequest> for NewProcess {
+    fn from(body: CreateProcessRequest) -> Self {
+        Self {
+            name: body.name.into(),
+            description: body.description.map(String::from),
+            steps: body.steps.map(step_specs),
+        }
+    }
+}
+
+impl From<UpdateProcessRequest> for ProcessChange {
+    fn from(body: UpdateProcessRequest) -> Self {
+        Self {
+            name: body.name.map(String::from),
+            description: body.description.map(String::from),
+        }
     }
 }
 
@@ -215,47 +188,8 @@ pub async fn create_process(
     principal: Caller,
     body: ValidJson<CreateProcessRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesWrite)?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    let name = errors.check("/name", parse_display_name(&body.name));
-    errors.finish()?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let steps = match body.steps {
-        Some(steps) => Some(parse_steps(tx.conn(), &principal, steps, "/steps").await?),
-        None => None,
-    };
-    let record = ProcessRecord {
-        id: ProcessId::new(),
-        tenant_id: principal.tenant_id,
-        name: name.unwrap_or_default(),
-        description: body
-            .description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty()),
-        status: ProcessStatus::Active,
-        published_version: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let record = processes::insert(tx.conn(), &record)
-        .await
-        .map_err(name_taken)?;
-    if let Some(steps) = steps {
-        processes::insert_version(
-            tx.conn(),
-            principal.tenant_id,
-            record.id,
-            &steps,
-            principal.user_id(),
-            now,
-        )
-        .await?;
-    }
-    let view = view_in(&mut tx, record).await?;
-    tx.commit().await?;
+    let detail = processes::create(&state, &principal, body.into_inner().into()).await?;
+    let view = process_view(detail);
     Ok(created(
         format!("/v1/processes/{}", view.id),
         view.version,
@@ -277,43 +211,41 @@ pub async fn list_processes(
     principal: Caller,
     query: web::Query<ProcessListQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesRead)?;
     let query = query.into_inner();
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse()?;
-    let status = match query.status.as_deref() {
-        None => None,
-        Some("active") => Some(ProcessStatus::Active),
-        Some("archived") => Some(ProcessStatus::Archived),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_QUERY,
-                "status is `active` or `archived`",
-            ));
-        }
+    let after = match query.cursor {
+        None => Cursor::Start,
+        Some(cursor) => match (PageQuery {
+            limit: None,
+            cursor: Some(cursor),
+        })
+        .parse()
+        {
+            Ok(page) => page
+                .after
+                .map_or(Cursor::Start, |id| Cursor::At(ProcessId(id))),
+            Err(_) => Cursor::Unreadable,
+        },
     };
-    let rows = processes::list(
-        &state.db,
-        principal.tenant_id,
-        status,
-        page.after.map(ProcessId),
-        fetch_limit(page),
+    let fetched = processes::list(
+        &state,
+        &principal,
+        ProcessQuery {
+            limit: query.limit,
+            after,
+            status: query.status,
+        },
     )
     .await?;
-    let mut views = Vec::with_capacity(rows.len());
-    for p in rows {
-        views.push(view_of(&state, p).await?);
-    }
-    Ok(HttpResponse::Ok().json(Page::from_rows(views, page, |p| p.id, |p| p)))
-}
-
-async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<ProcessRecord> {
-    processes::get(&state.db, principal.tenant_id, ProcessId(id))
-        .await?
-        .ok_or(ApiError::NotFound)
+    let page = PageRequest {
+        limit: fetched.limit,
+        after: None,
+    };
+    Ok(HttpResponse::Ok().json(Page::from_rows(
+        fetched.rows,
+        page,
+        |p| p.process.id.as_uuid(),
+        process_view,
+    )))
 }
 
 /// Get a process
@@ -333,9 +265,8 @@ pub async fn get_process(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesRead)?;
-    let process = load(&state, &principal, id.into_inner()).await?;
-    let view = view_of(&state, process).await?;
+    let detail = processes::get(&state, &principal, ProcessId(id.into_inner())).await?;
+    let view = process_view(detail);
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -363,27 +294,15 @@ pub async fn update_process(
     if_match: IfMatch,
     body: ValidJson<UpdateProcessRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesWrite)?;
-    let expected = if_match.required()?;
-    let mut process = load(&state, &principal, id.into_inner()).await?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    if let Some(name) = &body.name {
-        process.name = errors
-            .check("/name", parse_display_name(name))
-            .unwrap_or_default();
-    }
-    errors.finish()?;
-    if let Some(description) = body.description {
-        process.description = Some(description.trim().to_owned()).filter(|d| !d.is_empty());
-    }
-    let mut tx = state.db.begin_write().await?;
-    let updated = processes::update(tx.conn(), &process, expected, state.db.now())
-        .await
-        .map_err(name_taken)?
-        .into_api()?;
-    let view = view_in(&mut tx, updated).await?;
-    tx.commit().await?;
+    let detail = processes::update(
+        &state,
+        &principal,
+        ProcessId(id.into_inner()),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
+    let view = process_view(detail);
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -410,37 +329,20 @@ pub async fn create_process_version(
     id: web::Path<Uuid>,
     body: ValidJson<CreateVersionRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesWrite)?;
-    let mut tx = state.db.begin_write().await?;
-    let process = processes::get_for_update(
-        tx.conn(),
-        &state.db,
-        principal.tenant_id,
+    let version = processes::create_version(
+        &state,
+        &principal,
         ProcessId(id.into_inner()),
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
-    if process.status == ProcessStatus::Archived {
-        return Err(ApiError::conflict(
-            codes::PROCESS_ARCHIVED,
-            "the process is archived",
-        ));
-    }
-    let steps = parse_steps(tx.conn(), &principal, body.into_inner().steps, "/steps").await?;
-    let version = processes::insert_version(
-        tx.conn(),
-        principal.tenant_id,
-        process.id,
-        &steps,
-        principal.user_id(),
-        state.db.now(),
+        step_specs(body.into_inner().steps),
     )
     .await?;
-    tx.commit().await?;
     let mut response = HttpResponse::Created();
     response.insert_header((
         actix_web::http::header::LOCATION,
-        format!("/v1/processes/{}/versions/{}", process.id, version.number),
+        format!(
+            "/v1/processes/{}/versions/{}",
+            version.process_id, version.number
+        ),
     ));
     Ok(response.json(version_view(&version)))
 }
@@ -462,11 +364,8 @@ pub async fn get_process_version(
     principal: Caller,
     path: web::Path<(Uuid, i64)>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesRead)?;
     let (id, number) = path.into_inner();
-    let version = processes::get_version(&state.db, principal.tenant_id, ProcessId(id), number)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let version = processes::get_version(&state, &principal, ProcessId(id), number).await?;
     Ok(HttpResponse::Ok().json(version_view(&version)))
 }
 
@@ -496,52 +395,10 @@ pub async fn publish_process_version(
     path: web::Path<(Uuid, i64)>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesWrite)?;
     let (id, number) = path.into_inner();
-    // Read before the write transaction: a transaction never waits for a second connection.
-    let version = processes::get_version(&state.db, principal.tenant_id, ProcessId(id), number)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let mut tx = state.db.begin_write().await?;
-    let process =
-        processes::get_for_update(tx.conn(), &state.db, principal.tenant_id, ProcessId(id))
-            .await?
-            .ok_or(ApiError::NotFound)?;
-    check_version(if_match, process.version)?;
-    if process.status == ProcessStatus::Archived {
-        return Err(ApiError::conflict(
-            codes::PROCESS_ARCHIVED,
-            "the process is archived",
-        ));
-    }
-    if version.status == VersionStatus::Published {
-        return Err(ApiError::conflict(
-            codes::VERSION_NOT_DRAFT,
-            "this version is already published",
-        ));
-    }
-    let updated = match processes::publish_version(
-        tx.conn(),
-        &process,
-        number,
-        process.version,
-        state.db.now(),
-    )
-    .await?
-    {
-        Versioned::Updated(p) => p,
-        Versioned::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Versioned::NotFound => {
-            return Err(ApiError::conflict(
-                codes::VERSION_NOT_DRAFT,
-                "this version is already published",
-            ));
-        }
-    };
-    let view = view_in(&mut tx, updated).await?;
-    tx.commit().await?;
+    let detail =
+        processes::publish_version(&state, &principal, ProcessId(id), number, if_match.0).await?;
+    let view = process_view(detail);
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -565,20 +422,8 @@ pub async fn archive_process(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::ProcessesWrite)?;
-    let mut process = load(&state, &principal, id.into_inner()).await?;
-    check_version(if_match, process.version)?;
-    if process.status == ProcessStatus::Archived {
-        let view = view_of(&state, process).await?;
-        return Ok(ok_versioned(view.version, &view));
-    }
-    let expected = process.version;
-    process.status = ProcessStatus::Archived;
-    let mut tx = state.db.begin_write().await?;
-    let updated = processes::update(tx.conn(), &process, expected, state.db.now())
-        .await?
-        .into_api()?;
-    let view = view_in(&mut tx, updated).await?;
-    tx.commit().await?;
+    let detail =
+        processes::archive(&state, &principal, ProcessId(id.into_inner()), if_match.0).await?;
+    let view = process_view(detail);
     Ok(ok_versioned(view.version, &view))
 }

@@ -4,10 +4,10 @@ use crate::schemas::people::RoleName;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workorders_app::processes::{ResponsibleSpec, StepSpec};
+use workorders_domain::UserId;
 use workorders_domain::process::{ChecklistItem, Evidence, Handling, Responsible, StepDefinition};
 use workorders_domain::text::{Line, Text};
-use workorders_domain::user::parse_skills;
-use workorders_domain::{UserId, ValidationErrors};
 
 /// How a step is handled.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -133,48 +133,22 @@ fn manual() -> HandlingName {
 }
 
 impl StepBody {
-    pub(crate) fn into_definition(self, errors: &mut ValidationErrors, at: &str) -> StepDefinition {
-        let responsible = match (self.responsible.role, self.responsible.user_id) {
-            (Some(role), None) => {
-                let skills = errors.check(
-                    &format!("{at}/responsible/skills"),
-                    parse_skills(&self.responsible.skills),
-                );
-                Responsible::Role {
-                    role: role.into(),
-                    skills: skills.unwrap_or_default(),
-                }
-            }
-            (None, Some(user_id)) => {
-                if !self.responsible.skills.is_empty() {
-                    errors.add(
-                        format!("{at}/responsible/skills"),
-                        "skills narrow a role, not a named user",
-                    );
-                }
-                Responsible::User {
-                    user_id: UserId(user_id),
-                }
-            }
-            _ => {
-                errors.add(
-                    format!("{at}/responsible"),
-                    "give either `role` (with optional `skills`) or `user_id`",
-                );
-                Responsible::Role {
-                    role: workorders_domain::auth::Role::Owner,
-                    skills: vec![],
-                }
-            }
-        };
-        StepDefinition {
+    /// The step as the application takes it (checked there, with the tenant's users).
+    pub(crate) fn into_spec(self) -> StepSpec {
+        StepSpec {
             key: self.key.into_string(),
-            name: self.name.trim().to_owned(),
-            description: self
-                .description
-                .map(|d| d.trim().to_owned())
-                .filter(|d| !d.is_empty()),
-            responsible,
+            name: self.name.into(),
+            description: self.description.map(String::from),
+            responsible: ResponsibleSpec {
+                role: self.responsible.role.map(Into::into),
+                skills: self
+                    .responsible
+                    .skills
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                user_id: self.responsible.user_id.map(UserId),
+            },
             handling: HANDLINGS
                 .iter()
                 .find(|(n, _)| *n == self.handling)
@@ -185,7 +159,7 @@ impl StepBody {
                 .into_iter()
                 .map(|c| ChecklistItem {
                     key: c.key.into_string(),
-                    label: c.label.trim().to_owned(),
+                    label: c.label.into(),
                     required: c.required,
                 })
                 .collect(),
