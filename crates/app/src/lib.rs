@@ -33,6 +33,7 @@ pub mod oversight;
 pub mod password;
 pub mod processes;
 pub mod quotes;
+pub mod reviews;
 pub mod scheduling;
 pub mod services;
 pub mod staff_mail;

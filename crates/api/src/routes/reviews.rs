@@ -2,23 +2,21 @@
 //! and the live oversight view.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::auth::{Permission, Role};
-use workorders_domain::review::{Cadence, ItemKind, Recurrence, ReviewStatus};
+use workorders_app::listing::Cursor;
+use workorders_app::reviews::{self, DecisionSpec, ReviewDetail, ScheduleSpec};
+use workorders_domain::UserId;
+use workorders_domain::review::{Cadence, ItemKind, ReviewStatus};
 use workorders_domain::text::{Line, Text};
-use workorders_domain::{ProcessId, UserId, ValidationErrors};
-use workorders_persistence::oversight::{
-    self as store, DecisionRecord, ItemRecord, ReviewFilter, ReviewRecord, ScheduleRecord,
-};
-use workorders_persistence::{processes, tenants, users};
+use workorders_persistence::oversight::{DecisionRecord, ItemRecord, ReviewRecord, ScheduleRecord};
 
-use crate::auth::{Caller, Principal};
-use crate::error::{ApiError, ApiResult, VersionedExt, codes};
-use crate::extract::{IfMatch, ValidJson, require_version};
-use crate::pagination::{PageQuery, decode_keyed_cursor, encode_keyed_cursor, fetch_limit};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{IfMatch, ValidJson};
+use crate::pagination::{Page, PageQuery, PageRequest, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::{created, double_option, ok_versioned};
 use crate::state::AppState;
 
@@ -327,8 +325,8 @@ pub struct ReviewHeadline {
     pub truncated_kinds: Vec<String>,
 }
 
-impl From<crate::oversight::ReviewHeadline> for ReviewHeadline {
-    fn from(h: crate::oversight::ReviewHeadline) -> Self {
+impl From<workorders_app::oversight::ReviewHeadline> for ReviewHeadline {
+    fn from(h: workorders_app::oversight::ReviewHeadline) -> Self {
         Self {
             orders_opened: h.orders_opened,
             orders_completed: h.orders_completed,
@@ -364,22 +362,11 @@ fn summary_view(r: ReviewRecord) -> ApiResult<ReviewSummaryView> {
     })
 }
 
-async fn full_view(state: &AppState, review: ReviewRecord) -> ApiResult<ReviewView> {
-    let mut conn = state.db.acquire().await?;
-    full_view_on(&mut conn, review).await
-}
-
-/// The full view read on a connection (inside a transaction before its commit).
-async fn full_view_on(
-    conn: &mut workorders_persistence::Conn,
-    review: ReviewRecord,
-) -> ApiResult<ReviewView> {
-    let items = store::items_of(conn, review.id).await?;
-    let decisions = store::decisions_of(conn, review.id).await?;
+fn full_view(detail: ReviewDetail) -> ApiResult<ReviewView> {
     Ok(ReviewView {
-        review: summary_view(review)?,
-        items: items.into_iter().map(item_view).collect(),
-        decisions: decisions.into_iter().map(decision_view).collect(),
+        review: summary_view(detail.review)?,
+        items: detail.items.into_iter().map(item_view).collect(),
+        decisions: detail.decisions.into_iter().map(decision_view).collect(),
     })
 }
 
@@ -423,117 +410,19 @@ fn yes() -> bool {
     true
 }
 
-/// Checks a schedule body and builds the record (next occurrence after `now`).
-async fn parse_schedule(
-    state: &AppState,
-    principal: &Principal,
-    body: ReviewScheduleBody,
-    mut base: ScheduleRecord,
-    now: DateTime<Utc>,
-) -> ApiResult<ScheduleRecord> {
-    let tenant = tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let tz = tenant.time_zone.tz();
-    let mut errors = ValidationErrors::new();
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        errors.add("/name", "1 to 200 characters");
-    }
-    let time = NaiveTime::parse_from_str(&body.time, "%H:%M").ok();
-    if time.is_none() || body.time.len() != 5 {
-        errors.add("/time", "a local time of day as HH:MM, e.g. 08:00");
-    }
-    match users::get(&state.db, principal.tenant_id, UserId(body.reviewer_id)).await? {
-        Some(u)
-            if u.active
-                && matches!(
-                    u.role,
-                    Role::Owner
-                        | Role::Admin
-                        | Role::Dispatcher
-                        | Role::Reviewer
-                        | Role::Accountant
-                ) => {}
-        Some(_) => errors.add(
-            "/reviewer_id",
-            "must be an active owner, admin, dispatcher, reviewer or accountant",
-        ),
-        None => errors.add("/reviewer_id", "no such user in this tenant"),
-    }
-    if body.process_ids.len() > 50 {
-        errors.add("/process_ids", "at most 50 processes");
-    }
-    for (i, id) in body.process_ids.iter().enumerate().take(50) {
-        if processes::get(&state.db, principal.tenant_id, ProcessId(*id))
-            .await?
-            .is_none()
-        {
-            errors.add(
-                format!("/process_ids/{i}"),
-                "no such process in this tenant",
-            );
+impl From<ReviewScheduleBody> for ScheduleSpec {
+    fn from(body: ReviewScheduleBody) -> Self {
+        Self {
+            name: body.name.into(),
+            cadence: body.cadence.into(),
+            rrule: body.rrule.map(String::from),
+            time: body.time.into(),
+            starts_on: body.starts_on,
+            reviewer_id: UserId(body.reviewer_id),
+            process_ids: body.process_ids,
+            active: body.active,
         }
     }
-    let mut ids = body.process_ids.clone();
-    ids.sort();
-    ids.dedup();
-    let today = now.with_timezone(&tz).date_naive();
-    let starts_on = body.starts_on.unwrap_or(today);
-    let earliest = today - Duration::days(366);
-    let latest = today + Duration::days(5 * 366);
-    if starts_on < earliest || starts_on > latest {
-        errors.add(
-            "/starts_on",
-            "within a year before and five years after today",
-        );
-    }
-    let cadence: Cadence = body.cadence.into();
-    let rule = body
-        .rrule
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned);
-    let mut next = None;
-    if let (Some(time), true) = (time, (earliest..=latest).contains(&starts_on)) {
-        match Recurrence::new(cadence, rule.as_deref(), time, tz, starts_on) {
-            Err(e) => errors.add("/rrule", e.to_string()),
-            Ok(r) => {
-                let from = now.max(
-                    starts_on
-                        .and_time(NaiveTime::MIN)
-                        .and_local_timezone(tz)
-                        .earliest()
-                        .map_or(now, |d| d.with_timezone(&Utc) - Duration::seconds(1)),
-                );
-                next = r.next_after(from);
-                if next.is_none() {
-                    errors.add("/rrule", "the rule has no occurrence after now");
-                }
-            }
-        }
-    }
-    errors.finish()?;
-    base.name = name.to_owned();
-    base.cadence = cadence;
-    base.rrule = rule;
-    base.time_of_day = time.unwrap_or(NaiveTime::MIN);
-    base.starts_on = starts_on;
-    base.reviewer_id = UserId(body.reviewer_id);
-    base.process_ids = ids;
-    base.active = body.active;
-    base.next_due_at = next;
-    Ok(base)
-}
-
-async fn tenant_zone(state: &AppState, principal: &Principal) -> ApiResult<String> {
-    Ok(tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .time_zone
-        .name()
-        .to_owned())
 }
 
 /// Create a review schedule
@@ -557,30 +446,8 @@ pub async fn create_review_schedule(
     principal: Caller,
     body: ValidJson<ReviewScheduleBody>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let now = state.db.now();
-    let base = ScheduleRecord {
-        id: Uuid::now_v7(),
-        tenant_id: principal.tenant_id,
-        name: String::new(),
-        cadence: Cadence::Daily,
-        rrule: None,
-        time_of_day: NaiveTime::MIN,
-        starts_on: now.date_naive(),
-        reviewer_id: UserId(Uuid::nil()),
-        process_ids: Vec::new(),
-        active: true,
-        next_due_at: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let record = parse_schedule(&state, &principal, body.into_inner(), base, now).await?;
-    let zone = tenant_zone(&state, &principal).await?;
-    let mut tx = state.db.begin_write().await?;
-    store::insert_schedule(tx.conn(), &record).await?;
-    tx.commit().await?;
-    let view = schedule_view(record, &zone);
+    let schedule = reviews::create_schedule(&state, &principal, body.into_inner().into()).await?;
+    let view = schedule_view(schedule.record, &schedule.time_zone);
     Ok(created(
         format!("/v1/review-schedules/{}", view.id),
         view.version,
@@ -602,18 +469,31 @@ pub async fn list_review_schedules(
     principal: Caller,
     page: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
-    let request = page.parse()?;
-    let rows = store::list_schedules(
-        &state.db,
-        principal.tenant_id,
-        request.after,
-        fetch_limit(request),
-    )
-    .await?;
-    let tz = tenant_zone(&state, &principal).await?;
-    let page =
-        crate::pagination::Page::from_rows(rows, request, |r| r.id, |r| schedule_view(r, &tz));
+    let page = page.into_inner();
+    let after = match page.cursor {
+        None => Cursor::Start,
+        Some(cursor) => match (PageQuery {
+            limit: None,
+            cursor: Some(cursor),
+        })
+        .parse()
+        {
+            Ok(request) => request.after.map_or(Cursor::Start, Cursor::At),
+            Err(_) => Cursor::Unreadable,
+        },
+    };
+    let schedules = reviews::list_schedules(&state, &principal, page.limit, after).await?;
+    let request = PageRequest {
+        limit: schedules.fetched.limit,
+        after: None,
+    };
+    let tz = schedules.time_zone;
+    let page = Page::from_rows(
+        schedules.fetched.rows,
+        request,
+        |r| r.id,
+        |r| schedule_view(r, &tz),
+    );
     Ok(HttpResponse::Ok().json(ReviewScheduleList {
         items: page.items,
         next_cursor: page.next_cursor,
@@ -637,12 +517,11 @@ pub async fn get_review_schedule(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
-    let record = store::get_schedule(&state.db, principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let tz = tenant_zone(&state, &principal).await?;
-    Ok(ok_versioned(record.version, &schedule_view(record, &tz)))
+    let schedule = reviews::get_schedule(&state, &principal, id.into_inner()).await?;
+    Ok(ok_versioned(
+        schedule.record.version,
+        &schedule_view(schedule.record, &schedule.time_zone),
+    ))
 }
 
 /// Replace a review schedule
@@ -668,20 +547,18 @@ pub async fn update_review_schedule(
     if_match: IfMatch,
     body: ValidJson<ReviewScheduleBody>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
-    let current = store::get_schedule(&state.db, principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let now = state.db.now();
-    let record = parse_schedule(&state, &principal, body.into_inner(), current, now).await?;
-    let mut tx = state.db.begin_write().await?;
-    let saved = store::update_schedule(tx.conn(), &record, expected, now)
-        .await?
-        .into_api()?;
-    tx.commit().await?;
-    let tz = tenant_zone(&state, &principal).await?;
-    Ok(ok_versioned(saved.version, &schedule_view(saved, &tz)))
+    let schedule = reviews::update_schedule(
+        &state,
+        &principal,
+        id.into_inner(),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
+    Ok(ok_versioned(
+        schedule.record.version,
+        &schedule_view(schedule.record, &schedule.time_zone),
+    ))
 }
 
 /// Delete a review schedule
@@ -704,19 +581,7 @@ pub async fn delete_review_schedule(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let expected = if_match.required()?;
-    let current = store::get_schedule(&state.db, principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    require_version(expected, current.version)?;
-    let mut tx = state.db.begin_write().await?;
-    if !store::delete_schedule(tx.conn(), principal.tenant_id, current.id, expected).await? {
-        return Err(ApiError::PreconditionFailed {
-            current_version: expected + 1,
-        });
-    }
-    tx.commit().await?;
+    reviews::delete_schedule(&state, &principal, id.into_inner(), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -757,70 +622,31 @@ pub async fn list_reviews(
     principal: Caller,
     query: web::Query<ReviewQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
     let q = query.into_inner();
-    let request = PageQuery {
-        limit: q.limit,
-        cursor: None,
-    }
-    .parse()?;
-    let status = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(ReviewStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_request(codes::INVALID_QUERY, "status is `open` or `signed_off`")
-        })?),
-    };
     let before = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let (key, id) = decode_keyed_cursor(c)?;
-            let at = workorders_persistence::parse_instant("cursor", &key).map_err(|_| {
-                ApiError::bad_request(
-                    codes::INVALID_CURSOR,
-                    "the cursor is not valid; start again without one",
-                )
-            })?;
-            Some((at, id))
-        }
+        None => Cursor::Start,
+        Some(c) => decode_keyed_cursor(c).map_or(Cursor::Unreadable, Cursor::At),
     };
-    let filter = ReviewFilter {
-        status,
-        reviewer: q.reviewer_id.map(UserId),
-        schedule: q.schedule_id,
-        late: q.late,
-    };
-    let mut rows = store::list_reviews(
-        &state.db,
-        principal.tenant_id,
-        &filter,
-        before,
-        fetch_limit(request),
+    let page = reviews::list(
+        &state,
+        &principal,
+        reviews::ReviewQuery {
+            limit: q.limit,
+            before,
+            status: q.status,
+            reviewer_id: q.reviewer_id.map(UserId),
+            schedule_id: q.schedule_id,
+            late: q.late,
+        },
     )
     .await?;
-    let limit = request.limit as usize;
-    let next_cursor = if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last().map(|r| {
-            encode_keyed_cursor(
-                &workorders_persistence::format_instant(r.scheduled_for),
-                r.id,
-            )
-        })
-    } else {
-        None
-    };
-    let items = rows
+    let next_cursor = page.next.map(|(key, id)| encode_keyed_cursor(&key, id));
+    let items = page
+        .rows
         .into_iter()
         .map(summary_view)
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(HttpResponse::Ok().json(ReviewList { items, next_cursor }))
-}
-
-async fn load_review(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<ReviewRecord> {
-    let mut conn = state.db.acquire().await?;
-    store::get_review(&mut conn, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)
 }
 
 /// Get a review
@@ -842,39 +668,9 @@ pub async fn get_review(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
-    let review = load_review(&state, &principal, id.into_inner()).await?;
-    let version = review.version;
-    Ok(ok_versioned(version, &full_view(&state, review).await?))
-}
-
-/// The reviewer works on a review; owners and admins may stand in.
-fn may_work(principal: &Principal, review: &ReviewRecord) -> ApiResult<UserId> {
-    principal.require(Permission::WorkOrdersRead)?;
-    let user = principal.user_id().ok_or_else(|| ApiError::Forbidden {
-        code: codes::FORBIDDEN,
-        detail: "reviews are worked by people, not API keys".to_owned(),
-    })?;
-    if user == review.reviewer_id || principal.require(Permission::TenantWrite).is_ok() {
-        Ok(user)
-    } else {
-        Err(ApiError::Forbidden {
-            code: codes::FORBIDDEN,
-            detail: "only the review's reviewer (or an owner or admin) can work on it".to_owned(),
-        })
-    }
-}
-
-fn require_open(review: &ReviewRecord) -> ApiResult<()> {
-    if review.status == ReviewStatus::Open {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidTransition {
-            detail: "the review is signed off and frozen".to_owned(),
-            current_state: review.status.as_str().to_owned(),
-            allowed_actions: vec!["link_decision".to_owned()],
-        })
-    }
+    let detail = reviews::get(&state, &principal, id.into_inner()).await?;
+    let version = detail.review.version;
+    Ok(ok_versioned(version, &full_view(detail)?))
 }
 
 /// Acknowledging an item.
@@ -910,25 +706,8 @@ pub async fn acknowledge_review_item(
     body: ValidJson<AcknowledgeBody>,
 ) -> ApiResult<HttpResponse> {
     let (id, item) = path.into_inner();
-    let body = body.into_inner();
-    let note = body
-        .note
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-        return Err(ApiError::invalid("/note", "at most 2000 characters"));
-    }
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let review = store::get_review(tx.conn(), principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let user = may_work(&principal, &review)?;
-    require_open(&review)?;
-    let updated = store::acknowledge_item(tx.conn(), id, item, user, note.as_deref(), now)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    tx.commit().await?;
+    let note = body.into_inner().note.map(String::from);
+    let updated = reviews::acknowledge_item(&state, &principal, id, item, note).await?;
     Ok(HttpResponse::Ok().json(item_view(updated)))
 }
 
@@ -940,24 +719,6 @@ pub struct ReviewUpdateBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>, max_length = 20000)]
     pub findings: Option<Option<Text<20000>>>,
-}
-
-fn checked_findings(
-    findings: Option<Option<String>>,
-    current: Option<String>,
-) -> ApiResult<Option<String>> {
-    match findings {
-        None => Ok(current),
-        Some(None) => Ok(None),
-        Some(Some(text)) => {
-            let text = text.trim().to_owned();
-            if text.chars().count() > 20_000 {
-                Err(ApiError::invalid("/findings", "at most 20000 characters"))
-            } else {
-                Ok((!text.is_empty()).then_some(text))
-            }
-        }
-    }
 }
 
 /// Write a review's findings
@@ -983,26 +744,11 @@ pub async fn update_review(
     if_match: IfMatch,
     body: ValidJson<ReviewUpdateBody>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match.required()?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut review = store::get_review(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    may_work(&principal, &review)?;
-    require_open(&review)?;
-    review.findings = checked_findings(
-        body.into_inner().findings.map(|v| v.map(String::from)),
-        review.findings.take(),
-    )?;
-    review.updated_at = now;
-    let saved = store::update_review(tx.conn(), &review, expected)
-        .await?
-        .into_api()?;
-    let version = saved.version;
-    let view = full_view_on(tx.conn(), saved).await?;
-    tx.commit().await?;
-    Ok(ok_versioned(version, &view))
+    let findings = body.into_inner().findings.map(|v| v.map(String::from));
+    let detail =
+        reviews::update_findings(&state, &principal, id.into_inner(), if_match.0, findings).await?;
+    let version = detail.review.version;
+    Ok(ok_versioned(version, &full_view(detail)?))
 }
 
 /// Signing a review off.
@@ -1041,48 +787,11 @@ pub async fn sign_off_review(
     if_match: IfMatch,
     body: ValidJson<SignOffBody>,
 ) -> ApiResult<HttpResponse> {
-    let expected = if_match.required()?;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    let mut review = store::get_review(tx.conn(), principal.tenant_id, id.into_inner())
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let user = may_work(&principal, &review)?;
-    require_open(&review)?;
-    let items = store::items_of(tx.conn(), review.id).await?;
-    let open = items.iter().filter(|i| i.acknowledged_at.is_none()).count();
-    if open > 0 {
-        return Err(ApiError::Unprocessable {
-            code: codes::UNACKNOWLEDGED_ITEMS,
-            detail: format!(
-                "{open} of {} items are not acknowledged; acknowledge them before signing off",
-                items.len()
-            ),
-        });
-    }
-    review.findings = checked_findings(
-        body.into_inner().findings.map(|v| v.map(String::from)),
-        review.findings.take(),
-    )?;
-    review.status = ReviewStatus::SignedOff;
-    review.signed_off_at = Some(now);
-    review.signed_off_by = Some(user);
-    review.updated_at = now;
-    let saved = store::update_review(tx.conn(), &review, expected)
-        .await?
-        .into_api()?;
-    tx.emit(
-        saved.tenant_id,
-        "review.signed_off",
-        serde_json::json!({
-            "review_id": saved.id, "schedule_id": saved.schedule_id,
-            "signed_off_by": user, "late": now > saved.due_at,
-        }),
-    );
-    let version = saved.version;
-    let view = full_view_on(tx.conn(), saved).await?;
-    tx.commit().await?;
-    Ok(ok_versioned(version, &view))
+    let findings = body.into_inner().findings.map(|v| v.map(String::from));
+    let detail =
+        reviews::sign_off(&state, &principal, id.into_inner(), if_match.0, findings).await?;
+    let version = detail.review.version;
+    Ok(ok_versioned(version, &full_view(detail)?))
 }
 
 /// A decision taken in a review.
@@ -1095,34 +804,6 @@ pub struct DecisionBody {
     pub process_id: Option<Uuid>,
     /// The version of that process that implemented it (if it exists already).
     pub process_version: Option<i64>,
-}
-
-/// Checks that the process (and version) exist in the tenant.
-async fn check_link(
-    state: &AppState,
-    principal: &Principal,
-    process: Option<Uuid>,
-    version: Option<i64>,
-) -> ApiResult<()> {
-    let mut errors = ValidationErrors::new();
-    match (process, version) {
-        (None, Some(_)) => errors.add("/process_id", "give the process of the version"),
-        (Some(p), v) => match processes::get(&state.db, principal.tenant_id, ProcessId(p)).await? {
-            None => errors.add("/process_id", "no such process in this tenant"),
-            Some(_) => {
-                if let Some(n) = v
-                    && processes::get_version(&state.db, principal.tenant_id, ProcessId(p), n)
-                        .await?
-                        .is_none()
-                {
-                    errors.add("/process_version", "no such version of the process");
-                }
-            }
-        },
-        (None, None) => {}
-    }
-    errors.finish()?;
-    Ok(())
 }
 
 /// Record a decision
@@ -1150,38 +831,19 @@ pub async fn create_review_decision(
     body: ValidJson<DecisionBody>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let text = body.text.trim().to_owned();
-    if text.is_empty() || text.chars().count() > 5000 {
-        return Err(ApiError::invalid("/text", "1 to 5000 characters"));
-    }
-    let review = load_review(&state, &principal, id.into_inner()).await?;
-    let user = may_work(&principal, &review)?;
-    require_open(&review)?;
-    check_link(&state, &principal, body.process_id, body.process_version).await?;
-    let now = state.db.now();
-    let decision = DecisionRecord {
-        id: Uuid::now_v7(),
-        review_id: review.id,
-        tenant_id: principal.tenant_id,
-        text,
+    let spec = DecisionSpec {
+        text: body.text.into(),
         process_id: body.process_id,
         process_version: body.process_version,
-        created_by: user,
-        version: 1,
-        created_at: now,
-        updated_at: now,
     };
-    let mut tx = state.db.begin_write().await?;
-    let current = store::get_review(tx.conn(), principal.tenant_id, review.id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    require_open(&current)?;
-    store::insert_decision(tx.conn(), &decision).await?;
-    tx.commit().await?;
+    let decision = reviews::create_decision(&state, &principal, id.into_inner(), spec).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((
         actix_web::http::header::LOCATION,
-        format!("/v1/reviews/{}/decisions/{}", review.id, decision.id),
+        format!(
+            "/v1/reviews/{}/decisions/{}",
+            decision.review_id, decision.id
+        ),
     ));
     crate::extract::with_etag(&mut response, decision.version);
     Ok(response.json(decision_view(decision)))
@@ -1204,12 +866,8 @@ pub async fn get_review_decision(
     principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
     let (id, decision) = path.into_inner();
-    let mut conn = state.db.acquire().await?;
-    let record = store::get_decision(&mut conn, principal.tenant_id, id, decision)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let record = reviews::get_decision(&state, &principal, id, decision).await?;
     Ok(ok_versioned(record.version, &decision_view(record)))
 }
 
@@ -1246,30 +904,16 @@ pub async fn link_review_decision(
 ) -> ApiResult<HttpResponse> {
     let (id, decision) = path.into_inner();
     let body = body.into_inner();
-    let review = load_review(&state, &principal, id).await?;
-    may_work(&principal, &review)?;
-    let expected = if_match.required()?;
-    check_link(&state, &principal, body.process_id, body.process_version).await?;
-    let mut tx = state.db.begin_write().await?;
-    let current = store::get_decision(tx.conn(), principal.tenant_id, id, decision)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    require_version(expected, current.version)?;
-    let updated = store::link_decision(
-        tx.conn(),
-        principal.tenant_id,
+    let updated = reviews::link_decision(
+        &state,
+        &principal,
         id,
         decision,
+        if_match.0,
         body.process_id,
         body.process_version,
-        expected,
-        state.db.now(),
     )
-    .await?
-    .ok_or(ApiError::PreconditionFailed {
-        current_version: expected + 1,
-    })?;
-    tx.commit().await?;
+    .await?;
     Ok(ok_versioned(updated.version, &decision_view(updated)))
 }
 
@@ -1346,50 +990,28 @@ pub async fn get_oversight(
     principal: Caller,
     query: web::Query<OversightQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
     let q = query.into_inner();
-    let days = q.days.unwrap_or(7);
-    if !(1..=366).contains(&days) {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            "days is 1 … 366",
-        ));
-    }
-    let mut scope = Vec::new();
-    for part in q
+    let process_ids = q
         .process_ids
         .as_deref()
         .unwrap_or("")
         .split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-    {
-        scope.push(part.parse::<Uuid>().map_err(|_| {
-            ApiError::bad_request(codes::INVALID_QUERY, "process_ids are comma-separated ids")
-        })?);
-    }
-    if scope.len() > 50 {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            "at most 50 process ids",
-        ));
-    }
-    let tenant = tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let now = state.db.now();
-    let since = now - Duration::days(days);
-    let snap = crate::oversight::snapshot(
-        &state.db,
-        principal.tenant_id,
-        &scope,
-        now,
-        (since, now),
-        tenant.time_zone.tz(),
+        .map(str::to_owned)
+        .collect();
+    let live = reviews::oversight(
+        &state,
+        &principal,
+        reviews::OversightQuery {
+            process_ids,
+            days: q.days,
+        },
     )
     .await?;
-    let headline = ReviewHeadline::from(snap.headline);
-    let items = snap
+    let headline = ReviewHeadline::from(live.snapshot.headline);
+    let items = live
+        .snapshot
         .found
         .into_iter()
         .map(|f| {
@@ -1405,8 +1027,8 @@ pub async fn get_oversight(
             }
         })
         .collect();
-    let worker_problems = store::problems(&state.db, principal.tenant_id)
-        .await?
+    let worker_problems = live
+        .worker_problems
         .into_iter()
         .map(|p| WorkerProblemView {
             worker: p.worker,
@@ -1418,8 +1040,8 @@ pub async fn get_oversight(
         })
         .collect();
     Ok(HttpResponse::Ok().json(OversightView {
-        generated_at: now,
-        period_start: since,
+        generated_at: live.generated_at,
+        period_start: live.period_start,
         headline,
         items,
         worker_problems,
@@ -1451,12 +1073,7 @@ pub async fn list_process_decisions(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::WorkOrdersRead)?;
-    let id = id.into_inner();
-    processes::get(&state.db, principal.tenant_id, ProcessId(id))
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let items = store::decisions_for_process(&state.db, principal.tenant_id, id).await?;
+    let items = reviews::process_decisions(&state, &principal, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(DecisionList {
         items: items.into_iter().map(decision_view).collect(),
     }))
