@@ -19,6 +19,7 @@ pub mod calendars;
 pub mod catalogue;
 pub mod config;
 pub mod context;
+pub mod customers;
 pub mod dispatch;
 pub mod document_lines;
 pub mod email_templates;

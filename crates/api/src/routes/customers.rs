@@ -5,22 +5,17 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::auth::Permission;
-use workorders_domain::tenant::parse_display_name;
+use workorders_app::customers::{self, AddressInput, CustomerChanges, CustomerInput, SiteInput};
+use workorders_domain::CustomerId;
 use workorders_domain::text::{Line, Text};
-use workorders_domain::user::Email;
-use workorders_domain::{CustomerId, ValidationErrors};
-use workorders_persistence::customers::{self, CustomerRecord, Deleted, SiteRecord};
+use workorders_persistence::customers::{CustomerRecord, SiteRecord};
 
-use crate::auth::{Caller, Principal};
-use crate::error::{ApiError, ApiResult, VersionedExt, codes};
+use crate::auth::Caller;
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, double_option, ok_versioned};
-use crate::schemas::customers::{
-    AddressBody, CreateCustomerRequest, CreateSiteRequest, optional_text, parse_address,
-    parse_customer, parse_phone, parse_site,
-};
+use crate::schemas::customers::{AddressBody, CreateCustomerRequest, CreateSiteRequest};
 use crate::state::AppState;
 
 /// Absent fields stay; `null` clears optional ones.
@@ -136,6 +131,20 @@ impl CustomerSource {
     }
 }
 
+impl From<UpdateCustomerRequest> for CustomerChanges {
+    fn from(body: UpdateCustomerRequest) -> Self {
+        Self {
+            name: body.name.map(String::from),
+            email: body.email.map(|e| e.map(String::from)),
+            phone: body.phone.map(|p| p.map(String::from)),
+            billing_address: body.billing_address.as_ref().map(AddressInput::from),
+            vat_id: body.vat_id.map(|v| v.map(String::from)),
+            buyer_reference: body.buyer_reference.map(|r| r.map(String::from)),
+            notes: body.notes.map(|n| n.map(String::from)),
+        }
+    }
+}
+
 impl From<CustomerRecord> for CustomerView {
     fn from(c: CustomerRecord) -> Self {
         Self {
@@ -199,24 +208,16 @@ pub async fn create_customer(
     principal: Caller,
     body: ValidJson<CreateCustomerRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersWrite)?;
-    let now = state.db.now();
-    let mut errors = ValidationErrors::new();
-    let (customer, sites) = parse_customer(&body, principal.tenant_id, &mut errors, "", now);
-    errors.finish()?;
-    let mut tx = state.db.begin_write().await?;
-    let customer = customers::insert(tx.conn(), &customer).await?;
-    let mut created_sites = Vec::new();
-    for site in &sites {
-        created_sites.push(SiteView::from(
-            customers::insert_site(tx.conn(), site).await?,
-        ));
-    }
-    tx.commit().await?;
-    let version = customer.version;
+    let created_customer =
+        customers::create(&state, &principal, CustomerInput::from(&body.into_inner())).await?;
+    let version = created_customer.customer.version;
     let view = CreatedCustomer {
-        customer: customer.into(),
-        sites: created_sites,
+        customer: created_customer.customer.into(),
+        sites: created_customer
+            .sites
+            .into_iter()
+            .map(SiteView::from)
+            .collect(),
     };
     Ok(created(
         format!("/v1/customers/{}", view.customer.id),
@@ -239,18 +240,16 @@ pub async fn list_customers(
     principal: Caller,
     query: web::Query<CustomerListQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersRead)?;
     let query = query.into_inner();
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor,
     }
     .parse()?;
-    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let rows = customers::list(
-        &state.db,
-        principal.tenant_id,
-        q,
+        &state,
+        &principal,
+        query.q.as_deref(),
         query.source.map(CustomerSource::as_str),
         page.after.map(CustomerId),
         fetch_limit(page),
@@ -262,12 +261,6 @@ pub async fn list_customers(
         |c| c.id.as_uuid(),
         CustomerView::from,
     )))
-}
-
-async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<CustomerRecord> {
-    customers::get(&state.db, principal.tenant_id, CustomerId(id))
-        .await?
-        .ok_or(ApiError::NotFound)
 }
 
 /// Get a customer
@@ -287,8 +280,7 @@ pub async fn get_customer(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersRead)?;
-    let customer = load(&state, &principal, id.into_inner()).await?;
+    let customer = customers::get(&state, &principal, CustomerId(id.into_inner())).await?;
     Ok(ok_versioned(
         customer.version,
         &CustomerView::from(customer),
@@ -317,47 +309,14 @@ pub async fn update_customer(
     if_match: IfMatch,
     body: ValidJson<UpdateCustomerRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersWrite)?;
-    let expected = if_match.required()?;
-    let mut c = load(&state, &principal, id.into_inner()).await?;
-    let body = body.into_inner();
-    let mut errors = ValidationErrors::new();
-    if let Some(name) = &body.name {
-        c.name = errors
-            .check("/name", parse_display_name(name))
-            .unwrap_or_default();
-    }
-    if let Some(email) = &body.email {
-        c.email = email
-            .as_deref()
-            .filter(|e| !e.trim().is_empty())
-            .and_then(|e| errors.check("/email", Email::parse(e)))
-            .map(|e| e.as_str().to_owned());
-    }
-    if let Some(phone) = &body.phone {
-        c.phone = phone
-            .as_deref()
-            .and_then(|p| parse_phone(p, &mut errors, "/phone"));
-    }
-    if let Some(address) = &body.billing_address {
-        c.billing_address = parse_address(address, &mut errors, "/billing_address");
-    }
-    if let Some(vat_id) = &body.vat_id {
-        c.vat_id = optional_text(vat_id.as_deref(), 32, &mut errors, "/vat_id");
-    }
-    if let Some(reference) = &body.buyer_reference {
-        c.buyer_reference =
-            optional_text(reference.as_deref(), 100, &mut errors, "/buyer_reference");
-    }
-    if let Some(notes) = &body.notes {
-        c.notes = optional_text(notes.as_deref(), 4000, &mut errors, "/notes");
-    }
-    errors.finish()?;
-    let mut tx = state.db.begin_write().await?;
-    let updated = customers::update(&mut tx, &c, expected, state.db.now())
-        .await?
-        .into_api()?;
-    tx.commit().await?;
+    let updated = customers::update(
+        &state,
+        &principal,
+        CustomerId(id.into_inner()),
+        if_match.0,
+        body.into_inner().into(),
+    )
+    .await?;
     Ok(ok_versioned(updated.version, &CustomerView::from(updated)))
 }
 
@@ -383,30 +342,7 @@ pub async fn delete_customer(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersWrite)?;
-    let expected = if_match.required()?;
-    let mut tx = state.db.begin_write().await?;
-    match customers::delete(
-        tx.conn(),
-        principal.tenant_id,
-        CustomerId(id.into_inner()),
-        expected,
-    )
-    .await?
-    {
-        Deleted::Deleted => {}
-        Deleted::NotFound => return Err(ApiError::NotFound),
-        Deleted::Stale { current_version } => {
-            return Err(ApiError::PreconditionFailed { current_version });
-        }
-        Deleted::HasOrders { count } => {
-            return Err(ApiError::conflict(
-                codes::CUSTOMER_HAS_ORDERS,
-                format!("the customer has {count} work order(s); it cannot be deleted"),
-            ));
-        }
-    }
-    tx.commit().await?;
+    customers::delete(&state, &principal, CustomerId(id.into_inner()), if_match.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -430,15 +366,13 @@ pub async fn export_customer(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersRead)?;
-    let customer = load(&state, &principal, id.into_inner()).await?;
-    let sites = customers::list_sites(&state.db, principal.tenant_id, customer.id).await?;
-    let orders = customers::order_numbers(&state.db, principal.tenant_id, customer.id).await?;
+    let export = customers::export(&state, &principal, CustomerId(id.into_inner())).await?;
     let export = CustomerExport {
-        exported_at: state.db.now(),
-        customer: customer.into(),
-        sites: sites.into_iter().map(SiteView::from).collect(),
-        work_orders: orders
+        exported_at: export.exported_at,
+        customer: export.customer.into(),
+        sites: export.sites.into_iter().map(SiteView::from).collect(),
+        work_orders: export
+            .work_orders
             .into_iter()
             .map(|(id, number, status)| ExportedOrder { id, number, status })
             .collect(),
@@ -475,21 +409,13 @@ pub async fn create_site(
     id: web::Path<Uuid>,
     body: ValidJson<CreateSiteRequest>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersWrite)?;
-    let customer = load(&state, &principal, id.into_inner()).await?;
-    let mut errors = ValidationErrors::new();
-    let site = parse_site(
-        &body,
-        principal.tenant_id,
-        customer.id,
-        &mut errors,
-        "",
-        state.db.now(),
-    );
-    errors.finish()?;
-    let mut tx = state.db.begin_write().await?;
-    let site = customers::insert_site(tx.conn(), &site).await?;
-    tx.commit().await?;
+    let site = customers::create_site(
+        &state,
+        &principal,
+        CustomerId(id.into_inner()),
+        SiteInput::from(&body.into_inner()),
+    )
+    .await?;
     let version = site.version;
     let view = SiteView::from(site);
     Ok(created(
@@ -517,11 +443,9 @@ pub async fn list_sites(
     id: web::Path<Uuid>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::CustomersRead)?;
-    let customer = load(&state, &principal, id.into_inner()).await?;
-    let page = query.parse()?;
     let mut sites: Vec<SiteRecord> =
-        customers::list_sites(&state.db, principal.tenant_id, customer.id).await?;
+        customers::list_sites(&state, &principal, CustomerId(id.into_inner())).await?;
+    let page = query.parse()?;
     if let Some(after) = page.after {
         sites.retain(|s| s.id.as_uuid() > after);
     }

@@ -19,9 +19,7 @@ use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, double_option, ok_versioned};
-use crate::schemas::customers::{
-    CreateCustomerRequest, CreateSiteRequest, parse_customer, parse_site,
-};
+use crate::schemas::customers::{CreateCustomerRequest, CreateSiteRequest, parse_site};
 use crate::schemas::orders::{ChannelName, PriorityName, ViewContext, WorkOrderView, render};
 use crate::state::AppState;
 use crate::workflow::{self, NewOrder, actor_of, ensure_visible};
@@ -226,7 +224,13 @@ pub async fn create_work_order(
             },
             (None, Some(inline)) => {
                 principal.require(Permission::CustomersWrite)?;
-                let (c, sites) = parse_customer(inline, tenant, &mut errors, "/customer", now);
+                let (c, sites) = workorders_app::customers::parse_customer(
+                    &inline.into(),
+                    tenant,
+                    &mut errors,
+                    "/customer",
+                    now,
+                );
                 (Some(c), true, sites)
             }
             _ => {
