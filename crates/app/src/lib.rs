@@ -42,6 +42,7 @@ pub mod tenant;
 pub mod tokens;
 pub mod webhook_endpoints;
 pub mod webhooks;
+pub mod work_orders;
 pub mod workflow;
 
 pub use context::App;

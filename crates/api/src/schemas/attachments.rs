@@ -8,15 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workorders_app::work_orders;
 use workorders_domain::WorkOrderId;
 use workorders_persistence::attachments::AttachmentRecord;
-use workorders_persistence::work_orders::{self};
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, codes};
 use crate::extract::read_body;
 use crate::state::AppState;
-use crate::workflow::ensure_visible;
 
 /// Largest evidence upload (10 MiB).
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -102,13 +101,7 @@ pub async fn visible_order(
     principal: &Principal,
     order: WorkOrderId,
 ) -> ApiResult<()> {
-    ensure_visible(&state.db, principal, order).await?;
-    // Existence only: one row by key, not the order with its steps.
-    let mut conn = state.db.acquire().await?;
-    work_orders::brief(&mut conn, principal.tenant_id, order)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(())
+    Ok(work_orders::visible(state, principal, order).await?)
 }
 
 /// The content type of the request, lower case, without parameters.

@@ -5,14 +5,13 @@ use crate::error::ApiResult;
 use crate::schemas::processes::{EvidenceName, HandlingName, StepBody};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
+use workorders_app::work_orders::{self, DetailedOrder, OrderDetails};
 use workorders_domain::work_order::{Channel, Priority, Step};
-use workorders_domain::{CustomerId, SiteId, TenantId, UserId};
-use workorders_persistence::customers::{self, CustomerRecord, SiteRecord};
+use workorders_domain::{TenantId, UserId};
+use workorders_persistence::Db;
 use workorders_persistence::work_orders::WorkOrderRecord;
-use workorders_persistence::{Db, users};
 
 /// How an order came in.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -192,12 +191,16 @@ pub struct WorkOrderView {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-/// Names and addresses needed to render orders.
+/// Names and addresses needed to render orders (read by
+/// [`workorders_app::work_orders::details`]).
 pub struct ViewContext {
-    people: HashMap<UserId, String>,
-    customers: HashMap<CustomerId, CustomerRecord>,
-    sites: HashMap<SiteId, SiteRecord>,
-    now: DateTime<Utc>,
+    details: OrderDetails,
+}
+
+impl From<OrderDetails> for ViewContext {
+    fn from(details: OrderDetails) -> Self {
+        Self { details }
+    }
 }
 
 impl ViewContext {
@@ -212,8 +215,9 @@ impl ViewContext {
         records: &[&WorkOrderRecord],
         more_people: &[UserId],
     ) -> ApiResult<Self> {
-        let mut conn = db.acquire().await?;
-        Self::load_in(&mut conn, db.now(), tenant, records, more_people).await
+        Ok(work_orders::details(db, tenant, records, more_people)
+            .await?
+            .into())
     }
 
     /// Like `load_with`, on a connection (inside a transaction: it sees its writes).
@@ -224,42 +228,17 @@ impl ViewContext {
         records: &[&WorkOrderRecord],
         more_people: &[UserId],
     ) -> ApiResult<Self> {
-        let mut ids: Vec<UserId> = records
-            .iter()
-            .flat_map(|r| r.order.steps.iter().filter_map(|s| s.responsible))
-            .chain(more_people.iter().copied())
-            .collect();
-        ids.sort();
-        ids.dedup();
-        let people = users::names_in(conn, tenant, &ids).await?;
-        let mut customer_ids: Vec<CustomerId> = records.iter().map(|r| r.customer_id).collect();
-        customer_ids.sort();
-        customer_ids.dedup();
-        let mut site_ids: Vec<SiteId> = records.iter().map(|r| r.site_id).collect();
-        site_ids.sort();
-        site_ids.dedup();
-        let customers = customers::get_many_in(conn, tenant, &customer_ids)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
-        let sites = customers::get_sites_many_in(conn, tenant, &site_ids)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect();
-        Ok(Self {
-            people,
-            customers,
-            sites,
-            now,
-        })
+        Ok(
+            work_orders::details_in(conn, now, tenant, records, more_people)
+                .await?
+                .into(),
+        )
     }
 
     pub fn person(&self, id: UserId) -> PersonRef {
         PersonRef {
             id: id.as_uuid(),
-            name: self.people.get(&id).cloned().unwrap_or_default(),
+            name: self.details.people.get(&id).cloned().unwrap_or_default(),
         }
     }
 
@@ -281,7 +260,7 @@ impl ViewContext {
             responsible: s.responsible.map(|u| self.person(u)),
             activated_at: s.activated_at,
             due_at: s.due_at,
-            overdue: s.status.is_open() && s.due_at.is_some_and(|d| d < self.now),
+            overdue: s.status.is_open() && s.due_at.is_some_and(|d| d < self.details.now),
             started_at: s.started_at,
             finished_at: s.finished_at,
             skip_reason: s.skip_reason.clone(),
@@ -316,8 +295,8 @@ impl ViewContext {
     }
 
     pub fn order(&self, r: &WorkOrderRecord) -> WorkOrderView {
-        let customer = self.customers.get(&r.customer_id);
-        let site = self.sites.get(&r.site_id);
+        let customer = self.details.customers.get(&r.customer_id);
+        let site = self.details.sites.get(&r.site_id);
         WorkOrderView {
             id: r.order.id.as_uuid(),
             number: r.number.clone(),
@@ -369,6 +348,11 @@ impl ViewContext {
     }
 }
 
+/// Renders one order with its details.
+pub fn render_detailed(order: DetailedOrder) -> WorkOrderView {
+    ViewContext::from(order.details).order(&order.record)
+}
+
 /// Renders one order.
 pub async fn render(db: &Db, record: &WorkOrderRecord) -> ApiResult<WorkOrderView> {
     let context = ViewContext::load(db, record.tenant_id, &[record]).await?;
@@ -381,6 +365,6 @@ pub async fn render_in(
     now: chrono::DateTime<chrono::Utc>,
     record: &WorkOrderRecord,
 ) -> ApiResult<WorkOrderView> {
-    let context = ViewContext::load_in(tx.conn(), now, record.tenant_id, &[record], &[]).await?;
-    Ok(context.order(record))
+    let order = work_orders::detailed_in(tx, now, record).await?;
+    Ok(render_detailed(order))
 }
