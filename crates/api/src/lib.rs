@@ -10,7 +10,6 @@ use workorders_app::accounts;
 pub mod auth;
 use workorders_app::billing;
 use workorders_app::billing_worker;
-use workorders_app::blobs;
 pub mod client_ip;
 pub use workorders_app::config;
 pub mod error;

@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod api_keys;
 pub mod appointments;
+pub mod attachments;
 pub mod billing;
 pub mod billing_profile;
 pub mod billing_worker;

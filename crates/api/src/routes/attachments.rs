@@ -6,16 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::{AttachmentId, WorkOrderId};
-use workorders_persistence::attachments::{self, AttachmentRecord};
-use workorders_persistence::work_orders;
+use workorders_app::attachments;
+use workorders_domain::WorkOrderId;
 
 use crate::auth::Caller;
-use crate::auth::tokens::sha256_bytes_hex;
-use crate::error::{ApiError, ApiResult, codes};
-use crate::schemas::attachments::{AttachmentView, read_upload, visible_order};
+use crate::error::ApiResult;
+use crate::schemas::attachments::{AttachmentView, read_upload};
 use crate::state::AppState;
-use crate::workflow::{actor_of, ensure_visible};
 
 /// What an order attachment is.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
@@ -60,10 +57,6 @@ pub struct UploadQuery {
     pub sha256: String,
 }
 
-fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// Upload an attachment to an order
 ///
 /// The raw file is the request body: JPEG or PNG for photos and signatures, and also PDF for
@@ -95,59 +88,23 @@ pub async fn upload_attachment(
     path: web::Path<Uuid>,
     query: web::Query<UploadQuery>,
 ) -> ApiResult<HttpResponse> {
-    let order_id = WorkOrderId(path.into_inner());
-    ensure_visible(&state.db, &principal, order_id).await?;
-    if principal.user_id().is_none() {
-        principal.require(workorders_domain::auth::Permission::WorkOrdersWrite)?;
-    }
-    let expected = query.sha256.to_ascii_lowercase();
-    if !is_sha256_hex(&expected) {
-        return Err(ApiError::invalid(
-            "/sha256",
-            "the SHA-256 must be 64 hexadecimal digits",
-        ));
-    }
-    let (content_type, data) = read_upload(&req, payload, |t| query.kind.accepts(t)).await?;
-    let actual = sha256_bytes_hex(&data);
-    if actual != expected {
-        return Err(ApiError::Unprocessable {
-            code: codes::DIGEST_MISMATCH,
-            detail: format!("the received bytes hash to {actual}, not {expected}"),
-        });
-    }
-    let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
-    let key = crate::blobs::store_bytes(&state, principal.tenant_id, &actual, data).await?;
-    let mut tx = state.db.begin_write().await?;
-    work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, order_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if let Some(existing) =
-        attachments::find_by_hash(tx.conn(), principal.tenant_id, order_id, &actual).await?
-    {
-        drop(tx);
-        let view = AttachmentView::from(existing);
-        return Ok(HttpResponse::Ok()
-            .insert_header((header::LOCATION, format!("/v1/attachments/{}", view.id)))
-            .json(view));
-    }
-    let record = AttachmentRecord {
-        id: AttachmentId::new(),
-        tenant_id: principal.tenant_id,
-        work_order_id: order_id,
-        step_id: None,
-        kind: query.kind.as_str().to_owned(),
-        content_type,
-        size_bytes: size,
-        sha256: actual,
-        storage_key: Some(key),
-        created_by: actor_of(&principal),
-        created_at: state.db.now(),
+    let kind = query.kind;
+    let uploaded = attachments::upload(
+        &state,
+        &principal,
+        WorkOrderId(path.into_inner()),
+        kind.as_str(),
+        &query.sha256,
+        async || read_upload(&req, payload, |t| kind.accepts(t)).await,
+    )
+    .await?;
+    let view = AttachmentView::from(uploaded.record);
+    let mut response = if uploaded.created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
     };
-    attachments::insert(tx.conn(), &record).await?;
-    tx.touch_order(principal.tenant_id, order_id);
-    tx.commit().await?;
-    let view = AttachmentView::from(record);
-    Ok(HttpResponse::Created()
+    Ok(response
         .insert_header((header::LOCATION, format!("/v1/attachments/{}", view.id)))
         .json(view))
 }
@@ -171,10 +128,8 @@ pub async fn list_attachments(
     principal: Caller,
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let order_id = WorkOrderId(path.into_inner());
-    visible_order(&state, &principal, order_id).await?;
     let items: Vec<AttachmentView> =
-        attachments::list_for_order(&state.db, principal.tenant_id, order_id)
+        attachments::list(&state, &principal, WorkOrderId(path.into_inner()))
             .await?
             .into_iter()
             .map(AttachmentView::from)

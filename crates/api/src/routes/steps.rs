@@ -5,24 +5,21 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use workorders_app::{attachments, work_orders};
 use workorders_domain::process::Evidence;
 use workorders_domain::text::{Line, Text};
 use workorders_domain::work_order::Command;
 use workorders_domain::{AttachmentId, StepId, UserId, WorkOrderId};
-use workorders_persistence::attachments::{self, AttachmentRecord};
-use workorders_persistence::work_orders::{self, due_key};
 
-use crate::auth::tokens::sha256_bytes_hex;
 use crate::auth::{Caller, Principal};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery, decode_keyed_cursor, encode_keyed_cursor};
 use crate::routes::ok_versioned;
 use crate::schemas::attachments::AttachmentView;
-use crate::schemas::orders::{StepView, ViewContext};
+use crate::schemas::orders::{StepView, ViewContext, render_detailed};
 use crate::schemas::processes::EvidenceName;
 use crate::state::AppState;
-use crate::workflow::{self, DbAssigner, actor_of, authorize, command_error, ensure_visible};
 
 /// Step actions.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
@@ -87,15 +84,15 @@ async fn run(
     make: impl FnOnce(StepId) -> Command,
 ) -> ApiResult<HttpResponse> {
     let (order, step) = path;
-    let view = workflow::execute(
-        &state.db,
+    let order = work_orders::act(
+        state,
         principal,
         WorkOrderId(order),
         if_match.0,
         make(StepId(step)),
-        crate::schemas::orders::render_in,
     )
     .await?;
+    let view = render_detailed(order);
     Ok(ok_versioned(view.version, &view))
 }
 
@@ -268,50 +265,21 @@ pub async fn upload_step_evidence(
     query: web::Query<EvidenceQuery>,
 ) -> ApiResult<HttpResponse> {
     let (order_id, step_id) = path.into_inner();
-    let (order_id, step_id) = (WorkOrderId(order_id), StepId(step_id));
-    ensure_visible(&state.db, &principal, order_id).await?;
     let kind = Evidence::from(query.kind);
-    let (content_type, data) = crate::schemas::attachments::read_upload(&req, payload, |t| {
-        accepted_types(kind).contains(&t)
-    })
-    .await?;
-    let sha256 = sha256_bytes_hex(&data);
-    let size_bytes = i64::try_from(data.len()).unwrap_or(i64::MAX);
-    let storage_key = crate::blobs::store_bytes(&state, principal.tenant_id, &sha256, data).await?;
-    let now = state.db.now();
-    let actor = actor_of(&principal);
-    let attachment = AttachmentRecord {
-        id: AttachmentId::new(),
-        tenant_id: principal.tenant_id,
-        work_order_id: order_id,
-        step_id: Some(step_id),
-        kind: kind.as_str().to_owned(),
-        content_type,
-        size_bytes,
-        sha256,
-        storage_key: Some(storage_key),
-        created_by: actor.clone(),
-        created_at: now,
-    };
-    let mut tx = state.db.begin_write().await?;
-    let mut record =
-        work_orders::load_for_update(tx.conn(), &state.db, principal.tenant_id, order_id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-    let command = Command::RecordEvidence {
-        step: step_id,
+    let attachment = attachments::record_evidence(
+        &state,
+        &principal,
+        WorkOrderId(order_id),
+        StepId(step_id),
         kind,
-        attachment: attachment.id,
-    };
-    authorize(&principal, &record, &command)?;
-    let mut assigner = DbAssigner::load(tx.conn(), principal.tenant_id).await?;
-    let events = record
-        .order
-        .handle(command, now, &mut assigner)
-        .map_err(command_error)?;
-    attachments::insert(tx.conn(), &attachment).await?;
-    workflow::persist(&mut tx, &mut record, &events, &actor, now).await?;
-    tx.commit().await?;
+        async || {
+            crate::schemas::attachments::read_upload(&req, payload, |t| {
+                accepted_types(kind).contains(&t)
+            })
+            .await
+        },
+    )
+    .await?;
     let view = AttachmentView::from(attachment);
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/v1/attachments/{}", view.id)))
@@ -335,15 +303,8 @@ pub async fn get_attachment(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let (attachment, data) = attachments::get(
-        &state.db,
-        principal.tenant_id,
-        AttachmentId(id.into_inner()),
-    )
-    .await?
-    .ok_or(ApiError::NotFound)?;
-    ensure_visible(&state.db, &principal, attachment.work_order_id).await?;
-    let data = crate::blobs::load_bytes(&state, &attachment, data).await?;
+    let (attachment, data) =
+        attachments::download(&state, &principal, AttachmentId(id.into_inner())).await?;
     Ok(HttpResponse::Ok()
         .content_type(attachment.content_type.as_str())
         .insert_header((header::ETAG, format!("\"{}\"", attachment.sha256)))
@@ -373,11 +334,6 @@ pub async fn list_my_work(
     principal: Caller,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
-    let Some(user) = principal.user_id() else {
-        return Err(ApiError::forbidden(
-            "an API key holds no steps; there is no `my work`",
-        ));
-    };
     let limit = PageQuery {
         limit: query.limit,
         cursor: None,
@@ -390,25 +346,11 @@ pub async fn list_my_work(
         .map(decode_keyed_cursor)
         .transpose()?
         .map(|(key, id)| (key, StepId(id)));
-    let mut rows = work_orders::my_work(
-        &state.db,
-        principal.tenant_id,
-        user,
-        after,
-        limit.saturating_add(1),
-    )
-    .await?;
-    let has_more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_cursor = if has_more {
-        rows.last()
-            .map(|r| encode_keyed_cursor(&due_key(r.step.due_at), r.step.id.as_uuid()))
-    } else {
-        None
-    };
-    let people: Vec<UserId> = rows.iter().filter_map(|r| r.step.responsible).collect();
-    let context = ViewContext::load_with(&state.db, principal.tenant_id, &[], &people).await?;
-    let items: Vec<MyWorkItem> = rows
+    let work = work_orders::my_work(&state, &principal, after, limit).await?;
+    let next_cursor = work.next.map(|(key, id)| encode_keyed_cursor(&key, id));
+    let context = ViewContext::from(work.details);
+    let items: Vec<MyWorkItem> = work
+        .steps
         .into_iter()
         .map(|r| MyWorkItem {
             work_order_id: r.work_order_id.as_uuid(),
