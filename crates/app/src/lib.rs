@@ -25,6 +25,7 @@ pub mod dispatch;
 pub mod document_lines;
 pub mod email_templates;
 pub mod error;
+pub mod health;
 pub mod ics;
 pub mod identity;
 pub mod invoices;

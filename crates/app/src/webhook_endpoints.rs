@@ -239,3 +239,60 @@ pub async fn send_test(app: &App, caller: &Principal, id: Uuid) -> AppResult<()>
     tx.commit().await?;
     Ok(())
 }
+
+/// Up to `limit` deliveries of an endpoint before the delivery `before`, newest first,
+/// optionally only those with `status` (`pending`, `delivered` or `dead`).
+pub async fn list_deliveries(
+    app: &App,
+    caller: &Principal,
+    endpoint: Uuid,
+    status: Option<&str>,
+    before: Option<Uuid>,
+    limit: u32,
+) -> AppResult<Vec<store::Delivery>> {
+    caller.require(Permission::TenantWrite)?;
+    let e = load(app, caller, endpoint).await?;
+    if status.is_some_and(|s| !["pending", "delivered", "dead"].contains(&s)) {
+        return Err(AppError::malformed(
+            codes::INVALID_QUERY,
+            "`status` must be pending, delivered or dead",
+        ));
+    }
+    Ok(store::list_deliveries(&app.db, caller.tenant_id, e.id, status, before, limit).await?)
+}
+
+/// A delivery of an endpoint with every attempt.
+pub async fn get_delivery(
+    app: &App,
+    caller: &Principal,
+    endpoint: Uuid,
+    delivery: Uuid,
+) -> AppResult<(store::Delivery, Vec<store::Attempt>)> {
+    caller.require(Permission::TenantWrite)?;
+    store::get_delivery(&app.db, caller.tenant_id, endpoint, delivery)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Queues a delivery again (same message id) and wakes the delivery worker; returns the
+/// delivery as it was. 409 `in_flight` while it is being delivered.
+pub async fn redeliver(
+    app: &App,
+    caller: &Principal,
+    endpoint: Uuid,
+    delivery: Uuid,
+) -> AppResult<store::Delivery> {
+    caller.require(Permission::TenantWrite)?;
+    let (d, _) = store::get_delivery(&app.db, caller.tenant_id, endpoint, delivery)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let now = workorders_persistence::now();
+    if !store::redeliver(&app.db, caller.tenant_id, endpoint, delivery, now).await? {
+        return Err(AppError::conflict(
+            codes::IN_FLIGHT,
+            "the message is being delivered right now; look again in a moment",
+        ));
+    }
+    app.db.outbox_signal().notify_one();
+    Ok(d)
+}

@@ -4,7 +4,9 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult};
+use workorders_app::health;
+
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 #[derive(Serialize, ToSchema)]
@@ -35,11 +37,8 @@ pub async fn livez() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    if state.db.is_ready().await {
-        Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
-    } else {
-        Err(ApiError::Unavailable)
-    }
+    health::ready(&state).await?;
+    Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
 }
 
 /// Metrics
@@ -53,10 +52,7 @@ pub async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let text = state
-        .metrics
-        .render(state.db.stats())
-        .map_err(ApiError::internal)?;
+    let text = health::metrics_text(&state)?;
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text))

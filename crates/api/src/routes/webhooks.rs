@@ -7,13 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_app::webhook_endpoints;
-use workorders_domain::auth::Permission;
 use workorders_domain::text::{Line, Text};
 use workorders_persistence::webhooks::{self as store, EndpointRecord};
 
-use crate::auth::{Caller, Principal};
-
-use crate::error::{ApiError, ApiResult, codes};
+use crate::auth::Caller;
+use crate::error::ApiResult;
 use crate::extract::{IfMatch, ValidJson};
 use crate::pagination::{Page, PageQuery};
 use crate::routes::{created, double_option, ok_versioned};
@@ -193,10 +191,6 @@ pub struct DeliveryQuery {
     pub cursor: Option<String>,
     /// `pending`, `delivered` or `dead`.
     pub status: Option<String>,
-}
-
-async fn load(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<EndpointRecord> {
-    Ok(webhook_endpoints::get(state, principal, id).await?)
 }
 
 /// Register a webhook endpoint
@@ -431,25 +425,16 @@ pub async fn list_webhook_deliveries(
     id: web::Path<Uuid>,
     query: web::Query<DeliveryQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
-    let e = load(&state, &principal, id.into_inner()).await?;
-    let status = query.status.as_deref();
-    if status.is_some_and(|s| !["pending", "delivered", "dead"].contains(&s)) {
-        return Err(ApiError::bad_request(
-            codes::INVALID_QUERY,
-            "`status` must be pending, delivered or dead",
-        ));
-    }
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor.clone(),
     }
     .parse()?;
-    let rows = store::list_deliveries(
-        &state.db,
-        principal.tenant_id,
-        e.id,
-        status,
+    let rows = webhook_endpoints::list_deliveries(
+        &state,
+        &principal,
+        id.into_inner(),
+        query.status.as_deref(),
         page.after,
         page.limit.saturating_add(1),
     )
@@ -474,11 +459,9 @@ pub async fn get_webhook_delivery(
     principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
     let (endpoint, delivery) = path.into_inner();
-    let (d, attempts) = store::get_delivery(&state.db, principal.tenant_id, endpoint, delivery)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let (d, attempts) =
+        webhook_endpoints::get_delivery(&state, &principal, endpoint, delivery).await?;
     Ok(HttpResponse::Ok().json(DeliveryDetail {
         delivery: delivery_view(&d),
         payload: serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null),
@@ -516,19 +499,8 @@ pub async fn redeliver_webhook(
     principal: Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::TenantWrite)?;
     let (endpoint, delivery) = path.into_inner();
-    let (d, _) = store::get_delivery(&state.db, principal.tenant_id, endpoint, delivery)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let now = workorders_persistence::now();
-    if !store::redeliver(&state.db, principal.tenant_id, endpoint, delivery, now).await? {
-        return Err(ApiError::conflict(
-            codes::IN_FLIGHT,
-            "the message is being delivered right now; look again in a moment",
-        ));
-    }
-    state.db.outbox_signal().notify_one();
+    let d = webhook_endpoints::redeliver(&state, &principal, endpoint, delivery).await?;
     Ok(HttpResponse::Accepted().json(Queued {
         event_type: d.event_type,
     }))
