@@ -381,3 +381,23 @@ pub async fn sign_up(app: &App, input: SignUp) -> AppResult<(TenantRecord, UserR
     tracing::info!(tenant_id = %tenant.id, slug = %tenant.slug, "tenant signed up");
     Ok((tenant, owner))
 }
+
+/// A forgotten password: when the tenant has an active account with this address, ends its
+/// sessions and e-mails it a link (at most one e-mail per `MIN_RESET_INTERVAL`). The answer
+/// is the same whether or not the account exists. 422 on `/email` when it is no address.
+pub async fn request_reset(app: &App, tenant_slug: &str, email: &str) -> AppResult<()> {
+    let email = workorders_domain::user::Email::parse(email)
+        .map_err(|e| AppError::invalid("/email", e.to_string()))?;
+    let tenant = tenants::find_by_slug(&app.db, tenant_slug).await?;
+    if let Some(tenant) = tenant
+        && let Some((user, _)) = users::find_for_login(&app.db, tenant.id, &email).await?
+        && user.active
+    {
+        let now = app.db.now();
+        let mut tx = app.db.begin_write().await?;
+        start_reset(&mut tx, app, &user, &tenant.name, now).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %user.id, "password reset requested");
+    }
+    Ok(())
+}

@@ -39,6 +39,7 @@ pub mod quotes;
 pub mod reviews;
 pub mod scheduling;
 pub mod services;
+pub mod sessions;
 pub mod staff_mail;
 pub mod tenant;
 pub mod tokens;

@@ -6,6 +6,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
+use workorders_app::sessions::AccessTokens;
+use workorders_app::{AppError, AppResult};
 use workorders_domain::{SessionId, TenantId, UserId};
 
 use crate::config::Secret;
@@ -68,6 +70,17 @@ impl JwtKeys {
         session: SessionId,
         now: DateTime<Utc>,
     ) -> Result<(String, i64), ApiError> {
+        self.sign(user, tenant, session, now)
+            .map_err(ApiError::internal)
+    }
+
+    fn sign(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), jsonwebtoken::errors::Error> {
         let ttl = i64::try_from(self.access_ttl.as_secs()).unwrap_or(900);
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -81,8 +94,7 @@ impl JwtKeys {
             exp: now.timestamp() + ttl,
             jti: Uuid::now_v7(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(ApiError::internal)?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, ttl))
     }
 
@@ -108,6 +120,20 @@ impl JwtKeys {
             ));
         }
         Ok(data.claims)
+    }
+}
+
+/// The application's sessions get their access tokens here.
+impl AccessTokens for JwtKeys {
+    fn issue_access(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> AppResult<(String, i64)> {
+        self.sign(user, tenant, session, now)
+            .map_err(AppError::internal)
     }
 }
 

@@ -4,9 +4,9 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use workorders_persistence::{api_keys, users};
+use workorders_app::sessions;
 
-use crate::auth::tokens::{api_key_prefix, constant_time_eq, sha256_hex};
+use crate::auth::tokens::api_key_prefix;
 use crate::error::{ApiError, codes};
 use crate::state::AppState;
 
@@ -47,63 +47,6 @@ fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     Ok(Some(token.trim().to_owned()))
 }
 
-async fn resolve_api_key(state: &AppState, key: &str, prefix: &str) -> Result<Principal, ApiError> {
-    let invalid = || ApiError::unauthenticated(codes::INVALID_TOKEN, "the API key is not valid");
-    let (record, hash) = api_keys::find_by_prefix(&state.db, prefix)
-        .await?
-        .ok_or_else(invalid)?;
-    if !constant_time_eq(&hash, &sha256_hex(key)) {
-        return Err(invalid());
-    }
-    let now = workorders_persistence::now();
-    if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::unauthenticated(
-            codes::INVALID_TOKEN,
-            "the API key is revoked or expired",
-        ));
-    }
-    if record
-        .last_used_at
-        .is_none_or(|t| t < now - chrono::Duration::minutes(1))
-        && let Err(error) = api_keys::touch(&state.db, record.id, now).await
-    {
-        tracing::warn!(error = %error, "could not record API key use");
-    }
-    Ok(Principal {
-        tenant_id: record.tenant_id,
-        actor: Actor::ApiKey {
-            id: record.id,
-            scopes: record.scopes,
-        },
-    })
-}
-
-async fn resolve_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    let claims = state.jwt.verify(token)?;
-    let user = users::get_active_in_session(
-        &state.db,
-        claims.tid,
-        claims.sub,
-        claims.sid,
-        workorders_persistence::now(),
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::unauthenticated(
-            codes::INVALID_TOKEN,
-            "the session has ended or the account is deactivated",
-        )
-    })?;
-    Ok(Principal {
-        tenant_id: user.tenant_id,
-        actor: Actor::User {
-            id: user.id,
-            role: user.role,
-            session: claims.sid,
-        },
-    })
-}
-
 /// Resolves the caller of a request, caching the result in the request's extensions.
 /// `Ok(None)`: no credentials were sent.
 pub async fn resolve(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
@@ -117,8 +60,11 @@ pub async fn resolve(req: &HttpRequest) -> Result<Option<Principal>, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("application state missing")))?;
     let principal = match api_key_prefix(&token) {
-        Some(prefix) => resolve_api_key(state, &token, prefix).await?,
-        None => resolve_token(state, &token).await?,
+        Some(prefix) => sessions::authenticate_api_key(state, &token, prefix).await?,
+        None => {
+            let claims = state.jwt.verify(&token)?;
+            sessions::authenticate_session(state, claims.tid, claims.sub, claims.sid).await?
+        }
     };
     req.extensions_mut().insert(principal.clone());
     Ok(Some(principal))

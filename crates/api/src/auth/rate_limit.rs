@@ -107,6 +107,22 @@ impl RateLimiter {
     }
 }
 
+/// The application counts failed password checks of an account here (sign-in, a change of
+/// one's own password).
+impl workorders_app::sessions::AccountThrottle for RateLimiter {
+    fn check_account(&self, account: &str) -> Result<(), u64> {
+        RateLimiter::check_account(self, account)
+    }
+
+    fn record_failure(&self, account: &str) {
+        RateLimiter::record_failure(self, account);
+    }
+
+    fn record_success(&self, account: &str) {
+        RateLimiter::record_success(self, account);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,20 +1,14 @@
 //! Sign-in: access tokens, refresh-token rotation, sign-out.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use workorders_app::{accounts, sessions};
 use workorders_domain::auth::NewPassword;
-use workorders_domain::auth::{RefreshDecision, RefreshTokenState, decide_refresh};
 use workorders_domain::text::{Line, Text};
-use workorders_domain::user::Email;
-use workorders_domain::{SessionId, TenantId, UserId};
-use workorders_persistence::{sessions, tenants, users};
 
-use crate::accounts;
-use crate::auth::tokens::{new_token, sha256_hex};
-use crate::auth::{Actor, Caller};
-use crate::error::{ApiError, ApiResult, codes};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidJson;
 use crate::routes::client_ip;
 use crate::state::AppState;
@@ -55,66 +49,16 @@ pub struct RefreshRequest {
     pub refresh_token: Line<200>,
 }
 
-fn secs(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
-}
-
-/// Issues a token pair for a new or continuing session, inside the caller's transaction;
-/// returns it with the id of its refresh token.
-async fn token_pair(
-    state: &AppState,
-    conn: &mut workorders_persistence::Conn,
-    user: UserId,
-    tenant: TenantId,
-    session: Option<(SessionId, DateTime<Utc>)>,
-    now: DateTime<Utc>,
-) -> ApiResult<(TokenResponse, uuid::Uuid)> {
-    let refresh = new_token("rt_").map_err(ApiError::internal)?;
-    let refresh_ttl = chrono::Duration::seconds(secs(state.settings.refresh_token_ttl));
-    let (session_id, token_id) = match session {
-        Some((id, session_expires_at)) => {
-            let expires_at = (now + refresh_ttl).min(session_expires_at);
-            let token_id =
-                sessions::add_token(conn, id, &sha256_hex(&refresh), expires_at, now).await?;
-            (id, token_id)
+impl From<sessions::TokenPair> for TokenResponse {
+    fn from(p: sessions::TokenPair) -> Self {
+        Self {
+            access_token: p.access_token,
+            token_type: p.token_type,
+            expires_in: p.expires_in,
+            refresh_token: p.refresh_token,
+            refresh_expires_in: p.refresh_expires_in,
         }
-        None => {
-            let id = SessionId::new();
-            let session_expires_at =
-                now + chrono::Duration::seconds(secs(state.settings.session_max_age));
-            let expires_at = (now + refresh_ttl).min(session_expires_at);
-            let token_id = sessions::create(
-                conn,
-                id,
-                tenant,
-                user,
-                &sha256_hex(&refresh),
-                expires_at,
-                session_expires_at,
-                now,
-            )
-            .await?;
-            (id, token_id)
-        }
-    };
-    let (access_token, expires_in) = state.jwt.issue(user, tenant, session_id, now)?;
-    Ok((
-        TokenResponse {
-            access_token,
-            token_type: "Bearer".to_owned(),
-            expires_in,
-            refresh_token: refresh,
-            refresh_expires_in: secs(state.settings.refresh_token_ttl),
-        },
-        token_id,
-    ))
-}
-
-fn bad_credentials() -> ApiError {
-    ApiError::unauthenticated(
-        codes::INVALID_CREDENTIALS,
-        "tenant, e-mail address or password is wrong",
-    )
+    }
 }
 
 /// Sign in
@@ -140,47 +84,17 @@ pub async fn create_token(
     body: ValidJson<TokenRequest>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let limiter = &state.login_limiter;
-    limiter
+    state
+        .login_limiter
         .attempt(&client_ip(&req))
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-    let account = format!(
-        "{}|{}",
-        body.tenant.to_lowercase(),
-        body.email.trim().to_lowercase()
-    );
-    limiter
-        .check_account(&account)
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-
-    let tenant = tenants::find_by_slug(&state.db, &body.tenant).await?;
-    let found = match (&tenant, Email::parse(&body.email)) {
-        (Some(tenant), Ok(email)) => users::find_for_login(&state.db, tenant.id, &email).await?,
-        _ => None,
+    let credentials = sessions::Credentials {
+        tenant: body.tenant.into_string(),
+        email: body.email.into_string(),
+        password: body.password.into_string(),
     };
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let password_ok = state
-        .passwords
-        .verify(body.password.into_string(), hash)
-        .await?;
-    let user = match user {
-        Some(user) if password_ok && user.active => user,
-        _ => {
-            limiter.record_failure(&account);
-            tracing::info!(tenant = %body.tenant, "sign-in failed");
-            return Err(bad_credentials());
-        }
-    };
-    limiter.record_success(&account);
-    let now = workorders_persistence::now();
-    let mut tx = state.db.begin_write().await?;
-    let (tokens, _) = token_pair(&state, tx.conn(), user.id, user.tenant_id, None, now).await?;
-    tx.commit().await?;
-    tracing::info!(user_id = %user.id, tenant_id = %user.tenant_id, "signed in");
-    Ok(HttpResponse::Ok().json(tokens))
+    let tokens = sessions::sign_in(&state, &*state.jwt, &*state.login_limiter, credentials).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 
 /// Refresh the access token
@@ -204,104 +118,8 @@ pub async fn refresh_token(
     state: web::Data<AppState>,
     body: ValidJson<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
-    let invalid = || {
-        ApiError::unauthenticated(
-            codes::INVALID_REFRESH_TOKEN,
-            "the refresh token is not valid; sign in again",
-        )
-    };
-    let hash = sha256_hex(&body.refresh_token);
-    let now = workorders_persistence::now();
-    let grace = chrono::Duration::from_std(state.settings.refresh_grace).unwrap_or_default();
-    let mut tx = state.db.begin_write().await?;
-    let mut token = sessions::find_token(tx.conn(), &hash)
-        .await?
-        .ok_or_else(invalid)?;
-    let mut decision = decide(&token, now, grace);
-    if decision == RefreshDecision::Rotate
-        && !sessions::mark_used(tx.conn(), token.token_id, now).await?
-    {
-        // Another request exchanged it meanwhile (PostgreSQL: it committed while this one
-        // waited): decide again on what it left.
-        token = sessions::find_token(tx.conn(), &hash)
-            .await?
-            .ok_or_else(invalid)?;
-        decision = decide(&token, now, grace);
-        if decision == RefreshDecision::Rotate {
-            decision = RefreshDecision::RevokeFamily;
-        }
-    }
-    let reused = || {
-        ApiError::unauthenticated(
-            codes::REFRESH_TOKEN_REUSED,
-            "this refresh token was already used; the session has been revoked, sign in again",
-        )
-    };
-    match decision {
-        RefreshDecision::Reject => Err(invalid()),
-        RefreshDecision::ReplaySuccessor => {
-            let sealed = token.successor_sealed.as_deref().ok_or_else(invalid)?;
-            let pair: TokenResponse = state
-                .db
-                .keys()
-                .open(sessions::SUCCESSOR, sealed)
-                .map_err(ApiError::internal)
-                .and_then(|text| serde_json::from_str(&text).map_err(ApiError::internal))?;
-            drop(tx);
-            tracing::info!(session_id = %token.session_id, "refresh retried within the grace period: same pair");
-            Ok(HttpResponse::Ok().json(pair))
-        }
-        RefreshDecision::RevokeFamily => {
-            sessions::revoke(tx.conn(), token.session_id, "refresh_token_reused", now).await?;
-            tx.commit().await?;
-            tracing::warn!(session_id = %token.session_id, "refresh token reuse: session revoked");
-            Err(reused())
-        }
-        RefreshDecision::Rotate => {
-            let user = users::get_in(tx.conn(), token.tenant_id, token.user_id).await?;
-            if !user.is_some_and(|u| u.active) {
-                sessions::revoke(tx.conn(), token.session_id, "user_deactivated", now).await?;
-                tx.commit().await?;
-                return Err(invalid());
-            }
-            let (tokens, successor) = token_pair(
-                &state,
-                tx.conn(),
-                token.user_id,
-                token.tenant_id,
-                Some((token.session_id, token.session_expires_at)),
-                now,
-            )
-            .await?;
-            let sealed = state
-                .db
-                .keys()
-                .seal(
-                    sessions::SUCCESSOR,
-                    &serde_json::to_string(&tokens).map_err(ApiError::internal)?,
-                )
-                .map_err(ApiError::internal)?;
-            sessions::set_successor(tx.conn(), token.token_id, successor, &sealed).await?;
-            tx.commit().await?;
-            Ok(HttpResponse::Ok().json(tokens))
-        }
-    }
-}
-
-/// The rotation rule applied to a stored token.
-fn decide(
-    token: &sessions::RefreshTokenRow,
-    now: DateTime<Utc>,
-    grace: chrono::Duration,
-) -> RefreshDecision {
-    decide_refresh(RefreshTokenState {
-        used: token.used_at.is_some(),
-        family_revoked: token.session_revoked_at.is_some(),
-        expired: token.expires_at <= now || token.session_expires_at <= now,
-        retry_within_grace: token.used_at.is_some_and(|at| now - at < grace)
-            && token.successor_sealed.is_some()
-            && !token.successor_used,
-    })
+    let tokens = sessions::refresh(&state, &*state.jwt, &body.refresh_token).await?;
+    Ok(HttpResponse::Ok().json(TokenResponse::from(tokens)))
 }
 
 /// Sign out
@@ -315,14 +133,7 @@ fn decide(
 )]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, principal: Caller) -> ApiResult<HttpResponse> {
-    let Actor::User { session, .. } = principal.actor else {
-        return Err(ApiError::forbidden(
-            "API keys have no session to end; revoke the key instead",
-        ));
-    };
-    let mut tx = state.db.begin_write().await?;
-    sessions::revoke(tx.conn(), session, "logout", workorders_persistence::now()).await?;
-    tx.commit().await?;
+    sessions::sign_out(&state, &principal).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -365,19 +176,7 @@ pub async fn request_password_reset(
         .login_limiter
         .attempt(&client_ip(&req))
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-    let email =
-        Email::parse(&body.email).map_err(|e| ApiError::invalid("/email", e.to_string()))?;
-    let tenant = tenants::find_by_slug(&state.db, &body.tenant).await?;
-    if let Some(tenant) = tenant
-        && let Some((user, _)) = users::find_for_login(&state.db, tenant.id, &email).await?
-        && user.active
-    {
-        let now = state.db.now();
-        let mut tx = state.db.begin_write().await?;
-        accounts::start_reset(&mut tx, &state, &user, &tenant.name, now).await?;
-        tx.commit().await?;
-        tracing::info!(user_id = %user.id, "password reset requested");
-    }
+    accounts::request_reset(&state, &body.tenant, &body.email).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 
