@@ -43,6 +43,7 @@ pub mod sessions;
 pub mod staff_mail;
 pub mod tenant;
 pub mod tokens;
+pub mod users;
 pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod work_orders;

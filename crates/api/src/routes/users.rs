@@ -4,23 +4,19 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::auth::{NewPassword, Permission, Role};
-use workorders_domain::tenant::parse_display_name;
+use workorders_app::users::{self, HomeBaseInput, NewUser, UserChange};
+use workorders_domain::UserId;
+use workorders_domain::auth::Role;
 use workorders_domain::text::{Line, Text};
-use workorders_domain::user::{Email, HomeBase, parse_skills};
-use workorders_domain::{UserId, ValidationErrors};
-use workorders_persistence::users::{self, UserFilter, UserRecord};
-use workorders_persistence::{WriteTx, sessions, tenants};
+use workorders_persistence::users::UserFilter;
 
-use crate::accounts::{self, LinkPurpose, Touches, authorize_account_change};
-use crate::auth::{Actor, Caller, Principal};
-use crate::error::{ApiError, ApiResult, VersionedExt, codes};
-use crate::extract::{IfMatch, OptionalJson, ValidJson, check_version};
+use crate::auth::Caller;
+use crate::error::ApiResult;
+use crate::extract::{IfMatch, OptionalJson, ValidJson};
 use crate::pagination::{Page, PageQuery, fetch_limit};
 use crate::routes::{created, double_option, ok_versioned};
 use crate::schemas::people::{HomeBaseBody, RoleName, UserView};
 use crate::state::AppState;
-use crate::workflow::{self, actor_of};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -90,56 +86,46 @@ pub struct UserListQuery {
     pub active: Option<bool>,
 }
 
-fn parse_phone(phone: &str) -> Result<String, &'static str> {
-    let phone = phone.trim();
-    let ok = !phone.is_empty()
-        && phone.len() <= 40
-        && phone
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-()/".contains(c));
-    if ok {
-        Ok(phone.to_owned())
-    } else {
-        Err("phone may contain digits, spaces and + - ( ) /, at most 40 characters")
+fn home_base(body: HomeBaseBody) -> HomeBaseInput {
+    HomeBaseInput {
+        postal_code: body.postal_code.into_string(),
+        latitude: body.latitude,
+        longitude: body.longitude,
     }
 }
 
-fn parse_home_base(
-    errors: &mut ValidationErrors,
-    pointer: &str,
-    body: &HomeBaseBody,
-) -> Option<HomeBase> {
-    match HomeBase::parse(&body.postal_code, body.latitude, body.longitude) {
-        Ok(h) => Some(h),
-        Err((field, e)) => {
-            errors.add(format!("{pointer}/{field}"), e.to_string());
-            None
+impl From<CreateUserRequest> for NewUser {
+    fn from(body: CreateUserRequest) -> Self {
+        Self {
+            email: body.email.into_string(),
+            name: body.name.into_string(),
+            role: Role::from(body.role),
+            password: body.password.map(Text::into_string),
+            skills: body.skills.into_iter().map(Line::into_string).collect(),
+            phone: body.phone.map(Line::into_string),
+            home_base: body.home_base.map(home_base),
+        }
+    }
+}
+
+impl From<UpdateUserRequest> for UserChange {
+    fn from(body: UpdateUserRequest) -> Self {
+        Self {
+            name: body.name.map(Line::into_string),
+            role: body.role.map(Role::from),
+            skills: body
+                .skills
+                .map(|skills| skills.into_iter().map(Line::into_string).collect()),
+            phone: body.phone.map(|p| p.map(Line::into_string)),
+            home_base: body.home_base.map(|h| h.map(home_base)),
+            password: body.password.map(Text::into_string),
+            current_password: body.current_password.map(Text::into_string),
         }
     }
 }
 
 fn user_path(id: UserId) -> String {
     format!("/v1/users/{id}")
-}
-
-fn is_self(principal: &Principal, id: UserId) -> bool {
-    principal.user_id() == Some(id)
-}
-
-/// Refuses a change that would leave the tenant without an active owner.
-async fn ensure_other_owner(
-    tx: &mut WriteTx,
-    state: &AppState,
-    user: &UserRecord,
-) -> ApiResult<()> {
-    users::lock_tenant(tx.conn(), user.tenant_id, &state.db).await?;
-    if users::count_other_active_owners(tx.conn(), user.tenant_id, user.id).await? == 0 {
-        return Err(ApiError::conflict(
-            codes::LAST_OWNER,
-            "a tenant needs at least one active owner",
-        ));
-    }
-    Ok(())
 }
 
 /// Who am I
@@ -153,14 +139,7 @@ async fn ensure_other_owner(
 )]
 #[get("/me")]
 pub async fn get_me(state: web::Data<AppState>, principal: Caller) -> ApiResult<HttpResponse> {
-    let Some(id) = principal.user_id() else {
-        return Err(ApiError::forbidden(
-            "an API key is not a user; there is no `me`",
-        ));
-    };
-    let user = users::get(&state.db, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let user = users::me(&state, &principal).await?;
     Ok(ok_versioned(user.version, &UserView::from(user)))
 }
 
@@ -185,87 +164,7 @@ pub async fn create_user(
     principal: Caller,
     body: ValidJson<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    authorize_account_change(
-        &principal,
-        None,
-        Touches {
-            staff_fields: true,
-            new_role: Some(Role::from(body.role)),
-            ..Touches::default()
-        },
-    )?;
-    let mut errors = ValidationErrors::new();
-    let email = errors.check("/email", Email::parse(&body.email));
-    let name = errors.check("/name", parse_display_name(&body.name));
-    let password = body
-        .password
-        .as_deref()
-        .map(|p| errors.check("/password", NewPassword::parse(p)));
-    let skills = errors.check("/skills", parse_skills(&body.skills));
-    let phone = body
-        .phone
-        .as_deref()
-        .map(|p| errors.check("/phone", parse_phone(p)));
-    let home_base = body
-        .home_base
-        .as_ref()
-        .map(|h| parse_home_base(&mut errors, "/home_base", h));
-    let (Some(email), Some(name), Some(skills)) = (email, name, skills) else {
-        return Err(errors.into());
-    };
-    errors.finish()?;
-    let role = Role::from(body.role);
-    let password_hash = match password.flatten() {
-        Some(p) => state.passwords.hash(p.expose().to_owned()).await?,
-        // Unusable until the user sets a password with the invitation link.
-        None => crate::auth::password::NO_PASSWORD.to_owned(),
-    };
-    let invite = body.password.is_none();
-    let now = state.db.now();
-    let user = UserRecord {
-        id: UserId::new(),
-        tenant_id: principal.tenant_id,
-        email,
-        name,
-        role,
-        skills,
-        phone: phone.flatten(),
-        home_base: home_base.flatten(),
-        active: true,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
-    let company = tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .map(|t| t.name)
-        .unwrap_or_default();
-    let mut tx = state.db.begin_write().await?;
-    let user = users::insert(tx.conn(), &user, &password_hash)
-        .await
-        .map_err(|e| {
-            if e.is_conflict("users_tenant_email_key") {
-                ApiError::conflict(
-                    codes::EMAIL_TAKEN,
-                    "a user with this e-mail address exists in this tenant",
-                )
-            } else {
-                e.into()
-            }
-        })?;
-    if invite {
-        accounts::email_link(
-            &mut tx,
-            &state,
-            &user,
-            &company,
-            LinkPurpose::Invitation,
-            now,
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    let user = users::create(&state, &principal, body.into_inner().into()).await?;
     Ok(created(
         user_path(user.id),
         user.version,
@@ -289,7 +188,6 @@ pub async fn list_users(
     principal: Caller,
     query: web::Query<UserListQuery>,
 ) -> ApiResult<HttpResponse> {
-    principal.require(Permission::UsersRead)?;
     let query = query.into_inner();
     let page = PageQuery {
         limit: query.limit,
@@ -301,8 +199,8 @@ pub async fn list_users(
         active: query.active,
     };
     let rows = users::list(
-        &state.db,
-        principal.tenant_id,
+        &state,
+        &principal,
         &filter,
         page.after.map(UserId),
         fetch_limit(page),
@@ -333,13 +231,7 @@ pub async fn get_user(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = UserId(id.into_inner());
-    if !is_self(&principal, id) {
-        principal.require(Permission::UsersRead)?;
-    }
-    let user = users::get(&state.db, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let user = users::get(&state, &principal, UserId(id.into_inner())).await?;
     Ok(ok_versioned(user.version, &UserView::from(user)))
 }
 
@@ -371,116 +263,16 @@ pub async fn update_user(
     if_match: IfMatch,
     body: ValidJson<UpdateUserRequest>,
 ) -> ApiResult<HttpResponse> {
-    let id = UserId(id.into_inner());
-    let body = body.into_inner();
-    let expected_version = if_match.required()?;
-    let current = users::get(&state.db, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    authorize_account_change(
+    let updated = users::update(
+        &state,
         &principal,
-        Some(&current),
-        Touches {
-            own_profile: body.name.is_some() || body.phone.is_some(),
-            staff_fields: body.skills.is_some() || body.home_base.is_some(),
-            password: body.password.is_some(),
-            new_role: body.role.map(Role::from),
-        },
-    )?;
-
-    let mut errors = ValidationErrors::new();
-    let mut next = current.clone();
-    if let Some(name) = &body.name {
-        next.name = errors
-            .check("/name", parse_display_name(name))
-            .unwrap_or_default();
-    }
-    if let Some(role) = body.role {
-        next.role = role.into();
-    }
-    if let Some(skills) = &body.skills {
-        next.skills = errors
-            .check("/skills", parse_skills(skills))
-            .unwrap_or_default();
-    }
-    if let Some(phone) = &body.phone {
-        next.phone = phone
-            .as_deref()
-            .and_then(|p| errors.check("/phone", parse_phone(p)));
-    }
-    if let Some(home_base) = &body.home_base {
-        next.home_base = home_base
-            .as_ref()
-            .and_then(|h| parse_home_base(&mut errors, "/home_base", h));
-    }
-    let password = body
-        .password
-        .as_deref()
-        .map(|p| errors.check("/password", NewPassword::parse(p)));
-    if body.password.is_some() && body.current_password.is_none() {
-        errors.add("/current_password", "required to change your password");
-    }
-    if body.current_password.is_some() && body.password.is_none() {
-        errors.add("/current_password", "only goes with `password`");
-    }
-    errors.finish()?;
-
-    let password_hash = match (password.flatten(), &body.current_password) {
-        (Some(p), Some(current_password)) => {
-            check_current_password(&state, &current, current_password).await?;
-            Some(state.passwords.hash(p.expose().to_owned()).await?)
-        }
-        _ => None,
-    };
-
-    let role_changes = next.role != current.role;
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    if role_changes && current.role == Role::Owner && current.active {
-        ensure_other_owner(&mut tx, &state, &current).await?;
-    }
-    let updated = users::update(tx.conn(), &next, expected_version, now)
-        .await?
-        .into_api()?;
-    if let Some(hash) = &password_hash {
-        // Only one's own password: the caller's session stays, the others end.
-        let keep = match &principal.actor {
-            Actor::User { session, .. } => Some(*session),
-            Actor::ApiKey { .. } => None,
-        };
-        accounts::set_password_in(&mut tx, principal.tenant_id, id, hash, keep, now).await?;
-    }
-    tx.commit().await?;
+        UserId(id.into_inner()),
+        if_match.0,
+        body.into_inner().into(),
+        &*state.login_limiter,
+    )
+    .await?;
     Ok(ok_versioned(updated.version, &UserView::from(updated)))
-}
-
-/// Checks the caller's current password before a change of it; wrong answers count like
-/// failed sign-ins (throttled per account).
-async fn check_current_password(
-    state: &AppState,
-    user: &UserRecord,
-    current_password: &str,
-) -> ApiResult<()> {
-    let account = format!("user:{}", user.id);
-    state
-        .login_limiter
-        .check_account(&account)
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-    let hash = users::password_hash(&state.db, user.tenant_id, user.id).await?;
-    if state
-        .passwords
-        .verify(current_password.to_owned(), hash)
-        .await?
-    {
-        state.login_limiter.record_success(&account);
-        Ok(())
-    } else {
-        state.login_limiter.record_failure(&account);
-        Err(ApiError::invalid(
-            "/current_password",
-            "does not match your current password",
-        ))
-    }
 }
 
 /// Optional body of `deactivateUser`.
@@ -490,78 +282,6 @@ pub struct DeactivateRequest {
     /// Who takes over the user's open steps (if qualified; otherwise the assignment rule
     /// decides per step).
     pub successor_id: Option<Uuid>,
-}
-
-async fn set_active(
-    state: &AppState,
-    principal: &Principal,
-    id: UserId,
-    if_match: IfMatch,
-    active: bool,
-    successor: Option<UserId>,
-) -> ApiResult<HttpResponse> {
-    let current = users::get(&state.db, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    authorize_account_change(
-        principal,
-        Some(&current),
-        Touches {
-            staff_fields: true,
-            ..Touches::default()
-        },
-    )?;
-    check_version(if_match, current.version)?;
-    if current.active == active {
-        return Ok(ok_versioned(current.version, &UserView::from(current)));
-    }
-    if let Some(successor) = successor {
-        let ok = users::get(&state.db, principal.tenant_id, successor)
-            .await?
-            .is_some_and(|u| u.active && u.id != id);
-        if !ok {
-            return Err(ApiError::invalid(
-                "/successor_id",
-                "must be another active user of this tenant",
-            ));
-        }
-    }
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    if !active && current.role == Role::Owner {
-        ensure_other_owner(&mut tx, state, &current).await?;
-    }
-    let mut next = current.clone();
-    next.active = active;
-    let updated = users::update(tx.conn(), &next, current.version, now)
-        .await?
-        .into_api()?;
-    if !active {
-        sessions::revoke_all_for_user(
-            tx.conn(),
-            principal.tenant_id,
-            id,
-            None,
-            "user_deactivated",
-            now,
-        )
-        .await?;
-        // Nothing may stay unowned: the user's open steps go to the successor or by rule.
-        let actor = actor_of(principal);
-        let moved = workflow::hand_over(
-            &mut tx,
-            &state.db,
-            principal.tenant_id,
-            id,
-            successor,
-            &actor,
-            now,
-        )
-        .await?;
-        tracing::info!(user_id = %id, steps = moved, "user deactivated; open steps handed over");
-    }
-    tx.commit().await?;
-    Ok(ok_versioned(updated.version, &UserView::from(updated)))
 }
 
 /// Deactivate a user
@@ -593,15 +313,15 @@ pub async fn deactivate_user(
     body: OptionalJson<DeactivateRequest>,
 ) -> ApiResult<HttpResponse> {
     let successor = body.0.and_then(|b| b.successor_id).map(UserId);
-    set_active(
+    let user = users::deactivate(
         &state,
         &principal,
         UserId(id.into_inner()),
-        if_match,
-        false,
+        if_match.0,
         successor,
     )
-    .await
+    .await?;
+    Ok(ok_versioned(user.version, &UserView::from(user)))
 }
 
 /// Reactivate a user
@@ -627,15 +347,8 @@ pub async fn reactivate_user(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> ApiResult<HttpResponse> {
-    set_active(
-        &state,
-        &principal,
-        UserId(id.into_inner()),
-        if_match,
-        true,
-        None,
-    )
-    .await
+    let user = users::reactivate(&state, &principal, UserId(id.into_inner()), if_match.0).await?;
+    Ok(ok_versioned(user.version, &UserView::from(user)))
 }
 
 /// Send a password-reset link
@@ -662,32 +375,6 @@ pub async fn reset_user_password(
     principal: Caller,
     id: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
-    let id = UserId(id.into_inner());
-    let user = users::get(&state.db, principal.tenant_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    authorize_account_change(
-        &principal,
-        Some(&user),
-        Touches {
-            staff_fields: true,
-            ..Touches::default()
-        },
-    )?;
-    if !user.active {
-        return Err(ApiError::conflict(
-            codes::CONFLICT,
-            "the user is deactivated; reactivate them first",
-        ));
-    }
-    let company = tenants::get(&state.db, principal.tenant_id)
-        .await?
-        .map(|t| t.name)
-        .unwrap_or_default();
-    let now = state.db.now();
-    let mut tx = state.db.begin_write().await?;
-    accounts::start_reset(&mut tx, &state, &user, &company, now).await?;
-    tx.commit().await?;
-    tracing::info!(user_id = %id, "password reset started");
+    users::reset_password(&state, &principal, UserId(id.into_inner())).await?;
     Ok(HttpResponse::Accepted().finish())
 }
