@@ -41,6 +41,7 @@ pub mod scheduling;
 pub mod services;
 pub mod sessions;
 pub mod staff_mail;
+pub mod sync;
 pub mod tenant;
 pub mod tokens;
 pub mod users;

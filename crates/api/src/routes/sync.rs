@@ -2,41 +2,23 @@
 //! sequence, with tombstones), push what happened in the field (exactly once, in device
 //! order, through the same state machines as the office API).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use workorders_domain::text::{Line, Text};
-
 use actix_web::{HttpResponse, get, post, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use workorders_domain::appointment::{AppointmentAction, AppointmentStatus};
-use workorders_domain::auth::Permission;
-use workorders_domain::process::Evidence;
-use workorders_domain::work_order::{Command, CommandError, Event, OrderStatus};
-use workorders_domain::{AppointmentId, AttachmentId, StepId, TenantId, UserId, WorkOrderId};
-use workorders_persistence::appointments;
-use workorders_persistence::sync::{self, FieldEntry, NewSyncEvent};
-use workorders_persistence::work_orders::{self, WorkOrderRecord};
-use workorders_persistence::{Db, WriteTx, attachments};
+use workorders_app::sync;
+use workorders_domain::text::{Line, Text};
+use workorders_domain::{TenantId, UserId, WorkOrderId};
+use workorders_persistence::Db;
 
 use crate::auth::{Caller, Principal};
-use crate::error::{ApiError, ApiResult, codes};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidJson;
 use crate::schemas::appointments::AppointmentView;
 use crate::schemas::orders::{ViewContext, WorkOrderView};
 use crate::state::AppState;
-use crate::workflow::{self, DbAssigner, actor_of, authorize};
-use workorders_app::appointments::record_history;
-
-/// Most events in one push.
-pub const MAX_BATCH: usize = 1000;
-/// Most changes in one pull page.
-pub const MAX_PULL: u32 = 200;
-const DEFAULT_PULL: u32 = 50;
 
 // ---------------------------------------------------------------------------------------
 // Pull
@@ -61,6 +43,16 @@ pub enum RemovalReason {
     Finished,
     /// The caller holds no step and no appointment of it any more.
     Reassigned,
+}
+
+impl From<sync::RemovalReason> for RemovalReason {
+    fn from(r: sync::RemovalReason) -> Self {
+        match r {
+            sync::RemovalReason::Cancelled => RemovalReason::Cancelled,
+            sync::RemovalReason::Finished => RemovalReason::Finished,
+            sync::RemovalReason::Reassigned => RemovalReason::Reassigned,
+        }
+    }
 }
 
 /// One change: the current state of an order the caller works on (with their appointments
@@ -96,100 +88,37 @@ pub struct PullResponse {
     pub has_more: bool,
 }
 
-/// Where a pull stands: in the full snapshot (orders by id, taken against sequence `seq`),
-/// or in the change feed after `(seq, order)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cursor {
-    Snapshot { seq: i64, after: Uuid },
-    Feed { seq: i64, after: Uuid },
-}
-
-impl Cursor {
-    fn encode(self) -> String {
-        let text = match self {
-            Cursor::Snapshot { seq, after } => format!("s:{seq}:{after}"),
-            Cursor::Feed { seq, after } => format!("f:{seq}:{after}"),
-        };
-        URL_SAFE_NO_PAD.encode(text)
-    }
-
-    fn decode(text: &str) -> Option<Cursor> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let mut parts = text.splitn(3, ':');
-        let (kind, seq, after) = (parts.next()?, parts.next()?, parts.next()?);
-        let seq: i64 = seq.parse().ok().filter(|s| *s >= 0)?;
-        let after: Uuid = after.parse().ok()?;
-        match kind {
-            "s" => Some(Cursor::Snapshot { seq, after }),
-            "f" => Some(Cursor::Feed { seq, after }),
-            _ => None,
-        }
-    }
-}
-
-/// Whether the user still works on the order, and if not, why.
-fn relevance(
-    record: &WorkOrderRecord,
-    user: UserId,
-    my_appointments: &[AppointmentView],
-) -> Result<(), RemovalReason> {
-    match record.order.status {
-        OrderStatus::Cancelled => return Err(RemovalReason::Cancelled),
-        OrderStatus::Open | OrderStatus::InProgress | OrderStatus::OnHold => {}
-        _ => return Err(RemovalReason::Finished),
-    }
-    let holds_step = record
-        .order
-        .steps
-        .iter()
-        .any(|s| s.responsible == Some(user));
-    if holds_step || !my_appointments.is_empty() {
-        Ok(())
-    } else {
-        Err(RemovalReason::Reassigned)
-    }
-}
-
-/// The changes for these orders as the user should see them now.
-async fn changes_for(
-    db: &Db,
-    tenant: TenantId,
-    user: UserId,
-    ids: &[WorkOrderId],
-    include_removals: bool,
-) -> ApiResult<Vec<SyncChange>> {
-    // Orders are never deleted; one missing here was not visible anyway.
-    let mut by_id: HashMap<WorkOrderId, WorkOrderRecord> = work_orders::get_many(db, tenant, ids)
-        .await?
+/// Shows a page of changes with the names, customers and sites loaded for it.
+fn render_page(page: sync::PullPage<ViewContext>) -> PullResponse {
+    let context = page.context;
+    let changes = page
+        .changes
         .into_iter()
-        .map(|r| (r.order.id, r))
-        .collect();
-    let records: Vec<WorkOrderRecord> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
-    let mut mine: HashMap<WorkOrderId, Vec<AppointmentView>> = HashMap::new();
-    for a in appointments::of_orders_for(db, tenant, user, ids).await? {
-        mine.entry(a.work_order_id)
-            .or_default()
-            .push(AppointmentView::from(a));
-    }
-    let refs: Vec<&WorkOrderRecord> = records.iter().collect();
-    let context = ViewContext::load(db, tenant, &refs).await?;
-    let mut changes = Vec::with_capacity(records.len());
-    for record in &records {
-        let appointments = mine.remove(&record.order.id).unwrap_or_default();
-        match relevance(record, user, &appointments) {
-            Ok(()) => changes.push(SyncChange::Upsert {
-                work_order: Box::new(context.order(record)),
+        .map(|change| match change {
+            sync::Change::Upsert {
+                order,
                 appointments,
-            }),
-            Err(reason) if include_removals => changes.push(SyncChange::Remove {
-                work_order_id: record.order.id.as_uuid(),
+            } => SyncChange::Upsert {
+                work_order: Box::new(context.order(&order)),
+                appointments: appointments
+                    .into_iter()
+                    .map(AppointmentView::from)
+                    .collect(),
+            },
+            sync::Change::Remove {
+                work_order_id,
                 reason,
-            }),
-            Err(_) => {}
-        }
+            } => SyncChange::Remove {
+                work_order_id: work_order_id.as_uuid(),
+                reason: reason.into(),
+            },
+        })
+        .collect();
+    PullResponse {
+        changes,
+        next_cursor: page.next_cursor,
+        has_more: page.has_more,
     }
-    Ok(changes)
 }
 
 /// Pull changes for my device
@@ -223,29 +152,19 @@ pub async fn pull(
     principal: Caller,
     query: web::Query<PullQuery>,
 ) -> ApiResult<HttpResponse> {
-    let Some(user) = principal.user_id() else {
-        return Err(ApiError::forbidden(
-            "sync is for people on devices; an API key has no device",
-        ));
-    };
-    let tenant = principal.tenant_id;
-    let limit = match query.limit {
-        None => DEFAULT_PULL,
-        Some(n) if (1..=i64::from(MAX_PULL)).contains(&n) => {
-            u32::try_from(n).unwrap_or(DEFAULT_PULL)
-        }
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                codes::INVALID_QUERY,
-                format!("`limit` must be between 1 and {MAX_PULL}"),
-            ));
-        }
-    };
-    let page = pull_page(&state.db, tenant, user, query.cursor.as_deref(), limit).await?;
-    Ok(HttpResponse::Ok().json(page))
+    let page = sync::pull(
+        &state,
+        &principal,
+        query.cursor.as_deref(),
+        query.limit,
+        ViewContext::load,
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(render_page(page)))
 }
 
-/// One page of changes for `user` after `cursor` (the work of `syncPull`).
+/// One page of changes for `user` after `cursor`: the work of `syncPull` without HTTP (the
+/// benchmark's raw measure).
 pub async fn pull_page(
     db: &Db,
     tenant: TenantId,
@@ -253,60 +172,8 @@ pub async fn pull_page(
     cursor: Option<&str>,
     limit: u32,
 ) -> ApiResult<PullResponse> {
-    let cursor = match cursor {
-        None | Some("") => Cursor::Snapshot {
-            seq: sync::current_seq(db, tenant).await?,
-            after: Uuid::nil(),
-        },
-        Some(text) => Cursor::decode(text).ok_or_else(|| {
-            ApiError::bad_request(
-                codes::INVALID_CURSOR,
-                "the cursor is not one this server gave out; pull without a cursor to start over",
-            )
-        })?,
-    };
-    let (changes, next, has_more) = match cursor {
-        Cursor::Snapshot { seq, after } => {
-            let mut ids = sync::concerning(db, tenant, user, WorkOrderId(after), limit + 1).await?;
-            let more = ids.len() > limit as usize;
-            ids.truncate(limit as usize);
-            let changes = changes_for(db, tenant, user, &ids, false).await?;
-            if more {
-                let last = ids.last().map_or(after, |id| id.as_uuid());
-                (changes, Cursor::Snapshot { seq, after: last }, true)
-            } else {
-                let next = Cursor::Feed {
-                    seq,
-                    after: Uuid::max(),
-                };
-                let waiting =
-                    !sync::changed_since(db, tenant, user, (seq, WorkOrderId(Uuid::max())), 1)
-                        .await?
-                        .is_empty();
-                (changes, next, waiting)
-            }
-        }
-        Cursor::Feed { seq, after } => {
-            let mut rows =
-                sync::changed_since(db, tenant, user, (seq, WorkOrderId(after)), limit + 1).await?;
-            let more = rows.len() > limit as usize;
-            rows.truncate(limit as usize);
-            let next = rows
-                .last()
-                .map_or(Cursor::Feed { seq, after }, |(s, id)| Cursor::Feed {
-                    seq: *s,
-                    after: id.as_uuid(),
-                });
-            let ids: Vec<WorkOrderId> = rows.iter().map(|(_, id)| *id).collect();
-            let changes = changes_for(db, tenant, user, &ids, true).await?;
-            (changes, next, more)
-        }
-    };
-    Ok(PullResponse {
-        changes,
-        next_cursor: next.encode(),
-        has_more,
-    })
+    let page = sync::pull_page(db, tenant, user, cursor, limit, ViewContext::load).await?;
+    Ok(render_page(page))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -328,32 +195,20 @@ pub enum FieldEventType {
     AppointmentStatus,
 }
 
-impl FieldEventType {
-    fn as_str(self) -> &'static str {
-        match self {
-            FieldEventType::StepStarted => "step_started",
-            FieldEventType::StepCompleted => "step_completed",
-            FieldEventType::StepSkipped => "step_skipped",
-            FieldEventType::ChecklistItemSet => "checklist_item_set",
-            FieldEventType::NoteAdded => "note_added",
-            FieldEventType::TimeLogged => "time_logged",
-            FieldEventType::MaterialUsed => "material_used",
-            FieldEventType::PhotoAttached => "photo_attached",
-            FieldEventType::SignatureCaptured => "signature_captured",
-            FieldEventType::AppointmentStatus => "appointment_status",
+impl From<FieldEventType> for sync::FieldEventType {
+    fn from(t: FieldEventType) -> Self {
+        match t {
+            FieldEventType::StepStarted => sync::FieldEventType::StepStarted,
+            FieldEventType::StepCompleted => sync::FieldEventType::StepCompleted,
+            FieldEventType::StepSkipped => sync::FieldEventType::StepSkipped,
+            FieldEventType::ChecklistItemSet => sync::FieldEventType::ChecklistItemSet,
+            FieldEventType::NoteAdded => sync::FieldEventType::NoteAdded,
+            FieldEventType::TimeLogged => sync::FieldEventType::TimeLogged,
+            FieldEventType::MaterialUsed => sync::FieldEventType::MaterialUsed,
+            FieldEventType::PhotoAttached => sync::FieldEventType::PhotoAttached,
+            FieldEventType::SignatureCaptured => sync::FieldEventType::SignatureCaptured,
+            FieldEventType::AppointmentStatus => sync::FieldEventType::AppointmentStatus,
         }
-    }
-
-    fn needs_step(self) -> bool {
-        matches!(
-            self,
-            FieldEventType::StepStarted
-                | FieldEventType::StepCompleted
-                | FieldEventType::StepSkipped
-                | FieldEventType::ChecklistItemSet
-                | FieldEventType::PhotoAttached
-                | FieldEventType::SignatureCaptured
-        )
     }
 }
 
@@ -448,6 +303,17 @@ pub enum FieldAppointmentStatus {
     OnSite,
     Done,
     NoShow,
+}
+
+impl From<FieldAppointmentStatus> for sync::FieldAppointmentStatus {
+    fn from(s: FieldAppointmentStatus) -> Self {
+        match s {
+            FieldAppointmentStatus::EnRoute => sync::FieldAppointmentStatus::EnRoute,
+            FieldAppointmentStatus::OnSite => sync::FieldAppointmentStatus::OnSite,
+            FieldAppointmentStatus::Done => sync::FieldAppointmentStatus::Done,
+            FieldAppointmentStatus::NoShow => sync::FieldAppointmentStatus::NoShow,
+        }
+    }
 }
 
 /// Payload of `appointment_status`.
@@ -559,24 +425,19 @@ pub struct PushResponse {
     pub results: Vec<PushResult>,
 }
 
-/// A validated event with its typed payload.
-struct Parsed {
-    index: usize,
-    event: FieldEvent,
-    body: Body,
-}
-
-enum Body {
-    Start,
-    Complete,
-    Skip(String),
-    Checklist(String, bool),
-    Note(String),
-    Time(TimePayload),
-    Material(MaterialPayload),
-    Photo(Uuid),
-    Signature(String, Uuid),
-    Appointment(Uuid, FieldAppointmentStatus),
+impl From<sync::PushOutcome> for PushResult {
+    fn from(o: sync::PushOutcome) -> Self {
+        Self {
+            id: o.id,
+            status: match o.status {
+                sync::PushStatus::Applied => PushStatus::Applied,
+                sync::PushStatus::Duplicate => PushStatus::Duplicate,
+                sync::PushStatus::Rejected => PushStatus::Rejected,
+            },
+            reason: o.reason,
+            detail: o.detail,
+        }
+    }
 }
 
 fn payload<T: DeserializeOwned>(index: usize, value: &serde_json::Value) -> ApiResult<T> {
@@ -621,7 +482,7 @@ fn valid_quantity(q: &str) -> bool {
 }
 
 /// Checks one event completely; the first problem makes the whole batch 422.
-fn parse(index: usize, event: FieldEvent) -> ApiResult<Parsed> {
+fn parse(index: usize, event: FieldEvent) -> ApiResult<sync::FieldEvent> {
     let at = |field: &str| format!("/events/{index}/{field}");
     if event.device_id.trim().is_empty() || event.device_id.chars().count() > 100 {
         return Err(ApiError::invalid(
@@ -632,35 +493,36 @@ fn parse(index: usize, event: FieldEvent) -> ApiResult<Parsed> {
     if event.seq < 0 {
         return Err(ApiError::invalid(&at("seq"), "must not be negative"));
     }
-    if event.kind.needs_step() && event.step_id.is_none() {
+    let kind = sync::FieldEventType::from(event.kind);
+    if kind.needs_step() && event.step_id.is_none() {
         return Err(ApiError::invalid(
             &at("step_id"),
-            format!("`{}` needs the step", event.kind.as_str()),
+            format!("`{}` needs the step", kind.as_str()),
         ));
     }
     let body = match event.kind {
         FieldEventType::StepStarted => {
             payload::<EmptyPayload>(index, &event.payload)?;
-            Body::Start
+            sync::FieldEventBody::Start
         }
         FieldEventType::StepCompleted => {
             payload::<EmptyPayload>(index, &event.payload)?;
-            Body::Complete
+            sync::FieldEventBody::Complete
         }
         FieldEventType::StepSkipped => {
             let p: SkipPayload = payload(index, &event.payload)?;
             text_field(index, "reason", &p.reason, 2000)?;
-            Body::Skip(p.reason.into_string())
+            sync::FieldEventBody::Skip(p.reason.into_string())
         }
         FieldEventType::ChecklistItemSet => {
             let p: ChecklistPayload = payload(index, &event.payload)?;
             text_field(index, "item", &p.item, 200)?;
-            Body::Checklist(p.item.into_string(), p.checked)
+            sync::FieldEventBody::Checklist(p.item.into_string(), p.checked)
         }
         FieldEventType::NoteAdded => {
             let p: NotePayload = payload(index, &event.payload)?;
             text_field(index, "text", &p.text, 10_000)?;
-            Body::Note(p.text.into_string())
+            sync::FieldEventBody::Note(p.text.into_string())
         }
         FieldEventType::TimeLogged => {
             let p: TimePayload = payload(index, &event.payload)?;
@@ -673,7 +535,11 @@ fn parse(index: usize, event: FieldEvent) -> ApiResult<Parsed> {
             if let Some(d) = &p.description {
                 text_field(index, "description", d, 2000)?;
             }
-            Body::Time(p)
+            sync::FieldEventBody::Time(sync::TimeEntry {
+                start: p.start,
+                end: p.end,
+                description: p.description.map(Text::into_string),
+            })
         }
         FieldEventType::MaterialUsed => {
             let p: MaterialPayload = payload(index, &event.payload)?;
@@ -697,395 +563,45 @@ fn parse(index: usize, event: FieldEvent) -> ApiResult<Parsed> {
                     "must be a UN/ECE Recommendation 20 code such as C62, MTR or HUR",
                 ));
             }
-            Body::Material(p)
+            sync::FieldEventBody::Material(sync::MaterialEntry {
+                item_code: p.item_code.map(Line::into_string),
+                description: p.description.into_string(),
+                quantity: p.quantity.into_string(),
+                unit: p.unit.into_string(),
+            })
         }
         FieldEventType::PhotoAttached => {
             let p: PhotoPayload = payload(index, &event.payload)?;
-            Body::Photo(p.attachment_id)
+            sync::FieldEventBody::Photo(p.attachment_id)
         }
         FieldEventType::SignatureCaptured => {
             let p: SignaturePayload = payload(index, &event.payload)?;
             text_field(index, "signer_name", &p.signer_name, 200)?;
-            Body::Signature(p.signer_name.into_string(), p.attachment_id)
+            sync::FieldEventBody::Signature(p.signer_name.into_string(), p.attachment_id)
         }
         FieldEventType::AppointmentStatus => {
             let p: AppointmentStatusPayload = payload(index, &event.payload)?;
-            Body::Appointment(p.appointment_id, p.status)
+            sync::FieldEventBody::Appointment(p.appointment_id, p.status.into())
         }
     };
-    Ok(Parsed { index, event, body })
+    Ok(sync::FieldEvent {
+        id: event.id,
+        device_id: event.device_id.into_string(),
+        seq: event.seq,
+        occurred_at: event.occurred_at,
+        work_order_id: event.work_order_id,
+        step_id: event.step_id,
+        body,
+    })
 }
 
-/// A rejection: stable code and a sentence.
-struct Rejection(&'static str, String);
-
-fn reject(code: &'static str, detail: impl Into<String>) -> Rejection {
-    Rejection(code, detail.into())
-}
-
-fn command_rejection(e: CommandError) -> Rejection {
-    match e {
-        CommandError::InvalidTransition { .. } => reject("invalid_transition", e.to_string()),
-        CommandError::Incomplete {
-            ref missing_evidence,
-            ..
-        } if !missing_evidence.is_empty() => reject("evidence_missing", e.to_string()),
-        CommandError::Incomplete { .. } => reject("checklist_incomplete", e.to_string()),
-        CommandError::NotSkippable => reject("not_skippable", e.to_string()),
-        CommandError::ReasonRequired => reject("invalid_transition", e.to_string()),
-        CommandError::UnknownStep => reject("not_found", "no such step in this order"),
-        CommandError::UnknownChecklistItem => reject("unknown_checklist_item", e.to_string()),
-        CommandError::NotQualified => reject("not_responsible", e.to_string()),
-    }
-}
-
-/// Orders of the batch, locked, with the domain events each collected.
-struct Batch {
-    /// Every order of the batch that exists, locked, by status.
-    statuses: HashMap<WorkOrderId, OrderStatus>,
-    /// Orders with step work, loaded whole, with the domain events each collected.
-    orders: HashMap<WorkOrderId, (WorkOrderRecord, Vec<Event>)>,
-    /// Whether the pusher takes part in an order (asked once per order).
-    participant: HashMap<WorkOrderId, bool>,
-    /// Loaded on the first step command; its counters are written once at the end.
-    assigner: Option<DbAssigner>,
-    /// Field entries, written together at the end.
-    entries: Vec<FieldEntry>,
-}
-
-impl Batch {
-    async fn participates(
-        &mut self,
-        tx: &mut WriteTx,
-        order: WorkOrderId,
-        user: UserId,
-    ) -> ApiResult<bool> {
-        if let Some(known) = self.participant.get(&order) {
-            return Ok(*known);
-        }
-        let known = sync::is_participant(tx.conn(), order, user).await?;
-        self.participant.insert(order, known);
-        Ok(known)
-    }
-}
-
-struct Pusher<'a> {
-    principal: &'a Principal,
-    user: UserId,
-    now: DateTime<Utc>,
-}
-
-impl Pusher<'_> {
-    fn order_gate(status: OrderStatus, step_work: bool) -> Result<(), Rejection> {
-        match status {
-            OrderStatus::Cancelled => Err(reject("order_cancelled", "the order was cancelled")),
-            OrderStatus::OnHold if step_work => {
-                Err(reject("order_on_hold", "the order is on hold"))
-            }
-            OrderStatus::Open | OrderStatus::InProgress | OrderStatus::OnHold => Ok(()),
-            _ if step_work => Err(reject(
-                "order_finished",
-                "the order is completed; nothing can change on its steps",
-            )),
-            OrderStatus::Completed => Ok(()),
-            _ => Err(reject(
-                "order_finished",
-                "the order is invoiced or closed; record this in the office",
-            )),
-        }
-    }
-
-    async fn apply(
-        &self,
-        tx: &mut WriteTx,
-        batch: &mut Batch,
-        p: &Parsed,
-    ) -> ApiResult<Result<(), Rejection>> {
-        let order_id = WorkOrderId(p.event.work_order_id);
-        if !batch.statuses.contains_key(&order_id) {
-            return Ok(Err(reject(
-                "not_found",
-                "no such work order visible to you",
-            )));
-        }
-        let step = p.event.step_id.map(StepId);
-        let command = match &p.body {
-            Body::Start => Command::StartStep {
-                step: step.unwrap_or(StepId(Uuid::nil())),
-            },
-            Body::Complete => Command::CompleteStep {
-                step: step.unwrap_or(StepId(Uuid::nil())),
-            },
-            Body::Skip(reason) => Command::SkipStep {
-                step: step.unwrap_or(StepId(Uuid::nil())),
-                reason: reason.clone(),
-            },
-            Body::Checklist(item, checked) => Command::SetChecklistItem {
-                step: step.unwrap_or(StepId(Uuid::nil())),
-                item: item.clone(),
-                checked: *checked,
-            },
-            Body::Photo(attachment) | Body::Signature(_, attachment) => {
-                let kind = if matches!(p.body, Body::Photo(_)) {
-                    Evidence::Photo
-                } else {
-                    Evidence::Signature
-                };
-                if attachments::get_on_order(
-                    tx.conn(),
-                    self.principal.tenant_id,
-                    order_id,
-                    AttachmentId(*attachment),
-                )
-                .await?
-                .is_none()
-                {
-                    return Ok(Err(reject(
-                        "attachment_missing",
-                        "upload the file to the order first (uploadAttachment), then push the event",
-                    )));
-                }
-                Command::RecordEvidence {
-                    step: step.unwrap_or(StepId(Uuid::nil())),
-                    kind,
-                    attachment: AttachmentId(*attachment),
-                }
-            }
-            Body::Note(_) | Body::Time(_) | Body::Material(_) => {
-                let participant = batch.participates(tx, order_id, self.user).await?;
-                if !participant && self.principal.require(Permission::WorkOrdersWrite).is_err() {
-                    return Ok(Err(reject(
-                        "not_found",
-                        "no such work order visible to you",
-                    )));
-                }
-                let time_or_material = !matches!(p.body, Body::Note(_));
-                if time_or_material
-                    && let Some(status) = batch.statuses.get(&order_id)
-                    && let Err(r) = Self::order_gate(*status, false)
-                {
-                    return Ok(Err(r));
-                }
-                self.entry(batch, p, order_id);
-                tx.touch_order(self.principal.tenant_id, order_id);
-                return Ok(Ok(()));
-            }
-            Body::Appointment(id, status) => {
-                return self.appointment(tx, order_id, *id, *status).await;
-            }
-        };
-        // Step work: visible, responsible, order running.
-        if batch.assigner.is_none() {
-            batch.assigner = Some(DbAssigner::load(tx.conn(), self.principal.tenant_id).await?);
-        }
-        let participates = batch.participates(tx, order_id, self.user).await?;
-        let mut entry = None;
-        let outcome = {
-            let Batch {
-                orders, assigner, ..
-            } = &mut *batch;
-            let (Some((record, events)), Some(assigner)) =
-                (orders.get_mut(&order_id), assigner.as_mut())
-            else {
-                return Ok(Err(reject(
-                    "not_found",
-                    "no such work order visible to you",
-                )));
-            };
-            let holder = step
-                .and_then(|s| record.order.step(s))
-                .map(|s| s.responsible);
-            let Some(holder) = holder else {
-                return Ok(Err(reject("not_found", "no such step in this order")));
-            };
-            if holder != Some(self.user)
-                && self.principal.require(Permission::WorkOrdersWrite).is_err()
-            {
-                return Ok(Err(if participates {
-                    reject(
-                        "not_responsible",
-                        "the step is held by someone else (reassigned meanwhile?)",
-                    )
-                } else {
-                    reject("not_found", "no such work order visible to you")
-                }));
-            }
-            if let Err(r) = Self::order_gate(record.order.status, true) {
-                return Ok(Err(r));
-            }
-            if authorize(self.principal, record, &command).is_err() {
-                return Ok(Err(reject(
-                    "not_responsible",
-                    "you may not work on this step",
-                )));
-            }
-            let before = record.order.clone();
-            match record.order.handle(command, self.now, assigner) {
-                Ok(new_events) => {
-                    events.extend(new_events);
-                    if let Body::Signature(..) = p.body {
-                        entry = Some(order_id);
-                    }
-                    Ok(())
-                }
-                Err(e) => {
-                    record.order = before;
-                    Err(command_rejection(e))
-                }
-            }
-        };
-        if let Some(order) = entry {
-            self.entry(batch, p, order);
-        }
-        Ok(outcome)
-    }
-
-    fn entry(&self, batch: &mut Batch, p: &Parsed, order: WorkOrderId) {
-        let (kind, data) = match &p.body {
-            Body::Note(text) => ("note", serde_json::json!({ "text": text })),
-            Body::Time(t) => (
-                "time",
-                serde_json::json!({
-                    "start": t.start, "end": t.end,
-                    "minutes": (t.end - t.start).num_minutes(),
-                    "description": t.description,
-                }),
-            ),
-            Body::Material(m) => (
-                "material",
-                serde_json::json!({
-                    "item_code": m.item_code, "description": m.description,
-                    "quantity": m.quantity, "unit": m.unit,
-                }),
-            ),
-            Body::Signature(name, attachment) => (
-                "signature",
-                serde_json::json!({ "signer_name": name, "attachment_id": attachment }),
-            ),
-            _ => return,
-        };
-        batch.entries.push(FieldEntry {
-            id: p.event.id,
-            tenant_id: self.principal.tenant_id,
-            work_order_id: order,
-            step_id: p.event.step_id.map(StepId),
-            kind: kind.to_owned(),
-            user_id: self.user,
-            device_id: p.event.device_id.clone().into_string(),
-            occurred_at: p.event.occurred_at,
-            data,
-            created_at: self.now,
-        });
-    }
-
-    async fn appointment(
-        &self,
-        tx: &mut WriteTx,
-        order: WorkOrderId,
-        id: Uuid,
-        status: FieldAppointmentStatus,
-    ) -> ApiResult<Result<(), Rejection>> {
-        let current =
-            appointments::get(tx.conn(), self.principal.tenant_id, AppointmentId(id)).await?;
-        let Some(current) = current.filter(|a| a.work_order_id == order) else {
-            return Ok(Err(reject(
-                "not_found",
-                "no such appointment on this order",
-            )));
-        };
-        if !current.assignees.contains(&self.user)
-            && self.principal.require(Permission::WorkOrdersWrite).is_err()
-        {
-            return Ok(Err(reject(
-                "not_responsible",
-                "the appointment is someone else's (reassigned meanwhile?)",
-            )));
-        }
-        let target = match status {
-            FieldAppointmentStatus::EnRoute => AppointmentStatus::EnRoute,
-            FieldAppointmentStatus::OnSite => AppointmentStatus::OnSite,
-            FieldAppointmentStatus::Done => AppointmentStatus::Done,
-            FieldAppointmentStatus::NoShow => AppointmentStatus::NoShow,
-        };
-        if current.status == target {
-            return Ok(Ok(()));
-        }
-        // Facts from the field: "done" implies having arrived.
-        let path: &[AppointmentAction] = match status {
-            FieldAppointmentStatus::EnRoute => &[AppointmentAction::Depart],
-            FieldAppointmentStatus::OnSite => &[AppointmentAction::Arrive],
-            FieldAppointmentStatus::Done if current.status == AppointmentStatus::OnSite => {
-                &[AppointmentAction::Finish]
-            }
-            FieldAppointmentStatus::Done => &[AppointmentAction::Arrive, AppointmentAction::Finish],
-            FieldAppointmentStatus::NoShow => &[AppointmentAction::NoShow],
-        };
-        let mut next_status = current.status;
-        for action in path {
-            match next_status.apply(*action) {
-                Some(s) => next_status = s,
-                None if current.status == AppointmentStatus::Cancelled => {
-                    return Ok(Err(reject(
-                        "appointment_cancelled",
-                        "the appointment was cancelled",
-                    )));
-                }
-                None => {
-                    return Ok(Err(reject(
-                        "invalid_transition",
-                        format!(
-                            "the appointment is {}; it cannot become {}",
-                            current.status.as_str(),
-                            target.as_str()
-                        ),
-                    )));
-                }
-            }
-        }
-        let mut next = current.clone();
-        next.status = next_status;
-        if !appointments::update(tx, &next, current.version, self.now).await? {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "appointment changed inside the push"
-            )));
-        }
-        record_history(
-            tx,
-            self.principal,
-            &next,
-            &format!("appointment.{}", next_status.as_str()),
-            serde_json::json!({"source": "field_sync"}),
-        )
-        .await?;
-        if next_status == AppointmentStatus::EnRoute {
-            let technician = workorders_persistence::users::get_in(
-                tx.conn(),
-                self.principal.tenant_id,
-                self.user,
-            )
-            .await?
-            .map(|u| u.name)
-            .unwrap_or_default();
-            crate::billing::queue_appointment_notice(
-                tx,
-                crate::billing::AppointmentNotice {
-                    kind: workorders_mail::templates::TemplateKind::TechnicianEnRoute,
-                    tenant_id: self.principal.tenant_id,
-                    work_order_id: order,
-                    appointment_id: next.id.0,
-                    start: next.start,
-                    end: next.end,
-                    service_name: "",
-                    technician_name: &technician,
-                    location: String::new(),
-                    manage_link: String::new(),
-                },
-                self.now,
-            )
-            .await?;
-        }
-        Ok(Ok(()))
-    }
+/// Checks every event of a batch; the first problem makes the whole batch 422.
+fn parse_events(events: Vec<FieldEvent>) -> ApiResult<Vec<sync::FieldEvent>> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| parse(i, e))
+        .collect()
 }
 
 /// Push what happened on my device
@@ -1125,160 +641,24 @@ pub async fn push(
     principal: Caller,
     body: ValidJson<PushRequest>,
 ) -> ApiResult<HttpResponse> {
-    let results = push_events(&state.db, &principal, body.into_inner().events).await?;
-    Ok(HttpResponse::Ok().json(PushResponse { results }))
+    let events = body.into_inner().events;
+    sync::admit_push(&principal, events.len())?;
+    let results = sync::push(&state, &principal, parse_events(events)?).await?;
+    Ok(HttpResponse::Ok().json(PushResponse {
+        results: results.into_iter().map(PushResult::from).collect(),
+    }))
 }
 
-/// Checks and applies a batch of field events for the principal (the work of `syncPush`).
+/// Checks and applies a batch of field events for the principal: the work of `syncPush`
+/// without HTTP (the benchmark's raw measure).
 pub async fn push_events(
     db: &Db,
     principal: &Principal,
     events: Vec<FieldEvent>,
 ) -> ApiResult<Vec<PushResult>> {
-    let Some(user) = principal.user_id() else {
-        return Err(ApiError::forbidden(
-            "sync is for people on devices; an API key has no device",
-        ));
-    };
-    if events.len() > MAX_BATCH {
-        return Err(ApiError::BatchTooLarge {
-            detail: format!(
-                "{} events in one push; at most {MAX_BATCH}: split the batch",
-                events.len()
-            ),
-        });
-    }
-    let parsed: Vec<Parsed> = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, e)| parse(i, e))
-        .collect::<ApiResult<_>>()?;
-    let tenant = principal.tenant_id;
-    let now = db.now();
-    let mut tx = db.begin_write().await?;
-    sync::lock_pusher(tx.conn(), tenant, user, now).await?;
-    let ids: Vec<Uuid> = parsed.iter().map(|p| p.event.id).collect();
-    let seen = sync::find_events(tx.conn(), &ids).await?;
-    // Lock the orders of the batch in id order (no lock cycles between pushes).
-    let order_ids: BTreeSet<WorkOrderId> = parsed
-        .iter()
-        .filter(|p| !seen.contains_key(&p.event.id))
-        .map(|p| WorkOrderId(p.event.work_order_id))
-        .collect();
-    let mut batch = Batch {
-        statuses: HashMap::new(),
-        orders: HashMap::new(),
-        participant: HashMap::new(),
-        assigner: None,
-        entries: Vec::new(),
-    };
-    // Notes, time and material need only the order's status; step work the whole order.
-    let step_work: HashSet<WorkOrderId> = parsed
-        .iter()
-        .filter(|p| p.event.kind.needs_step())
-        .map(|p| WorkOrderId(p.event.work_order_id))
-        .collect();
-    for id in order_ids {
-        if step_work.contains(&id) {
-            if let Some(record) = work_orders::load_for_update(tx.conn(), db, tenant, id).await? {
-                batch.statuses.insert(id, record.order.status);
-                batch.orders.insert(id, (record, Vec::new()));
-            }
-        } else if let Some(status) = work_orders::lock_status(tx.conn(), db, tenant, id).await? {
-            batch.statuses.insert(id, status);
-        }
-    }
-    let pusher = Pusher {
-        principal,
-        user,
-        now,
-    };
-    let mut order: Vec<usize> = (0..parsed.len()).collect();
-    order.sort_by(|a, b| {
-        let (x, y) = (&parsed[*a].event, &parsed[*b].event);
-        (&x.device_id, x.seq, *a).cmp(&(&y.device_id, y.seq, *b))
-    });
-    let mut results: Vec<Option<PushResult>> = (0..parsed.len()).map(|_| None).collect();
-    let mut handled: HashSet<Uuid> = HashSet::new();
-    let mut stored = Vec::new();
-    for i in order {
-        let p = &parsed[i];
-        let id = p.event.id;
-        if let Some(previous) = seen.get(&id) {
-            let same_owner = previous.tenant_id == tenant && previous.user_id == user;
-            results[p.index] = Some(if same_owner {
-                PushResult {
-                    id,
-                    status: PushStatus::Duplicate,
-                    reason: previous.reason.clone(),
-                    detail: None,
-                }
-            } else {
-                PushResult {
-                    id,
-                    status: PushStatus::Rejected,
-                    reason: Some("id_conflict".to_owned()),
-                    detail: Some(
-                        "this event id was used by another device; generate a new one".to_owned(),
-                    ),
-                }
-            });
-            continue;
-        }
-        if !handled.insert(id) {
-            results[p.index] = Some(PushResult {
-                id,
-                status: PushStatus::Duplicate,
-                reason: None,
-                detail: Some("the same id appears earlier in this batch".to_owned()),
-            });
-            continue;
-        }
-        let outcome = pusher.apply(&mut tx, &mut batch, p).await?;
-        let (status, reason, detail) = match outcome {
-            Ok(()) => (PushStatus::Applied, None, None),
-            Err(Rejection(code, detail)) => {
-                (PushStatus::Rejected, Some(code.to_owned()), Some(detail))
-            }
-        };
-        stored.push(NewSyncEvent {
-            id,
-            tenant_id: tenant,
-            user_id: user,
-            device_id: p.event.device_id.clone().into_string(),
-            device_seq: p.event.seq,
-            work_order_id: p.event.work_order_id,
-            kind: p.event.kind.as_str().to_owned(),
-            occurred_at: p.event.occurred_at,
-            outcome: if status == PushStatus::Applied {
-                "applied"
-            } else {
-                "rejected"
-            },
-            reason: reason.clone(),
-            received_at: now,
-        });
-        results[p.index] = Some(PushResult {
-            id,
-            status,
-            reason,
-            detail,
-        });
-    }
-    if let Some(assigner) = &batch.assigner {
-        assigner.persist(tx.conn(), tenant).await?;
-    }
-    sync::insert_entries(tx.conn(), &batch.entries).await?;
-    let actor = actor_of(principal);
-    for (_, (mut record, events)) in batch.orders {
-        if events.is_empty() {
-            continue;
-        }
-        workflow::persist(&mut tx, &mut record, &events, &actor, now).await?;
-    }
-    sync::insert_events(tx.conn(), &stored).await?;
-    tx.commit().await?;
-    Ok(results.into_iter().flatten().collect())
+    sync::admit_push(principal, events.len())?;
+    let results = sync::push_on(db, principal, parse_events(events)?).await?;
+    Ok(results.into_iter().map(PushResult::from).collect())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1325,8 +705,7 @@ pub async fn list_field_entries(
     path: web::Path<Uuid>,
 ) -> ApiResult<HttpResponse> {
     let order_id = WorkOrderId(path.into_inner());
-    crate::schemas::attachments::visible_order(&state, &principal, order_id).await?;
-    let items: Vec<FieldEntryView> = sync::entries(&state.db, principal.tenant_id, order_id)
+    let items: Vec<FieldEntryView> = sync::field_entries(&state, &principal, order_id)
         .await?
         .into_iter()
         .map(|e| FieldEntryView {
@@ -1347,22 +726,6 @@ pub async fn list_field_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let id = Uuid::now_v7();
-        for c in [
-            Cursor::Snapshot { seq: 7, after: id },
-            Cursor::Feed {
-                seq: 0,
-                after: Uuid::nil(),
-            },
-        ] {
-            assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        }
-        assert_eq!(Cursor::decode("nope"), None);
-        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("f:-1:x")), None);
-    }
 
     #[test]
     fn quantities() {
