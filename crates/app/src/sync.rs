@@ -57,7 +57,7 @@ pub enum RemovalReason {
 #[derive(Debug)]
 pub enum Change {
     Upsert {
-        order: WorkOrderRecord,
+        order: Box<WorkOrderRecord>,
         appointments: Vec<AppointmentRecord>,
     },
     Remove {
@@ -166,7 +166,7 @@ where
         let appointments = mine.remove(&record.order.id).unwrap_or_default();
         match relevance(&record, user, &appointments) {
             Ok(()) => changes.push(Change::Upsert {
-                order: record,
+                order: Box::new(record),
                 appointments,
             }),
             Err(reason) if include_removals => changes.push(Change::Remove {

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
-
 use workorders_app::health;
 
 use crate::error::ApiResult;
