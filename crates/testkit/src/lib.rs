@@ -3,13 +3,16 @@
 //! - [`under_ci`]: whether `CI` is set to a truthy value (`true`, `1`, `yes`, anything but
 //!   empty, `0`, `false`, `no`, `off`), the same rule everywhere.
 //! - [`require`]: a test states the external tool it needs (the SMTP server, the EN 16931
-//!   checker, the iCalendar checker, `pdftotext`, PostgreSQL). Each is probed once. When one
-//!   is missing the test fails under CI and is reported as **ignored** elsewhere (it unwinds
-//!   with [`Skipped`], which the runners turn into an ignored outcome), never as passed.
+//!   checker, the iCalendar checker, `pdftotext`, PostgreSQL, the headless browser). Each is
+//!   probed once. When one is missing the test fails under CI and is reported as **ignored**
+//!   elsewhere (it unwinds with [`Skipped`], which the runners turn into an ignored outcome),
+//!   never as passed.
 //! - [`run`]: a libtest-compatible runner for plain test functions with a timeout per test.
 //! - [`python`] and [`checker`]: the interpreter (`WORKORDERS_TEST_PYTHON`, else the
 //!   project's `.venv`, else `python3`) and the project's own checker scripts under
 //!   `tests/checkers/` (their third-party packages are pinned in `tests/requirements.txt`).
+//! - [`browser_script`]: the browser tests' scripts under `tests/browser/` (Selenium driving
+//!   Debian's chromium, axe-core from `tests/browser/node_modules` for accessibility).
 
 use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -54,6 +57,23 @@ pub fn checker(name: &str) -> PathBuf {
     workspace().join("tests/checkers").join(name)
 }
 
+/// One of the browser tests' scripts (`tests/browser/<name>`), run with [`python`]; they
+/// import `tests/browser/browser.py`.
+pub fn browser_script(name: &str) -> PathBuf {
+    workspace().join("tests/browser").join(name)
+}
+
+/// Debian's chromium and its WebDriver (packages `chromium`, `chromium-driver`), the paths
+/// `tests/browser/browser.py` drives.
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// The axe-core build the browser tests inject into pages (installed by `.ci/setup-tools`
+/// from `tests/browser/package-lock.json`).
+fn axe_script() -> PathBuf {
+    workspace().join("tests/browser/node_modules/axe-core/axe.min.js")
+}
+
 /// The PostgreSQL server the tests use (`TEST_DATABASE_URL`, default the local one).
 pub fn postgres_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -75,6 +95,10 @@ pub enum Tool {
     PdfToText,
     /// A PostgreSQL server at [`postgres_url`].
     Postgres,
+    /// A real headless browser: Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
+    /// `/usr/bin/chromedriver`), Python with Selenium, and axe-core in
+    /// `tests/browser/node_modules`.
+    Browser,
 }
 
 impl Tool {
@@ -85,6 +109,9 @@ impl Tool {
             Tool::ICalendar => "the iCalendar checker (Python with icalendar)",
             Tool::PdfToText => "pdftotext (poppler-utils)",
             Tool::Postgres => "PostgreSQL",
+            Tool::Browser => {
+                "the headless browser (chromium, chromedriver, Python with selenium, axe-core)"
+            }
         }
     }
 
@@ -101,6 +128,25 @@ impl Tool {
             }
             Tool::PdfToText => runs(Command::new("pdftotext").arg("-v"), "pdftotext -v"),
             Tool::Postgres => postgres_reachable(&postgres_url()),
+            Tool::Browser => {
+                for binary in [CHROMIUM, CHROMEDRIVER] {
+                    runs(
+                        Command::new(binary).arg("--version"),
+                        &format!("{binary} --version"),
+                    )
+                    .map_err(|e| format!("{e} (run `.ci/setup-tools`)"))?;
+                }
+                python_has("import selenium")?;
+                let axe = axe_script();
+                if axe.exists() {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} does not exist (run `.ci/setup-tools`)",
+                        axe.display()
+                    ))
+                }
+            }
         }
     }
 }
