@@ -24,7 +24,6 @@ pub mod pages;
 pub mod pagination;
 pub mod routes;
 pub mod schemas;
-use workorders_app::scheduling;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
