@@ -14,6 +14,7 @@ mod architecture;
 mod auth;
 mod billing;
 mod booking;
+mod browser;
 mod contract;
 mod customers;
 mod exactly_once;
@@ -163,6 +164,14 @@ fn main() {
     trials.push(Trial::test(
         "architecture::route_modules_do_not_import_each_other",
         architecture::route_modules_do_not_import_each_other,
+    ));
+    trials.push(Trial::ignorable_test(
+        "browser::the_headless_browser_and_the_accessibility_check_work",
+        || {
+            workorders_testkit::run_one(
+                browser::the_headless_browser_and_the_accessibility_check_work,
+            )
+        },
     ));
     trials.push(Trial::test(
         "readme::event_types_match_the_code",
