@@ -26,7 +26,8 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -203,8 +204,40 @@ def fill(driver, label_text_or_name, value):
 def click_button(driver, text):
     """Clicks the visible button whose accessible name is `text` (a `<button>`, an
     `<input type=submit|button>` or an element with role=button). Returns the button.
+
+    When the click submits a form and the browser goes to a new page, returns once that page
+    has loaded. A submission that the page's own script takes over (it prevents the default)
+    is not waited for: the test waits for what that script shows.
     """
     css = "button, input[type=submit], input[type=button], [role=button]"
     button = _find(driver, css, text, "button")
+    javascript = getattr(driver, "javascript", True)
+    submits = driver.execute_script(
+        """
+        const [button, javascript] = arguments, form = button.form;
+        if (!form || button.type !== "submit") return false;
+        // A form that fails its constraint validation is not sent.
+        if (!(form.noValidate || button.formNoValidate || form.checkValidity())) return false;
+        window.__workordersNavigates = false;
+        if (javascript) {
+          // Runs after the page's own submit handlers on the form and the document.
+          window.addEventListener("submit", event => {
+            window.__workordersNavigates = !event.defaultPrevented;
+          }, {once: true});
+        }
+        return true;
+        """,
+        button,
+        javascript,
+    )
+    page = driver.find_element(By.TAG_NAME, "html")
     button.click()
+    # A new document has no marker (None); the old one says whether it is being left.
+    if submits and (
+        not javascript or driver.execute_script("return window.__workordersNavigates") is not False
+    ):
+        WebDriverWait(driver, 30).until(staleness_of(page))
+        WebDriverWait(driver, 30).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
     return button

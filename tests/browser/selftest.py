@@ -7,7 +7,8 @@ Serves a few static pages from Python's http.server on a free port and, in real 
 chromium,
   - opens an accessible page with JavaScript at 360 px: the viewport is 360 px wide, the
     page's script ran, axe-core finds nothing serious, a full-page screenshot is written,
-    and the form is filled and sent by its label and button text;
+    and the forms are filled and sent by their label and button text (a click waits for
+    the page a form leads to, but not when the browser or the page's script keeps it);
   - opens a page with an `<img>` without alt: the accessibility check fails naming
     `image-alt` (critical);
   - does the same with JavaScript off at 1280 px: the page's script did not run (the
@@ -47,6 +48,19 @@ PAGES = {
   <label><input type="checkbox" name="reminder" value="yes"> Remind me by e-mail</label>
   <button type="submit">Send request</button>
 </form>
+<form action="/thanks" method="get">
+  <label for="postcode">Postcode</label> <input id="postcode" name="postcode" required>
+  <button type="submit">Check postcode</button>
+</form>
+<form action="/thanks" method="get" id="draft">
+  <button type="submit">Save draft</button> <span id="draft-status"></span>
+</form>
+<script>
+document.getElementById("draft").addEventListener("submit", event => {
+  event.preventDefault();
+  document.getElementById("draft-status").textContent = "Draft saved";
+});
+</script>
 <div class="tall"><p>The page is taller than the window.</p></div>"""
     + FOOT,
     "/bad": HEAD.format(title="Broken")
@@ -149,6 +163,14 @@ def exercise(base, width, javascript, timings):
         fill(driver, "customer", "Grace")  # by the name attribute
         click_button(driver, "Send request")
         assert driver.find_element(By.TAG_NAME, "h1").text == "Thanks, Grace"
+        driver.back()
+        click_button(driver, "Check postcode")  # required and empty: the form is not sent
+        assert driver.current_url == base + "/good", driver.current_url
+        click_button(driver, "Save draft")
+        if javascript:  # the page's script takes the submission over
+            assert driver.find_element(By.ID, "draft-status").text == "Draft saved"
+        else:
+            assert driver.find_element(By.TAG_NAME, "h1").text == "Thanks,"
         try:
             click_button(driver, "No such button")
         except AssertionError as failure:
