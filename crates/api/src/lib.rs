@@ -8,7 +8,6 @@
 
 use workorders_app::accounts;
 pub mod auth;
-use workorders_app::billing;
 use workorders_app::billing_worker;
 pub mod client_ip;
 pub use workorders_app::config;
@@ -28,7 +27,6 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 use workorders_app::webhooks;
-use workorders_app::workflow;
 
 pub use config::Settings;
 pub use startup::Application;

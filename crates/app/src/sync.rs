@@ -23,6 +23,7 @@ use crate::App;
 use crate::appointments::record_history;
 use crate::error::{AppError, AppResult, codes};
 use crate::identity::Principal;
+use crate::work_orders::OrderDetails;
 use crate::workflow::{self, DbAssigner, actor_of, authorize};
 
 /// Most events in one push.
@@ -66,10 +67,10 @@ pub enum Change {
     },
 }
 
-/// One page of changes, with what the caller's `context` loaded to show its orders.
-pub struct PullPage<C> {
+/// One page of changes, with the details its orders are shown with.
+pub struct PullPage {
     pub changes: Vec<Change>,
-    pub context: C,
+    pub context: OrderDetails,
     /// Pass it to the next pull. Always present: keep the last one received.
     pub next_cursor: String,
     /// More changes are waiting now: pull again at once.
@@ -131,19 +132,15 @@ fn relevance(
     }
 }
 
-/// The changes for these orders as the user should see them now, with the `context` the
-/// caller loads for showing them.
-async fn changes_for<C, E>(
+/// The changes for these orders as the user should see them now, with the details (names,
+/// customers, sites) they are shown with.
+async fn changes_for(
     db: &Db,
     tenant: TenantId,
     user: UserId,
     ids: &[WorkOrderId],
     include_removals: bool,
-    context: impl AsyncFnOnce(&Db, TenantId, &[&WorkOrderRecord]) -> Result<C, E>,
-) -> Result<(Vec<Change>, C), E>
-where
-    E: From<AppError>,
-{
+) -> AppResult<(Vec<Change>, OrderDetails)> {
     // Orders are never deleted; one missing here was not visible anyway.
     let mut by_id: HashMap<WorkOrderId, WorkOrderRecord> = work_orders::get_many(db, tenant, ids)
         .await
@@ -160,7 +157,7 @@ where
         mine.entry(a.work_order_id).or_default().push(a);
     }
     let refs: Vec<&WorkOrderRecord> = records.iter().collect();
-    let context = context(db, tenant, &refs).await?;
+    let context = crate::work_orders::details(db, tenant, &refs, &[]).await?;
     let mut changes = Vec::with_capacity(records.len());
     for record in records {
         let appointments = mine.remove(&record.order.id).unwrap_or_default();
@@ -180,18 +177,14 @@ where
 }
 
 /// One page of changes for the signed-in person after `cursor` (none: a full pull), at
-/// most `limit` (1 to [`MAX_PULL`], default 50). `context` loads, for the page's orders,
+/// most `limit` (1 to [`MAX_PULL`], default 50). The page carries, for its orders,
 /// what the caller needs to show them (names, customers, sites).
-pub async fn pull<C, E>(
+pub async fn pull(
     app: &App,
     caller: &Principal,
     cursor: Option<&str>,
     limit: Option<i64>,
-    context: impl AsyncFnOnce(&Db, TenantId, &[&WorkOrderRecord]) -> Result<C, E>,
-) -> Result<PullPage<C>, E>
-where
-    E: From<AppError>,
-{
+) -> AppResult<PullPage> {
     let user = device_user(caller)?;
     let limit = match limit {
         None => DEFAULT_PULL,
@@ -202,25 +195,20 @@ where
             return Err(AppError::malformed(
                 codes::INVALID_QUERY,
                 format!("`limit` must be between 1 and {MAX_PULL}"),
-            )
-            .into());
+            ));
         }
     };
-    pull_page(&app.db, caller.tenant_id, user, cursor, limit, context).await
+    pull_page(&app.db, caller.tenant_id, user, cursor, limit).await
 }
 
 /// One page of changes for `user` after `cursor` (the work of [`pull`], on a database).
-pub async fn pull_page<C, E>(
+pub async fn pull_page(
     db: &Db,
     tenant: TenantId,
     user: UserId,
     cursor: Option<&str>,
     limit: u32,
-    context: impl AsyncFnOnce(&Db, TenantId, &[&WorkOrderRecord]) -> Result<C, E>,
-) -> Result<PullPage<C>, E>
-where
-    E: From<AppError>,
-{
+) -> AppResult<PullPage> {
     let cursor = match cursor {
         None | Some("") => Cursor::Snapshot {
             seq: sync::current_seq(db, tenant)
@@ -242,7 +230,7 @@ where
                 .map_err(AppError::from)?;
             let more = ids.len() > limit as usize;
             ids.truncate(limit as usize);
-            let (changes, context) = changes_for(db, tenant, user, &ids, false, context).await?;
+            let (changes, context) = changes_for(db, tenant, user, &ids, false).await?;
             if more {
                 let last = ids.last().map_or(after, |id| id.as_uuid());
                 (
@@ -278,7 +266,7 @@ where
                     after: id.as_uuid(),
                 });
             let ids: Vec<WorkOrderId> = rows.iter().map(|(_, id)| *id).collect();
-            let (changes, context) = changes_for(db, tenant, user, &ids, true, context).await?;
+            let (changes, context) = changes_for(db, tenant, user, &ids, true).await?;
             (changes, context, next, more)
         }
     };

@@ -458,9 +458,12 @@ async fn measure_size(
                 serde_json::from_value(Value::Array(field_batch(&orders, "raw", w, i)))
                     .unwrap_or_default();
             async move {
-                workorders_api::routes::sync::push_events(&db, &principal, events)
-                    .await
-                    .is_ok()
+                match workorders_api::routes::sync::parse_field_events(events) {
+                    Ok(events) => workorders_app::sync::push_on(&db, &principal, events)
+                        .await
+                        .is_ok(),
+                    Err(_) => false,
+                }
             }
         })
         .await
@@ -488,7 +491,7 @@ async fn measure_size(
         run("syncPull (raw)", 8, run_for, move |_, _| {
             let db = db.clone();
             async move {
-                workorders_api::routes::sync::pull_page(&db, tenant, tech, None, 50)
+                workorders_app::sync::pull_page(&db, tenant, tech, None, 50)
                     .await
                     .is_ok()
             }

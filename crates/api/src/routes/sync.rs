@@ -9,11 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use workorders_app::sync;
+use workorders_domain::WorkOrderId;
 use workorders_domain::text::{Line, Text};
-use workorders_domain::{TenantId, UserId, WorkOrderId};
-use workorders_persistence::Db;
 
-use crate::auth::{Caller, Principal};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidJson;
 use crate::schemas::appointments::AppointmentView;
@@ -89,8 +88,8 @@ pub struct PullResponse {
 }
 
 /// Shows a page of changes with the names, customers and sites loaded for it.
-fn render_page(page: sync::PullPage<ViewContext>) -> PullResponse {
-    let context = page.context;
+fn render_page(page: sync::PullPage) -> PullResponse {
+    let context = ViewContext::from(page.context);
     let changes = page
         .changes
         .into_iter()
@@ -152,28 +151,8 @@ pub async fn pull(
     principal: Caller,
     query: web::Query<PullQuery>,
 ) -> ApiResult<HttpResponse> {
-    let page = sync::pull(
-        &state,
-        &principal,
-        query.cursor.as_deref(),
-        query.limit,
-        ViewContext::load,
-    )
-    .await?;
+    let page = sync::pull(&state, &principal, query.cursor.as_deref(), query.limit).await?;
     Ok(HttpResponse::Ok().json(render_page(page)))
-}
-
-/// One page of changes for `user` after `cursor`: the work of `syncPull` without HTTP (the
-/// benchmark's raw measure).
-pub async fn pull_page(
-    db: &Db,
-    tenant: TenantId,
-    user: UserId,
-    cursor: Option<&str>,
-    limit: u32,
-) -> ApiResult<PullResponse> {
-    let page = sync::pull_page(db, tenant, user, cursor, limit, ViewContext::load).await?;
-    Ok(render_page(page))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -649,16 +628,10 @@ pub async fn push(
     }))
 }
 
-/// Checks and applies a batch of field events for the principal: the work of `syncPush`
-/// without HTTP (the benchmark's raw measure).
-pub async fn push_events(
-    db: &Db,
-    principal: &Principal,
-    events: Vec<FieldEvent>,
-) -> ApiResult<Vec<PushResult>> {
-    sync::admit_push(principal, events.len())?;
-    let results = sync::push_on(db, principal, parse_events(events)?).await?;
-    Ok(results.into_iter().map(PushResult::from).collect())
+/// The device's events as the application takes them (the checks of `syncPush`'s body,
+/// 422 with a pointer per bad event); public for the benchmark's raw measure.
+pub fn parse_field_events(events: Vec<FieldEvent>) -> ApiResult<Vec<sync::FieldEvent>> {
+    parse_events(events)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,16 +1,14 @@
 //! Response bodies of work orders and steps, and the context to build them (names of
 //! people, customers and sites, fetched in batches).
 
-use crate::error::ApiResult;
 use crate::schemas::processes::{EvidenceName, HandlingName, StepBody};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use workorders_app::work_orders::{self, DetailedOrder, OrderDetails};
+use workorders_app::work_orders::{DetailedOrder, OrderDetails};
+use workorders_domain::UserId;
 use workorders_domain::work_order::{Channel, Priority, Step};
-use workorders_domain::{TenantId, UserId};
-use workorders_persistence::Db;
 use workorders_persistence::work_orders::WorkOrderRecord;
 
 /// How an order came in.
@@ -204,37 +202,6 @@ impl From<OrderDetails> for ViewContext {
 }
 
 impl ViewContext {
-    pub async fn load(db: &Db, tenant: TenantId, records: &[&WorkOrderRecord]) -> ApiResult<Self> {
-        Self::load_with(db, tenant, records, &[]).await
-    }
-
-    /// Like `load`, with the names of `more_people` too (steps shown without their order).
-    pub async fn load_with(
-        db: &Db,
-        tenant: TenantId,
-        records: &[&WorkOrderRecord],
-        more_people: &[UserId],
-    ) -> ApiResult<Self> {
-        Ok(work_orders::details(db, tenant, records, more_people)
-            .await?
-            .into())
-    }
-
-    /// Like `load_with`, on a connection (inside a transaction: it sees its writes).
-    pub async fn load_in(
-        conn: &mut workorders_persistence::Conn,
-        now: chrono::DateTime<chrono::Utc>,
-        tenant: TenantId,
-        records: &[&WorkOrderRecord],
-        more_people: &[UserId],
-    ) -> ApiResult<Self> {
-        Ok(
-            work_orders::details_in(conn, now, tenant, records, more_people)
-                .await?
-                .into(),
-        )
-    }
-
     pub fn person(&self, id: UserId) -> PersonRef {
         PersonRef {
             id: id.as_uuid(),
@@ -351,20 +318,4 @@ impl ViewContext {
 /// Renders one order with its details.
 pub fn render_detailed(order: DetailedOrder) -> WorkOrderView {
     ViewContext::from(order.details).order(&order.record)
-}
-
-/// Renders one order.
-pub async fn render(db: &Db, record: &WorkOrderRecord) -> ApiResult<WorkOrderView> {
-    let context = ViewContext::load(db, record.tenant_id, &[record]).await?;
-    Ok(context.order(record))
-}
-
-/// The same inside a transaction (before its commit, so a stored reply shows its writes).
-pub async fn render_in(
-    tx: &mut workorders_persistence::WriteTx,
-    now: chrono::DateTime<chrono::Utc>,
-    record: &WorkOrderRecord,
-) -> ApiResult<WorkOrderView> {
-    let order = work_orders::detailed_in(tx, now, record).await?;
-    Ok(render_detailed(order))
 }
