@@ -389,14 +389,18 @@ impl ServeArgs {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let (settings, format) = args.settings()?;
     telemetry::init(format);
-    let app = if settings.demo {
-        Application::build_seeded(settings, async |app: &workorders_app::App| {
-            workorders_demo::seed(app).await
-        })
-        .await?
-    } else {
-        Application::build(settings).await?
-    };
+    let demo = settings.demo;
+    let app = Application::build_with_pages(
+        settings,
+        async |app: &workorders_app::App| {
+            if demo {
+                workorders_demo::seed(app).await?;
+            }
+            Ok(())
+        },
+        &[workorders_web::configure],
+    )
+    .await?;
     let state = app.state();
     tracing::info!(
         port = app.port(),

@@ -31,6 +31,7 @@ mod step_work;
 mod support;
 mod sync;
 mod users;
+mod web;
 mod webhooks;
 mod work_orders;
 
@@ -134,6 +135,7 @@ fn main() {
         ("scheduling", scheduling::tests()),
         ("secrets", secrets::tests()),
         ("step_work", step_work::tests()),
+        ("web", web::tests()),
         ("sync", sync::tests()),
         ("users", users::tests()),
         ("webhooks", webhooks::tests()),

@@ -278,14 +278,18 @@ impl Ctx {
         settings.shutdown_timeout = Duration::from_secs(5);
         settings.data_dir = data_dir.clone();
         adjust(&mut settings);
-        let app = if settings.demo {
-            Application::build_seeded(settings, async |app: &workorders_app::App| {
-                workorders_demo::seed(app).await
-            })
-            .await
-        } else {
-            Application::build(settings).await
-        }
+        let demo = settings.demo;
+        let app = Application::build_with_pages(
+            settings,
+            async |app: &workorders_app::App| {
+                if demo {
+                    workorders_demo::seed(app).await?;
+                }
+                Ok(())
+            },
+            &[workorders_web::configure],
+        )
+        .await
         .expect("application builds");
         let port = app.port();
         let handle = app.handle();

@@ -29,6 +29,9 @@ use crate::operations::Operations;
 use crate::state::AppState;
 
 /// A built server, bound to its port, not yet serving.
+/// Another front door served next to the API: registers its routes.
+pub type FrontDoor = fn(&mut web::ServiceConfig);
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -103,6 +106,17 @@ impl Application {
         settings: Settings,
         seed: impl AsyncFnOnce(&workorders_app::App) -> anyhow::Result<()>,
     ) -> anyhow::Result<Self> {
+        Self::build_with_pages(settings, seed, &[]).await
+    }
+
+    /// [`Application::build_seeded`] serving other front doors next to the API (the
+    /// customer's web pages): each registers its routes; they reach the application as
+    /// `web::Data<workorders_app::App>`.
+    pub async fn build_with_pages(
+        settings: Settings,
+        seed: impl AsyncFnOnce(&workorders_app::App) -> anyhow::Result<()>,
+        pages: &[FrontDoor],
+    ) -> anyhow::Result<Self> {
         settings.check()?;
         let keys = secret_keys(&settings)?;
         let db = Db::connect(
@@ -138,7 +152,7 @@ impl Application {
         let listener = TcpListener::bind(&state.settings.bind)
             .with_context(|| format!("binding {}", state.settings.bind))?;
         let port = listener.local_addr()?.port();
-        let server = server(listener, state.clone())?;
+        let server = server(listener, state.clone(), pages.to_vec())?;
         Ok(Self {
             port,
             server,
@@ -266,8 +280,9 @@ async fn fallback(
     Ok(response)
 }
 
-fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+fn server(listener: TcpListener, state: AppState, pages: Vec<FrontDoor>) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
+    let application = web::Data::new(state.app.clone());
     let test_panic_route = settings.test_panic_route;
     let document = openapi();
     let data = web::Data::new(state);
@@ -324,6 +339,12 @@ fn server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                 web::post().to(crate::pages::set_password_submit),
             )
             .app_data(operations.clone())
+            .app_data(application.clone())
+            .configure(|cfg| {
+                for page in &pages {
+                    page(cfg);
+                }
+            })
             .configure(|cfg| {
                 if test_panic_route {
                     cfg.route(

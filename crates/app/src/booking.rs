@@ -152,6 +152,38 @@ pub struct NewBooking {
     pub notes: Option<String>,
     /// The customer agreed to the processing of their data for this booking. Must be true.
     pub consent: bool,
+    /// The private token, when the front door chose it (see [`token_for_form`]); `None`:
+    /// a new random one.
+    pub token: Option<String>,
+}
+
+/// The customer's page of a booking (`<public base URL>/<tenant>/booking/<token>`): the link
+/// in every e-mail about it.
+pub fn page_link(app: &App, tenant: &TenantRecord, token: &str) -> String {
+    format!(
+        "{}/{}/booking/{token}",
+        app.settings.mail.public_base_url.trim_end_matches('/'),
+        tenant.slug
+    )
+}
+
+/// The private token of the booking a web form makes: derived from the form's own secret,
+/// so a second submit of the same form (double click, back button) finds the booking the
+/// first one made instead of booking again. The secret carries 256 random bits, so the
+/// token does too.
+pub fn token_for_form(form_secret: &str) -> String {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("booking-form:{form_secret}").as_bytes());
+    format!(
+        "bk_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+    )
+}
+
+/// A secret for a booking form (see [`token_for_form`]).
+pub fn new_form_secret() -> AppResult<String> {
+    new_token("bf_").map_err(AppError::internal)
 }
 
 /// One step of the booked order, as the customer sees it.
@@ -167,6 +199,10 @@ pub struct StepProgress {
 pub struct BookingStatus {
     /// Quote it when calling the company.
     pub reference: String,
+    pub service_id: ServiceId,
+    /// The postal code of the address the customer gave (for offering new starts).
+    pub postal_code: Option<String>,
+    pub appointment_id: AppointmentId,
     /// `confirmed` or `cancelled`.
     pub status: String,
     /// The service's name.
@@ -515,7 +551,10 @@ pub async fn book(
             .map_err(workflow::command_error)?;
     }
     workflow::persist(&mut tx, &mut order, &events, &actor, now).await?;
-    let token = new_token("bk_").map_err(AppError::internal)?;
+    let token = match input.token {
+        Some(token) => token,
+        None => new_token("bk_").map_err(AppError::internal)?,
+    };
     let booking = BookingRecord {
         id: BookingId::new(),
         tenant_id: tenant.id,
@@ -562,10 +601,7 @@ pub async fn book(
             service_name: &service.name,
             technician_name: &technician,
             location: format!("{}, {} {}", site.street, site.postal_code, site.city),
-            manage_link: format!(
-                "{}{status_path}",
-                app.settings.mail.public_base_url.trim_end_matches('/')
-            ),
+            manage_link: page_link(app, tenant, &token),
         },
         now,
     )
@@ -605,8 +641,14 @@ async fn status_on(
     {
         assigned_to = first_name(&user.name);
     }
+    let postal_code = customers::get_site_in(conn, tenant.id, order.site_id)
+        .await?
+        .map(|s| s.postal_code);
     Ok(BookingStatus {
         reference: booking.reference.clone(),
+        service_id: booking.service_id,
+        postal_code,
+        appointment_id: appointment.id,
         status: booking.status.clone(),
         service,
         start: appointment.start,
@@ -652,6 +694,22 @@ async fn booking_by_token(
 pub async fn status(app: &App, tenant: &TenantRecord, token: &str) -> AppResult<BookingStatus> {
     let booking = booking_by_token(app, tenant, token).await?;
     status_of(app, tenant, &booking).await
+}
+
+/// The booking's appointment as a one-event calendar file (the same event as the
+/// confirmation e-mail's: same UID, so calendars update it instead of adding one).
+pub async fn calendar_file(app: &App, tenant: &TenantRecord, token: &str) -> AppResult<String> {
+    let booking = booking_by_token(app, tenant, token).await?;
+    let status = status_of(app, tenant, &booking).await?;
+    Ok(crate::billing::booking_ics(
+        &status.appointment_id.0.to_string(),
+        status.start,
+        status.end,
+        &format!("{} – {}", status.service, tenant.name),
+        "",
+        &format!("{} {}", status.reference, status.order_number),
+        app.db.now(),
+    ))
 }
 
 /// Moves the appointment to another start that [`slots`] offers for the service (its grid,

@@ -25,6 +25,11 @@ pub struct App {
 }
 
 impl App {
+    /// Business time: the database handle's clock (the system's, or a test's manual one).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.db.now()
+    }
+
     /// The application on `db` with `settings` (attachments under the data directory).
     pub fn new(db: Db, settings: Settings) -> anyhow::Result<Self> {
         Ok(Self {

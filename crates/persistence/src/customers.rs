@@ -359,6 +359,22 @@ pub async fn get_site(
     row.as_ref().map(site_from_row).transpose()
 }
 
+/// [`get_site`] on a connection (inside a transaction).
+pub async fn get_site_in(
+    conn: &mut Conn,
+    tenant: TenantId,
+    id: SiteId,
+) -> Result<Option<SiteRecord>, StoreError> {
+    let sql = format!("SELECT {SITE_COLUMNS} FROM sites WHERE tenant_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(site_from_row).transpose()
+}
+
 /// Sites of a customer in creation order (a customer has few).
 pub async fn list_sites(
     db: &Db,

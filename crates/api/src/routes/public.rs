@@ -339,6 +339,7 @@ impl From<CreateBookingRequest> for booking::NewBooking {
             },
             notes: body.notes.map(String::from),
             consent: body.consent,
+            token: None,
         }
     }
 }

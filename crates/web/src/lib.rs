@@ -1,0 +1,18 @@
+//! The customer's pages: the hosted booking page of a company and the private page of a
+//! booking (status, calendar file, reschedule, cancel). Server-rendered HTML (askama
+//! templates, checked at compile time), plain forms with POST-redirect-GET, no JavaScript
+//! needed, German and English.
+//!
+//! A front door next to the JSON API: every page calls the same use cases of
+//! `workorders_app::booking` the public API calls, and nothing here reads storage.
+//!
+//! Security: private links carry 256-bit tokens (never logged: the access log redacts
+//! them); every form that changes a booking carries a CSRF token bound to its link; state
+//! changes only by POST; a strict Content-Security-Policy (no scripts, no inline styles,
+//! `frame-ancestors` only from the company's configured website origins).
+
+mod i18n;
+mod pages;
+
+pub use i18n::Lang;
+pub use pages::configure;

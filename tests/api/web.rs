@@ -1,0 +1,360 @@
+//! The customer's pages (`crates/web`): the hosted booking page and the booking's private
+//! page, over plain HTTP (headers, refusals, nothing stored on bad input) and in a real
+//! headless browser (`tests/browser/booking_flow.py`: book, double submit, reschedule,
+//! cancel; with JavaScript on and off, desktop and 360 px, German and English, axe-core on
+//! every page).
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::booking::bookable;
+use crate::browser::run_browser_script;
+use crate::support::{Ctx, Tenant, TestApp};
+use crate::tests;
+
+tests!(
+    the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it,
+    a_customer_books_reschedules_and_cancels_in_a_browser,
+);
+
+async fn page(app: &TestApp, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(form) = form {
+        request = request.form(form);
+    }
+    let response = request.send().await.expect("page answers");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.text().await.expect("body");
+    Page {
+        status,
+        headers,
+        body,
+    }
+}
+
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn assert_html(&self, status: u16) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert!(
+            self.header("content-type").starts_with("text/html"),
+            "{}",
+            self.header("content-type")
+        );
+    }
+}
+
+/// The bookings (web-booking contacts) the tenant has.
+async fn web_contacts(app: &TestApp, t: &Tenant) -> Vec<Value> {
+    let listed = app
+        .send(
+            Method::GET,
+            "/v1/customers?source=web_booking",
+            Some(&t.token),
+            None,
+            &[],
+        )
+        .await;
+    listed.assert_status(200);
+    listed.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it(ctx: Ctx) {
+    let app = ctx.app().await;
+    let (t, _, service) = bookable(&app, "00:00", "24:00").await;
+
+    // The company's page: its services, a strict policy, framed by nobody (no website
+    // origins configured yet).
+    let services = page(&app, Method::GET, &format!("/{}/book", t.slug), None).await;
+    services.assert_html(200);
+    assert!(services.body.contains("Kostenvoranschlag vor Ort"));
+    assert!(services.body.contains("<html lang=\"de\""));
+    let csp = services.header("content-security-policy");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(services.header("x-frame-options"), "DENY");
+    assert!(
+        !services.body.contains("<script"),
+        "the pages need no JavaScript"
+    );
+
+    // With website origins, exactly those may frame the pages.
+    app.patch(
+        "/v1/tenant",
+        &t.token,
+        Some("\"1\""),
+        &serde_json::json!({"website_origins": ["https://www.fenster-beispiel.de"]}),
+    )
+    .await
+    .assert_status(200);
+    let framed = page(&app, Method::GET, &format!("/{}/book", t.slug), None).await;
+    assert!(
+        framed
+            .header("content-security-policy")
+            .contains("frame-ancestors https://www.fenster-beispiel.de"),
+        "{}",
+        framed.header("content-security-policy")
+    );
+    assert_eq!(framed.header("x-frame-options"), "");
+
+    // English by the browser's language, and by the switch.
+    let english = app
+        .client
+        .get(app.url(&format!("/{}/book", t.slug)))
+        .header("accept-language", "en-GB,en;q=0.9,de;q=0.5")
+        .send()
+        .await
+        .expect("page");
+    assert!(
+        english
+            .text()
+            .await
+            .expect("body")
+            .contains("<html lang=\"en\"")
+    );
+
+    // The free times for a postal code in the service area, and not outside it.
+    let times = page(
+        &app,
+        Method::GET,
+        &format!("/{}/book/{service}?postal_code=12203", t.slug),
+        None,
+    )
+    .await;
+    times.assert_html(200);
+    assert!(times.body.contains("class=\"time\""), "no times offered");
+    let outside = page(
+        &app,
+        Method::GET,
+        &format!("/{}/book/{service}?postal_code=80331&lang=en", t.slug),
+        None,
+    )
+    .await;
+    outside.assert_html(200);
+    assert!(
+        outside
+            .body
+            .contains("we do not offer this service at this postal code")
+    );
+
+    // Unknown company, service and booking: an HTML page saying so, not JSON.
+    for path in [
+        "/no-such-company/book".to_owned(),
+        format!("/{}/book/{}", t.slug, uuid::Uuid::nil()),
+        format!("/{}/book/not-a-uuid", t.slug),
+        format!("/{}/booking/bk_unknown", t.slug),
+        format!("/{}/booking/bk_unknown/calendar.ics", t.slug),
+    ] {
+        let missing = page(&app, Method::GET, &path, None).await;
+        missing.assert_html(404);
+    }
+
+    // A form without its secret, an invalid one, and one with bad fields: refused with a
+    // page that says what is wrong; nothing is stored.
+    let start = {
+        let href = times
+            .body
+            .split("start=")
+            .nth(1)
+            .and_then(|rest| rest.split('&').next())
+            .expect("a time link");
+        percent_decode(href)
+    };
+    let action = format!("/{}/book/{service}", t.slug);
+    let expired = page(
+        &app,
+        Method::POST,
+        &action,
+        Some(&[("start", start.as_str()), ("form", "forged")]),
+    )
+    .await;
+    expired.assert_html(400);
+    let secret = "bf_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let invalid = page(
+        &app,
+        Method::POST,
+        &action,
+        Some(&[
+            ("start", start.as_str()),
+            ("form", secret),
+            ("name", "Erika\u{0007}Mustermann"),
+            ("email", "not an address"),
+            ("street", "Gartenweg 5"),
+            ("postal_code", "12203"),
+            ("city", "Berlin\nMitte"),
+            ("consent", "yes"),
+        ]),
+    )
+    .await;
+    invalid.assert_html(422);
+    for field in ["name-error", "email-error", "city-error"] {
+        assert!(invalid.body.contains(field), "{field} not marked");
+    }
+    assert!(
+        !invalid.body.contains("street-error"),
+        "a good field is not marked"
+    );
+    assert!(web_contacts(&app, &t).await.is_empty(), "nothing stored");
+
+    // A good form books once; the same form again leads to the same booking.
+    let good = [
+        ("start", start.as_str()),
+        ("form", secret),
+        ("name", "Erika Mustermann"),
+        ("email", "erika@example.com"),
+        ("street", "Gartenweg 5"),
+        ("postal_code", "12203"),
+        ("city", "Berlin"),
+        ("notes", "Drei Fenster"),
+        ("consent", "yes"),
+    ];
+    let booked = page(&app, Method::POST, &action, Some(&good)).await;
+    assert_eq!(booked.status, 303, "{}", booked.body);
+    let location = booked.header("location").to_owned();
+    assert!(
+        location.starts_with(&format!("/{}/booking/bk_", t.slug)),
+        "{location}"
+    );
+    let again = page(&app, Method::POST, &action, Some(&good)).await;
+    assert_eq!(again.status, 303);
+    assert_eq!(
+        again.header("location").split('?').next(),
+        location.split('?').next()
+    );
+    assert_eq!(web_contacts(&app, &t).await.len(), 1, "one booking");
+
+    // The private page: no caching, no referrer; its forms refuse another link's token.
+    let status = page(&app, Method::GET, &location, None).await;
+    status.assert_html(200);
+    assert_eq!(status.header("cache-control"), "no-store");
+    assert_eq!(status.header("referrer-policy"), "no-referrer");
+    assert!(status.body.contains("Tim"), "who comes, by first name");
+    assert!(!status.body.contains("Technik"), "never the surname");
+    let base = location.split('?').next().expect("path");
+    let forged = page(
+        &app,
+        Method::POST,
+        &format!("{base}/cancel"),
+        Some(&[("csrf", "forged"), ("reason", "")]),
+    )
+    .await;
+    forged.assert_html(403);
+    let token = base.rsplit('/').next().expect("token");
+    let still = app
+        .send(
+            Method::GET,
+            &format!("/v1/public/{}/bookings/{token}", t.slug),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    still.assert_status(200);
+    assert_eq!(
+        still.body["status"], "confirmed",
+        "the forged cancel did nothing"
+    );
+
+    // The calendar file of the appointment.
+    let ics = page(&app, Method::GET, &format!("{base}/calendar.ics"), None).await;
+    assert_eq!(ics.status, 200);
+    assert!(ics.header("content-type").starts_with("text/calendar"));
+    assert!(ics.body.starts_with("BEGIN:VCALENDAR"));
+
+    // The stylesheet is ours and small.
+    let css = page(&app, Method::GET, "/assets/web.css", None).await;
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").starts_with("text/css"));
+    assert!(css.body.len() < 50_000);
+}
+
+fn percent_decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+async fn a_customer_books_reschedules_and_cancels_in_a_browser(ctx: Ctx) {
+    let app = ctx.app().await;
+    let (t, _, _) = bookable(&app, "00:00", "24:00").await;
+    let backend = if app.database_url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    for (width, javascript, lang, email) in [
+        ("1280", "on", "de", "desktop@example.com"),
+        ("360", "off", "en", "phone@example.com"),
+    ] {
+        let shots = format!("{backend}-{width}px-js-{javascript}-{lang}");
+        let out = run_browser_script(
+            "booking_flow.py",
+            &[
+                "--base",
+                &app.address,
+                "--tenant",
+                &t.slug,
+                "--service-name",
+                "Kostenvoranschlag vor Ort",
+                "--postal-code",
+                "12203",
+                "--width",
+                width,
+                "--javascript",
+                javascript,
+                "--lang",
+                lang,
+                "--email",
+                email,
+                "--shots",
+                &shots,
+            ],
+        )
+        .await;
+        let result: Value = serde_json::from_str(out.trim().lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("the script's result is JSON ({e}): {out}"));
+        let token = result["status_path"]
+            .as_str()
+            .and_then(|p| p.rsplit('/').next())
+            .expect("status path")
+            .to_owned();
+        // What the customer did is what the company sees.
+        let booking = app
+            .send(
+                Method::GET,
+                &format!("/v1/public/{}/bookings/{token}", t.slug),
+                None,
+                None,
+                &[],
+            )
+            .await;
+        booking.assert_status(200);
+        assert_eq!(booking.body["status"], "cancelled", "{}", booking.body);
+        assert_eq!(booking.body["reference"], result["reference"]);
+        let moved_to: chrono::DateTime<chrono::Utc> = result["moved_to"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("moved_to");
+        let start: chrono::DateTime<chrono::Utc> = booking.body["appointment"]["start"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("start");
+        assert_eq!(start, moved_to, "rescheduled to the chosen time");
+    }
+    let contacts = web_contacts(&app, &t).await;
+    assert_eq!(contacts.len(), 2, "one booking per run: {contacts:?}");
+}
