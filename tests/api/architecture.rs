@@ -42,9 +42,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "workorders-web",
+        &[
+            "workorders-domain",
+            "workorders-persistence",
+            "workorders-app",
+        ],
+    ),
+    (
         "workorders",
         &[
             "workorders-api",
+            "workorders-web",
             "workorders-app",
             "workorders-demo",
             "workorders-persistence",
@@ -188,5 +197,94 @@ pub fn route_modules_do_not_import_each_other() -> Result<(), Failed> {
         Ok(())
     } else {
         Err(problems.join("\n").into())
+    }
+}
+
+/// Files of `crates/api` that may touch storage, each with the reason.
+const STORAGE_ALLOWED: &[(&str, &str)] = &[
+    (
+        "idempotency.rs",
+        "the Idempotency-Key middleware stores the HTTP reply in the request's own transaction",
+    ),
+    (
+        "state.rs",
+        "wiring: the server's state is made from an open database",
+    ),
+    (
+        "startup.rs",
+        "wiring: opens the database, starts the workers, closes the pool",
+    ),
+];
+
+/// What only storage code does: take the database handle, open a transaction or take a
+/// connection, or speak SQL.
+const STORAGE_MARKERS: &[&str] = &[
+    ".db.",
+    ".db,",
+    ".db)",
+    "begin_write(",
+    "begin_read(",
+    ".acquire(",
+    ".conn()",
+    "WriteTx",
+    "workorders_persistence::Conn",
+    "workorders_persistence::Db",
+    "{Db,",
+    " Db}",
+    "sqlx::",
+];
+
+/// The front doors parse, call a use case of `crates/app` and render: no file of
+/// `crates/api` (but the named exceptions) or `crates/web` takes the database handle, opens
+/// a transaction or holds a connection, so every behaviour lives in `crates/app`, once.
+pub fn the_http_adapter_holds_no_storage_access() -> Result<(), Failed> {
+    let mut problems = Vec::new();
+    for (crate_dir, allowed) in [("crates/api/src", STORAGE_ALLOWED), ("crates/web/src", &[])] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(crate_dir);
+        let mut files = Vec::new();
+        let mut pending = vec![root.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).map_err(|e| e.to_string())? {
+                let path = entry.map_err(|e| e.to_string())?.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        for path in &files {
+            let name = path
+                .strip_prefix(&root)
+                .map_err(|e| e.to_string())?
+                .to_string_lossy()
+                .into_owned();
+            if allowed.iter().any(|(file, _)| *file == name) {
+                continue;
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+            for (number, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or_default();
+                for marker in STORAGE_MARKERS {
+                    if code.contains(marker) {
+                        problems.push(format!(
+                            "{crate_dir}/{name}:{}: `{marker}` in `{}`",
+                            number + 1,
+                            line.trim()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "storage access in a front door (move it into a use case of crates/app):\n{}",
+            problems.join("\n")
+        )
+        .into())
     }
 }

@@ -176,6 +176,10 @@ fn main() {
         },
     ));
     trials.push(Trial::test(
+        "architecture::the_http_adapter_holds_no_storage_access",
+        architecture::the_http_adapter_holds_no_storage_access,
+    ));
+    trials.push(Trial::test(
         "readme::event_types_match_the_code",
         readme::event_types_match_the_code,
     ));
