@@ -271,50 +271,17 @@ fn parse_site(
     errors: &mut ValidationErrors,
     now: DateTime<Utc>,
 ) -> SiteRecord {
-    let required = |value: &str, max: usize, field: &str, errors: &mut ValidationErrors| {
-        let v = value.trim();
-        if v.is_empty() || v.chars().count() > max {
-            errors.add(
-                format!("/customer/{field}"),
-                format!("must have 1 to {max} characters"),
-            );
-        }
-        v.to_owned()
-    };
-    let street = required(&contact.street, 200, "street", errors);
-    let postal_code = required(&contact.postal_code, 16, "postal_code", errors);
-    let city = required(&contact.city, 100, "city", errors);
-    if contact
-        .latitude
-        .is_some_and(|l| !(-90.0..=90.0).contains(&l))
-    {
-        errors.add("/customer/latitude", "must be between -90 and 90");
-    }
-    if contact
-        .longitude
-        .is_some_and(|l| !(-180.0..=180.0).contains(&l))
-    {
-        errors.add("/customer/longitude", "must be between -180 and 180");
-    }
-    if contact.latitude.is_some() != contact.longitude.is_some() {
-        errors.add("/customer/latitude", "latitude and longitude go together");
-    }
-    SiteRecord {
-        id: SiteId::new(),
-        tenant_id: tenant,
-        customer_id: customer,
+    let input = crate::customers::SiteInput {
         label: None,
-        street,
-        postal_code,
-        city,
-        country: "DE".to_owned(),
+        street: contact.street.clone(),
+        postal_code: contact.postal_code.clone(),
+        city: contact.city.clone(),
+        country: None,
         latitude: contact.latitude,
         longitude: contact.longitude,
         notes: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    }
+    };
+    crate::customers::parse_site(&input, tenant, customer, errors, "/customer", now)
 }
 
 /// Free slots of the week from the local day of `start` (for the check of a start and the

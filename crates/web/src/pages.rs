@@ -175,6 +175,26 @@ fn message(
     render(status, &page, origins)
 }
 
+/// [`message`] on a company's page.
+fn page_message(
+    status: StatusCode,
+    lang: Lang,
+    tenant: &TenantRecord,
+    title: &str,
+    text: &str,
+    back_href: Option<String>,
+) -> HttpResponse {
+    message(
+        status,
+        lang,
+        &tenant.name,
+        title,
+        text,
+        back_href,
+        &tenant.website_origins,
+    )
+}
+
 fn render(status: StatusCode, template: &impl Template, origins: &[String]) -> HttpResponse {
     match template.render() {
         Ok(body) => html(status, body, origins),
@@ -772,14 +792,13 @@ async fn book_submit(
         lang,
     ));
     let (Some(start), true) = (parse_start(&form.start), is_form_secret(&form.form)) else {
-        return message(
+        return page_message(
             StatusCode::BAD_REQUEST,
             lang,
-            &tenant.name,
+            &tenant,
             t.error_title,
             t.expired_form,
             back,
-            &tenant.website_origins,
         );
     };
     // A second submit of the same form (double click, back button, reload): its booking.
@@ -888,15 +907,16 @@ async fn book_submit(
                 &tenant.website_origins,
             )
         }
-        Err(AppError::Conflict { code, .. }) if code == codes::OUTSIDE_SERVICE_AREA => message(
-            StatusCode::CONFLICT,
-            lang,
-            &tenant.name,
-            t.book_title,
-            t.not_served,
-            back,
-            &tenant.website_origins,
-        ),
+        Err(AppError::Conflict { code, .. }) if code == codes::OUTSIDE_SERVICE_AREA => {
+            page_message(
+                StatusCode::CONFLICT,
+                lang,
+                &tenant,
+                t.book_title,
+                t.not_served,
+                back,
+            )
+        }
         Err(error) => {
             // Two submits of one form at the same moment: the other one booked.
             if booking::status(&app, &tenant, &token).await.is_ok() {
@@ -1267,26 +1287,24 @@ async fn reschedule_submit(
         }
         Err(AppError::InvalidTransition { .. }) => {
             let t = lang.texts();
-            message(
+            page_message(
                 StatusCode::CONFLICT,
                 lang,
-                &tenant.name,
+                &tenant,
                 t.reschedule_title,
                 t.not_changeable,
                 Some(with_lang(&base, lang)),
-                &tenant.website_origins,
             )
         }
         Err(AppError::Conflict { .. }) => {
             let t = lang.texts();
-            message(
+            page_message(
                 StatusCode::CONFLICT,
                 lang,
-                &tenant.name,
+                &tenant,
                 t.reschedule_title,
                 t.not_served,
                 Some(with_lang(&base, lang)),
-                &tenant.website_origins,
             )
         }
         Err(e) => failure(e, lang, Some(&tenant)),
@@ -1320,14 +1338,13 @@ async fn cancel_submit(
     let reason = form.reason.trim();
     if Text::<500>::parse(reason).is_err() {
         let t = lang.texts();
-        return message(
+        return page_message(
             StatusCode::UNPROCESSABLE_ENTITY,
             lang,
-            &tenant.name,
+            &tenant,
             t.cancel_title,
             t.invalid_notes,
             Some(with_lang(&base, lang)),
-            &tenant.website_origins,
         );
     }
     let reason = (!reason.is_empty()).then(|| reason.to_owned());
@@ -1335,14 +1352,13 @@ async fn cancel_submit(
         Ok(_) => see_other(&with_lang(&format!("{base}?done=cancelled"), lang)),
         Err(AppError::InvalidTransition { .. }) => {
             let t = lang.texts();
-            message(
+            page_message(
                 StatusCode::CONFLICT,
                 lang,
-                &tenant.name,
+                &tenant,
                 t.cancel_title,
                 t.not_changeable,
                 Some(with_lang(&base, lang)),
-                &tenant.website_origins,
             )
         }
         Err(e) => failure(e, lang, Some(&tenant)),
