@@ -1070,7 +1070,10 @@ async fn quotes_are_answered_by_the_customer_and_become_the_invoice(ctx: Ctx) {
         .await;
     sent.assert_status(202);
     let link = sent.body["link"].as_str().expect("link").to_owned();
-    assert!(link.starts_with("https://orders.example.com/v1/public/quotes/q_"));
+    assert!(
+        link.starts_with("https://orders.example.com/quotes/q_"),
+        "the link opens the customer's page: {link}"
+    );
     let token = link.rsplit('/').next().expect("token").to_owned();
     let mails = server.wait_for_async(1, Duration::from_secs(30)).await;
     let mail = mail_with(

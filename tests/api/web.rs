@@ -7,12 +7,16 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::billing::{line, order_for, profile, put_profile};
 use crate::booking::bookable;
 use crate::browser::run_browser_script;
 use crate::support::{Ctx, Tenant, TestApp};
 use crate::tests;
 
 tests!(
+    a_customer_accepts_a_quote_in_a_browser,
+    the_quote_page_refuses_forged_empty_and_second_answers,
+    the_pages_share_the_public_rate_limits_with_the_json_endpoints,
     the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it,
     a_customer_books_reschedules_and_cancels_in_a_browser,
 );
@@ -280,6 +284,229 @@ async fn the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it
     assert_eq!(css.status, 200);
     assert!(css.header("content-type").starts_with("text/css"));
     assert!(css.body.len() < 50_000);
+}
+
+async fn the_pages_share_the_public_rate_limits_with_the_json_endpoints(ctx: Ctx) {
+    let app = ctx.app_with(|s| s.public_per_ip_per_minute = 4).await;
+    let (t, _, _) = bookable(&app, "00:00", "24:00").await;
+    // Two pages and two JSON requests use up the budget of this client address ...
+    for _ in 0..2 {
+        page(&app, Method::GET, &format!("/{}/book", t.slug), None)
+            .await
+            .assert_html(200);
+        app.send(
+            Method::GET,
+            &format!("/v1/public/{}/services", t.slug),
+            None,
+            None,
+            &[],
+        )
+        .await
+        .assert_status(200);
+    }
+    // ... so the next page is refused with a page that says so, and the JSON endpoint too.
+    let refused = page(&app, Method::GET, &format!("/{}/book", t.slug), None).await;
+    refused.assert_html(429);
+    assert!(
+        refused
+            .header("retry-after")
+            .parse::<u64>()
+            .is_ok_and(|s| s > 0)
+    );
+    assert!(
+        refused.body.contains("Zu viele Anfragen"),
+        "{}",
+        refused.body
+    );
+    app.send(
+        Method::GET,
+        &format!("/v1/public/{}/services", t.slug),
+        None,
+        None,
+        &[],
+    )
+    .await
+    .assert_status(429);
+    // The stylesheet is not counted.
+    let css = page(&app, Method::GET, "/assets/web.css", None).await;
+    assert_eq!(css.status, 200);
+}
+
+/// A company with a complete billing profile and a quote sent to the customer (2 windows at
+/// 640.00 and 4 hours at 65.00, 19 % VAT: 1,832.60 in total); the quote's page path.
+async fn sent_quote(app: &TestApp) -> (Tenant, String) {
+    let t = app.sign_up().await;
+    put_profile(app, &t, &profile(), Some("\"0\""))
+        .await
+        .assert_status(200);
+    let order = order_for(
+        app,
+        &t,
+        serde_json::json!({"name": "Erika Mustermann", "email": "erika@example.com"}),
+    )
+    .await;
+    let valid = (chrono::Utc::now() + chrono::Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let quote = app
+        .post(
+            &format!(
+                "/v1/work-orders/{}/quotes",
+                order["id"].as_str().expect("id")
+            ),
+            Some(&t.token),
+            &serde_json::json!({"lines": [line("Fenster 120x140", "2", "C62", "640.00", "19"),
+                line("Montage", "4", "HUR", "65.00", "19")], "valid_until": valid}),
+        )
+        .await;
+    quote.assert_status(201);
+    let sent = app
+        .post(
+            &format!("/v1/quotes/{}/send", quote.body["id"].as_str().expect("id")),
+            Some(&t.token),
+            &serde_json::json!({}),
+        )
+        .await;
+    sent.assert_status(202);
+    let link = sent.body["link"].as_str().expect("link");
+    let path = link
+        .find("/quotes/")
+        .map(|i| link[i..].to_owned())
+        .expect("a page link");
+    (t, path)
+}
+
+async fn quote_status(app: &TestApp, path: &str) -> Value {
+    let token = path.rsplit('/').next().expect("token");
+    let public = app
+        .send(
+            Method::GET,
+            &format!("/v1/public/quotes/{token}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    public.assert_status(200);
+    public.body["status"].clone()
+}
+
+async fn a_customer_accepts_a_quote_in_a_browser(ctx: Ctx) {
+    let app = ctx.app().await;
+    let backend = if app.database_url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    for (width, javascript) in [("1280", "on"), ("360", "off")] {
+        let (_, path) = sent_quote(&app).await;
+        let url = app.url(&format!("{path}?lang=de"));
+        let shots = format!("{backend}-{width}px-js-{javascript}-quote");
+        let out = run_browser_script(
+            "quote_flow.py",
+            &[
+                "--url",
+                &url,
+                "--total",
+                "1.832,60 €",
+                "--width",
+                width,
+                "--javascript",
+                javascript,
+                "--shots",
+                &shots,
+            ],
+        )
+        .await;
+        let result: Value = serde_json::from_str(out.trim().lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("the script's result is JSON ({e}): {out}"));
+        assert_eq!(result["lines"], 2);
+        assert_eq!(quote_status(&app, &path).await, "accepted");
+    }
+}
+
+async fn the_quote_page_refuses_forged_empty_and_second_answers(ctx: Ctx) {
+    let app = ctx.app().await;
+    let (_, path) = sent_quote(&app).await;
+    let shown = page(&app, Method::GET, &path, None).await;
+    shown.assert_html(200);
+    assert!(shown.body.contains("1.832,60 €"), "{}", shown.body);
+    assert!(shown.body.contains("Fensterbau") || shown.body.contains("Fenster Müller GmbH"));
+    assert_eq!(shown.header("cache-control"), "no-store");
+    assert!(
+        shown
+            .header("content-security-policy")
+            .contains("frame-ancestors 'none'")
+    );
+    let csrf = shown
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's CSRF token")
+        .to_owned();
+    let answer = format!("{path}/answer");
+    let forged = page(
+        &app,
+        Method::POST,
+        &answer,
+        Some(&[
+            ("csrf", "forged"),
+            ("decision", "accept"),
+            ("name", "Mallory"),
+        ]),
+    )
+    .await;
+    forged.assert_html(403);
+    let empty = page(
+        &app,
+        Method::POST,
+        &answer,
+        Some(&[("csrf", &csrf), ("decision", "accept"), ("name", "  ")]),
+    )
+    .await;
+    empty.assert_html(422);
+    assert!(empty.body.contains("Bitte geben Sie Ihren Namen an"));
+    assert_eq!(
+        quote_status(&app, &path).await,
+        "sent",
+        "nothing was decided"
+    );
+    let declined = page(
+        &app,
+        Method::POST,
+        &answer,
+        Some(&[
+            ("csrf", &csrf),
+            ("decision", "decline"),
+            ("name", "Erika Mustermann"),
+            ("comment", "Zu teuer"),
+        ]),
+    )
+    .await;
+    assert_eq!(declined.status, 303, "{}", declined.body);
+    assert_eq!(quote_status(&app, &path).await, "declined");
+    let again = page(
+        &app,
+        Method::POST,
+        &answer,
+        Some(&[
+            ("csrf", &csrf),
+            ("decision", "accept"),
+            ("name", "Erika Mustermann"),
+        ]),
+    )
+    .await;
+    again.assert_html(409);
+    assert!(again.body.contains("bereits geantwortet"));
+    assert_eq!(
+        quote_status(&app, &path).await,
+        "declined",
+        "the answer is final"
+    );
+    page(&app, Method::GET, "/quotes/q_unknown", None)
+        .await
+        .assert_html(404);
 }
 
 fn percent_decode(text: &str) -> String {

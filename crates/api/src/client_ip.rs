@@ -15,6 +15,8 @@ use actix_web::http::header::HeaderMap;
 use actix_web::web;
 use ipnet::IpNet;
 
+use workorders_app::throttle::ClientAddress;
+
 use crate::state::AppState;
 
 fn trusted(ip: IpAddr, proxies: &[IpNet]) -> bool {
@@ -113,6 +115,19 @@ pub fn of_service_request(req: &ServiceRequest) -> String {
         settings_proxies(state),
     )
     .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+/// Puts the client's address on every request (as [`ClientAddress`]) for the other front
+/// doors served by this server (the customer pages count their rate limits by it), so the
+/// trusted-proxy rule lives in one place.
+pub async fn remember_client(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    let client = of_service_request(&req);
+    req.extensions_mut().insert(ClientAddress(client));
+    next.call(req).await
 }
 
 #[cfg(test)]

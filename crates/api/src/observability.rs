@@ -182,7 +182,7 @@ pub async fn public_cors(
         let client = crate::client_ip::of_service_request(&req);
         let limited = req
             .app_data::<web::Data<AppState>>()
-            .map(|s| s.public_ip_limiter.attempt(&client));
+            .map(|s| s.public_limits.per_client.attempt(&client));
         if let Some(Err(retry_after_secs)) = limited {
             let response =
                 crate::error::ApiError::RateLimited { retry_after_secs }.error_response();

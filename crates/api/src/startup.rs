@@ -362,6 +362,7 @@ fn server(listener: TcpListener, state: AppState, pages: Vec<FrontDoor>) -> anyh
             .wrap(from_fn(crate::operations::enforce_key_scopes))
             .wrap(cors(&settings.cors_origins))
             .wrap(from_fn(public_cors))
+            .wrap(from_fn(crate::client_ip::remember_client))
             .wrap(from_fn(crate::input_guard::guard_request_line))
             .wrap(from_fn(problem_details))
             .wrap(from_fn(track_metrics))

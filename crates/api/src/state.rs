@@ -18,10 +18,6 @@ pub struct AppState {
     pub app: App,
     pub jwt: Arc<JwtKeys>,
     pub login_limiter: Arc<RateLimiter>,
-    /// Public endpoints per client address.
-    pub public_ip_limiter: Arc<RateLimiter>,
-    /// Public endpoints per tenant.
-    pub public_tenant_limiter: Arc<RateLimiter>,
 }
 
 impl Deref for AppState {
@@ -39,7 +35,6 @@ impl AppState {
         settings: Settings,
         jwt_secret: &crate::config::Secret,
     ) -> anyhow::Result<Self> {
-        use std::time::Duration;
         Ok(Self {
             jwt: Arc::new(JwtKeys::new(
                 jwt_secret,
@@ -51,16 +46,6 @@ impl AppState {
                 settings.login_max_failures,
                 settings.login_failure_window,
                 settings.auth_attempts_per_minute,
-            )),
-            public_ip_limiter: Arc::new(RateLimiter::new(
-                0,
-                Duration::from_secs(60),
-                settings.public_per_ip_per_minute,
-            )),
-            public_tenant_limiter: Arc::new(RateLimiter::new(
-                0,
-                Duration::from_secs(60),
-                settings.public_per_tenant_per_minute,
             )),
             app: App::new(db, settings)?,
         })

@@ -22,6 +22,8 @@ pub struct App {
     pub analytics_permits: Arc<tokio::sync::Semaphore>,
     /// Recently computed booking slots.
     pub slot_cache: Arc<crate::scheduling::SlotCache>,
+    /// The budgets of the public booking surface (API and customer pages alike).
+    pub public_limits: Arc<crate::throttle::PublicLimits>,
 }
 
 impl App {
@@ -39,6 +41,10 @@ impl App {
             blobs: Arc::new(FsBlobStore::new(settings.data_dir.join("attachments"))),
             analytics_permits: Arc::new(tokio::sync::Semaphore::new(2)),
             slot_cache: Arc::new(crate::scheduling::SlotCache::default()),
+            public_limits: Arc::new(crate::throttle::PublicLimits::new(
+                settings.public_per_ip_per_minute,
+                settings.public_per_tenant_per_minute,
+            )),
             settings: Arc::new(settings),
         })
     }

@@ -43,6 +43,7 @@ pub mod sessions;
 pub mod staff_mail;
 pub mod sync;
 pub mod tenant;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 pub mod webhook_endpoints;

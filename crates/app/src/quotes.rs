@@ -284,8 +284,9 @@ pub async fn send(
         return Err(AppError::invalid("/to", "not a valid e-mail address"));
     }
     let token = crate::tokens::new_token("q_").map_err(AppError::internal)?;
+    // The customer's page of the quote (the JSON twin is `/v1/public/quotes/<token>`).
     let link = format!(
-        "{}/v1/public/quotes/{token}",
+        "{}/quotes/{token}",
         app.settings.mail.public_base_url.trim_end_matches('/')
     );
     let mut tx = app.db.begin_write().await?;

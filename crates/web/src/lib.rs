@@ -1,5 +1,5 @@
-//! The customer's pages: the hosted booking page of a company and the private page of a
-//! booking (status, calendar file, reschedule, cancel). Server-rendered HTML (askama
+//! The customer's pages: the hosted booking page of a company, the private page of a
+//! booking (status, calendar file, reschedule, cancel) and of a quote (accept, decline). Server-rendered HTML (askama
 //! templates, checked at compile time), plain forms with POST-redirect-GET, no JavaScript
 //! needed, German and English.
 //!
@@ -13,6 +13,12 @@
 
 mod i18n;
 mod pages;
+mod quote_page;
 
 pub use i18n::Lang;
-pub use pages::configure;
+
+/// Registers the customer's pages (the application data must hold a `web::Data<App>`).
+pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+    quote_page::configure(cfg);
+    pages::configure(cfg);
+}

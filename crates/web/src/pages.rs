@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use askama::Template;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -17,6 +17,7 @@ use workorders_app::booking::{
 };
 use workorders_app::error::codes;
 use workorders_app::scheduling::CustomerLocation;
+use workorders_app::throttle::ClientAddress;
 use workorders_app::{App, AppError};
 use workorders_domain::ServiceId;
 use workorders_domain::appointment::AppointmentStatus;
@@ -34,7 +35,7 @@ const STYLESHEET: &str = include_str!("../assets/web.css");
 /// Largest form body a page accepts.
 const FORM_LIMIT: usize = 16 * 1024;
 
-/// Registers the pages (the application data must hold a `web::Data<App>`).
+/// Registers the booking pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let form = || web::FormConfig::default().limit(FORM_LIMIT);
     cfg.route("/assets/web.css", web::get().to(stylesheet))
@@ -79,18 +80,18 @@ async fn stylesheet() -> HttpResponse {
 // Page frame, responses, errors
 
 /// What every page shows around its content.
-struct Layout {
-    lang: &'static str,
-    other_lang: &'static str,
-    t: &'static Texts,
-    title: String,
-    company: String,
+pub(crate) struct Layout {
+    pub(crate) lang: &'static str,
+    pub(crate) other_lang: &'static str,
+    pub(crate) t: &'static Texts,
+    pub(crate) title: String,
+    pub(crate) company: String,
     /// This page in the other language.
-    switch_href: String,
+    pub(crate) switch_href: String,
 }
 
 impl Layout {
-    fn new(lang: Lang, title: &str, company: &str, href_without_lang: &str) -> Self {
+    pub(crate) fn new(lang: Lang, title: &str, company: &str, href_without_lang: &str) -> Self {
         Layout {
             lang: lang.code(),
             other_lang: lang.other().code(),
@@ -103,7 +104,7 @@ impl Layout {
 }
 
 /// `href` with `lang=` added to its query.
-fn with_lang(href: &str, lang: Lang) -> String {
+pub(crate) fn with_lang(href: &str, lang: Lang) -> String {
     let separator = if href.contains('?') { '&' } else { '?' };
     format!("{href}{separator}lang={}", lang.code())
 }
@@ -127,7 +128,7 @@ fn content_security_policy(origins: &[String]) -> String {
 }
 
 /// An HTML page with the security headers; private pages are never cached.
-fn html(status: StatusCode, body: String, origins: &[String]) -> HttpResponse {
+pub(crate) fn html(status: StatusCode, body: String, origins: &[String]) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
@@ -142,7 +143,7 @@ fn html(status: StatusCode, body: String, origins: &[String]) -> HttpResponse {
 }
 
 /// POST-redirect-GET.
-fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -151,14 +152,14 @@ fn see_other(location: &str) -> HttpResponse {
 
 #[derive(Template)]
 #[template(path = "message.html")]
-struct MessagePage {
+pub(crate) struct MessagePage {
     page: Layout,
     message: String,
     back_href: Option<String>,
 }
 
 /// A page that only says something (not found, failed, expired form).
-fn message(
+pub(crate) fn message(
     status: StatusCode,
     lang: Lang,
     company: &str,
@@ -195,7 +196,11 @@ fn page_message(
     )
 }
 
-fn render(status: StatusCode, template: &impl Template, origins: &[String]) -> HttpResponse {
+pub(crate) fn render(
+    status: StatusCode,
+    template: &impl Template,
+    origins: &[String],
+) -> HttpResponse {
     match template.render() {
         Ok(body) => html(status, body, origins),
         Err(error) => {
@@ -208,7 +213,7 @@ fn render(status: StatusCode, template: &impl Template, origins: &[String]) -> H
 }
 
 /// The page for an error of a use case that the page did not handle itself.
-fn failure(error: AppError, lang: Lang, tenant: Option<&TenantRecord>) -> HttpResponse {
+pub(crate) fn failure(error: AppError, lang: Lang, tenant: Option<&TenantRecord>) -> HttpResponse {
     let company = tenant.map(|t| t.name.as_str()).unwrap_or_default();
     let origins = tenant.map(|t| t.website_origins.as_slice()).unwrap_or(&[]);
     let t = lang.texts();
@@ -222,15 +227,20 @@ fn failure(error: AppError, lang: Lang, tenant: Option<&TenantRecord>) -> HttpRe
             None,
             origins,
         ),
-        AppError::RateLimited { .. } => message(
-            StatusCode::TOO_MANY_REQUESTS,
-            lang,
-            company,
-            t.busy_title,
-            t.busy,
-            None,
-            origins,
-        ),
+        AppError::RateLimited { retry_after_secs } => {
+            let mut page = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                lang,
+                company,
+                t.busy_title,
+                t.busy,
+                None,
+                origins,
+            );
+            page.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            page
+        }
         AppError::Unavailable => message(
             StatusCode::SERVICE_UNAVAILABLE,
             lang,
@@ -256,7 +266,7 @@ fn failure(error: AppError, lang: Lang, tenant: Option<&TenantRecord>) -> HttpRe
 }
 
 /// The page's language from `?lang=`/the form's `lang` and the browser.
-fn language(req: &HttpRequest, chosen: Option<&str>) -> Lang {
+pub(crate) fn language(req: &HttpRequest, chosen: Option<&str>) -> Lang {
     let accept = req
         .headers()
         .get(header::ACCEPT_LANGUAGE)
@@ -264,8 +274,22 @@ fn language(req: &HttpRequest, chosen: Option<&str>) -> Lang {
     Lang::negotiate(chosen, accept)
 }
 
-/// The company of a page, or the page to answer instead.
-async fn company(app: &App, slug: &str, lang: Lang) -> Result<TenantRecord, HttpResponse> {
+/// The company of a page, or the page to answer instead. Every page counts toward the
+/// public booking surface's budgets (per client address and per company), shared with the
+/// JSON endpoints.
+async fn company(
+    req: &HttpRequest,
+    app: &App,
+    slug: &str,
+    lang: Lang,
+) -> Result<TenantRecord, HttpResponse> {
+    let client = req
+        .extensions()
+        .get::<ClientAddress>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.clone());
+    app.public_limits
+        .admit(&client, slug)
+        .map_err(|e| failure(e, lang, None))?;
     booking::public_tenant(app, slug)
         .await
         .map_err(|e| failure(e, lang, None))
@@ -371,7 +395,7 @@ async fn services_page(
     query: web::Query<LangQuery>,
 ) -> HttpResponse {
     let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&app, &path, lang).await {
+    let tenant = match company(&req, &app, &path, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -451,7 +475,7 @@ async fn slots_page(
 ) -> HttpResponse {
     let (slug, segment) = path.into_inner();
     let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -707,7 +731,7 @@ async fn details_page(
 ) -> HttpResponse {
     let (slug, segment) = path.into_inner();
     let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -779,7 +803,7 @@ async fn book_submit(
     let form = form.into_inner();
     let lang = language(&req, form.lang.as_deref());
     let t = lang.texts();
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -932,12 +956,12 @@ async fn book_submit(
 
 /// The CSRF token of the forms on a booking's page: bound to its private link (a page
 /// elsewhere cannot know it without the link).
-fn csrf_for(token: &str) -> String {
+pub(crate) fn csrf_for(token: &str) -> String {
     let digest = Sha256::digest(format!("csrf:{token}").as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
-fn csrf_matches(token: &str, sent: &str) -> bool {
+pub(crate) fn csrf_matches(token: &str, sent: &str) -> bool {
     let expected = csrf_for(token);
     expected.len() == sent.len()
         && expected
@@ -1026,7 +1050,7 @@ async fn status_page(
     let (slug, token) = path.into_inner();
     let lang = language(&req, query.lang.as_deref());
     let t = lang.texts();
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -1087,7 +1111,7 @@ async fn calendar_file(
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
     let lang = language(&req, None);
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -1199,7 +1223,7 @@ async fn reschedule_page(
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
     let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -1251,7 +1275,7 @@ async fn reschedule_submit(
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
     let lang = language(&req, form.lang.as_deref());
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
@@ -1327,7 +1351,7 @@ async fn cancel_submit(
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
     let lang = language(&req, form.lang.as_deref());
-    let tenant = match company(&app, &slug, lang).await {
+    let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };

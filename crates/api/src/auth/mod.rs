@@ -4,7 +4,7 @@
 pub mod jwt;
 pub use workorders_app::password;
 pub mod principal;
-pub mod rate_limit;
+pub use workorders_app::throttle as rate_limit;
 pub use workorders_app::tokens;
 
 pub use principal::{Actor, Caller, Principal};

@@ -14,21 +14,14 @@ use workorders_domain::ServiceId;
 use workorders_domain::text::{Line, Text};
 use workorders_persistence::tenants::TenantRecord;
 
-use crate::error::{ApiError, ApiResult, Problem, codes};
+use crate::error::{ApiResult, Problem, codes};
 use crate::extract::ValidJson;
 use crate::routes::client_ip;
 use crate::state::AppState;
 
 /// Resolves the tenant of a public request and applies the rate limits.
 async fn public_tenant(req: &HttpRequest, state: &AppState, slug: &str) -> ApiResult<TenantRecord> {
-    state
-        .public_ip_limiter
-        .attempt(&client_ip(req))
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-    state
-        .public_tenant_limiter
-        .attempt(slug)
-        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    state.public_limits.admit(&client_ip(req), slug)?;
     Ok(booking::public_tenant(state, slug).await?)
 }
 

@@ -226,9 +226,10 @@ pub async fn update_quote(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SentQuote {
     pub quote: QuoteView,
-    /// The customer's private link (also in the e-mail). Sending again makes a new link;
-    /// the old one stops working.
-    #[schema(example = "https://orders.example.com/v1/public/quotes/q_3f9a...")]
+    /// The customer's private link (also in the e-mail): the quote's page, where the
+    /// customer accepts or declines; its token also opens `/v1/public/quotes/{token}`.
+    /// Sending again makes a new link; the old one stops working.
+    #[schema(example = "https://orders.example.com/quotes/q_3f9a...")]
     pub link: String,
     pub email: crate::schemas::billing::EmailView,
 }
@@ -286,7 +287,8 @@ pub struct PublicQuoteView {
 /// The public endpoints share the booking widget's per-address rate limit.
 fn throttle(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
     state
-        .public_ip_limiter
+        .public_limits
+        .per_client
         .attempt(&crate::routes::client_ip(req))
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })
 }

@@ -1,12 +1,43 @@
-//! Throttling of sign-in and sign-up attempts, in memory per server instance.
+//! Throttling, in memory per server instance: sign-in and sign-up attempts, and the public
+//! booking surface (the JSON endpoints and the customer pages share one budget).
 //!
-//! Two rules: a per-client-address budget of attempts per minute, and a per-account budget of
-//! failed sign-ins per window. With several instances behind a load balancer each instance
+//! Two rules: a per-key budget of attempts per minute (a client address, a company), and a
+//! per-account budget of failed sign-ins per window. With several instances behind a load balancer each instance
 //! counts on its own, so the effective budget is multiplied by the number of instances.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The client's address as the front door resolved it (behind trusted proxies: the first
+/// untrusted hop), for per-client budgets. The HTTP server puts it on every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+/// The budgets of the public booking surface: per client address and per company, per
+/// minute, shared by the JSON endpoints and the customer pages.
+pub struct PublicLimits {
+    pub per_client: RateLimiter,
+    pub per_company: RateLimiter,
+}
+
+impl PublicLimits {
+    pub fn new(per_client_per_minute: u32, per_company_per_minute: u32) -> Self {
+        Self {
+            per_client: RateLimiter::new(0, Duration::from_secs(60), per_client_per_minute),
+            per_company: RateLimiter::new(0, Duration::from_secs(60), per_company_per_minute),
+        }
+    }
+
+    /// Counts one public request of `client` for the company `slug`; refused (with the
+    /// seconds to wait) when either budget is used up.
+    pub fn admit(&self, client: &str, slug: &str) -> crate::AppResult<()> {
+        self.per_client
+            .attempt(client)
+            .and_then(|()| self.per_company.attempt(slug))
+            .map_err(|retry_after_secs| crate::AppError::RateLimited { retry_after_secs })
+    }
+}
 
 /// Counts events per key in fixed windows.
 pub struct RateLimiter {
@@ -109,7 +140,7 @@ impl RateLimiter {
 
 /// The application counts failed password checks of an account here (sign-in, a change of
 /// one's own password).
-impl workorders_app::sessions::AccountThrottle for RateLimiter {
+impl crate::sessions::AccountThrottle for RateLimiter {
     fn check_account(&self, account: &str) -> Result<(), u64> {
         RateLimiter::check_account(self, account)
     }
