@@ -521,6 +521,9 @@ async fn private_link_tokens_never_reach_the_log(ctx: Ctx) {
         format!("{base}{path}"),
         format!("{base}{path}?lang=de"),
         format!("{base}/v1/public/quotes/q_{}", "A".repeat(43)),
+        format!("{base}/quotes/q_{}", "A".repeat(43)),
+        format!("{base}/demo/booking/{booking_token}"),
+        format!("{base}/demo/booking/{booking_token}/calendar.ics"),
         format!("{base}/v1/calendars/cal_{}.ics", "B".repeat(43)),
         format!("{base}/set-password/pw_{}", "C".repeat(43)),
     ] {

@@ -14,6 +14,7 @@ use crate::support::{Ctx, Tenant, TestApp};
 use crate::tests;
 
 tests!(
+    the_widget_snippet_books_from_the_company_website_only,
     a_customer_accepts_a_quote_in_a_browser,
     the_quote_page_refuses_forged_empty_and_second_answers,
     the_pages_share_the_public_rate_limits_with_the_json_endpoints,
@@ -91,9 +92,13 @@ async fn the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(services.header("x-frame-options"), "DENY");
-    assert!(
-        !services.body.contains("<script"),
-        "the pages need no JavaScript"
+    assert_eq!(
+        services.body.matches("<script").count(),
+        services
+            .body
+            .matches("<script src=\"/assets/frame.js\" defer></script>")
+            .count(),
+        "no inline script: only the widget's height reporter"
     );
 
     // With website origins, exactly those may frame the pages.
@@ -330,6 +335,73 @@ async fn the_pages_share_the_public_rate_limits_with_the_json_endpoints(ctx: Ctx
     // The stylesheet is not counted.
     let css = page(&app, Method::GET, "/assets/web.css", None).await;
     assert_eq!(css.status, 200);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn the_widget_snippet_books_from_the_company_website_only(ctx: Ctx) {
+    let app = ctx.app().await;
+    let (t, _, _) = bookable(&app, "00:00", "24:00").await;
+    let (allowed, refused) = (free_port(), free_port());
+    app.patch(
+        "/v1/tenant",
+        &t.token,
+        Some("\"1\""),
+        &serde_json::json!({"website_origins": [format!("http://127.0.0.1:{allowed}")]}),
+    )
+    .await
+    .assert_status(200);
+    let embed = page(&app, Method::GET, "/embed.js", None).await;
+    assert_eq!(embed.status, 200);
+    assert!(embed.header("content-type").starts_with("text/javascript"));
+    let backend = if app.database_url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let out = run_browser_script(
+        "embed_flow.py",
+        &[
+            "--base",
+            &app.address,
+            "--tenant",
+            &t.slug,
+            "--service-name",
+            "Kostenvoranschlag vor Ort",
+            "--postal-code",
+            "12203",
+            "--allowed-port",
+            &allowed.to_string(),
+            "--refused-port",
+            &refused.to_string(),
+            "--shots",
+            &format!("{backend}-embed"),
+        ],
+    )
+    .await;
+    let result: Value = serde_json::from_str(out.trim().lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the script's result is JSON ({e}): {out}"));
+    assert_eq!(result["refused"], true);
+    let token = result["status_path"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .expect("status path");
+    let booking = app
+        .send(
+            Method::GET,
+            &format!("/v1/public/{}/bookings/{token}", t.slug),
+            None,
+            None,
+            &[],
+        )
+        .await;
+    booking.assert_status(200);
+    assert_eq!(booking.body["status"], "confirmed");
 }
 
 /// A company with a complete billing profile and a quote sent to the customer (2 windows at

@@ -32,6 +32,12 @@ use crate::i18n::{Lang, Texts};
 /// The stylesheet every page links (served by us: no third-party assets).
 const STYLESHEET: &str = include_str!("../assets/web.css");
 
+/// The booking widget for other websites (`<script src=".../embed.js" data-tenant=...>`).
+const EMBED_SCRIPT: &str = include_str!("../assets/embed.js");
+
+/// On every page: tells an embedding page (the widget) its height; nothing else.
+const FRAME_SCRIPT: &str = include_str!("../assets/frame.js");
+
 /// Largest form body a page accepts.
 const FORM_LIMIT: usize = 16 * 1024;
 
@@ -39,6 +45,8 @@ const FORM_LIMIT: usize = 16 * 1024;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let form = || web::FormConfig::default().limit(FORM_LIMIT);
     cfg.route("/assets/web.css", web::get().to(stylesheet))
+        .route("/assets/frame.js", web::get().to(frame_script))
+        .route("/embed.js", web::get().to(embed_script))
         .route("/{tenant}/book", web::get().to(services_page))
         .service(
             web::resource("/{tenant}/book/{service}")
@@ -66,6 +74,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .app_data(form())
                 .route(web::post().to(cancel_submit)),
         );
+}
+
+fn script(body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body)
+}
+
+async fn embed_script() -> HttpResponse {
+    script(EMBED_SCRIPT)
+}
+
+async fn frame_script() -> HttpResponse {
+    script(FRAME_SCRIPT)
 }
 
 async fn stylesheet() -> HttpResponse {
@@ -122,8 +146,8 @@ fn content_security_policy(origins: &[String]) -> String {
         origins.join(" ")
     };
     format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-         base-uri 'none'; frame-ancestors {ancestors}"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
     )
 }
 
