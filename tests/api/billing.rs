@@ -163,7 +163,7 @@ pub fn validate_einvoice(data: &[u8], ext: &str) {
     validate_einvoice_allowing(data, ext, &[]);
 }
 
-async fn app_with_mail(ctx: &Ctx, server: &SmtpServer) -> TestApp {
+pub async fn app_with_mail(ctx: &Ctx, server: &SmtpServer) -> TestApp {
     let settings = Some(server.settings());
     ctx.app_with(|s| {
         s.mail.smtp = settings;

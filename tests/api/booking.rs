@@ -172,7 +172,7 @@ pub fn customer(email: &str) -> Value {
     json!({"name": "Jana Becker", "email": email, "phone": "+49 30 5550707", "street": "Ringstraße 4", "postal_code": "12203", "city": "Berlin"})
 }
 
-async fn slots(app: &TestApp, slug: &str, service: &str) -> Vec<Value> {
+pub async fn slots(app: &TestApp, slug: &str, service: &str) -> Vec<Value> {
     let resp = app
         .send(
             Method::GET,

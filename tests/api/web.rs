@@ -14,6 +14,7 @@ use crate::support::{Ctx, Tenant, TestApp};
 use crate::tests;
 
 tests!(
+    moving_or_cancelling_a_booking_emails_a_calendar_file_that_follows,
     the_widget_snippet_books_from_the_company_website_only,
     a_customer_accepts_a_quote_in_a_browser,
     the_quote_page_refuses_forged_empty_and_second_answers,
@@ -335,6 +336,108 @@ async fn the_pages_share_the_public_rate_limits_with_the_json_endpoints(ctx: Ctx
     // The stylesheet is not counted.
     let css = page(&app, Method::GET, "/assets/web.css", None).await;
     assert_eq!(css.status, 200);
+}
+
+/// The value of `name` in a calendar file (unfolded lines are short here).
+fn ics_value(ics: &str, name: &str) -> String {
+    ics.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {ics}"))
+        .trim()
+        .to_owned()
+}
+
+async fn moving_or_cancelling_a_booking_emails_a_calendar_file_that_follows(ctx: Ctx) {
+    let server = crate::support::smtp();
+    let app = crate::billing::app_with_mail(&ctx, &server).await;
+    let (t, _, service) = bookable(&app, "00:00", "24:00").await;
+    let booked = crate::booking::book_first(&app, &t, &service, "kunde@example.com").await;
+    let token = booked["token"].as_str().expect("token").to_owned();
+    let free = crate::booking::slots(&app, &t.slug, &service).await;
+    let old_start = booked["booking"]["appointment"]["start"].clone();
+    let new_start = free
+        .iter()
+        .map(|s| s["start"].clone())
+        .find(|s| *s != old_start)
+        .expect("another free start");
+    // Moved on the customer's page, cancelled through the JSON endpoint: both e-mail.
+    let status = format!("/{}/booking/{token}", t.slug);
+    let csrf = {
+        let shown = page(&app, Method::GET, &status, None).await;
+        shown
+            .body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("csrf")
+            .to_owned()
+    };
+    let moved = page(
+        &app,
+        Method::POST,
+        &format!("{status}/reschedule"),
+        Some(&[
+            ("csrf", csrf.as_str()),
+            ("start", new_start.as_str().expect("start")),
+        ]),
+    )
+    .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    app.post(
+        &format!("/v1/public/{}/bookings/{token}/cancel", t.slug),
+        None,
+        &serde_json::json!({"reason": "umgezogen"}),
+    )
+    .await
+    .assert_status(200);
+    let mails = server
+        .wait_for_async(3, std::time::Duration::from_secs(30))
+        .await;
+    let calendar = |subject: &str| {
+        let mail = mails
+            .iter()
+            .find(|m| m.subject.starts_with(subject))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no mail {subject:?}: {:?}",
+                    mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+                )
+            });
+        assert!(
+            mail.text.contains(&format!("/{}/booking/{token}", t.slug)),
+            "the mail links the booking's page: {}",
+            mail.text
+        );
+        let ics = mail
+            .attachments
+            .iter()
+            .find(|a| a.filename.ends_with(".ics"))
+            .expect("a calendar file");
+        (
+            ics.content_type.clone(),
+            String::from_utf8(ics.bytes.clone()).expect("utf-8"),
+        )
+    };
+    let (_, confirmed) = calendar("Terminbestätigung");
+    let (moved_type, moved) = calendar("Termin verschoben");
+    let (cancelled_type, cancelled) = calendar("Termin abgesagt");
+    let uid = ics_value(&confirmed, "UID");
+    assert_eq!(ics_value(&moved, "UID"), uid, "the same calendar entry");
+    assert_eq!(ics_value(&cancelled, "UID"), uid);
+    let sequence = |ics: &str| ics_value(ics, "SEQUENCE").parse::<i64>().expect("number");
+    assert!(sequence(&moved) > sequence(&confirmed));
+    assert!(sequence(&cancelled) > sequence(&moved));
+    assert_eq!(ics_value(&moved, "METHOD"), "PUBLISH");
+    assert!(moved_type.contains("method=PUBLISH"));
+    let new_dtstart = chrono::DateTime::parse_from_rfc3339(new_start.as_str().expect("start"))
+        .expect("instant")
+        .with_timezone(&chrono::Utc)
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string();
+    assert_eq!(ics_value(&moved, "DTSTART"), new_dtstart, "the new time");
+    assert_eq!(ics_value(&cancelled, "METHOD"), "CANCEL");
+    assert_eq!(ics_value(&cancelled, "STATUS"), "CANCELLED");
+    assert!(cancelled_type.contains("method=CANCEL"));
 }
 
 fn free_port() -> u16 {

@@ -999,7 +999,18 @@ pub fn latest_issued(invoices: &[InvoiceRecord]) -> Option<&InvoiceRecord> {
     })
 }
 
-/// A one-event calendar (UTC times, no time-zone block needed) for a confirmation e-mail.
+/// How a calendar file changes the customer's calendar entry of an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalendarUpdate {
+    /// Adds or (with a higher SEQUENCE) replaces the entry.
+    Publish { sequence: i64 },
+    /// Removes the entry (`METHOD:CANCEL`, `STATUS:CANCELLED`).
+    Cancel { sequence: i64 },
+}
+
+/// A one-event calendar (UTC times, no time-zone block needed) for a booking e-mail or the
+/// booking's page. The UID is the appointment's, so each later file updates the same entry.
+#[allow(clippy::too_many_arguments)]
 pub fn booking_ics(
     uid: &str,
     start: DateTime<Utc>,
@@ -1007,25 +1018,31 @@ pub fn booking_ics(
     summary: &str,
     location: &str,
     organizer: &str,
+    update: CalendarUpdate,
     now: DateTime<Utc>,
 ) -> String {
     use crate::ics::{fold, ics_text, ics_time};
+    let (method, status, sequence) = match update {
+        CalendarUpdate::Publish { sequence } => ("PUBLISH", "CONFIRMED", sequence),
+        CalendarUpdate::Cancel { sequence } => ("CANCEL", "CANCELLED", sequence),
+    };
     let mut body = String::new();
     for line in [
         "BEGIN:VCALENDAR".to_owned(),
         "VERSION:2.0".to_owned(),
         "PRODID:-//workorders//booking confirmation//EN".to_owned(),
         "CALSCALE:GREGORIAN".to_owned(),
-        "METHOD:PUBLISH".to_owned(),
+        format!("METHOD:{method}"),
         "BEGIN:VEVENT".to_owned(),
         format!("UID:{uid}@workorders"),
+        format!("SEQUENCE:{sequence}"),
         format!("DTSTAMP:{}", ics_time(now)),
         format!("DTSTART:{}", ics_time(start)),
         format!("DTEND:{}", ics_time(end)),
         format!("SUMMARY:{}", ics_text(summary)),
         format!("LOCATION:{}", ics_text(location)),
         format!("DESCRIPTION:{}", ics_text(organizer)),
-        "STATUS:CONFIRMED".to_owned(),
+        format!("STATUS:{status}"),
         "END:VEVENT".to_owned(),
         "END:VCALENDAR".to_owned(),
     ] {
@@ -1046,6 +1063,8 @@ pub struct AppointmentNotice<'a> {
     pub technician_name: &'a str,
     pub location: String,
     pub manage_link: String,
+    /// The appointment's SEQUENCE (bumped by every change), for the calendar file.
+    pub sequence: i64,
 }
 
 /// Queues a booking confirmation (with an `.ics`) or an on-the-way notice to the order's
@@ -1104,24 +1123,41 @@ pub async fn queue_appointment_notice(
         ),
     );
     let (subject, body) = compose(tx.conn(), tenant, notice.kind, lang_of(&profile), &vars).await?;
-    let attachments = if notice.kind == TemplateKind::BookingConfirmation {
-        let company = vars.get("company_name").cloned().unwrap_or_default();
-        vec![AttachmentRef {
-            filename: "termin.ics".to_owned(),
-            content_type: "text/calendar; method=PUBLISH; charset=utf-8".to_owned(),
-            blob_key: None,
-            text: Some(booking_ics(
-                &notice.appointment_id.to_string(),
-                notice.start,
-                notice.end,
-                &format!("{} – {company}", notice.service_name),
-                &notice.location,
-                &format!("{order_number} {order_title}"),
-                now,
-            )),
-        }]
-    } else {
-        Vec::new()
+    let update = match notice.kind {
+        TemplateKind::BookingConfirmation | TemplateKind::BookingRescheduled => {
+            Some(CalendarUpdate::Publish {
+                sequence: notice.sequence,
+            })
+        }
+        TemplateKind::BookingCancelled => Some(CalendarUpdate::Cancel {
+            sequence: notice.sequence,
+        }),
+        _ => None,
+    };
+    let attachments = match update {
+        Some(update) => {
+            let company = vars.get("company_name").cloned().unwrap_or_default();
+            let method = match update {
+                CalendarUpdate::Publish { .. } => "PUBLISH",
+                CalendarUpdate::Cancel { .. } => "CANCEL",
+            };
+            vec![AttachmentRef {
+                filename: "termin.ics".to_owned(),
+                content_type: format!("text/calendar; method={method}; charset=utf-8"),
+                blob_key: None,
+                text: Some(booking_ics(
+                    &notice.appointment_id.to_string(),
+                    notice.start,
+                    notice.end,
+                    &format!("{} – {company}", notice.service_name),
+                    &notice.location,
+                    &format!("{order_number} {order_title}"),
+                    update,
+                    now,
+                )),
+            }]
+        }
+        None => Vec::new(),
     };
     let mail = queue_email(
         tx,

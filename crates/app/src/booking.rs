@@ -18,12 +18,13 @@ use workorders_domain::work_order::{Channel, Command, OrderStatus, Priority, Ste
 use workorders_domain::{
     AppointmentId, BookingId, CustomerId, ServiceId, SiteId, TenantId, ValidationErrors,
 };
-use workorders_persistence::Conn;
+use workorders_mail::templates::TemplateKind;
 use workorders_persistence::appointments::{self, AppointmentRecord};
 use workorders_persistence::customers::{self, Address, CustomerRecord, SiteRecord};
 use workorders_persistence::services::{self, BookingRecord, ServiceRecord};
 use workorders_persistence::tenants::{self, TenantRecord};
 use workorders_persistence::work_orders::{self, ActorRef, NewEvent};
+use workorders_persistence::{Conn, WriteTx};
 use workorders_persistence::{processes, users};
 
 use crate::App;
@@ -203,6 +204,8 @@ pub struct BookingStatus {
     /// The postal code of the address the customer gave (for offering new starts).
     pub postal_code: Option<String>,
     pub appointment_id: AppointmentId,
+    /// The appointment's SEQUENCE (bumped by every change), for calendar files.
+    pub sequence: i64,
     /// `confirmed` or `cancelled`.
     pub status: String,
     /// The service's name.
@@ -559,7 +562,7 @@ pub async fn book(
     crate::billing::queue_appointment_notice(
         &mut tx,
         crate::billing::AppointmentNotice {
-            kind: workorders_mail::templates::TemplateKind::BookingConfirmation,
+            kind: TemplateKind::BookingConfirmation,
             tenant_id: tenant.id,
             work_order_id: order.order.id,
             appointment_id: appointment.id.0,
@@ -569,6 +572,7 @@ pub async fn book(
             technician_name: &technician,
             location: format!("{}, {} {}", site.street, site.postal_code, site.city),
             manage_link: page_link(app, tenant, &token),
+            sequence: appointment.sequence,
         },
         now,
     )
@@ -616,6 +620,7 @@ async fn status_on(
         service_id: booking.service_id,
         postal_code,
         appointment_id: appointment.id,
+        sequence: appointment.sequence,
         status: booking.status.clone(),
         service,
         start: appointment.start,
@@ -675,6 +680,15 @@ pub async fn calendar_file(app: &App, tenant: &TenantRecord, token: &str) -> App
         &format!("{} – {}", status.service, tenant.name),
         "",
         &format!("{} {}", status.reference, status.order_number),
+        if status.appointment_status == AppointmentStatus::Cancelled {
+            crate::billing::CalendarUpdate::Cancel {
+                sequence: status.sequence,
+            }
+        } else {
+            crate::billing::CalendarUpdate::Publish {
+                sequence: status.sequence,
+            }
+        },
         app.db.now(),
     ))
 }
@@ -812,9 +826,74 @@ pub async fn reschedule(
         &[entry],
     )
     .await?;
+    let mut moved = next.clone();
+    moved.sequence = current.sequence + 1;
+    queue_change_notice(
+        app,
+        &mut tx,
+        tenant,
+        &booking,
+        &moved,
+        token,
+        TemplateKind::BookingRescheduled,
+        now,
+    )
+    .await?;
     let view = status_on(tx.conn(), tenant, &booking).await?;
     tx.commit().await?;
     Ok(RescheduleOutcome::Rescheduled(Box::new(view)))
+}
+
+/// E-mails the customer that their booking was moved or cancelled, with a calendar file that
+/// updates (same UID, the appointment's new SEQUENCE) or removes (`METHOD:CANCEL`) the entry
+/// the confirmation made; inside the change's transaction. Skipped without an address.
+#[allow(clippy::too_many_arguments)]
+async fn queue_change_notice(
+    app: &App,
+    tx: &mut WriteTx,
+    tenant: &TenantRecord,
+    booking: &BookingRecord,
+    appointment: &AppointmentRecord,
+    token: &str,
+    kind: TemplateKind,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let service = services::get_in(tx.conn(), tenant.id, booking.service_id)
+        .await?
+        .map(|s| s.name)
+        .unwrap_or_default();
+    let mut technician = String::new();
+    if let Some(person) = appointment.assignees.first()
+        && let Some(user) = users::get_in(tx.conn(), tenant.id, *person).await?
+    {
+        technician = first_name(&user.name);
+    }
+    let order = work_orders::get_in(tx.conn(), tenant.id, booking.work_order_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let location = customers::get_site_in(tx.conn(), tenant.id, order.site_id)
+        .await?
+        .map(|s| format!("{}, {} {}", s.street, s.postal_code, s.city))
+        .unwrap_or_default();
+    crate::billing::queue_appointment_notice(
+        tx,
+        crate::billing::AppointmentNotice {
+            kind,
+            tenant_id: tenant.id,
+            work_order_id: booking.work_order_id,
+            appointment_id: appointment.id.0,
+            start: appointment.start,
+            end: appointment.end,
+            service_name: &service,
+            technician_name: &technician,
+            location,
+            manage_link: page_link(app, tenant, token),
+            sequence: appointment.sequence,
+        },
+        now,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Cancels the appointment and the order (`reason` defaults to "cancelled by the customer").
@@ -885,6 +964,19 @@ pub async fn cancel(
     .await?;
     services::set_booking_status(tx.conn(), booking.id, "cancelled", now).await?;
     booking.status = "cancelled".to_owned();
+    let mut cancelled = next.clone();
+    cancelled.sequence = current.sequence + 1;
+    queue_change_notice(
+        app,
+        &mut tx,
+        tenant,
+        &booking,
+        &cancelled,
+        token,
+        TemplateKind::BookingCancelled,
+        now,
+    )
+    .await?;
     let view = status_on(tx.conn(), tenant, &booking).await?;
     tx.commit().await?;
     Ok(view)

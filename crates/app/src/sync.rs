@@ -943,6 +943,7 @@ impl Pusher<'_> {
                     technician_name: &technician,
                     location: String::new(),
                     manage_link: String::new(),
+                    sequence: next.sequence,
                 },
                 self.now,
             )

@@ -18,26 +18,32 @@ pub enum TemplateKind {
     CreditNote,
     Quote,
     BookingConfirmation,
+    BookingRescheduled,
+    BookingCancelled,
     TechnicianEnRoute,
 }
 
 impl TemplateKind {
-    pub const ALL: [TemplateKind; 5] = [
+    pub const ALL: [TemplateKind; 7] = [
         TemplateKind::Invoice,
         TemplateKind::CreditNote,
         TemplateKind::Quote,
         TemplateKind::BookingConfirmation,
+        TemplateKind::BookingRescheduled,
+        TemplateKind::BookingCancelled,
         TemplateKind::TechnicianEnRoute,
     ];
 
-    /// The serde name: `invoice`, `credit_note`, `quote`,
-    /// `booking_confirmation`, `technician_en_route`.
+    /// The serde name: `invoice`, `credit_note`, `quote`, `booking_confirmation`,
+    /// `booking_rescheduled`, `booking_cancelled`, `technician_en_route`.
     pub const fn as_str(self) -> &'static str {
         match self {
             TemplateKind::Invoice => "invoice",
             TemplateKind::CreditNote => "credit_note",
             TemplateKind::Quote => "quote",
             TemplateKind::BookingConfirmation => "booking_confirmation",
+            TemplateKind::BookingRescheduled => "booking_rescheduled",
+            TemplateKind::BookingCancelled => "booking_cancelled",
             TemplateKind::TechnicianEnRoute => "technician_en_route",
         }
     }
@@ -183,7 +189,9 @@ pub fn variables(kind: TemplateKind) -> &'static [&'static str] {
     match kind {
         TemplateKind::Invoice | TemplateKind::CreditNote => INVOICE_VARS,
         TemplateKind::Quote => QUOTE_VARS,
-        TemplateKind::BookingConfirmation => BOOKING_VARS,
+        TemplateKind::BookingConfirmation
+        | TemplateKind::BookingRescheduled
+        | TemplateKind::BookingCancelled => BOOKING_VARS,
         TemplateKind::TechnicianEnRoute => EN_ROUTE_VARS,
     }
 }
@@ -370,6 +378,10 @@ pub fn default_template(kind: TemplateKind, lang: Lang) -> Template {
         (TemplateKind::Quote, Lang::En) => (QUOTE_EN_SUBJECT, QUOTE_EN_BODY),
         (TemplateKind::BookingConfirmation, Lang::De) => (BOOKING_DE_SUBJECT, BOOKING_DE_BODY),
         (TemplateKind::BookingConfirmation, Lang::En) => (BOOKING_EN_SUBJECT, BOOKING_EN_BODY),
+        (TemplateKind::BookingRescheduled, Lang::De) => (MOVED_DE_SUBJECT, MOVED_DE_BODY),
+        (TemplateKind::BookingRescheduled, Lang::En) => (MOVED_EN_SUBJECT, MOVED_EN_BODY),
+        (TemplateKind::BookingCancelled, Lang::De) => (CANCELLED_DE_SUBJECT, CANCELLED_DE_BODY),
+        (TemplateKind::BookingCancelled, Lang::En) => (CANCELLED_EN_SUBJECT, CANCELLED_EN_BODY),
         (TemplateKind::TechnicianEnRoute, Lang::De) => (EN_ROUTE_DE_SUBJECT, EN_ROUTE_DE_BODY),
         (TemplateKind::TechnicianEnRoute, Lang::En) => (EN_ROUTE_EN_SUBJECT, EN_ROUTE_EN_BODY),
     };
@@ -544,6 +556,76 @@ If you need to reschedule or cancel, please use this link:
 {{manage_link}}
 
 If you have any questions, please call us at {{company_phone}}.
+
+"
+);
+
+const MOVED_DE_SUBJECT: &str = "Termin verschoben: {{service_name}} am {{start_local}}";
+const MOVED_DE_BODY: &str = with_signature_de!(
+    "Guten Tag {{customer_name}},
+
+Ihr Termin ist verschoben. Der neue Termin:
+
+Leistung: {{service_name}}
+Termin: {{start_local}}
+Auftragsnummer: {{order_number}}
+
+Die angehängte Kalenderdatei ersetzt den bisherigen Eintrag in Ihrem Kalender. \
+Ihren Termin können Sie weiterhin hier ansehen, verschieben oder absagen:
+{{manage_link}}
+
+"
+);
+
+const MOVED_EN_SUBJECT: &str = "Appointment moved: {{service_name}} on {{start_local}}";
+const MOVED_EN_BODY: &str = with_signature_en!(
+    "Dear {{customer_name}},
+
+your appointment has been moved. The new appointment:
+
+Service: {{service_name}}
+Date and time: {{start_local}}
+Order number: {{order_number}}
+
+The attached calendar file replaces the previous entry in your calendar. \
+You can still see, move or cancel your appointment here:
+{{manage_link}}
+
+"
+);
+
+const CANCELLED_DE_SUBJECT: &str = "Termin abgesagt: {{service_name}} am {{start_local}}";
+const CANCELLED_DE_BODY: &str = with_signature_de!(
+    "Guten Tag {{customer_name}},
+
+hiermit bestätigen wir, dass Ihr Termin abgesagt ist:
+
+Leistung: {{service_name}}
+Termin: {{start_local}}
+Auftragsnummer: {{order_number}}
+
+Mit der angehängten Kalenderdatei entfernen Sie den Termin aus Ihrem Kalender. \
+Wenn Sie einen neuen Termin möchten, rufen Sie uns gern unter {{company_phone}} an. \
+Ihre Buchung können Sie weiterhin hier ansehen:
+{{manage_link}}
+
+"
+);
+
+const CANCELLED_EN_SUBJECT: &str = "Appointment cancelled: {{service_name}} on {{start_local}}";
+const CANCELLED_EN_BODY: &str = with_signature_en!(
+    "Dear {{customer_name}},
+
+we confirm that your appointment has been cancelled:
+
+Service: {{service_name}}
+Date and time: {{start_local}}
+Order number: {{order_number}}
+
+The attached calendar file removes the appointment from your calendar. \
+If you would like a new appointment, please call us at {{company_phone}}. \
+You can still see your booking here:
+{{manage_link}}
 
 "
 );

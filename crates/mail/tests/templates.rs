@@ -56,7 +56,9 @@ fn every_default_validates_and_renders() {
             let key = match kind {
                 TemplateKind::Invoice | TemplateKind::CreditNote => "RE-2025-0042",
                 TemplateKind::Quote => "https://portal.example/q/abc",
-                TemplateKind::BookingConfirmation => "https://portal.example/b/xyz",
+                TemplateKind::BookingConfirmation
+                | TemplateKind::BookingRescheduled
+                | TemplateKind::BookingCancelled => "https://portal.example/b/xyz",
                 TemplateKind::TechnicianEnRoute => "Aylin Schmidt",
             };
             assert!(body.contains(key), "{kind} {lang}: {body}");
@@ -200,7 +202,7 @@ fn serde_names() {
     let json = serde_json::to_string(&TemplateKind::ALL).unwrap();
     assert_eq!(
         json,
-        r#"["invoice","credit_note","quote","booking_confirmation","technician_en_route"]"#
+        r#"["invoice","credit_note","quote","booking_confirmation","booking_rescheduled","booking_cancelled","technician_en_route"]"#
     );
     let lang: Lang = serde_json::from_str("\"de\"").unwrap();
     assert_eq!(lang, Lang::De);

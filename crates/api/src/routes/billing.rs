@@ -482,7 +482,7 @@ pub async fn update_catalogue_item(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailTemplateView {
-    /// `invoice`, `credit_note`, `quote`, `booking_confirmation`, `technician_en_route`.
+    /// `invoice`, `credit_note`, `quote`, `booking_confirmation`, `booking_rescheduled`, `booking_cancelled`, `technician_en_route`.
     #[schema(example = "invoice")]
     pub kind: String,
     /// `de` or `en`.
@@ -530,7 +530,7 @@ fn template_view(t: EmailTemplate) -> EmailTemplateView {
     operation_id = "getEmailTemplate",
     tag = "billing",
     params(
-        ("kind" = String, Path, description = "`invoice`, `credit_note`, `quote`, `booking_confirmation` or `technician_en_route`"),
+        ("kind" = String, Path, description = "`invoice`, `credit_note`, `quote`, `booking_confirmation`, `booking_rescheduled`, `booking_cancelled` or `technician_en_route`"),
         ("lang" = String, Path, description = "`de` or `en`"),
     ),
     responses(
@@ -577,7 +577,7 @@ pub async fn list_email_templates(
     operation_id = "putEmailTemplate",
     tag = "billing",
     params(
-        ("kind" = String, Path, description = "`invoice`, `credit_note`, `quote`, `booking_confirmation` or `technician_en_route`"),
+        ("kind" = String, Path, description = "`invoice`, `credit_note`, `quote`, `booking_confirmation`, `booking_rescheduled`, `booking_cancelled` or `technician_en_route`"),
         ("lang" = String, Path, description = "`de` or `en`"),
     ),
     request_body = EmailTemplateRequest,

@@ -94,7 +94,7 @@ pub fn line_views(lines: &[LineInput]) -> Vec<LineView> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailView {
     pub id: Uuid,
-    /// `invoice`, `credit_note`, `quote`, `booking_confirmation`, `technician_en_route`.
+    /// `invoice`, `credit_note`, `quote`, `booking_confirmation`, `booking_rescheduled`, `booking_cancelled`, `technician_en_route`.
     pub kind: String,
     pub to: String,
     pub subject: String,
