@@ -246,6 +246,13 @@ async fn the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it
         location.split('?').next()
     );
     assert_eq!(web_contacts(&app, &t).await.len(), 1, "one booking");
+    // The order is titled by what the customer asked for.
+    let orders = app.get("/v1/work-orders?channel=web", &t.token).await;
+    orders.assert_status(200);
+    assert_eq!(
+        orders.body["items"][0]["title"],
+        "Kostenvoranschlag vor Ort – Drei Fenster"
+    );
 
     // The private page: no caching, no referrer; its forms refuse another link's token.
     let status = page(&app, Method::GET, &location, None).await;
@@ -602,7 +609,40 @@ async fn a_customer_accepts_a_quote_in_a_browser(ctx: Ctx) {
 
 async fn the_quote_page_refuses_forged_empty_and_second_answers(ctx: Ctx) {
     let app = ctx.app().await;
-    let (_, path) = sent_quote(&app).await;
+    let (t, path) = sent_quote(&app).await;
+    // The quote link's JSON endpoint answers the company's own website from a browser
+    // (found through the quote's token, not taken for a company slug), nobody else.
+    app.patch(
+        "/v1/tenant",
+        &t.token,
+        Some("\"1\""),
+        &serde_json::json!({"website_origins": ["https://www.fenster-beispiel.de"]}),
+    )
+    .await
+    .assert_status(200);
+    let token = path.rsplit('/').next().expect("token");
+    for (origin, allowed) in [
+        ("https://www.fenster-beispiel.de", true),
+        ("https://evil.example", false),
+    ] {
+        let answer = app
+            .send(
+                Method::GET,
+                &format!("/v1/public/quotes/{token}"),
+                None,
+                None,
+                &[("origin", origin)],
+            )
+            .await;
+        answer.assert_status(200);
+        let header = answer
+            .headers
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(header == origin, allowed, "{origin}: {header:?}");
+    }
     let shown = page(&app, Method::GET, &path, None).await;
     shown.assert_html(200);
     assert!(shown.body.contains("1.832,60 €"), "{}", shown.body);

@@ -149,18 +149,26 @@ pub async fn catch_panics(
     }
 }
 
-/// CORS for the booking widget: requests under `/v1/public/{tenant}/` from a browser are
-/// allowed only from the origins the tenant configured (`website_origins`). Other routes use
+/// CORS for the booking widget: requests under `/v1/public/{tenant}/` (and a quote link's
+/// `/v1/public/quotes/{token}`, whose company is found by the token) from a browser are
+/// allowed only from the origins the company configured (`website_origins`). Other routes use
 /// the server-wide CORS configuration.
 pub async fn public_cors(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let slug = req
+    // `/v1/public/{tenant}/...`, or `/v1/public/quotes/{token}...` (the company behind the
+    // quote link).
+    let mut segments = req
         .path()
         .strip_prefix("/v1/public/")
-        .and_then(|rest| rest.split('/').next())
-        .map(str::to_owned);
+        .map(|rest| rest.split('/').map(str::to_owned).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter();
+    let slug = segments.next();
+    let quote_token = segments
+        .next()
+        .filter(|_| slug.as_deref() == Some("quotes"));
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -172,9 +180,14 @@ pub async fn public_cors(
             .await
             .map(ServiceResponse::map_into_left_body);
     };
-    let allowed = match req.app_data::<web::Data<AppState>>() {
-        Some(state) => workorders_app::tenant::accepts_website_origin(state, &slug, &origin).await,
-        None => false,
+    let allowed = match (req.app_data::<web::Data<AppState>>(), quote_token) {
+        (Some(state), Some(token)) => {
+            workorders_app::quotes::accepts_website_origin(state, &token, &origin).await
+        }
+        (Some(state), None) => {
+            workorders_app::tenant::accepts_website_origin(state, &slug, &origin).await
+        }
+        (None, _) => false,
     };
     let origin_value = HeaderValue::from_str(&origin).ok();
     if req.method() == actix_web::http::Method::OPTIONS {

@@ -158,6 +158,27 @@ pub struct NewBooking {
     pub token: Option<String>,
 }
 
+/// The title of a booked order: the service and what the customer wrote about it (the first
+/// line of the notes), so quotes and invoices name the job ("Kostenvoranschlag vor Ort –
+/// drei Fenster im Erdgeschoss"); at most 200 characters.
+pub fn order_title(service: &str, notes: Option<&str>) -> String {
+    const MAX: usize = 200;
+    let first = notes
+        .and_then(|n| n.lines().map(str::trim).find(|l| !l.is_empty()))
+        .unwrap_or_default();
+    let title = if first.is_empty() {
+        service.to_owned()
+    } else {
+        format!("{service} – {first}")
+    };
+    if title.chars().count() <= MAX {
+        return title;
+    }
+    let mut cut: String = title.chars().take(MAX - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// The customer's page of a booking (`<public base URL>/<tenant>/booking/<token>`): the link
 /// in every e-mail about it.
 pub fn page_link(app: &App, tenant: &TenantRecord, token: &str) -> String {
@@ -472,7 +493,7 @@ pub async fn book(
             customer_id: customer.id,
             site_id: site.id,
             channel: Channel::Web,
-            title: service.name.clone(),
+            title: order_title(&service.name, input.notes.as_deref()),
             description: input
                 .notes
                 .map(|n| n.trim().to_owned())
@@ -980,4 +1001,20 @@ pub async fn cancel(
     let view = status_on(tx.conn(), tenant, &booking).await?;
     tx.commit().await?;
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_booked_order_is_titled_by_service_and_what_the_customer_wrote() {
+        assert_eq!(super::order_title("Reparatur", None), "Reparatur");
+        assert_eq!(super::order_title("Reparatur", Some("  \n ")), "Reparatur");
+        assert_eq!(
+            super::order_title("Reparatur", Some("\nDrei Fenster klemmen\nAltbau")),
+            "Reparatur – Drei Fenster klemmen"
+        );
+        let long = super::order_title("Reparatur", Some(&"x".repeat(500)));
+        assert_eq!(long.chars().count(), 200);
+        assert!(long.ends_with('…'));
+    }
 }

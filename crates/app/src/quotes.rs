@@ -410,6 +410,19 @@ pub async fn public_view(app: &App, token: &str) -> AppResult<PublicQuote> {
     public_on(&mut conn, app.db.now(), quote).await
 }
 
+/// Whether the company behind a quote link lists `origin` among its website origins (so its
+/// website may call the quote's JSON endpoint from a browser). Unknown links: no.
+pub async fn accepts_website_origin(app: &App, token: &str, origin: &str) -> bool {
+    let Ok(quote) = by_token(app, token).await else {
+        return false;
+    };
+    workorders_persistence::tenants::get(&app.db, quote.tenant_id)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.website_origins.iter().any(|o| o == origin))
+}
+
 /// The customer's answer, as typed.
 #[derive(Debug, Clone)]
 pub struct QuoteAnswer {
