@@ -26,7 +26,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
@@ -201,6 +201,23 @@ def fill(driver, label_text_or_name, value):
     return field
 
 
+def left(element):
+    """Whether `element`'s document has been replaced by the next page.
+
+    chromedriver reports a node of a document being torn down either as a stale
+    reference or, in a short window, as "does not belong to the document".
+    """
+    try:
+        element.is_enabled()
+        return False
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error) or "No node with given id" in str(error):
+            return True
+        raise
+
+
 def click_button(driver, text):
     """Clicks the visible button whose accessible name is `text` (a `<button>`, an
     `<input type=submit|button>` or an element with role=button). Returns the button.
@@ -236,8 +253,8 @@ def click_button(driver, text):
     if submits and (
         not javascript or driver.execute_script("return window.__workordersNavigates") is not False
     ):
-        WebDriverWait(driver, 30).until(staleness_of(page))
-        WebDriverWait(driver, 30).until(
+        WebDriverWait(driver, 30).until(lambda _: left(page))
+        WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
             lambda d: d.execute_script("return document.readyState") == "complete"
         )
     return button

@@ -799,7 +799,14 @@ async fn details_page(
         consent: false,
     };
     let page = frame.page(form, Invalid::default(), false, &[]);
-    render(StatusCode::OK, &page, &tenant.website_origins)
+    // Kept in the browser's history (not `no-store`): the back button shows this very form
+    // with its secret again, so sending it once more leads to the booking it already made.
+    let mut response = render(StatusCode::OK, &page, &tenant.website_origins);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
 }
 
 /// Whether a form secret has the shape `booking::new_form_secret` makes.
