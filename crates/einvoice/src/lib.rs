@@ -8,6 +8,7 @@
 //! Everything is pure computation: fonts are compiled in, nothing touches the network or disk.
 
 mod cii;
+mod epc;
 mod facturx;
 mod format;
 mod pdf;
@@ -17,6 +18,7 @@ use thiserror::Error;
 use workorders_domain::billing::Computed;
 
 pub use cii::to_cii;
+pub use epc::{QrMatrix, epc_payload, girocode, qr_matrix};
 pub use pdf::render_pdf;
 
 /// The name of the embedded XML in the PDF (Factur-X 1.0 / ZUGFeRD 2.x).

@@ -8,7 +8,7 @@ use krilla::Document as PdfDocument;
 use krilla::color::rgb;
 use krilla::configure::{Archival, ConfigurationBuilder, PdfVersion, Validator};
 use krilla::embed::{AssociationKind, EmbeddedFile, MimeType};
-use krilla::geom::{PathBuilder, Point};
+use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::{DateTime, Metadata};
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
@@ -17,6 +17,7 @@ use krilla::{Data, SerializeSettings};
 use rust_decimal::Decimal;
 use workorders_domain::billing::TaxCategory;
 
+use crate::epc::QrMatrix;
 use crate::facturx::add_facturx_xmp;
 use crate::format::{date, iban, money, number, unit_label};
 use crate::{Document, DocumentKind, EMBEDDED_XML_NAME, EinvoiceError, Lang, Party};
@@ -68,7 +69,19 @@ enum Item {
         y: f32,
         width: f32,
     },
+    /// A QR code: its top-left corner and the size of one module (no quiet zone drawn: the
+    /// page around it is white).
+    Qr {
+        x: f32,
+        y: f32,
+        module: f32,
+        matrix: QrMatrix,
+    },
 }
+
+/// Points per QR module: a GiroCode of 41 modules (plus its quiet zone) is ≈ 2.9 cm wide,
+/// above the 2 cm the EPC guideline asks for.
+const QR_MODULE: f32 = 1.7;
 
 struct Faces {
     regular: ttf_parser::Face<'static>,
@@ -179,6 +192,8 @@ struct Labels {
     grand_total: &'static str,
     payment: &'static str,
     account_holder: &'static str,
+    /// Caption under the EPC QR code.
+    girocode: &'static str,
     payment_reference: &'static str,
     vat_id: &'static str,
     tax_number: &'static str,
@@ -224,6 +239,7 @@ fn labels(kind: DocumentKind, lang: Lang) -> Labels {
             },
             payment: "Bankverbindung",
             account_holder: "Kontoinhaber",
+            girocode: "GiroCode: mit der Banking-App scannen",
             payment_reference: "Verwendungszweck",
             vat_id: "USt-IdNr.",
             tax_number: "Steuernummer",
@@ -261,6 +277,7 @@ fn labels(kind: DocumentKind, lang: Lang) -> Labels {
             },
             payment: "Bank details",
             account_holder: "Account holder",
+            girocode: "GiroCode: scan with your banking app",
             payment_reference: "Payment reference",
             vat_id: "VAT ID",
             tax_number: "Tax number",
@@ -656,12 +673,44 @@ fn layout(doc: &Document, lang: Lang, faces: &Faces, l: &Labels) -> Vec<Vec<Item
                 l.payment_reference, doc.payment.reference
             ));
         }
-        lay.ensure(12.0 * (bank.len() as f32 + 1.0));
+        // The GiroCode beside the bank details (invoices in euro with something to pay).
+        let code = (doc.kind == DocumentKind::Invoice)
+            .then(|| {
+                crate::epc::girocode(
+                    &doc.payment,
+                    &doc.seller.name,
+                    doc.computed.totals.grand_total,
+                    &doc.currency,
+                )
+            })
+            .flatten();
+        let code_height = code
+            .as_ref()
+            .map_or(0.0, |m| m.width as f32 * QR_MODULE + 14.0);
+        let text_height = 12.0 * (bank.len() as f32 + 1.0);
+        lay.ensure(text_height.max(code_height));
+        let top = lay.y;
         lay.text(LEFT, 9.0, Style::Bold, Tone::Black, l.payment);
         lay.y += 12.0;
         for b in bank {
             lay.text(LEFT, 9.0, Style::Regular, Tone::Black, &b);
             lay.y += 12.0;
+        }
+        if let Some(matrix) = code {
+            let side = matrix.width as f32 * QR_MODULE;
+            let x = RIGHT - side;
+            let y = top - 9.0;
+            lay.items().push(Item::Qr {
+                x,
+                y,
+                module: QR_MODULE,
+                matrix,
+            });
+            let after = lay.y;
+            lay.y = y + side + 10.0;
+            let w = faces.width(l.girocode, 7.0, Style::Regular);
+            lay.text(RIGHT - w, 7.0, Style::Regular, Tone::Gray, l.girocode);
+            lay.y = after.max(lay.y);
         }
     }
     lay.pages
@@ -802,6 +851,36 @@ pub fn render_pdf(doc: &Document, lang: Lang, cii_xml: &str) -> Result<Vec<u8>, 
                         false,
                         TextDirection::Auto,
                     );
+                }
+                Item::Qr {
+                    x,
+                    y,
+                    module,
+                    matrix,
+                } => {
+                    let mut pb = PathBuilder::new();
+                    for row in 0..matrix.width {
+                        for column in 0..matrix.width {
+                            if matrix.is_dark(column, row)
+                                && let Some(rect) = Rect::from_xywh(
+                                    x + column as f32 * module,
+                                    y + row as f32 * module,
+                                    *module,
+                                    *module,
+                                )
+                            {
+                                pb.push_rect(rect);
+                            }
+                        }
+                    }
+                    if let Some(path) = pb.finish() {
+                        surface.set_stroke(None);
+                        surface.set_fill(Some(Fill {
+                            paint: rgb::Color::new(0, 0, 0).into(),
+                            ..Fill::default()
+                        }));
+                        surface.draw_path(&path);
+                    }
                 }
                 Item::Rule { x1, x2, y, width } => {
                     let mut pb = PathBuilder::new();

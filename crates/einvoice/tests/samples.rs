@@ -278,6 +278,28 @@ fn check_sample(name: &str, doc: &Document, lang: Lang) {
         }
     }
 
+    // The GiroCode, read back from the rendered page: exactly the EPC transfer of the
+    // total on invoices, none on credit notes.
+    require(Tool::PdfToText);
+    let codes = workorders_testkit::qr::codes_in_pdf(&paths[2]).expect("PDF pages rendered");
+    let expected = workorders_einvoice::epc_payload(
+        &doc.payment,
+        &doc.seller.name,
+        doc.computed.totals.grand_total,
+        &doc.currency,
+    );
+    match doc.kind {
+        DocumentKind::Invoice => {
+            let expected = expected.expect("an invoice in euro with a total has a GiroCode");
+            assert_eq!(codes, vec![expected.clone()], "{name}: GiroCode");
+            assert!(
+                expected.contains(&format!("\nEUR{:.2}\n", doc.computed.totals.grand_total)),
+                "{expected}"
+            );
+        }
+        DocumentKind::CreditNote => assert!(codes.is_empty(), "{name}: {codes:?}"),
+    }
+
     let text = pdftotext(&paths[2]);
     assert!(
         text.contains(&doc.number),

@@ -14,6 +14,8 @@
 //! - [`browser_script`]: the browser tests' scripts under `tests/browser/` (Selenium driving
 //!   Debian's chromium, axe-core from `tests/browser/node_modules` for accessibility).
 
+pub mod qr;
+
 use std::collections::HashMap;
 use std::net::{TcpStream, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
@@ -91,7 +93,7 @@ pub enum Tool {
     EInvoice,
     /// The iCalendar checker (`tests/checkers/check_ics.py`: icalendar, recurring-ical-events).
     ICalendar,
-    /// `pdftotext` from poppler-utils.
+    /// `pdftotext` and `pdftoppm` from poppler-utils.
     PdfToText,
     /// A PostgreSQL server at [`postgres_url`].
     Postgres,
@@ -107,7 +109,7 @@ impl Tool {
             Tool::Smtp => "the test SMTP server (Python with aiosmtpd)",
             Tool::EInvoice => "the EN 16931 checker (Python with factur-x, saxonche, lxml)",
             Tool::ICalendar => "the iCalendar checker (Python with icalendar)",
-            Tool::PdfToText => "pdftotext (poppler-utils)",
+            Tool::PdfToText => "pdftotext and pdftoppm (poppler-utils)",
             Tool::Postgres => "PostgreSQL",
             Tool::Browser => {
                 "the headless browser (chromium, chromedriver, Python with selenium, axe-core)"
@@ -126,7 +128,10 @@ impl Tool {
                 script("check_ics.py")?;
                 python_has("import icalendar, recurring_ical_events")
             }
-            Tool::PdfToText => runs(Command::new("pdftotext").arg("-v"), "pdftotext -v"),
+            Tool::PdfToText => {
+                runs(Command::new("pdftotext").arg("-v"), "pdftotext -v")?;
+                runs(Command::new("pdftoppm").arg("-v"), "pdftoppm -v")
+            }
             Tool::Postgres => postgres_reachable(&postgres_url()),
             Tool::Browser => {
                 for binary in [CHROMIUM, CHROMEDRIVER] {
