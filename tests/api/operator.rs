@@ -526,6 +526,8 @@ async fn private_link_tokens_never_reach_the_log(ctx: Ctx) {
         format!("{base}/demo/booking/{booking_token}/calendar.ics"),
         format!("{base}/v1/calendars/cal_{}.ics", "B".repeat(43)),
         format!("{base}/set-password/pw_{}", "C".repeat(43)),
+        format!("{base}/invoices/in_{}", "D".repeat(43)),
+        format!("{base}/invoices/in_{}/pdf", "D".repeat(43)),
     ] {
         client.get(&url).send().await.expect("get");
     }
@@ -546,6 +548,7 @@ async fn private_link_tokens_never_reach_the_log(ctx: Ctx) {
         &"A".repeat(43),
         &"B".repeat(43),
         &"C".repeat(43),
+        &"D".repeat(43),
     ] {
         if let Some(line) = log.iter().find(|l| l.contains(secret)) {
             panic!("a token reached the log: {line}");

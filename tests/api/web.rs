@@ -21,6 +21,7 @@ tests!(
     the_pages_share_the_public_rate_limits_with_the_json_endpoints,
     the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it,
     a_customer_books_reschedules_and_cancels_in_a_browser,
+    a_customer_pays_an_invoice_from_its_page,
 );
 
 async fn page(app: &TestApp, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
@@ -799,4 +800,256 @@ async fn a_customer_books_reschedules_and_cancels_in_a_browser(ctx: Ctx) {
     }
     let contacts = web_contacts(&app, &t).await;
     assert_eq!(contacts.len(), 2, "one booking per run: {contacts:?}");
+}
+
+/// What the GiroCode of an invoice of the test profile must say (EPC069-12 v002).
+fn girocode_for(number: &str, amount: &str) -> String {
+    format!(
+        "BCD\n002\n1\nSCT\nCOBADEFFXXX\nFenster Müller GmbH\n{}\nEUR{amount}\n\n\n{number}",
+        crate::billing::IBAN.replace(' ', "")
+    )
+}
+
+/// A GET of a customer's download: status, content type, disposition, bytes.
+async fn download(app: &TestApp, path: &str) -> (u16, String, String, Vec<u8>) {
+    let response = app.client.get(app.url(path)).send().await.expect("answers");
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (status, kind, disposition) = (
+        response.status().as_u16(),
+        header("content-type"),
+        header("content-disposition"),
+    );
+    let bytes = response.bytes().await.expect("body").to_vec();
+    (status, kind, disposition, bytes)
+}
+
+async fn a_customer_pays_an_invoice_from_its_page(ctx: Ctx) {
+    let server = crate::support::smtp();
+    let app = crate::billing::app_with_mail(&ctx, &server).await;
+    let backend = if app.database_url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let t = app.sign_up().await;
+    put_profile(&app, &t, &profile(), Some("\"0\""))
+        .await
+        .assert_status(200);
+    let order = order_for(
+        &app,
+        &t,
+        serde_json::json!({"name": "Erika Mustermann", "email": "erika@example.com"}),
+    )
+    .await;
+    let created = app
+        .post(
+            &format!(
+                "/v1/work-orders/{}/invoices",
+                order["id"].as_str().expect("id")
+            ),
+            Some(&t.token),
+            &serde_json::json!({"lines": [line("Fenster 120x140", "2", "C62", "640.00", "19"),
+                line("Montage", "4", "HUR", "65.00", "19")], "issue": true}),
+        )
+        .await;
+    created.assert_status(201);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let number = created.body["number"].as_str().expect("number").to_owned();
+    app.post(
+        &format!("/v1/invoices/{id}/send"),
+        Some(&t.token),
+        &serde_json::json!({}),
+    )
+    .await
+    .assert_status(202);
+    let mails = server
+        .wait_for_async(1, std::time::Duration::from_secs(30))
+        .await;
+    let mail = &mails[0];
+    assert!(
+        mail.attachments
+            .iter()
+            .any(|a| a.filename.ends_with(".pdf")),
+        "the PDF stays attached"
+    );
+    // The link in the e-mail: the server's public address, a private token.
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://orders.example.com/invoices/in_"))
+        .unwrap_or_else(|| panic!("no invoice link in the e-mail: {}", mail.text))
+        .to_owned();
+    let path = link
+        .trim_start_matches("https://orders.example.com")
+        .to_owned();
+    let token = path.rsplit('/').next().expect("token").to_owned();
+    assert!(token.len() >= 40, "a 256-bit token: {token}");
+    assert!(
+        !crate::support::dump_database(&app).await.contains(&token),
+        "only the token's hash is stored"
+    );
+
+    // The page: HTML, never cached, the strict policy, the invoice's facts.
+    let shown = page(&app, Method::GET, &format!("{path}?lang=de"), None).await;
+    shown.assert_html(200);
+    assert_eq!(shown.header("cache-control"), "no-store");
+    assert!(
+        shown
+            .header("content-security-policy")
+            .contains("frame-ancestors 'none'")
+    );
+    for text in [
+        number.as_str(),
+        "Offen",
+        "DE89 3704 0044 0532 0130 00",
+        "1.832,60 €",
+        "<svg",
+    ] {
+        assert!(
+            shown.body.contains(text),
+            "{text} on the page: {}",
+            shown.body
+        );
+    }
+    assert!(
+        !shown.body.contains("/xrechnung"),
+        "no XRechnung without a Leitweg-ID"
+    );
+
+    // The documents, byte for byte as issued (the signed-in API gives the same bytes).
+    let (status, kind, disposition, pdf) = download(&app, &format!("{path}/pdf")).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    assert!(
+        disposition.starts_with("attachment; filename=\""),
+        "{disposition}"
+    );
+    let (_, api_pdf, _) = {
+        let r = app
+            .client
+            .get(app.url(&format!("/v1/invoices/{id}/pdf")))
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .expect("pdf");
+        (
+            r.status().as_u16(),
+            r.bytes().await.expect("pdf").to_vec(),
+            (),
+        )
+    };
+    assert_eq!(pdf, api_pdf, "the issued PDF, unchanged");
+    let (status, kind, _, xml) = download(&app, &format!("{path}/xml")).await;
+    assert_eq!(
+        (status, kind.as_str()),
+        (200, "application/xml; charset=utf-8")
+    );
+    assert!(String::from_utf8_lossy(&xml).contains(&number));
+    let (status, _, _, _) = download(&app, &format!("{path}/xrechnung")).await;
+    assert_eq!(status, 404, "no XRechnung was produced");
+
+    // The GiroCode on the PDF says exactly what the customer's bank needs.
+    workorders_testkit::require(workorders_testkit::Tool::PdfToText);
+    let file = std::env::temp_dir().join(format!("invoice-page-{}.pdf", uuid::Uuid::now_v7()));
+    std::fs::write(&file, &pdf).expect("write");
+    let on_pdf = workorders_testkit::qr::codes_in_pdf(&file).expect("rendered");
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(on_pdf, vec![girocode_for(&number, "1832.60")]);
+
+    // In the browser, desktop with JavaScript and a phone without: the code the browser
+    // draws reads back as the same transfer.
+    for (width, javascript) in [("1280", "on"), ("360", "off")] {
+        let png = std::env::temp_dir().join(format!("girocode-{}.png", uuid::Uuid::now_v7()));
+        let downloads = std::env::temp_dir().join(format!("downloads-{}", uuid::Uuid::now_v7()));
+        let url = app.url(&format!("{path}?lang=de"));
+        let shots = format!("{backend}-{width}px-js-{javascript}");
+        let out = run_browser_script(
+            "invoice_flow.py",
+            &[
+                "--url",
+                &url,
+                "--total",
+                "1.832,60 €",
+                "--status",
+                "Offen",
+                "--width",
+                width,
+                "--javascript",
+                javascript,
+                "--shots",
+                &shots,
+                "--qr-png",
+                png.to_str().expect("path"),
+                "--download-dir",
+                downloads.to_str().expect("path"),
+            ],
+        )
+        .await;
+        let result: Value = serde_json::from_str(out.trim().lines().last().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("the script's result is JSON ({e}): {out}"));
+        assert_eq!(result["girocode"], true);
+        let saved = std::fs::read(result["pdf"].as_str().expect("the downloaded file"))
+            .expect("the downloaded PDF");
+        let _ = std::fs::remove_dir_all(&downloads);
+        assert_eq!(saved, api_pdf, "the browser saved the issued PDF");
+        let drawn = std::fs::read(&png).expect("the code's screenshot");
+        let _ = std::fs::remove_file(&png);
+        assert_eq!(
+            workorders_testkit::qr::codes_in_png(&drawn).expect("PNG"),
+            vec![girocode_for(&number, "1832.60")],
+            "{width}px"
+        );
+    }
+
+    // Partly paid: the code asks for the rest; paid: no code, no bank details.
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    app.post(
+        &format!("/v1/invoices/{id}/payments"),
+        Some(&t.token),
+        &serde_json::json!({"amount": "832.60", "paid_on": today}),
+    )
+    .await
+    .assert_status(201);
+    let partly = page(&app, Method::GET, &format!("{path}?lang=en"), None).await;
+    partly.assert_html(200);
+    assert!(partly.body.contains("Partly paid") && partly.body.contains("€1,000.00"));
+    assert!(
+        partly
+            .body
+            .contains("aria-label=\"GiroCode for the transfer of €1,000.00\"")
+    );
+    app.post(
+        &format!("/v1/invoices/{id}/payments"),
+        Some(&t.token),
+        &serde_json::json!({"amount": "1000.00", "paid_on": today}),
+    )
+    .await
+    .assert_status(201);
+    let paid = page(&app, Method::GET, &format!("{path}?lang=de"), None).await;
+    paid.assert_html(200);
+    assert!(
+        paid.body.contains("Bezahlt – vielen Dank!"),
+        "{}",
+        paid.body
+    );
+    assert!(!paid.body.contains("<svg") && !paid.body.contains("IBAN"));
+
+    // Unknown, altered or foreign-looking links: the not-found page, nothing else.
+    for bad in [
+        "/invoices/in_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        format!("{path}x"),
+        format!("/invoices/q_{}", &token[3..]),
+        format!("{path}x/pdf"),
+        format!("/invoices/in_{}/xml", "A".repeat(200)),
+    ] {
+        let refused = page(&app, Method::GET, &bad, None).await;
+        refused.assert_html(404);
+        assert!(!refused.body.contains(&number), "{bad}");
+    }
 }

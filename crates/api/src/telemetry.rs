@@ -35,7 +35,7 @@ pub fn init(format: LogFormat) {
 
 /// Token prefixes of private links and credentials (booking, quote, calendar feed, password
 /// link, refresh token, API key).
-const TOKEN_PREFIXES: [&str; 6] = ["bk_", "q_", "cal_", "pw_", "rt_", "wo_"];
+const TOKEN_PREFIXES: [&str; 7] = ["bk_", "q_", "in_", "cal_", "pw_", "rt_", "wo_"];
 
 fn is_uuid(text: &str) -> bool {
     text.len() == 36 && uuid::Uuid::parse_str(text).is_ok()
@@ -160,6 +160,10 @@ mod tests {
         assert_eq!(
             redact_target("/set-password/pw_abcdefghijklmnopqrstuvwxyz?done"),
             "/set-password/[redacted]?done"
+        );
+        assert_eq!(
+            redact_target("/invoices/in_abcdefghijklmnopqrstuvwxyz/pdf"),
+            "/invoices/[redacted]/pdf"
         );
         let id = "01936f0e-6a3b-7c2d-8e9f-0a1b2c3d4e5f";
         assert_eq!(

@@ -890,11 +890,14 @@ pub async fn queue_email(
     Ok(record)
 }
 
-/// Queues the e-mail of an issued invoice or credit note with its PDF attached.
+/// Queues the e-mail of an issued invoice or credit note with its PDF attached and a new
+/// private link to its page (`<public_base_url>/invoices/<token>`; only the token's hash is
+/// stored, with the link, in the same transaction).
 pub async fn queue_invoice_email(
     tx: &mut WriteTx,
     invoice: &InvoiceRecord,
     to: Option<String>,
+    public_base_url: &str,
     now: DateTime<Utc>,
 ) -> AppResult<EmailRecord> {
     let tenant = invoice.tenant_id;
@@ -956,6 +959,19 @@ pub async fn queue_invoice_email(
         money(invoice.grand_total - invoice.paid_total, english),
     );
     vars.insert("iban", profile.iban.clone().unwrap_or_default());
+    let token = crate::tokens::new_token("in_").map_err(AppError::internal)?;
+    store::insert_invoice_link(
+        tx.conn(),
+        tenant,
+        invoice.id,
+        &crate::tokens::sha256_hex(&token),
+        now,
+    )
+    .await?;
+    vars.insert(
+        "invoice_link",
+        format!("{}/invoices/{token}", public_base_url.trim_end_matches('/')),
+    );
     let kind = if invoice.kind == "credit_note" {
         TemplateKind::CreditNote
     } else {

@@ -334,7 +334,14 @@ async fn send_invoice(state: &App, job: &BillingJob) -> AppResult<()> {
     }
     let already = emails::list_for(db, job.tenant_id, None, Some(invoice.id), None).await?;
     if already.is_empty() {
-        billing::queue_invoice_email(&mut tx, &invoice, None, now).await?;
+        billing::queue_invoice_email(
+            &mut tx,
+            &invoice,
+            None,
+            &state.settings.mail.public_base_url,
+            now,
+        )
+        .await?;
     }
     billing::complete_steps(
         &mut tx,

@@ -409,7 +409,14 @@ pub async fn send(
             allowed_actions: Vec::new(),
         });
     }
-    let mail = billing::queue_invoice_email(&mut tx, &invoice, to, now).await?;
+    let mail = billing::queue_invoice_email(
+        &mut tx,
+        &invoice,
+        to,
+        &app.settings.mail.public_base_url,
+        now,
+    )
+    .await?;
     if let Some(order) = invoice.work_order_id {
         billing::complete_steps(
             &mut tx,
@@ -608,8 +615,12 @@ fn safe_name(number: &str) -> String {
 pub async fn pdf(app: &App, caller: &Principal, id: Uuid) -> AppResult<InvoiceFile> {
     caller.require(Permission::BillingRead)?;
     let invoice = load(app, caller, id).await?;
+    pdf_of(app, &invoice).await
+}
+
+async fn pdf_of(app: &App, invoice: &InvoiceRecord) -> AppResult<InvoiceFile> {
     let (Some(key), Some(number)) = (invoice.pdf_key.clone(), invoice.number.clone()) else {
-        return Err(not_issued(&invoice));
+        return Err(not_issued(invoice));
     };
     let blobs = app.blobs.clone();
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&key))
@@ -646,11 +657,15 @@ pub async fn xml(
         }
     };
     let invoice = load(app, caller, id).await?;
+    xml_of(app, &invoice, xrechnung).await
+}
+
+async fn xml_of(app: &App, invoice: &InvoiceRecord, xrechnung: bool) -> AppResult<InvoiceFile> {
     let Some(number) = invoice.number.clone() else {
-        return Err(not_issued(&invoice));
+        return Err(not_issued(invoice));
     };
     let mut conn = app.db.acquire().await?;
-    let (cii, xr) = store::invoice_xml(&mut conn, caller.tenant_id, invoice.id)
+    let (cii, xr) = store::invoice_xml(&mut conn, invoice.tenant_id, invoice.id)
         .await?
         .ok_or(AppError::NotFound)?;
     let xml = if xrechnung { xr } else { cii }.ok_or(AppError::NotFound)?;
@@ -660,6 +675,148 @@ pub async fn xml(
         file_name: format!("{}{suffix}.xml", safe_name(&number)),
         media_type: "application/xml; charset=utf-8",
     })
+}
+
+/// Where the customer transfers the money to, as printed on the invoice.
+#[derive(Debug, Clone)]
+pub struct PaymentDetails {
+    pub account_holder: String,
+    /// In groups of four.
+    pub iban: String,
+    pub bic: Option<String>,
+    /// The remittance text (the invoice number).
+    pub reference: String,
+}
+
+/// An invoice or credit note as the customer sees it through the private link of its
+/// e-mail.
+#[derive(Debug, Clone)]
+pub struct PublicInvoice {
+    pub invoice: InvoiceRecord,
+    /// The company's legal name on the invoice (else the tenant's name).
+    pub company: String,
+    pub order_title: String,
+    /// Invoices: `open`, `overdue`, `partly_paid`, `paid` or `cancelled`; credit notes:
+    /// `credit`.
+    pub status: &'static str,
+    /// Still to pay, in cents (0 when paid, cancelled, or a credit note).
+    pub amount_due: i64,
+    /// Bank details (invoices that still ask for money).
+    pub payment: Option<PaymentDetails>,
+    /// The EPC QR code for the transfer of `amount_due` (euro invoices with bank details).
+    pub girocode: Option<workorders_einvoice::QrMatrix>,
+    /// Whether an XRechnung rendering exists besides the ZUGFeRD CII.
+    pub has_xrechnung: bool,
+}
+
+/// Which document of an invoice a customer downloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublicDocument {
+    Pdf,
+    Cii,
+    XRechnung,
+}
+
+async fn by_link(app: &App, token: &str) -> AppResult<InvoiceRecord> {
+    if !token.starts_with("in_") || token.len() > 100 {
+        return Err(AppError::NotFound);
+    }
+    let mut conn = app.db.acquire().await?;
+    store::invoice_by_link(&mut conn, &crate::tokens::sha256_hex(token))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// The invoice behind a private link (no sign-in; unknown links are not found).
+pub async fn public_view(app: &App, token: &str) -> AppResult<PublicInvoice> {
+    let invoice = by_link(app, token).await?;
+    let tenant = invoice.tenant_id;
+    let mut conn = app.db.acquire().await?;
+    let today = billing::today(&mut conn, tenant, app.db.now()).await?;
+    let tenant_name = workorders_persistence::tenants::get_in(&mut conn, tenant)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let order_title = match invoice.work_order_id {
+        Some(id) => work_orders::number_and_title(&mut conn, tenant, id)
+            .await?
+            .map(|(_, title)| title)
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let (_, xml_xr) = store::invoice_xml(&mut conn, tenant, invoice.id)
+        .await?
+        .unwrap_or_default();
+    drop(conn);
+    // The seller as printed at issue (bank details may have changed since).
+    let seller: workorders_domain::invoicing::BillingProfile = invoice
+        .seller
+        .clone()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(AppError::internal)?
+        .unwrap_or_default();
+    let company = seller
+        .legal_name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or(tenant_name);
+    let credit = invoice.kind == "credit_note";
+    let outstanding = (invoice.grand_total - invoice.paid_total).max(0);
+    let (status, amount_due) = match invoice.status {
+        _ if credit => ("credit", 0),
+        InvoiceStatus::Cancelled => ("cancelled", 0),
+        InvoiceStatus::Paid => ("paid", 0),
+        _ if outstanding == 0 => ("paid", 0),
+        _ if invoice.paid_total > 0 => ("partly_paid", outstanding),
+        _ if invoice.due_date.is_some_and(|d| d < today) => ("overdue", outstanding),
+        _ => ("open", outstanding),
+    };
+    let iban = seller.iban.clone().unwrap_or_default();
+    let payment = (amount_due > 0 && !iban.trim().is_empty()).then(|| PaymentDetails {
+        account_holder: company.clone(),
+        iban: workorders_einvoice::format_iban(&iban),
+        bic: seller.bic.clone().filter(|b| !b.trim().is_empty()),
+        reference: invoice.number.clone().unwrap_or_default(),
+    });
+    let girocode = payment.as_ref().and_then(|p| {
+        workorders_einvoice::girocode(
+            &workorders_einvoice::PaymentInfo {
+                iban: iban.clone(),
+                bic: p.bic.clone(),
+                account_name: Some(company.clone()),
+                terms: String::new(),
+                reference: p.reference.clone(),
+            },
+            &company,
+            Decimal::new(amount_due, 2),
+            &invoice.currency,
+        )
+    });
+    Ok(PublicInvoice {
+        company,
+        order_title,
+        status,
+        amount_due,
+        payment,
+        girocode,
+        has_xrechnung: xml_xr.is_some(),
+        invoice,
+    })
+}
+
+/// A document of the invoice behind a private link, byte for byte as issued.
+pub async fn public_document(
+    app: &App,
+    token: &str,
+    which: PublicDocument,
+) -> AppResult<InvoiceFile> {
+    let invoice = by_link(app, token).await?;
+    match which {
+        PublicDocument::Pdf => pdf_of(app, &invoice).await,
+        PublicDocument::Cii => xml_of(app, &invoice, false).await,
+        PublicDocument::XRechnung => xml_of(app, &invoice, true).await,
+    }
 }
 
 /// The e-mails to the customer about an order, newest first.

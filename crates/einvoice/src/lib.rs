@@ -19,6 +19,7 @@ use workorders_domain::billing::Computed;
 
 pub use cii::to_cii;
 pub use epc::{QrMatrix, epc_payload, girocode, qr_matrix};
+pub use format::iban as format_iban;
 pub use pdf::render_pdf;
 
 /// The name of the embedded XML in the PDF (Factur-X 1.0 / ZUGFeRD 2.x).

@@ -146,6 +146,7 @@ const INVOICE_VARS: &[&str] = &[
     "due_date",
     "amount_due",
     "iban",
+    "invoice_link",
 ];
 
 const QUOTE_VARS: &[&str] = &[
@@ -424,6 +425,9 @@ Zahlbar bis: {{due_date}}
 IBAN: {{iban}}
 Verwendungszweck: {{invoice_number}}
 
+Rechnung online ansehen, herunterladen und per GiroCode bezahlen:
+{{invoice_link}}
+
 Haben Sie Fragen zur Rechnung? Sie erreichen uns telefonisch unter {{company_phone}} \
 oder per E-Mail an {{company_email}}.
 
@@ -445,6 +449,9 @@ Payable by: {{due_date}}
 IBAN: {{iban}}
 Payment reference: {{invoice_number}}
 
+View, download and pay it (GiroCode) online:
+{{invoice_link}}
+
 If you have any questions about this invoice, please call us at {{company_phone}} \
 or email {{company_email}}.
 
@@ -461,6 +468,9 @@ enthält zusätzlich die strukturierten E-Rechnungsdaten (ZUGFeRD).
 
 Gutschriftsbetrag: {{amount_due}}
 
+Gutschrift online ansehen und herunterladen:
+{{invoice_link}}
+
 Bei Fragen erreichen Sie uns telefonisch unter {{company_phone}} oder per E-Mail \
 an {{company_email}}.
 
@@ -476,6 +486,9 @@ credit note {{invoice_number}} dated {{invoice_date}} as a PDF file. The PDF als
 contains the structured e-invoice data (ZUGFeRD).
 
 Credit amount: {{amount_due}}
+
+View and download it online:
+{{invoice_link}}
 
 If you have any questions, please call us at {{company_phone}} or email {{company_email}}.
 

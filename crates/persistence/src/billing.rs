@@ -696,6 +696,48 @@ pub async fn get_invoice(
     row.as_ref().map(invoice_from_row).transpose()
 }
 
+/// Records a customer's private link to an invoice (by the token's hash).
+pub async fn insert_invoice_link(
+    conn: &mut Conn,
+    tenant: TenantId,
+    invoice: Uuid,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO invoice_links (token_hash, tenant_id, invoice_id, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash.to_owned())
+    .bind(tenant.to_string())
+    .bind(invoice.to_string())
+    .bind(format_instant(now))
+    .execute(conn)
+    .await
+    .store()?;
+    Ok(())
+}
+
+/// The invoice behind a customer's private link (by the token's hash).
+pub async fn invoice_by_link(
+    conn: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<InvoiceRecord>, StoreError> {
+    let columns = INVOICE_COLUMNS
+        .split(", ")
+        .map(|c| format!("i.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {columns} FROM invoice_links l JOIN invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id WHERE l.token_hash = $1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(token_hash.to_owned())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(invoice_from_row).transpose()
+}
+
 /// The stored XML renderings (CII for ZUGFeRD, XRechnung).
 pub async fn invoice_xml(
     conn: &mut Conn,

@@ -1,5 +1,5 @@
 //! The customer's pages: the hosted booking page of a company, the private page of a
-//! booking (status, calendar file, reschedule, cancel) and of a quote (accept, decline). Server-rendered HTML (askama
+//! booking (status, calendar file, reschedule, cancel) of a quote (accept, decline) and of an invoice (documents, GiroCode). Server-rendered HTML (askama
 //! templates, checked at compile time), plain forms with POST-redirect-GET, no JavaScript
 //! needed, German and English.
 //!
@@ -12,6 +12,7 @@
 //! `frame-ancestors` only from the company's configured website origins).
 
 mod i18n;
+mod invoice_page;
 mod pages;
 mod quote_page;
 
@@ -20,5 +21,6 @@ pub use i18n::Lang;
 /// Registers the customer's pages (the application data must hold a `web::Data<App>`).
 pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
     quote_page::configure(cfg);
+    invoice_page::configure(cfg);
     pages::configure(cfg);
 }

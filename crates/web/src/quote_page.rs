@@ -12,6 +12,7 @@ use workorders_app::error::codes;
 use workorders_app::quotes::{self, PublicQuote, QuoteAnswer};
 use workorders_app::throttle::ClientAddress;
 use workorders_app::{App, AppError};
+use workorders_domain::billing::Computed;
 use workorders_domain::text::{Line, Text};
 
 use crate::i18n::{Lang, Texts};
@@ -81,21 +82,59 @@ fn unit(lang: Lang, code: &str) -> String {
     words.to_owned()
 }
 
-fn date(lang: Lang, day: NaiveDate) -> String {
+pub(crate) fn date(lang: Lang, day: NaiveDate) -> String {
     lang.long_date(day)
 }
 
-struct LineView {
-    name: String,
-    description: String,
-    quantity: String,
-    unit_price: String,
-    amount: String,
+pub(crate) struct LineView {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) quantity: String,
+    pub(crate) unit_price: String,
+    pub(crate) amount: String,
 }
 
-struct VatView {
-    label: String,
-    amount: String,
+pub(crate) struct VatView {
+    pub(crate) label: String,
+    pub(crate) amount: String,
+}
+
+/// The line table of a quote or invoice (`lines_table.html`): lines, net total, VAT per
+/// rate, grand total.
+pub(crate) struct LinesTable {
+    pub(crate) lines: Vec<LineView>,
+    pub(crate) net_total: String,
+    pub(crate) vat: Vec<VatView>,
+    pub(crate) grand_total: String,
+}
+
+impl LinesTable {
+    pub(crate) fn new(lang: Lang, computed: &Computed) -> Self {
+        let t = lang.texts();
+        LinesTable {
+            lines: computed
+                .lines
+                .iter()
+                .map(|l| LineView {
+                    name: l.name.clone(),
+                    description: l.description.clone().unwrap_or_default(),
+                    quantity: format!("{} {}", quantity(lang, l.quantity), unit(lang, &l.unit)),
+                    unit_price: money(lang, l.unit_price),
+                    amount: money(lang, l.net_amount),
+                })
+                .collect(),
+            net_total: money(lang, computed.totals.tax_basis_total),
+            vat: computed
+                .vat
+                .iter()
+                .map(|g| VatView {
+                    label: format!("{} {} %", t.vat, quantity(lang, g.rate)),
+                    amount: money(lang, g.tax_amount),
+                })
+                .collect(),
+            grand_total: money(lang, computed.totals.grand_total),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -122,7 +161,7 @@ struct QuotePage {
 fn quote_view(lang: Lang, token: &str, quote: &PublicQuote, error: &str) -> QuotePage {
     let t = lang.texts();
     let q = &quote.quote;
-    let computed = &q.computed;
+    let table = LinesTable::new(lang, &q.computed);
     let base = format!("/quotes/{token}");
     let decided = |label: &str| {
         let who = q.decision_name.clone().unwrap_or_default();
@@ -139,27 +178,10 @@ fn quote_view(lang: Lang, token: &str, quote: &PublicQuote, error: &str) -> Quot
         number: q.number.clone(),
         order_title: quote.order_title.clone(),
         valid_until: date(lang, q.valid_until),
-        lines: computed
-            .lines
-            .iter()
-            .map(|l| LineView {
-                name: l.name.clone(),
-                description: l.description.clone().unwrap_or_default(),
-                quantity: format!("{} {}", quantity(lang, l.quantity), unit(lang, &l.unit)),
-                unit_price: money(lang, l.unit_price),
-                amount: money(lang, l.net_amount),
-            })
-            .collect(),
-        net_total: money(lang, computed.totals.tax_basis_total),
-        vat: computed
-            .vat
-            .iter()
-            .map(|g| VatView {
-                label: format!("{} {} %", t.vat, quantity(lang, g.rate)),
-                amount: money(lang, g.tax_amount),
-            })
-            .collect(),
-        grand_total: money(lang, computed.totals.grand_total),
+        lines: table.lines,
+        net_total: table.net_total,
+        vat: table.vat,
+        grand_total: table.grand_total,
         notes: q.notes.clone().unwrap_or_default(),
         decision: match quote.status {
             "accepted" => Some(decided(t.quote_accepted)),
@@ -175,7 +197,7 @@ fn quote_view(lang: Lang, token: &str, quote: &PublicQuote, error: &str) -> Quot
 
 /// Counts the request toward the client's public budget (the quote link names no
 /// company, so only the per-client budget applies).
-fn admit(req: &HttpRequest, app: &App) -> Result<(), AppError> {
+pub(crate) fn admit(req: &HttpRequest, app: &App) -> Result<(), AppError> {
     let client = req
         .extensions()
         .get::<ClientAddress>()
