@@ -104,42 +104,51 @@ struct Acknowledged {
     unanswered: Vec<String>,
 }
 
-/// An accountant issuing invoices (number, PDF, XML in one transaction) until the server dies.
-async fn invoicing(
-    base: String,
-    dispatcher: String,
-    process: String,
-    customer: String,
-) -> Vec<String> {
+/// The accountant's token and an order to invoice, made before the kill window opens (so
+/// that the window, 50–500 ms, goes to issuing rather than to signing in).
+async fn accountant(
+    base: &str,
+    dispatcher: &str,
+    process: &str,
+    customer: &str,
+) -> (String, String) {
     let client = reqwest::Client::new();
-    // The dispatcher takes the order; billing is the accountant's.
-    let token = match client
+    let signed_in: Value = client
         .post(format!("{base}/v1/auth/token"))
         .json(&json!({"tenant": "demo", "email": "accountant@demo.example", "password": "demo-password"}))
         .send()
         .await
-    {
-        Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null)["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        Err(_) => return Vec::new(),
-    };
-    let mut issued = Vec::new();
+        .expect("sign-in")
+        .json()
+        .await
+        .expect("json");
+    let token = signed_in["access_token"]
+        .as_str()
+        .expect("the accountant's token")
+        .to_owned();
+    // The dispatcher takes the order; billing is the accountant's.
     let order = json!({"process_id": process, "channel": "api", "customer_id": customer, "title": "to invoice"});
-    let order = match client
+    let created: Value = client
         .post(format!("{base}/v1/work-orders"))
-        .bearer_auth(&dispatcher)
+        .bearer_auth(dispatcher)
         .json(&order)
         .send()
         .await
-    {
-        Ok(r) if r.status().as_u16() == 201 => r.json::<Value>().await.unwrap_or(Value::Null),
-        _ => return issued,
-    };
-    let Some(order) = order["id"].as_str() else {
-        return issued;
-    };
+        .expect("order")
+        .json()
+        .await
+        .expect("json");
+    let order = created["id"]
+        .as_str()
+        .expect("an order to invoice")
+        .to_owned();
+    (token, order)
+}
+
+/// An accountant issuing invoices (number, PDF, XML in one transaction) until the server dies.
+async fn invoicing(base: String, token: String, order: String) -> Vec<String> {
+    let client = reqwest::Client::new();
+    let mut issued = Vec::new();
     let body = json!({"lines": [{"name": "Monteurstunde", "quantity": "1.5", "unit": "HUR", "unit_price": "68.00", "vat_rate": "19"}], "issue": true});
     loop {
         match client
@@ -258,12 +267,6 @@ async fn load(
             (ok, unanswered)
         }));
     }
-    let invoices = tokio::spawn(invoicing(
-        base.clone(),
-        token.clone(),
-        process.clone(),
-        customer.clone(),
-    ));
     let booking = {
         let (client, base) = (client.clone(), base.clone());
         tokio::spawn(async move {
@@ -296,7 +299,6 @@ async fn load(
         acked.unanswered.extend(unanswered);
     }
     acked.bookings = booking.await.unwrap_or_default();
-    acked.invoices = invoices.await.unwrap_or_default();
     acked
 }
 
@@ -676,11 +678,15 @@ async fn crash_cycles(database_url: &str) {
         let offset = (cycle * 3) % slots.len().max(1);
         let batch: Vec<String> = slots.iter().skip(offset).take(20).cloned().collect();
         let (tech_token, tech_orders) = technician(&base).await;
+        let billing = accountant(&base, &token, &process, &customer).await;
         let device = tokio::spawn(pushes(base.clone(), tech_token, tech_orders, cycle));
+        let (accountant_token, to_invoice) = billing;
+        let invoices = tokio::spawn(invoicing(base.clone(), accountant_token, to_invoice));
         let load = tokio::spawn(load(base, token, process, customer, service, batch, cycle));
         tokio::time::sleep(jitter(cycle)).await;
         server.kill();
         let mut acked = load.await.expect("load");
+        acked.invoices = invoices.await.unwrap_or_default();
         acked.events = device.await.expect("device");
         verify(database_url, &data_dir, &acked).await;
         unanswered = std::mem::take(&mut acked.unanswered);
