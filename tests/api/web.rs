@@ -649,6 +649,28 @@ async fn the_quote_page_refuses_forged_empty_and_second_answers(ctx: Ctx) {
     assert!(shown.body.contains("1.832,60 €"), "{}", shown.body);
     assert!(shown.body.contains("Fensterbau") || shown.body.contains("Fenster Müller GmbH"));
     assert_eq!(shown.header("cache-control"), "no-store");
+    // The quote as a PDF to keep: its number, the total, the validity; no bank details.
+    assert!(shown.body.contains(&format!("href=\"{path}/pdf\"")));
+    let (status, kind, disposition, pdf) = download(&app, &format!("{path}/pdf")).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    assert!(
+        disposition.starts_with("attachment; filename=\"AN-"),
+        "{disposition}"
+    );
+    let text = pdf_text(&pdf);
+    for expected in ["Angebot AN-", "1.832,60 €", "Gültig bis"] {
+        assert!(
+            text.contains(expected),
+            "{expected} in the quote's PDF:\n{text}"
+        );
+    }
+    assert!(!text.contains("IBAN"), "{text}");
+    let (status, _, _, _) = download(
+        &app,
+        "/quotes/q_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/pdf",
+    )
+    .await;
+    assert_eq!(status, 404);
     assert!(
         shown
             .header("content-security-policy")
@@ -808,6 +830,21 @@ fn girocode_for(number: &str, amount: &str) -> String {
         "BCD\n002\n1\nSCT\nCOBADEFFXXX\nFenster Müller GmbH\n{}\nEUR{amount}\n\n\n{number}",
         crate::billing::IBAN.replace(' ', "")
     )
+}
+
+/// The text of a PDF (`pdftotext`).
+fn pdf_text(pdf: &[u8]) -> String {
+    workorders_testkit::require(workorders_testkit::Tool::PdfToText);
+    let file = std::env::temp_dir().join(format!("page-{}.pdf", uuid::Uuid::now_v7()));
+    std::fs::write(&file, pdf).expect("write");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs");
+    let _ = std::fs::remove_file(&file);
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A GET of a customer's download: status, content type, disposition, bytes.

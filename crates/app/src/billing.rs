@@ -567,6 +567,60 @@ fn document(
     })
 }
 
+/// The PDF of a quote for its customer: the quote's lines and totals, valid until its
+/// date, on the company's letterhead (no bank details, no e-invoice).
+pub async fn quote_pdf(
+    quote: &store::QuoteRecord,
+    profile: &BillingProfile,
+    buyer: &Buyer,
+    order_number: &str,
+    issue_date: NaiveDate,
+) -> AppResult<Vec<u8>> {
+    let english = profile.english();
+    let terms = if english {
+        format!(
+            "This quote is valid until {}.",
+            local_date(quote.valid_until, true)
+        )
+    } else {
+        format!(
+            "Dieses Angebot ist gültig bis {}.",
+            local_date(quote.valid_until, false)
+        )
+    };
+    let doc = einvoice::Document {
+        kind: einvoice::DocumentKind::Quote,
+        number: quote.number.clone(),
+        issue_date,
+        due_date: Some(quote.valid_until),
+        delivery_date: issue_date,
+        currency: "EUR".to_owned(),
+        buyer_reference: None,
+        seller_order_reference: Some(order_number.to_owned()),
+        preceding_invoice: None,
+        seller: party_of_seller(profile),
+        buyer: party_of_buyer(buyer),
+        payment: einvoice::PaymentInfo {
+            iban: String::new(),
+            bic: None,
+            account_name: None,
+            terms,
+            reference: quote.number.clone(),
+        },
+        notes: quote.notes.iter().cloned().collect(),
+        computed: quote.computed.clone(),
+    };
+    let lang = if english {
+        einvoice::Lang::En
+    } else {
+        einvoice::Lang::De
+    };
+    tokio::task::spawn_blocking(move || einvoice::render_quote_pdf(&doc, lang))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(render_error)
+}
+
 fn render_error(e: einvoice::EinvoiceError) -> AppError {
     match e {
         einvoice::EinvoiceError::Missing(field) => AppError::Unprocessable {

@@ -598,7 +598,8 @@ pub struct InvoiceFile {
     pub media_type: &'static str,
 }
 
-fn safe_name(number: &str) -> String {
+/// A document number as a file name (ASCII letters, digits, '-' and '_').
+pub(crate) fn safe_name(number: &str) -> String {
     number
         .chars()
         .map(|c| {

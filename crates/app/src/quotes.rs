@@ -410,6 +410,28 @@ pub async fn public_view(app: &App, token: &str) -> AppResult<PublicQuote> {
     public_on(&mut conn, app.db.now(), quote).await
 }
 
+/// The quote behind a private link as a PDF to download: its file name and bytes.
+pub async fn public_pdf(app: &App, token: &str) -> AppResult<(String, Vec<u8>)> {
+    let quote = by_token(app, token).await?;
+    let tenant = quote.tenant_id;
+    let order = order_of(app, tenant, quote.work_order_id).await?;
+    let buyer = billing::buyer_for(&app.db, &order).await?;
+    let mut conn = app.db.acquire().await?;
+    let (profile, _) = billing::load_profile(&mut conn, tenant).await?;
+    let tz = billing::time_zone(&mut conn, tenant).await?;
+    drop(conn);
+    let issued = quote
+        .sent_at
+        .unwrap_or(quote.created_at)
+        .with_timezone(&tz)
+        .date_naive();
+    let pdf = billing::quote_pdf(&quote, &profile, &buyer, &order.number, issued).await?;
+    Ok((
+        format!("{}.pdf", crate::invoices::safe_name(&quote.number)),
+        pdf,
+    ))
+}
+
 /// Whether the company behind a quote link lists `origin` among its website origins (so its
 /// website may call the quote's JSON endpoint from a browser). Unknown links: no.
 pub async fn accepts_website_origin(app: &App, token: &str, origin: &str) -> bool {

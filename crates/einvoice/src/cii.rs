@@ -237,6 +237,12 @@ fn party(x: &mut Xml, tag: &str, p: &Party, is_seller: bool) {
 /// Errors with [`EinvoiceError::Missing`] naming the first absent field the profile requires
 /// (XRechnung: `buyer_reference`, `seller.contact`, `seller.email`, `buyer.email`, …).
 pub fn to_cii(doc: &Document, profile: Profile) -> Result<String, EinvoiceError> {
+    if doc.kind == DocumentKind::Quote {
+        return Err(EinvoiceError::Invalid {
+            field: "kind",
+            message: "a quote is not an e-invoice".to_owned(),
+        });
+    }
     check(doc, profile)?;
     let currency = doc.currency.as_str();
     let mut x = Xml {

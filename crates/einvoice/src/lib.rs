@@ -20,7 +20,7 @@ use workorders_domain::billing::Computed;
 pub use cii::to_cii;
 pub use epc::{QrMatrix, epc_payload, girocode, qr_matrix};
 pub use format::iban as format_iban;
-pub use pdf::render_pdf;
+pub use pdf::{render_pdf, render_quote_pdf};
 
 /// The name of the embedded XML in the PDF (Factur-X 1.0 / ZUGFeRD 2.x).
 pub const EMBEDDED_XML_NAME: &str = "factur-x.xml";
@@ -58,6 +58,8 @@ pub enum DocumentKind {
     Invoice,
     /// 381 credit note (positive amounts, references the invoice in BT-25).
     CreditNote,
+    /// A quote (offer): only a PDF for the customer ([`render_quote_pdf`]), no e-invoice.
+    Quote,
 }
 
 impl DocumentKind {
@@ -65,6 +67,8 @@ impl DocumentKind {
         match self {
             DocumentKind::Invoice => "380",
             DocumentKind::CreditNote => "381",
+            // Not an e-invoice; `to_cii` refuses quotes before it asks.
+            DocumentKind::Quote => "310",
         }
     }
 }

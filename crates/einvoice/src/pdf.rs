@@ -206,6 +206,31 @@ struct Labels {
 
 fn labels(kind: DocumentKind, lang: Lang) -> Labels {
     let credit = kind == DocumentKind::CreditNote;
+    let labels = invoice_labels(credit, lang);
+    if kind != DocumentKind::Quote {
+        return labels;
+    }
+    match lang {
+        Lang::De => Labels {
+            title: "Angebot",
+            number: "Angebots-Nr.",
+            issue_date: "Angebotsdatum",
+            due_date: "Gültig bis",
+            grand_total: "Angebotssumme",
+            ..labels
+        },
+        Lang::En => Labels {
+            title: "Quote",
+            number: "Quote no.",
+            issue_date: "Date",
+            due_date: "Valid until",
+            grand_total: "Total",
+            ..labels
+        },
+    }
+}
+
+fn invoice_labels(credit: bool, lang: Lang) -> Labels {
     match lang {
         Lang::De => Labels {
             title: if credit { "Gutschrift" } else { "Rechnung" },
@@ -477,8 +502,10 @@ fn layout(doc: &Document, lang: Lang, faces: &Faces, l: &Labels) -> Vec<Vec<Item
     let mut facts = vec![
         (l.number, doc.number.clone()),
         (l.issue_date, date(doc.issue_date, lang)),
-        (l.delivery_date, date(doc.delivery_date, lang)),
     ];
+    if doc.kind != DocumentKind::Quote {
+        facts.push((l.delivery_date, date(doc.delivery_date, lang)));
+    }
     if let Some(d) = doc.due_date {
         facts.push((l.due_date, date(d, lang)));
     }
@@ -653,7 +680,7 @@ fn layout(doc: &Document, lang: Lang, faces: &Faces, l: &Labels) -> Vec<Vec<Item
         lay.paragraph(&doc.payment.terms, 9.0, Style::Regular);
         lay.y += 4.0;
     }
-    if !doc.payment.iban.trim().is_empty() {
+    if doc.kind != DocumentKind::Quote && !doc.payment.iban.trim().is_empty() {
         let mut bank = Vec::new();
         if let Some(a) = doc
             .payment
@@ -793,6 +820,28 @@ pub fn render_pdf(doc: &Document, lang: Lang, cii_xml: &str) -> Result<Vec<u8>, 
     if cii_xml.trim().is_empty() {
         return Err(EinvoiceError::Missing("cii_xml"));
     }
+    if doc.kind == DocumentKind::Quote {
+        return Err(EinvoiceError::Invalid {
+            field: "kind",
+            message: "a quote has no e-invoice to embed; use render_quote_pdf".to_owned(),
+        });
+    }
+    render(doc, lang, Some(cii_xml))
+}
+
+/// Renders a quote (`doc.kind` [`DocumentKind::Quote`]; `due_date` is the validity) as
+/// PDF/A-3b without attachments: the same layout as the invoices, no bank details.
+pub fn render_quote_pdf(doc: &Document, lang: Lang) -> Result<Vec<u8>, EinvoiceError> {
+    if doc.kind != DocumentKind::Quote {
+        return Err(EinvoiceError::Invalid {
+            field: "kind",
+            message: "invoices and credit notes carry their e-invoice: use render_pdf".to_owned(),
+        });
+    }
+    render(doc, lang, None)
+}
+
+fn render(doc: &Document, lang: Lang, cii_xml: Option<&str>) -> Result<Vec<u8>, EinvoiceError> {
     let faces = Faces::load()?;
     let l = labels(doc.kind, lang);
     let mut pages = layout(doc, lang, &faces, &l);
@@ -918,6 +967,11 @@ pub fn render_pdf(doc: &Document, lang: Lang, cii_xml: &str) -> Result<Vec<u8>, 
             .creation_date(date)
             .document_id(format!("{}/{}", doc.seller.name, doc.number)),
     );
+    let Some(cii_xml) = cii_xml else {
+        return pdf
+            .finish()
+            .map_err(|e| EinvoiceError::Pdf(format!("{e:?}")));
+    };
     let mime = MimeType::new("text/xml").ok_or_else(|| EinvoiceError::Pdf("mime type".into()))?;
     pdf.embed_file(EmbeddedFile {
         path: EMBEDDED_XML_NAME.to_string(),

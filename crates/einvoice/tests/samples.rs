@@ -297,7 +297,9 @@ fn check_sample(name: &str, doc: &Document, lang: Lang) {
                 "{expected}"
             );
         }
-        DocumentKind::CreditNote => assert!(codes.is_empty(), "{name}: {codes:?}"),
+        DocumentKind::CreditNote | DocumentKind::Quote => {
+            assert!(codes.is_empty(), "{name}: {codes:?}")
+        }
     }
 
     let text = pdftotext(&paths[2]);
@@ -445,8 +447,52 @@ fn markup_in_texts_is_escaped() {
     assert!(xml.contains("&lt;b&gt;Achtung&lt;/b&gt; &amp; &quot;Hinweis&quot;"));
 }
 
+fn a_quote_is_a_pdf_without_e_invoice_or_bank_details() {
+    let mut doc = single_rate();
+    doc.kind = DocumentKind::Quote;
+    doc.number = "AN-2026-00007".into();
+    doc.due_date = Some(date(2026, 12, 31));
+    assert!(
+        to_cii(&doc, Profile::En16931).is_err(),
+        "a quote is no e-invoice"
+    );
+    assert!(render_pdf(&doc, Lang::De, "<xml/>").is_err());
+    let pdf = workorders_einvoice::render_quote_pdf(&doc, Lang::De).expect("quote PDF");
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(!contains(&pdf, b"factur-x.xml"), "nothing embedded");
+    assert!(contains(&pdf, b"<pdfaid:part>3</pdfaid:part>"), "PDF/A-3b");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("quote.pdf");
+    std::fs::write(&path, &pdf).expect("write");
+    if let Ok(keep) = std::env::var("EINVOICE_SAMPLES_DIR") {
+        std::fs::create_dir_all(&keep).expect("samples dir");
+        std::fs::write(Path::new(&keep).join("quote.pdf"), &pdf).expect("keep sample");
+    }
+    let text = pdftotext(&path);
+    for expected in ["Angebot AN-2026-00007", "Gültig bis", "Angebotssumme"] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+    assert!(
+        text.contains(&workorders_einvoice_total(&doc, Lang::De)),
+        "{text}"
+    );
+    for absent in ["Leistungsdatum", "IBAN", "Bankverbindung", "Rechnung"] {
+        assert!(!text.contains(absent), "{absent} in:\n{text}");
+    }
+    assert!(
+        workorders_testkit::qr::codes_in_pdf(&path)
+            .expect("rendered")
+            .is_empty(),
+        "no GiroCode on a quote"
+    );
+}
+
 fn main() {
     workorders_testkit::run(vec![
+        (
+            "a_quote_is_a_pdf_without_e_invoice_or_bank_details",
+            a_quote_is_a_pdf_without_e_invoice_or_bank_details,
+        ),
         (
             "single_rate_invoice_is_valid_in_all_formats",
             single_rate_invoice_is_valid_in_all_formats,

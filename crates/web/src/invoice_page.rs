@@ -12,7 +12,7 @@ use workorders_app::invoices::{self, InvoiceFile, PublicDocument, PublicInvoice}
 
 use crate::i18n::{Lang, Texts};
 use crate::pages::{Layout, failure, language, render};
-use crate::quote_page::{LineView, LinesTable, VatView, admit, date, money};
+use crate::quote_page::{LineView, LinesTable, VatView, admit, date, download_response, money};
 
 /// Registers the invoice's page and its downloads.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -159,16 +159,7 @@ async fn download(
             bytes,
             file_name,
             media_type,
-        }) => HttpResponse::Ok()
-            .insert_header((header::CONTENT_TYPE, media_type))
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                // The name is made of ASCII letters, digits, '-' and '_' only.
-                format!("attachment; filename=\"{file_name}\""),
-            ))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-            .body(bytes),
+        }) => download_response(media_type, &file_name, bytes),
         Err(e) => failure(e, lang, None),
     }
 }

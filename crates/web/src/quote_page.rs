@@ -23,6 +23,7 @@ use crate::pages::{
 /// Registers the quote's page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/quotes/{token}", web::get().to(quote_page))
+        .route("/quotes/{token}/pdf", web::get().to(quote_pdf))
         .service(
             web::resource("/quotes/{token}/answer")
                 .app_data(web::FormConfig::default().limit(16 * 1024))
@@ -156,6 +157,7 @@ struct QuotePage {
     expired: bool,
     action: String,
     csrf: String,
+    pdf_href: String,
 }
 
 fn quote_view(lang: Lang, token: &str, quote: &PublicQuote, error: &str) -> QuotePage {
@@ -192,6 +194,7 @@ fn quote_view(lang: Lang, token: &str, quote: &PublicQuote, error: &str) -> Quot
         expired: quote.status == "expired",
         action: format!("{base}/answer"),
         csrf: csrf_for(token),
+        pdf_href: format!("{base}/pdf"),
     }
 }
 
@@ -227,6 +230,35 @@ async fn quote_page(
         Ok(quote) => render(StatusCode::OK, &quote_view(lang, &token, &quote, ""), &[]),
         Err(e) => failure(e, lang, None),
     }
+}
+
+async fn quote_pdf(
+    req: HttpRequest,
+    app: web::Data<App>,
+    token: web::Path<String>,
+    query: web::Query<QuoteQuery>,
+) -> HttpResponse {
+    let lang = language(&req, query.lang.as_deref());
+    if let Err(e) = admit(&req, &app) {
+        return failure(e, lang, None);
+    }
+    match quotes::public_pdf(&app, &token).await {
+        Ok((file_name, bytes)) => download_response("application/pdf", &file_name, bytes),
+        Err(e) => failure(e, lang, None),
+    }
+}
+
+/// A document to save: `file_name` holds ASCII letters, digits, '-', '_' and '.' only.
+pub(crate) fn download_response(media_type: &str, file_name: &str, bytes: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CONTENT_TYPE, media_type.to_owned()))
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(bytes)
 }
 
 #[derive(Deserialize, Default)]
