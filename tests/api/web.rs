@@ -22,6 +22,7 @@ tests!(
     the_booking_pages_are_safe_html_and_refuse_bad_input_without_storing_it,
     a_customer_books_reschedules_and_cancels_in_a_browser,
     a_customer_pays_an_invoice_from_its_page,
+    no_page_answers_a_server_error_to_any_input,
 );
 
 async fn page(app: &TestApp, method: Method, path: &str, form: Option<&[(&str, &str)]>) -> Page {
@@ -1089,4 +1090,283 @@ async fn a_customer_pays_an_invoice_from_its_page(ctx: Ctx) {
         refused.assert_html(404);
         assert!(!refused.body.contains(&number), "{bad}");
     }
+}
+
+/// Every route of the customer's pages, as `crates/web` registers them (read from its
+/// source, so that a new page cannot be left out of the walk below).
+fn page_routes() -> Vec<String> {
+    let dir = workorders_testkit::workspace().join("crates/web/src");
+    let mut routes = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("crates/web/src") {
+        let path = entry.expect("entry").path();
+        let source = std::fs::read_to_string(&path).expect("source");
+        for marker in [".route(\"", "cfg.route(\"", "web::resource(\""] {
+            for part in source.split(marker).skip(1) {
+                if let Some(route) = part.split('"').next()
+                    && route.starts_with('/')
+                    && !routes.contains(&route.to_owned())
+                {
+                    routes.push(route.to_owned());
+                }
+            }
+        }
+        // `.route(\n    "/path",` (a route on its own line).
+        for part in source.split(".route(\n").skip(1) {
+            if let Some(route) = part
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|r| r.split('"').next())
+                && route.starts_with('/')
+                && !routes.contains(&route.to_owned())
+            {
+                routes.push(route.to_owned());
+            }
+        }
+    }
+    routes.sort();
+    routes
+}
+
+/// Values no form or query of the pages expects.
+const HOSTILE: [&str; 12] = [
+    "",
+    "%00",
+    "%FF%FE",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "%27%20OR%201%3D1--",
+    "-1",
+    "99999999999999999999999999",
+    "2026-02-30T25%3A61%3A00Z",
+    "%F0%9D%94%98%E2%80%AE%C3%BC",
+    "%E2%80%A8",
+    "{{x}}",
+];
+
+/// The fields of every form and query of the pages.
+const FIELDS: [&str; 20] = [
+    "lang",
+    "postal_code",
+    "from",
+    "start",
+    "form",
+    "name",
+    "email",
+    "phone",
+    "street",
+    "city",
+    "notes",
+    "consent",
+    "booked",
+    "done",
+    "csrf",
+    "decision",
+    "comment",
+    "reason",
+    "v",
+    "service",
+];
+
+async fn no_page_answers_a_server_error_to_any_input(ctx: Ctx) {
+    let server = crate::support::smtp();
+    let app = {
+        let settings = Some(server.settings());
+        ctx.app_with(|s| {
+            s.mail.smtp = settings;
+            s.mail.poll = std::time::Duration::from_millis(100);
+            s.mail.public_base_url = "https://orders.example.com".to_owned();
+            // The walk sends hundreds of requests from one address.
+            s.public_per_ip_per_minute = 100_000;
+            s.public_per_tenant_per_minute = 100_000;
+        })
+        .await
+    };
+    let (t, _, service) = bookable(&app, "00:00", "24:00").await;
+    let booked = crate::booking::book_first(&app, &t, &service, "kunde@example.com").await;
+    let booking = booked["token"].as_str().expect("token").to_owned();
+    // A second booking for the cancel form (which ends the booking it succeeds on).
+    let to_cancel = crate::booking::book_first(&app, &t, &service, "zwei@example.com").await;
+    let to_cancel = to_cancel["token"].as_str().expect("token").to_owned();
+    let (_, quote_path) = sent_quote(&app).await;
+    let quote = quote_path.rsplit('/').next().expect("token").to_owned();
+    // An invoice link comes only by e-mail.
+    put_profile(&app, &t, &profile(), Some("\"0\""))
+        .await
+        .assert_status(200);
+    // With a Leitweg-ID, so that the XRechnung exists too.
+    let order = order_for(&app, &t, serde_json::json!({"name": "Erika Mustermann", "email": "erika@example.com", "buyer_reference": "04011000-12345-67"})).await;
+    let created = app
+        .post(
+            &format!("/v1/work-orders/{}/invoices", order["id"].as_str().expect("id")),
+            Some(&t.token),
+            &serde_json::json!({"lines": [line("Montage", "1", "HUR", "65.00", "19")], "issue": true}),
+        )
+        .await;
+    created.assert_status(201);
+    app.post(
+        &format!(
+            "/v1/invoices/{}/send",
+            created.body["id"].as_str().expect("id")
+        ),
+        Some(&t.token),
+        &serde_json::json!({}),
+    )
+    .await
+    .assert_status(202);
+    let mails = server
+        .wait_for_async(2, std::time::Duration::from_secs(30))
+        .await;
+    let invoice = mails
+        .iter()
+        .flat_map(|m| m.text.split_whitespace())
+        .find_map(|w| w.strip_prefix("https://orders.example.com/invoices/"))
+        .expect("the invoice link")
+        .to_owned();
+
+    let routes = page_routes();
+    assert!(routes.len() >= 15, "routes found: {routes:?}");
+    let real = |name: &str| -> String {
+        match name {
+            "tenant" => t.slug.clone(),
+            "service" => service.clone(),
+            "token" => String::new(), // chosen per route below
+            other => panic!("a page route with an unknown parameter {{{other}}}: add it here"),
+        }
+    };
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    // Routes that answered at least once without a refusal: the real links work, so the
+    // hostile values reached the pages behind them.
+    let mut answered = std::collections::BTreeSet::new();
+    for route in &routes {
+        let token = if route.starts_with("/quotes/") {
+            quote.clone()
+        } else if route.starts_with("/invoices/") {
+            invoice.clone()
+        } else if route.ends_with("/cancel") {
+            to_cancel.clone()
+        } else {
+            booking.clone()
+        };
+        let params: Vec<String> = route
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+            .map(str::to_owned)
+            .collect();
+        let fill = |values: &dyn Fn(&str) -> String| -> String {
+            let mut path = route.clone();
+            for name in &params {
+                path = path.replace(&format!("{{{name}}}"), &values(name));
+            }
+            path
+        };
+        let real_value = |name: &str| {
+            if name == "token" {
+                token.clone()
+            } else {
+                real(name)
+            }
+        };
+        // The real path with every hostile value in every field (query and form), and each
+        // parameter replaced by hostile values in turn.
+        let mut requests: Vec<(Method, String, Option<String>)> = Vec::new();
+        let real_path = fill(&real_value);
+        requests.push((Method::GET, real_path.clone(), None));
+        for value in HOSTILE {
+            let fields = FIELDS
+                .iter()
+                .map(|f| format!("{f}={value}"))
+                .collect::<Vec<_>>()
+                .join("&");
+            requests.push((Method::GET, format!("{real_path}?{fields}"), None));
+            requests.push((Method::POST, real_path.clone(), Some(fields)));
+        }
+        // Forms that need the link's CSRF token: the real token, every other field hostile
+        // (and one plausible answer, so that the page behind the token is reached).
+        if route.ends_with("/answer")
+            || route.ends_with("/cancel")
+            || route.ends_with("/reschedule")
+        {
+            let parent = real_path
+                .rsplit_once('/')
+                .map(|(p, _)| p.to_owned())
+                .expect("parent");
+            let shown = page(&app, Method::GET, &parent, None).await;
+            let csrf = shown
+                .body
+                .split("name=\"csrf\" value=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_else(|| panic!("a CSRF token on {parent}"))
+                .to_owned();
+            for value in HOSTILE {
+                let fields = FIELDS
+                    .iter()
+                    .filter(|f| **f != "csrf")
+                    .map(|f| format!("{f}={value}"))
+                    .collect::<Vec<_>>()
+                    .join("&");
+                requests.push((
+                    Method::POST,
+                    real_path.clone(),
+                    Some(format!("csrf={csrf}&{fields}")),
+                ));
+            }
+            requests.push((
+                Method::POST,
+                real_path.clone(),
+                Some(format!(
+                    "csrf={csrf}&decision=decline&name=%7B%7Bx%7D%7D&reason=%3Cb%3E"
+                )),
+            ));
+        }
+        for name in &params {
+            for value in HOSTILE
+                .iter()
+                .chain(["x", "01936f0e-6a3b-7c2d-8e9f-0a1b2c3d4e5f"].iter())
+            {
+                if value.is_empty() {
+                    continue;
+                }
+                let path = fill(&|p: &str| {
+                    if p == name {
+                        (*value).to_owned()
+                    } else {
+                        real_value(p)
+                    }
+                });
+                requests.push((Method::GET, path.clone(), None));
+                requests.push((Method::POST, path, Some("lang=de".to_owned())));
+            }
+        }
+        for (method, path, body) in requests {
+            let mut request = app.client.request(method.clone(), app.url(&path));
+            if let Some(body) = body {
+                request = request
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body);
+            }
+            let response = request.send().await.expect("the server answers");
+            let status = response.status().as_u16();
+            checked += 1;
+            if status < 400 {
+                answered.insert(route.clone());
+            }
+            if status >= 500 {
+                let body = response.text().await.unwrap_or_default();
+                failures.push(format!("{method} {path} -> {status}: {body:.200}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "server errors:\n{}",
+        failures.join("\n")
+    );
+    assert!(checked > 500, "{checked} requests");
+    let refused: Vec<_> = routes.iter().filter(|r| !answered.contains(*r)).collect();
+    assert!(
+        refused.is_empty(),
+        "never answered with success: {refused:?}"
+    );
 }
