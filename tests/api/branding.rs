@@ -15,6 +15,7 @@ tests!(
     the_logo_is_uploaded_replaced_and_deleted_by_owners_and_admins_only,
     every_customer_page_shows_the_logo_name_colour_and_legal_links,
     the_default_language_decides_when_nothing_else_does,
+    customer_emails_end_with_the_legal_links_and_no_empty_label,
 );
 
 /// A 1×1 PNG.
@@ -508,4 +509,42 @@ async fn the_default_language_decides_when_nothing_else_does(ctx: Ctx) {
         };
         assert_eq!(lang(fetch(&app, &switched, &[]).await.text()), "de");
     }
+}
+
+async fn customer_emails_end_with_the_legal_links_and_no_empty_label(ctx: Ctx) {
+    let server = crate::support::smtp();
+    let app = crate::billing::app_with_mail(&ctx, &server).await;
+    let (t, _, service) = bookable(&app, "00:00", "24:00").await;
+    let etag = tenant_now(&app, &t).await.etag();
+    // Only the imprint: its line comes, the privacy line does not dangle.
+    app.patch(
+        "/v1/tenant",
+        &t.token,
+        Some(&etag),
+        &json!({"imprint_url": IMPRINT}),
+    )
+    .await
+    .assert_status(200);
+    crate::booking::book_first(&app, &t, &service, "kunde@example.com").await;
+    let mails = server
+        .wait_for_async(1, std::time::Duration::from_secs(30))
+        .await;
+    let mail = &mails[0];
+    let text = mail.text.replace("\r\n", "\n");
+    assert!(
+        text.trim_end().ends_with(&format!("Impressum: {IMPRINT}")),
+        "the footer ends the mail: {text}"
+    );
+    assert!(!text.contains("Datenschutz"), "no empty label: {text}");
+    // The placeholders can be used in the tenant's own templates too.
+    let own = app
+        .send(
+            Method::PUT,
+            "/v1/email-templates/booking_confirmation/de",
+            Some(&t.token),
+            Some(&json!({"subject": "Termin", "body": "Impressum: {{imprint_url}}\nDatenschutz: {{privacy_url}}\n"})),
+            &[("if-match", "\"0\"")],
+        )
+        .await;
+    own.assert_status(200);
 }

@@ -318,7 +318,7 @@ pub async fn send(
         .ok_or(AppError::NotFound)?;
     let english = profile.english();
     let mut vars = BTreeMap::new();
-    billing::company_vars(&profile, &tenant_record.name, &mut vars);
+    billing::company_vars(&profile, &tenant_record, &mut vars);
     vars.insert("customer_name", buyer.name.clone());
     vars.insert("order_number", order.number.clone());
     vars.insert("order_title", order.title.clone());
