@@ -14,6 +14,7 @@ mod architecture;
 mod auth;
 mod billing;
 mod booking;
+mod branding;
 mod browser;
 mod contract;
 mod customers;
@@ -123,6 +124,7 @@ fn main() {
         ("auth", auth::tests()),
         ("billing", billing::tests()),
         ("booking", booking::tests()),
+        ("branding", branding::tests()),
         ("contract", contract::tests()),
         ("customers", customers::tests()),
         ("exactly_once", exactly_once::tests()),

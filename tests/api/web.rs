@@ -518,7 +518,7 @@ async fn the_widget_snippet_books_from_the_company_website_only(ctx: Ctx) {
 
 /// A company with a complete billing profile and a quote sent to the customer (2 windows at
 /// 640.00 and 4 hours at 65.00, 19 % VAT: 1,832.60 in total); the quote's page path.
-async fn sent_quote(app: &TestApp) -> (Tenant, String) {
+pub(crate) async fn sent_quote(app: &TestApp) -> (Tenant, String) {
     let t = app.sign_up().await;
     put_profile(app, &t, &profile(), Some("\"0\""))
         .await
@@ -582,29 +582,37 @@ async fn a_customer_accepts_a_quote_in_a_browser(ctx: Ctx) {
     } else {
         "sqlite"
     };
-    for (width, javascript) in [("1280", "on"), ("360", "off")] {
-        let (_, path) = sent_quote(&app).await;
+    for (width, javascript, branded) in [("1280", "on", false), ("360", "off", true)] {
+        let (t, path) = sent_quote(&app).await;
         let url = app.url(&format!("{path}?lang=de"));
         let shots = format!("{backend}-{width}px-js-{javascript}-quote");
-        let out = run_browser_script(
-            "quote_flow.py",
-            &[
-                "--url",
-                &url,
-                "--total",
-                "1.832,60 €",
-                "--width",
-                width,
-                "--javascript",
-                javascript,
-                "--shots",
-                &shots,
-            ],
-        )
-        .await;
+        let mut args = vec![
+            "--url",
+            &url,
+            "--total",
+            "1.832,60 €",
+            "--width",
+            width,
+            "--javascript",
+            javascript,
+            "--shots",
+            &shots,
+        ];
+        // A light accent colour (too light for links on white) with a logo and legal
+        // links: axe checks the contrast of what the page derives from it.
+        let imprint = "https://www.fenster-beispiel.de/impressum";
+        if branded {
+            crate::branding::brand(&app, &t, "#ffd400").await;
+            args.extend(["--brand", "#ffd400", "--imprint", imprint]);
+        }
+        let out = run_browser_script("quote_flow.py", &args).await;
         let result: Value = serde_json::from_str(out.trim().lines().last().unwrap_or_default())
             .unwrap_or_else(|e| panic!("the script's result is JSON ({e}): {out}"));
         assert_eq!(result["lines"], 2);
+        if branded {
+            assert_eq!(result["brand"]["fill"], "#ffd400", "{out}");
+            assert_eq!(result["brand"]["text"], "#1a1a1a", "{out}");
+        }
         assert_eq!(quote_status(&app, &path).await, "accepted");
     }
 }

@@ -18,6 +18,7 @@ use workorders_einvoice as einvoice;
 use workorders_mail::templates::{self, Lang, TemplateKind};
 use workorders_persistence::billing::{self as store, InvoiceRecord};
 use workorders_persistence::emails::{self, AttachmentRef, EmailRecord};
+use workorders_persistence::tenants::TenantRecord;
 use workorders_persistence::work_orders::{self, ActorRef, WorkOrderRecord};
 use workorders_persistence::{Conn, Db, WriteTx, customers, sync, tenants, users};
 
@@ -847,10 +848,11 @@ pub async fn settle_order(
     Ok(())
 }
 
-/// Common template variables: the company and the order.
+/// Common template variables: the company (its name, contacts and legal links; empty when
+/// not set, so that the template's line with it is left out).
 pub fn company_vars(
     profile: &BillingProfile,
-    tenant_name: &str,
+    tenant: &TenantRecord,
     vars: &mut BTreeMap<&'static str, String>,
 ) {
     vars.insert(
@@ -858,7 +860,15 @@ pub fn company_vars(
         profile
             .legal_name
             .clone()
-            .unwrap_or_else(|| tenant_name.to_owned()),
+            .unwrap_or_else(|| tenant.name.clone()),
+    );
+    vars.insert(
+        "imprint_url",
+        tenant.imprint_url.clone().unwrap_or_default(),
+    );
+    vars.insert(
+        "privacy_url",
+        tenant.privacy_url.clone().unwrap_or_default(),
     );
     vars.insert(
         "company_phone",
@@ -983,7 +993,7 @@ pub async fn queue_invoice_email(
     let english = profile.english();
     let lang = lang_of(&profile);
     let mut vars = BTreeMap::new();
-    company_vars(&profile, &tenant_record.name, &mut vars);
+    company_vars(&profile, &tenant_record, &mut vars);
     vars.insert("customer_name", buyer.name.clone());
     let (order_number, order_title) = match invoice.work_order_id {
         Some(id) => work_orders::number_and_title(tx.conn(), tenant, id)
@@ -1176,7 +1186,7 @@ pub async fn queue_appointment_notice(
         }
     };
     let mut vars = BTreeMap::new();
-    company_vars(&profile, &tenant_record.name, &mut vars);
+    company_vars(&profile, &tenant_record, &mut vars);
     vars.insert("customer_name", customer.name.clone());
     vars.insert("order_number", order_number.clone());
     vars.insert("order_title", order_title.clone());

@@ -694,6 +694,8 @@ pub struct PaymentDetails {
 #[derive(Debug, Clone)]
 pub struct PublicInvoice {
     pub invoice: InvoiceRecord,
+    /// The company's look on its pages (logo, colour, legal links, language).
+    pub branding: crate::tenant::Branding,
     /// The company's legal name on the invoice (else the tenant's name).
     pub company: String,
     pub order_title: String,
@@ -734,10 +736,11 @@ pub async fn public_view(app: &App, token: &str) -> AppResult<PublicInvoice> {
     let tenant = invoice.tenant_id;
     let mut conn = app.db.acquire().await?;
     let today = billing::today(&mut conn, tenant, app.db.now()).await?;
-    let tenant_name = workorders_persistence::tenants::get_in(&mut conn, tenant)
+    let tenant_record = workorders_persistence::tenants::get_in(&mut conn, tenant)
         .await?
-        .map(|t| t.name)
-        .unwrap_or_default();
+        .ok_or(AppError::NotFound)?;
+    let branding = crate::tenant::Branding::of(&tenant_record);
+    let tenant_name = tenant_record.name;
     let order_title = match invoice.work_order_id {
         Some(id) => work_orders::number_and_title(&mut conn, tenant, id)
             .await?
@@ -795,6 +798,7 @@ pub async fn public_view(app: &App, token: &str) -> AppResult<PublicInvoice> {
         )
     });
     Ok(PublicInvoice {
+        branding,
         company,
         order_title,
         status,

@@ -318,7 +318,7 @@ pub async fn send(
         .ok_or(AppError::NotFound)?;
     let english = profile.english();
     let mut vars = BTreeMap::new();
-    billing::company_vars(&profile, &tenant_record.name, &mut vars);
+    billing::company_vars(&profile, &tenant_record, &mut vars);
     vars.insert("customer_name", buyer.name.clone());
     vars.insert("order_number", order.number.clone());
     vars.insert("order_title", order.title.clone());
@@ -372,6 +372,8 @@ pub struct PublicQuote {
     /// `sent`, `accepted`, `declined` or `expired`.
     pub status: &'static str,
     pub order_title: String,
+    /// What the quote's page shows of the company (its logo, colour, legal links).
+    pub branding: crate::tenant::Branding,
 }
 
 async fn by_token(app: &App, token: &str) -> AppResult<QuoteRecord> {
@@ -395,7 +397,9 @@ async fn public_on(conn: &mut Conn, now: DateTime<Utc>, q: QuoteRecord) -> AppRe
     let (_, title) = work_orders::number_and_title(conn, q.tenant_id, q.work_order_id)
         .await?
         .unwrap_or_default();
+    let branding = crate::tenant::Branding::of(&tenant);
     Ok(PublicQuote {
+        branding,
         company: profile.legal_name.unwrap_or(tenant.name),
         status: status_of(&q, today),
         order_title: title,

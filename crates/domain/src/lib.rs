@@ -9,6 +9,7 @@ pub mod assign;
 pub mod auth;
 pub mod billing;
 pub mod bounds;
+pub mod brand;
 pub mod calendar;
 pub mod ids;
 pub mod invoicing;

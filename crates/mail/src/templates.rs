@@ -3,6 +3,11 @@
 //! Syntax: `{{name}}` (spaces inside the braces are allowed: `{{ name }}`),
 //! names are lower-case ASCII letters, digits and `_`. Single braces are plain
 //! text; `{{` without a closing `}}` and a stray `}}` are errors.
+//!
+//! There are no conditionals. Instead, a body line that is only a label and placeholders
+//! that are all empty is left out: `Impressum: {{imprint_url}}` disappears when the company
+//! has no imprint link, so no label dangles (a line "labels" when its text without the
+//! placeholders ends with `:`). Other lines stay as they are.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -147,6 +152,8 @@ const INVOICE_VARS: &[&str] = &[
     "amount_due",
     "iban",
     "invoice_link",
+    "imprint_url",
+    "privacy_url",
 ];
 
 const QUOTE_VARS: &[&str] = &[
@@ -160,6 +167,8 @@ const QUOTE_VARS: &[&str] = &[
     "valid_until",
     "total",
     "quote_link",
+    "imprint_url",
+    "privacy_url",
 ];
 
 const BOOKING_VARS: &[&str] = &[
@@ -172,6 +181,8 @@ const BOOKING_VARS: &[&str] = &[
     "service_name",
     "start_local",
     "manage_link",
+    "imprint_url",
+    "privacy_url",
 ];
 
 const EN_ROUTE_VARS: &[&str] = &[
@@ -183,6 +194,8 @@ const EN_ROUTE_VARS: &[&str] = &[
     "company_email",
     "technician_name",
     "window_local",
+    "imprint_url",
+    "privacy_url",
 ];
 
 /// The placeholders allowed in templates of `kind` (without braces).
@@ -254,14 +267,14 @@ pub fn render(
     t: &Template,
     vars: &BTreeMap<&str, String>,
 ) -> Result<(String, String), TemplateError> {
-    let subject = render_field("subject", &t.subject, vars)?;
+    let subject = render_field("subject", &t.subject, vars, false)?;
     let subject = subject
         .split(['\r', '\n'])
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let body = render_field("body", &t.body, vars)?;
+    let body = render_field("body", &t.body, vars, true)?;
     Ok((subject, body))
 }
 
@@ -269,13 +282,24 @@ fn render_field(
     field: &'static str,
     text: &str,
     vars: &BTreeMap<&str, String>,
+    leave_out_empty_labels: bool,
 ) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len() + 64);
+    let mut line = Line::default();
     for segment in parse(field, text)? {
         match segment {
-            Segment::Text(s) => out.push_str(s),
+            Segment::Text(s) => {
+                let mut parts = s.split('\n').peekable();
+                while let Some(part) = parts.next() {
+                    line.text(part);
+                    if parts.peek().is_some() {
+                        line.text("\n");
+                        line.finish(&mut out, leave_out_empty_labels);
+                    }
+                }
+            }
             Segment::Var(name) => match vars.get(name) {
-                Some(value) => out.push_str(value),
+                Some(value) => line.value(value),
                 None => {
                     return Err(TemplateError::new(
                         field,
@@ -285,7 +309,40 @@ fn render_field(
             },
         }
     }
+    line.finish(&mut out, leave_out_empty_labels);
     Ok(out)
+}
+
+/// A line being rendered: what it says, its text without placeholders, and whether its
+/// placeholders said anything.
+#[derive(Default)]
+struct Line {
+    rendered: String,
+    label: String,
+    placeholders: usize,
+    filled: bool,
+}
+
+impl Line {
+    fn text(&mut self, text: &str) {
+        self.rendered.push_str(text);
+        self.label.push_str(text);
+    }
+
+    fn value(&mut self, value: &str) {
+        self.rendered.push_str(value);
+        self.placeholders += 1;
+        self.filled |= !value.trim().is_empty();
+    }
+
+    /// Appends the line to `out` unless it is a label whose placeholders are all empty.
+    fn finish(&mut self, out: &mut String, leave_out_empty_labels: bool) {
+        let empty_label = self.placeholders > 0 && !self.filled && self.label.trim().ends_with(':');
+        if !(leave_out_empty_labels && empty_label) {
+            out.push_str(&self.rendered);
+        }
+        *self = Line::default();
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -396,7 +453,8 @@ macro_rules! with_signature_de {
     ($body:literal) => {
         concat!(
             $body,
-            "Mit freundlichen Grüßen\n{{company_name}}\nTelefon: {{company_phone}}\nE-Mail: {{company_email}}\n"
+            "Mit freundlichen Grüßen\n{{company_name}}\nTelefon: {{company_phone}}\nE-Mail: {{company_email}}\n",
+            "Impressum: {{imprint_url}}\nDatenschutz: {{privacy_url}}\n"
         )
     };
 }
@@ -405,7 +463,8 @@ macro_rules! with_signature_en {
     ($body:literal) => {
         concat!(
             $body,
-            "Kind regards\n{{company_name}}\nPhone: {{company_phone}}\nEmail: {{company_email}}\n"
+            "Kind regards\n{{company_name}}\nPhone: {{company_phone}}\nEmail: {{company_email}}\n",
+            "Legal notice: {{imprint_url}}\nPrivacy: {{privacy_url}}\n"
         )
     };
 }
@@ -702,6 +761,37 @@ mod tests {
             assert_eq!(kind.as_str().parse::<TemplateKind>().unwrap(), kind);
         }
         assert_eq!(serde_plain(Lang::De), "\"de\"");
+    }
+
+    #[test]
+    fn empty_labels_are_left_out_of_the_body() {
+        let template = default_template(TemplateKind::Quote, Lang::De);
+        let mut vars: BTreeMap<&str, String> = variables(TemplateKind::Quote)
+            .iter()
+            .map(|v| (*v, format!("<{v}>")))
+            .collect();
+        vars.insert("imprint_url", "https://example.de/impressum".to_owned());
+        vars.insert("privacy_url", String::new());
+        let (_, body) = render(&template, &vars).unwrap();
+        assert!(body.ends_with(
+            "<company_name>\nTelefon: <company_phone>\nE-Mail: <company_email>\n\
+             Impressum: https://example.de/impressum\n"
+        ));
+        assert!(!body.contains("Datenschutz"));
+        // Only labels go: other lines with empty values stay.
+        let t = Template {
+            subject: "S: {{a}}".to_owned(),
+            body: "Hallo {{a}},\r\nA: {{a}} {{b}}\nB: {{b}}\n\n{{a}}\nEnde".to_owned(),
+        };
+        let vars = BTreeMap::from([("a", String::new()), ("b", "x".to_owned())]);
+        let (subject, body) = render(&t, &vars).unwrap();
+        assert_eq!(subject, "S:");
+        assert_eq!(body, "Hallo ,\r\nA:  x\nB: x\n\n\nEnde");
+        for kind in TemplateKind::ALL {
+            for lang in Lang::ALL {
+                validate(kind, &default_template(kind, lang)).unwrap();
+            }
+        }
     }
 
     fn serde_plain<T: Serialize>(v: T) -> String {

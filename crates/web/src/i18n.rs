@@ -46,6 +46,15 @@ impl Lang {
     /// The page's language: `?lang=` (the switch), else the first of the browser's
     /// `Accept-Language` we speak (by its weights), else German (the companies are German).
     pub fn negotiate(query: Option<&str>, accept_language: Option<&str>) -> Lang {
+        Lang::negotiate_or(query, accept_language, Lang::De)
+    }
+
+    /// [`Lang::negotiate`] with the company's default language as the last resort.
+    pub fn negotiate_or(
+        query: Option<&str>,
+        accept_language: Option<&str>,
+        fallback: Lang,
+    ) -> Lang {
         if let Some(lang) = query.and_then(Lang::parse) {
             return lang;
         }
@@ -64,7 +73,7 @@ impl Lang {
             .collect();
         // Stable: equal weights keep the browser's order.
         offered.sort_by(|a, b| b.0.total_cmp(&a.0));
-        offered.first().map_or(Lang::De, |(_, lang)| *lang)
+        offered.first().map_or(fallback, |(_, lang)| *lang)
     }
 
     /// "Dienstag, 8. Dezember 2026" / "Tuesday, 8 December 2026".
@@ -114,6 +123,8 @@ pub struct Texts {
     pub weekdays: [&'static str; 7],
     pub months: [&'static str; 12],
     pub switch_to: &'static str,
+    pub imprint: &'static str,
+    pub privacy: &'static str,
     pub book_title: &'static str,
     pub book_intro: &'static str,
     pub minutes: &'static str,
@@ -267,6 +278,8 @@ pub static DE: Texts = Texts {
         "Dezember",
     ],
     switch_to: "English",
+    imprint: "Impressum",
+    privacy: "Datenschutz",
     book_title: "Termin buchen",
     book_intro: "Wählen Sie, wobei wir Ihnen helfen dürfen.",
     minutes: "Minuten",
@@ -420,6 +433,8 @@ pub static EN: Texts = Texts {
         "December",
     ],
     switch_to: "Deutsch",
+    imprint: "Legal notice",
+    privacy: "Privacy",
     book_title: "Book an appointment",
     book_intro: "Choose what we can help you with.",
     minutes: "minutes",
@@ -566,6 +581,11 @@ mod tests {
         assert_eq!(Lang::negotiate(None, Some("en;q=0, de")), Lang::De);
         assert_eq!(Lang::negotiate(None, Some("fr")), Lang::De);
         assert_eq!(Lang::negotiate(None, None), Lang::De);
+        // The company's default language only when nothing else decides.
+        assert_eq!(Lang::negotiate_or(None, None, Lang::En), Lang::En);
+        assert_eq!(Lang::negotiate_or(None, Some("fr"), Lang::En), Lang::En);
+        assert_eq!(Lang::negotiate_or(None, Some("de"), Lang::En), Lang::De);
+        assert_eq!(Lang::negotiate_or(Some("de"), None, Lang::En), Lang::De);
     }
 
     #[test]

@@ -9,9 +9,10 @@ use askama::Template;
 use serde::Deserialize;
 use workorders_app::App;
 use workorders_app::invoices::{self, InvoiceFile, PublicDocument, PublicInvoice};
+use workorders_app::tenant::Branding;
 
 use crate::i18n::{Lang, Texts};
-use crate::pages::{Layout, failure, language, render};
+use crate::pages::{Layout, failure, language, language_for, render};
 use crate::quote_page::{LineView, LinesTable, VatView, admit, date, download_response, money};
 
 /// Registers the invoice's page and its downloads.
@@ -73,7 +74,10 @@ fn invoice_view(lang: Lang, token: &str, view: &PublicInvoice) -> InvoicePage {
             } else {
                 t.invoice_title
             },
-            &view.company,
+            &Branding {
+                company: view.company.clone(),
+                ..view.branding.clone()
+            },
             &base,
         ),
         t,
@@ -133,6 +137,7 @@ async fn invoice_page(
     }
     match invoices::public_view(&app, &token).await {
         Ok(view) => {
+            let lang = language_for(&req, query.lang.as_deref(), &view.branding);
             let mut response = render(StatusCode::OK, &invoice_view(lang, &token, &view), &[]);
             response
                 .headers_mut()

@@ -17,10 +17,12 @@ use workorders_app::booking::{
 };
 use workorders_app::error::codes;
 use workorders_app::scheduling::CustomerLocation;
+use workorders_app::tenant::Branding;
 use workorders_app::throttle::ClientAddress;
 use workorders_app::{App, AppError};
 use workorders_domain::ServiceId;
 use workorders_domain::appointment::AppointmentStatus;
+use workorders_domain::brand::{Language, Palette, logo_version};
 use workorders_domain::slots::Slot;
 use workorders_domain::text::{Line, Text};
 use workorders_domain::user::Email;
@@ -47,6 +49,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/assets/web.css", web::get().to(stylesheet))
         .route("/assets/frame.js", web::get().to(frame_script))
         .route("/embed.js", web::get().to(embed_script))
+        .route("/{tenant}/brand.css", web::get().to(brand_stylesheet))
+        .route("/{tenant}/logo", web::get().to(logo))
         .route("/{tenant}/book", web::get().to(services_page))
         .service(
             web::resource("/{tenant}/book/{service}")
@@ -100,6 +104,130 @@ async fn stylesheet() -> HttpResponse {
         .body(STYLESHEET)
 }
 
+#[derive(Deserialize)]
+struct VersionQuery {
+    v: Option<String>,
+}
+
+/// How long a branding asset may be cached: for good when the link names the current
+/// version (a change makes a new link), else briefly.
+fn asset_cache(current: bool) -> &'static str {
+    if current {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=300"
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(text)
+}
+
+fn asset_failure(error: AppError) -> HttpResponse {
+    match error {
+        AppError::NotFound => plain(StatusCode::NOT_FOUND, "Not found"),
+        other => {
+            tracing::error!(error = ?other, "a branding asset failed");
+            plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal error")
+        }
+    }
+}
+
+/// The custom properties `web.css` takes its accent colours from, for one accent colour.
+pub(crate) fn brand_css(palette: &Palette) -> String {
+    format!(
+        ":root {{ --accent: {link}; --accent-dark: {link_hover}; --accent-fill: {fill}; \
+         --accent-fill-hover: {fill_hover}; --on-accent: {on_fill}; --focus: {link}; }}\n",
+        link = palette.link,
+        link_hover = palette.link_hover,
+        fill = palette.fill,
+        fill_hover = palette.fill_hover,
+        on_fill = palette.on_fill,
+    )
+}
+
+/// `/{tenant}/brand.css`: the company's accent colour for `web.css` (linked by every page
+/// of a company that set one; 404 otherwise).
+async fn brand_stylesheet(
+    app: web::Data<App>,
+    path: web::Path<String>,
+    query: web::Query<VersionQuery>,
+) -> HttpResponse {
+    let brand = match workorders_app::tenant::public_branding(&app, &path).await {
+        Ok(b) => b,
+        Err(e) => return asset_failure(e),
+    };
+    let Some(colour) = brand.brand_colour else {
+        return plain(StatusCode::NOT_FOUND, "Not found");
+    };
+    let version = colour.to_string();
+    let current = query.v.as_deref() == version.get(1..);
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, asset_cache(current)))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(brand_css(&Palette::of(colour)))
+}
+
+/// The entity tags a request's `If-None-Match` names, without quotes.
+fn if_none_match(req: &HttpRequest) -> Vec<String> {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(|t| {
+                    t.trim()
+                        .trim_start_matches("W/")
+                        .trim_matches('"')
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `/{tenant}/logo`: the company's logo as uploaded (PNG, JPEG or WebP), with its hash as a
+/// strong ETag; 404 without one.
+async fn logo(
+    req: HttpRequest,
+    app: web::Data<App>,
+    path: web::Path<String>,
+    query: web::Query<VersionQuery>,
+) -> HttpResponse {
+    let known = if_none_match(&req);
+    let image = match workorders_app::tenant::public_logo(
+        &app,
+        &path,
+        known.iter().map(String::as_str).find(|t| t.len() == 64),
+    )
+    .await
+    {
+        Ok(i) => i,
+        Err(e) => return asset_failure(e),
+    };
+    let current = query.v.as_deref() == Some(logo_version(&image.sha256));
+    let mut response = if known.contains(&image.sha256) {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, format!("\"{}\"", image.sha256)))
+        .insert_header((header::CACHE_CONTROL, asset_cache(current)))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"));
+    if image.data.is_empty() {
+        return response.finish();
+    }
+    response
+        .insert_header((header::CONTENT_TYPE, image.content_type))
+        .body(image.data)
+}
+
 // ---------------------------------------------------------------------------------------
 // Page frame, responses, errors
 
@@ -112,18 +240,38 @@ pub(crate) struct Layout {
     pub(crate) company: String,
     /// This page in the other language.
     pub(crate) switch_href: String,
+    /// The company's logo (`/{tenant}/logo?v=…`).
+    pub(crate) logo_href: Option<String>,
+    /// The company's colours (`/{tenant}/brand.css?v=…`).
+    pub(crate) brand_css_href: Option<String>,
+    pub(crate) imprint_url: Option<String>,
+    pub(crate) privacy_url: Option<String>,
 }
 
 impl Layout {
-    pub(crate) fn new(lang: Lang, title: &str, company: &str, href_without_lang: &str) -> Self {
+    pub(crate) fn new(lang: Lang, title: &str, brand: &Branding, href_without_lang: &str) -> Self {
         Layout {
             lang: lang.code(),
             other_lang: lang.other().code(),
             t: lang.texts(),
             title: title.to_owned(),
-            company: company.to_owned(),
+            company: brand.company.clone(),
             switch_href: with_lang(href_without_lang, lang.other()),
+            logo_href: brand
+                .logo_sha256
+                .as_deref()
+                .map(|sha| format!("/{}/logo?v={}", brand.slug, logo_version(sha))),
+            brand_css_href: brand
+                .brand_colour
+                .map(|c| format!("/{}/brand.css?v={}", brand.slug, &c.to_string()[1..])),
+            imprint_url: brand.imprint_url.clone(),
+            privacy_url: brand.privacy_url.clone(),
         }
+    }
+
+    /// Whether the page has a footer.
+    pub(crate) fn has_footer(&self) -> bool {
+        self.imprint_url.is_some() || self.privacy_url.is_some()
     }
 }
 
@@ -186,14 +334,14 @@ pub(crate) struct MessagePage {
 pub(crate) fn message(
     status: StatusCode,
     lang: Lang,
-    company: &str,
+    brand: &Branding,
     title: &str,
     text: &str,
     back_href: Option<String>,
     origins: &[String],
 ) -> HttpResponse {
     let page = MessagePage {
-        page: Layout::new(lang, title, company, "?"),
+        page: Layout::new(lang, title, brand, "?"),
         message: text.to_owned(),
         back_href,
     };
@@ -212,7 +360,7 @@ fn page_message(
     message(
         status,
         lang,
-        &tenant.name,
+        &Branding::of(tenant),
         title,
         text,
         back_href,
@@ -238,7 +386,8 @@ pub(crate) fn render(
 
 /// The page for an error of a use case that the page did not handle itself.
 pub(crate) fn failure(error: AppError, lang: Lang, tenant: Option<&TenantRecord>) -> HttpResponse {
-    let company = tenant.map(|t| t.name.as_str()).unwrap_or_default();
+    let brand = tenant.map(Branding::of).unwrap_or_default();
+    let company = &brand;
     let origins = tenant.map(|t| t.website_origins.as_slice()).unwrap_or(&[]);
     let t = lang.texts();
     match error {
@@ -296,6 +445,41 @@ pub(crate) fn language(req: &HttpRequest, chosen: Option<&str>) -> Lang {
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok());
     Lang::negotiate(chosen, accept)
+}
+
+/// The page's language on a company's page: as [`language`], with the company's default
+/// language when neither the link nor the browser names German or English.
+pub(crate) fn language_for(
+    req: &HttpRequest,
+    chosen: Option<&str>,
+    brand: &impl HasLanguage,
+) -> Lang {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let fallback = match brand.default_language() {
+        Language::De => Lang::De,
+        Language::En => Lang::En,
+    };
+    Lang::negotiate_or(chosen, accept, fallback)
+}
+
+/// What knows a company's default language (its record, its branding).
+pub(crate) trait HasLanguage {
+    fn default_language(&self) -> Language;
+}
+
+impl HasLanguage for TenantRecord {
+    fn default_language(&self) -> Language {
+        self.default_language
+    }
+}
+
+impl HasLanguage for Branding {
+    fn default_language(&self) -> Language {
+        self.default_language
+    }
 }
 
 /// The company of a page, or the page to answer instead. Every page counts toward the
@@ -423,13 +607,14 @@ async fn services_page(
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let services = match booking::services(&app, &tenant).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
     };
     let base = format!("/{}/book", tenant.slug);
     let page = ServicesPage {
-        page: Layout::new(lang, lang.texts().book_title, &tenant.name, &base),
+        page: Layout::new(lang, lang.texts().book_title, &Branding::of(&tenant), &base),
         services: services
             .into_iter()
             .map(|s| ServiceChoice {
@@ -503,6 +688,7 @@ async fn slots_page(
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let (service_id, service_name, _) = match offered_service(&app, &tenant, &segment).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -525,7 +711,7 @@ async fn slots_page(
         page: Layout::new(
             lang,
             lang.texts().book_title,
-            &tenant.name,
+            &Branding::of(&tenant),
             &match &postal {
                 Some(code) => format!("{action}?postal_code={}&from={from}", encode(code)),
                 None => action.clone(),
@@ -716,7 +902,7 @@ impl DetailsFrame<'_> {
             page: Layout::new(
                 self.lang,
                 self.lang.texts().details_title,
-                &self.tenant.name,
+                &Branding::of(self.tenant),
                 &format!(
                     "{action}/details?start={}&postal_code={}",
                     encode(&start_value(self.start)),
@@ -759,6 +945,7 @@ async fn details_page(
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let (service_id, service, duration) = match offered_service(&app, &tenant, &segment).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -833,11 +1020,12 @@ async fn book_submit(
     let (slug, segment) = path.into_inner();
     let form = form.into_inner();
     let lang = language(&req, form.lang.as_deref());
-    let t = lang.texts();
     let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, form.lang.as_deref(), &tenant);
+    let t = lang.texts();
     let (service_id, service, duration) = match offered_service(&app, &tenant, &segment).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -1080,11 +1268,12 @@ async fn status_page(
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
     let lang = language(&req, query.lang.as_deref());
-    let t = lang.texts();
     let tenant = match company(&req, &app, &slug, lang).await {
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, query.lang.as_deref(), &tenant);
+    let t = lang.texts();
     let status = match booking::status(&app, &tenant, &token).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -1102,7 +1291,7 @@ async fn status_page(
             } else {
                 t.status_title
             },
-            &tenant.name,
+            &Branding::of(&tenant),
             &base,
         ),
         notice: match query.done.as_deref() {
@@ -1146,6 +1335,7 @@ async fn calendar_file(
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, None, &tenant);
     match booking::calendar_file(&app, &tenant, &token).await {
         Ok(text) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/calendar; charset=utf-8"))
@@ -1202,7 +1392,7 @@ fn reschedule_view(
         page: Layout::new(
             lang,
             lang.texts().reschedule_title,
-            &tenant.name,
+            &Branding::of(tenant),
             &page_href,
         ),
         service: status.service.clone(),
@@ -1258,6 +1448,7 @@ async fn reschedule_page(
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let status = match booking::status(&app, &tenant, &token).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -1290,7 +1481,7 @@ fn forged(lang: Lang, tenant: &TenantRecord, token: &str) -> HttpResponse {
     message(
         StatusCode::FORBIDDEN,
         lang,
-        &tenant.name,
+        &Branding::of(tenant),
         t.error_title,
         t.expired_form,
         Some(with_lang(&status_href(tenant, token), lang)),
@@ -1310,6 +1501,7 @@ async fn reschedule_submit(
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, form.lang.as_deref(), &tenant);
     if !csrf_matches(&token, &form.csrf) {
         return forged(lang, &tenant, &token);
     }
@@ -1386,6 +1578,7 @@ async fn cancel_submit(
         Ok(t) => t,
         Err(page) => return page,
     };
+    let lang = language_for(&req, form.lang.as_deref(), &tenant);
     if !csrf_matches(&token, &form.csrf) {
         return forged(lang, &tenant, &token);
     }

@@ -17,8 +17,9 @@ use workorders_domain::text::{Line, Text};
 
 use crate::i18n::{Lang, Texts};
 use crate::pages::{
-    Layout, csrf_for, csrf_matches, failure, language, render, see_other, with_lang,
+    Layout, csrf_for, csrf_matches, failure, language, language_for, render, see_other, with_lang,
 };
+use workorders_app::tenant::Branding;
 
 /// Registers the quote's page.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -174,7 +175,15 @@ fn quote_view(lang: Lang, token: &str, quote: &PublicQuote, error: &str) -> Quot
         format!("{label} {who}, {when}")
     };
     QuotePage {
-        page: Layout::new(lang, t.quote_title, &quote.company, &base),
+        page: Layout::new(
+            lang,
+            t.quote_title,
+            &Branding {
+                company: quote.company.clone(),
+                ..quote.branding.clone()
+            },
+            &base,
+        ),
         t,
         error: error.to_owned(),
         number: q.number.clone(),
@@ -227,7 +236,10 @@ async fn quote_page(
         return failure(e, lang, None);
     }
     match quotes::public_view(&app, &token).await {
-        Ok(quote) => render(StatusCode::OK, &quote_view(lang, &token, &quote, ""), &[]),
+        Ok(quote) => {
+            let lang = language_for(&req, query.lang.as_deref(), &quote.branding);
+            render(StatusCode::OK, &quote_view(lang, &token, &quote, ""), &[])
+        }
         Err(e) => failure(e, lang, None),
     }
 }
@@ -278,7 +290,6 @@ async fn answer_submit(
     form: web::Form<AnswerForm>,
 ) -> HttpResponse {
     let lang = language(&req, form.lang.as_deref());
-    let t = lang.texts();
     if let Err(e) = admit(&req, &app) {
         return failure(e, lang, None);
     }
@@ -286,6 +297,8 @@ async fn answer_submit(
         Ok(q) => q,
         Err(e) => return failure(e, lang, None),
     };
+    let lang = language_for(&req, form.lang.as_deref(), &quote.branding);
+    let t = lang.texts();
     let refuse = |status: StatusCode, quote: &PublicQuote, message: &str| {
         render(status, &quote_view(lang, &token, quote, message), &[])
     };

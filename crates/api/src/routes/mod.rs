@@ -52,6 +52,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::set_password)
                 .service(tenant::get_tenant)
                 .service(tenant::update_tenant)
+                .service(tenant::put_tenant_logo)
+                .service(tenant::delete_tenant_logo)
                 .service(users::get_me)
                 .service(users::create_user)
                 .service(users::list_users)

@@ -126,8 +126,35 @@ pub struct TenantView {
     pub escalation_grace_minutes: i64,
     /// Days without an event after which an open order is flagged stuck.
     pub stuck_after_days: i64,
+    /// Accent colour of the customer's pages, `#rrggbb`; `null`: the default.
+    #[schema(example = "#ffd400")]
+    pub brand_colour: Option<String>,
+    /// The company's legal notice, linked on every customer page and in customer e-mails.
+    #[schema(example = "https://www.fensterbau-mueller.de/impressum")]
+    pub imprint_url: Option<String>,
+    /// The company's privacy policy, linked like `imprint_url`.
+    #[schema(example = "https://www.fensterbau-mueller.de/datenschutz")]
+    pub privacy_url: Option<String>,
+    /// The customer pages' language when neither the link nor the browser names `de` or
+    /// `en`.
+    #[schema(example = "de")]
+    pub default_language: String,
+    /// The logo (`putTenantLogo`), or `null`.
+    pub logo: Option<LogoView>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
+}
+
+/// A tenant's logo.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogoView {
+    /// Where the customer pages load it from (public).
+    #[schema(example = "/fensterbau-mueller/logo?v=9f86d081884c")]
+    pub url: String,
+    #[schema(example = "image/png")]
+    pub content_type: String,
+    /// SHA-256 of the image, hex (its ETag).
+    pub sha256: String,
 }
 
 impl From<TenantRecord> for TenantView {
@@ -142,6 +169,19 @@ impl From<TenantRecord> for TenantView {
             website_origins: t.website_origins,
             escalation_grace_minutes: t.escalation_grace_minutes,
             stuck_after_days: t.stuck_after_days,
+            brand_colour: t.brand_colour.map(|c| c.to_string()),
+            imprint_url: t.imprint_url,
+            privacy_url: t.privacy_url,
+            default_language: t.default_language.as_str().to_owned(),
+            logo: t.logo.map(|l| LogoView {
+                url: format!(
+                    "/{}/logo?v={}",
+                    t.slug,
+                    workorders_domain::brand::logo_version(&l.sha256)
+                ),
+                content_type: l.content_type,
+                sha256: l.sha256,
+            }),
             version: t.version,
             created_at: t.created_at,
         }
