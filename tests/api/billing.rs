@@ -357,6 +357,11 @@ async fn a_web_booking_worked_in_the_field_is_invoiced_emailed_and_paid(ctx: Ctx
             &[])
         .await;
     booked.assert_status(201);
+    let booked_reference = booked.body["reference"]
+        .as_str()
+        .expect("reference")
+        .to_owned();
+    let booked_reference = booked_reference.as_str();
     let orders = app.get("/v1/work-orders?limit=5", &t.token).await;
     let order_id = orders.body["items"][0]["id"]
         .as_str()
@@ -449,13 +454,31 @@ async fn a_web_booking_worked_in_the_field_is_invoiced_emailed_and_paid(ctx: Ctx
         "the mail carries the stored PDF unchanged"
     );
     validate_einvoice(&attached.bytes, "pdf");
+    let on_the_way = mails
+        .iter()
+        .find(|m| m.to.iter().any(|r| r == "jana@example.com") && m.subject.contains("auf dem Weg"))
+        .unwrap_or_else(|| {
+            panic!(
+                "on-the-way notice: {:?}",
+                mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+            )
+        });
+    // It links the booking's page with a token of its own (only its hash is stored).
+    let prefix = format!("https://orders.example.com/{}/booking/bk_", t.slug);
+    let link = on_the_way
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no link to the booking's page: {}", on_the_way.text));
+    let path = link.trim_start_matches("https://orders.example.com");
+    let token = path.rsplit('/').next().expect("token");
+    assert!(!crate::support::dump_database(&app).await.contains(token));
+    let shown = app.client.get(app.url(path)).send().await.expect("page");
+    assert_eq!(shown.status().as_u16(), 200);
+    let shown = shown.text().await.expect("html");
     assert!(
-        mails
-            .iter()
-            .any(|m| m.to.iter().any(|r| r == "jana@example.com")
-                && m.subject.contains("auf dem Weg")),
-        "on-the-way notice: {:?}",
-        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+        shown.contains(booked_reference),
+        "the booking's page: {shown}"
     );
     let emails = app
         .get(&format!("/v1/work-orders/{order_id}/emails"), &t.token)

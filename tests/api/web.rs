@@ -1190,6 +1190,8 @@ async fn no_page_answers_a_server_error_to_any_input(ctx: Ctx) {
         .await
     };
     let (t, _, service) = bookable(&app, "00:00", "24:00").await;
+    // Branded, so that its logo and stylesheet exist.
+    crate::branding::brand(&app, &t, "#ffd400").await;
     let booked = crate::booking::book_first(&app, &t, &service, "kunde@example.com").await;
     let booking = booked["token"].as_str().expect("token").to_owned();
     // A second booking for the cancel form (which ends the booking it succeeds on).

@@ -441,14 +441,16 @@ pub async fn push(
     caller: &Principal,
     events: Vec<FieldEvent>,
 ) -> AppResult<Vec<PushOutcome>> {
-    push_on(&app.db, caller, events).await
+    push_on(&app.db, caller, events, &app.settings.mail.public_base_url).await
 }
 
-/// The work of [`push`], on a database.
+/// The work of [`push`], on a database; `public_base_url` is where the customer's pages are
+/// (for the links in the e-mails a push may queue).
 pub async fn push_on(
     db: &Db,
     principal: &Principal,
     events: Vec<FieldEvent>,
+    public_base_url: &str,
 ) -> AppResult<Vec<PushOutcome>> {
     admit_push(principal, events.len())?;
     let user = device_user(principal)?;
@@ -491,6 +493,7 @@ pub async fn push_on(
         principal,
         user,
         now,
+        public_base_url,
     };
     let mut order: Vec<usize> = (0..events.len()).collect();
     order.sort_by(|a, b| {
@@ -637,9 +640,47 @@ struct Pusher<'a> {
     principal: &'a Principal,
     user: UserId,
     now: DateTime<Utc>,
+    /// Where the customer's pages are (`--public-base-url`), for the links in e-mails.
+    public_base_url: &'a str,
 }
 
 impl Pusher<'_> {
+    /// A new private link to the page of the web booking that made `appointment` (empty
+    /// when the office made it: such orders have no customer page yet).
+    async fn status_link(
+        &self,
+        tx: &mut WriteTx,
+        appointment: workorders_domain::AppointmentId,
+    ) -> AppResult<String> {
+        let tenant = self.principal.tenant_id;
+        let Some(booking) = workorders_persistence::services::booking_of_appointment(
+            tx.conn(),
+            tenant,
+            appointment,
+        )
+        .await?
+        else {
+            return Ok(String::new());
+        };
+        let Some(record) = workorders_persistence::tenants::get_in(tx.conn(), tenant).await? else {
+            return Ok(String::new());
+        };
+        let token = crate::tokens::new_token("bk_").map_err(AppError::internal)?;
+        workorders_persistence::services::insert_booking_link(
+            tx.conn(),
+            tenant,
+            booking.id,
+            &crate::tokens::sha256_hex(&token),
+            self.now,
+        )
+        .await?;
+        Ok(format!(
+            "{}/{}/booking/{token}",
+            self.public_base_url.trim_end_matches('/'),
+            record.slug
+        ))
+    }
+
     fn order_gate(status: OrderStatus, step_work: bool) -> Result<(), Rejection> {
         match status {
             OrderStatus::Cancelled => Err(reject("order_cancelled", "the order was cancelled")),
@@ -930,6 +971,7 @@ impl Pusher<'_> {
             .await?
             .map(|u| u.name)
             .unwrap_or_default();
+            let manage_link = self.status_link(tx, next.id).await?;
             crate::billing::queue_appointment_notice(
                 tx,
                 crate::billing::AppointmentNotice {
@@ -942,7 +984,7 @@ impl Pusher<'_> {
                     service_name: "",
                     technician_name: &technician,
                     location: String::new(),
-                    manage_link: String::new(),
+                    manage_link,
                     sequence: next.sequence,
                 },
                 self.now,

@@ -459,9 +459,14 @@ async fn measure_size(
                     .unwrap_or_default();
             async move {
                 match workorders_api::routes::sync::parse_field_events(events) {
-                    Ok(events) => workorders_app::sync::push_on(&db, &principal, events)
-                        .await
-                        .is_ok(),
+                    Ok(events) => workorders_app::sync::push_on(
+                        &db,
+                        &principal,
+                        events,
+                        "http://127.0.0.1:8080",
+                    )
+                    .await
+                    .is_ok(),
                     Err(_) => false,
                 }
             }

@@ -194,6 +194,7 @@ const EN_ROUTE_VARS: &[&str] = &[
     "company_email",
     "technician_name",
     "window_local",
+    "manage_link",
     "imprint_url",
     "privacy_url",
 ];
@@ -709,6 +710,8 @@ const EN_ROUTE_DE_BODY: &str = with_signature_de!(
 {{technician_name}} ist jetzt auf dem Weg zu Ihnen und trifft voraussichtlich \
 im Zeitfenster {{window_local}} bei Ihnen ein.
 
+Wo wir gerade sind und Ihr Termin: {{manage_link}}
+
 Auftrag: {{order_number}} „{{order_title}}“
 
 Sollten Sie kurzfristig verhindert sein, rufen Sie uns bitte unter \
@@ -723,6 +726,8 @@ const EN_ROUTE_EN_BODY: &str = with_signature_en!(
 
 {{technician_name}} is now on the way to you and should arrive within the time \
 window {{window_local}}.
+
+Where we are and your appointment: {{manage_link}}
 
 Order: {{order_number}} \"{{order_title}}\"
 

@@ -268,8 +268,11 @@ pub async fn booking_by_token(
     tenant: TenantId,
     token_hash: &str,
 ) -> Result<Option<BookingRecord>, StoreError> {
-    let sql =
-        format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE tenant_id = $1 AND token_hash = $2");
+    // The booking's own token, or one of the further links its e-mails carry.
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE tenant_id = $1 AND (token_hash = $2 \
+         OR id = (SELECT booking_id FROM booking_links WHERE tenant_id = $1 AND token_hash = $2))"
+    );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.to_string())
         .bind(token_hash)
@@ -277,6 +280,45 @@ pub async fn booking_by_token(
         .await
         .store()?;
     row.as_ref().map(booking_from_row).transpose()
+}
+
+/// The web booking that made an appointment, if one did.
+pub async fn booking_of_appointment(
+    conn: &mut Conn,
+    tenant: TenantId,
+    appointment: AppointmentId,
+) -> Result<Option<BookingRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE tenant_id = $1 AND appointment_id = $2"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.to_string())
+        .bind(appointment.to_string())
+        .fetch_optional(conn)
+        .await
+        .store()?;
+    row.as_ref().map(booking_from_row).transpose()
+}
+
+/// Records a further private link to a booking's page (by the token's hash).
+pub async fn insert_booking_link(
+    conn: &mut Conn,
+    tenant: TenantId,
+    booking: BookingId,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO booking_links (token_hash, tenant_id, booking_id, created_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(token_hash.to_owned())
+    .bind(tenant.to_string())
+    .bind(booking.to_string())
+    .bind(format_instant(now))
+    .execute(conn)
+    .await
+    .store()?;
+    Ok(())
 }
 
 pub async fn set_booking_status(
