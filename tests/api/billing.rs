@@ -91,7 +91,7 @@ pub async fn order_for(app: &TestApp, t: &Tenant, customer: Value) -> Value {
     order.body
 }
 
-async fn invoice(app: &TestApp, t: &Tenant, order: &Value, body: Value) -> Resp {
+pub async fn invoice(app: &TestApp, t: &Tenant, order: &Value, body: Value) -> Resp {
     app.post(
         &format!(
             "/v1/work-orders/{}/invoices",

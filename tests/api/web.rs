@@ -894,17 +894,14 @@ async fn a_customer_pays_an_invoice_from_its_page(ctx: Ctx) {
         serde_json::json!({"name": "Erika Mustermann", "email": "erika@example.com"}),
     )
     .await;
-    let created = app
-        .post(
-            &format!(
-                "/v1/work-orders/{}/invoices",
-                order["id"].as_str().expect("id")
-            ),
-            Some(&t.token),
-            &serde_json::json!({"lines": [line("Fenster 120x140", "2", "C62", "640.00", "19"),
+    let created = crate::billing::invoice(
+        &app,
+        &t,
+        &order,
+        serde_json::json!({"lines": [line("Fenster 120x140", "2", "C62", "640.00", "19"),
                 line("Montage", "4", "HUR", "65.00", "19")], "issue": true}),
-        )
-        .await;
+    )
+    .await;
     created.assert_status(201);
     let id = created.body["id"].as_str().expect("id").to_owned();
     let number = created.body["number"].as_str().expect("number").to_owned();
@@ -1208,13 +1205,13 @@ async fn no_page_answers_a_server_error_to_any_input(ctx: Ctx) {
         .assert_status(200);
     // With a Leitweg-ID, so that the XRechnung exists too.
     let order = order_for(&app, &t, serde_json::json!({"name": "Erika Mustermann", "email": "erika@example.com", "buyer_reference": "04011000-12345-67"})).await;
-    let created = app
-        .post(
-            &format!("/v1/work-orders/{}/invoices", order["id"].as_str().expect("id")),
-            Some(&t.token),
-            &serde_json::json!({"lines": [line("Montage", "1", "HUR", "65.00", "19")], "issue": true}),
-        )
-        .await;
+    let created = crate::billing::invoice(
+        &app,
+        &t,
+        &order,
+        serde_json::json!({"lines": [line("Montage", "1", "HUR", "65.00", "19")], "issue": true}),
+    )
+    .await;
     created.assert_status(201);
     app.post(
         &format!(

@@ -218,24 +218,19 @@ pub async fn create(
         },
     )
     .await?;
-    let record = AppointmentRecord {
-        id: AppointmentId::new(),
-        tenant_id: caller.tenant_id,
-        work_order_id: order_id,
-        step_id: step,
-        start: input.start,
-        end: input.end,
-        status: AppointmentStatus::Scheduled,
-        notes: input
-            .notes
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty()),
-        assignees: people,
-        sequence: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let notes = input
+        .notes
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    let record = AppointmentRecord::scheduled(
+        caller.tenant_id,
+        order_id,
+        step,
+        (input.start, input.end),
+        people,
+        notes,
+        now,
+    );
     appointments::insert(&mut tx, &record).await?;
     record_history(
         &mut tx,

@@ -512,21 +512,15 @@ pub async fn book(
         .iter()
         .find(|s| s.definition.key == service.step_key)
         .map(|s| s.id);
-    let appointment = AppointmentRecord {
-        id: AppointmentId::new(),
-        tenant_id: tenant.id,
-        work_order_id: order.order.id,
-        step_id: step,
-        start: span.start,
-        end: span.end,
-        status: AppointmentStatus::Scheduled,
-        notes: None,
-        assignees: vec![person],
-        sequence: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let appointment = AppointmentRecord::scheduled(
+        tenant.id,
+        order.order.id,
+        step,
+        (span.start, span.end),
+        vec![person],
+        None,
+        now,
+    );
     appointments::insert(&mut tx, &appointment).await?;
     let mut events = Vec::new();
     if let Some(step) = step {

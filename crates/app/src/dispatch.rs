@@ -4,13 +4,12 @@
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use workorders_domain::appointment::AppointmentStatus;
 use workorders_domain::auth::Permission;
 use workorders_domain::calendar::Span;
 use workorders_domain::process::Responsible;
 use workorders_domain::slots::Slot;
 use workorders_domain::work_order::Command;
-use workorders_domain::{AppointmentId, ServiceId, SiteId, StepId, TenantId, WorkOrderId};
+use workorders_domain::{ServiceId, SiteId, StepId, TenantId, WorkOrderId};
 use workorders_persistence::appointments::{self, AppointmentRecord};
 use workorders_persistence::work_orders::{self, NewEvent};
 use workorders_persistence::{customers, services, tenants, users};
@@ -224,21 +223,15 @@ pub async fn schedule_step(
             &mut assigner,
         )
         .map_err(workflow::command_error)?;
-    let appointment = AppointmentRecord {
-        id: AppointmentId::new(),
-        tenant_id: caller.tenant_id,
-        work_order_id: order_id,
-        step_id: Some(step_id),
-        start: span.start,
-        end: span.end,
-        status: AppointmentStatus::Scheduled,
-        notes: None,
-        assignees: vec![person],
-        sequence: 0,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-    };
+    let appointment = AppointmentRecord::scheduled(
+        caller.tenant_id,
+        order_id,
+        Some(step_id),
+        (span.start, span.end),
+        vec![person],
+        None,
+        now,
+    );
     appointments::insert(&mut tx, &appointment).await?;
     let actor = actor_of(caller);
     workflow::persist(&mut tx, &mut order, &events, &actor, now).await?;

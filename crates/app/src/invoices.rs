@@ -748,9 +748,6 @@ pub async fn public_view(app: &App, token: &str) -> AppResult<PublicInvoice> {
             .unwrap_or_default(),
         None => String::new(),
     };
-    let (_, xml_xr) = store::invoice_xml(&mut conn, tenant, invoice.id)
-        .await?
-        .unwrap_or_default();
     drop(conn);
     // The seller as printed at issue (bank details may have changed since).
     let seller: workorders_domain::invoicing::BillingProfile = invoice
@@ -805,7 +802,8 @@ pub async fn public_view(app: &App, token: &str) -> AppResult<PublicInvoice> {
         amount_due,
         payment,
         girocode,
-        has_xrechnung: xml_xr.is_some(),
+        // Issuing produces an XRechnung exactly when the buyer has a Leitweg-ID.
+        has_xrechnung: invoice.number.is_some() && invoice.buyer_reference.is_some(),
         invoice,
     })
 }

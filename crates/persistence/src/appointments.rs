@@ -30,6 +30,35 @@ pub struct AppointmentRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+impl AppointmentRecord {
+    /// A new appointment, `scheduled`, first version, nothing sent about it yet.
+    pub fn scheduled(
+        tenant_id: TenantId,
+        work_order_id: WorkOrderId,
+        step_id: Option<StepId>,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        assignees: Vec<UserId>,
+        notes: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        AppointmentRecord {
+            id: AppointmentId::new(),
+            tenant_id,
+            work_order_id,
+            step_id,
+            start,
+            end,
+            status: AppointmentStatus::Scheduled,
+            notes,
+            assignees,
+            sequence: 0,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, tenant_id, work_order_id, step_id, start_at, end_at, status, notes, sequence, version, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<AppointmentRecord, StoreError> {

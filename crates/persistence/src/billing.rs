@@ -722,13 +722,9 @@ pub async fn invoice_by_link(
     conn: &mut Conn,
     token_hash: &str,
 ) -> Result<Option<InvoiceRecord>, StoreError> {
-    let columns = INVOICE_COLUMNS
-        .split(", ")
-        .map(|c| format!("i.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
-        "SELECT {columns} FROM invoice_links l JOIN invoices i ON i.tenant_id = l.tenant_id AND i.id = l.invoice_id WHERE l.token_hash = $1"
+        "SELECT {INVOICE_COLUMNS} FROM invoices \
+         WHERE id = (SELECT invoice_id FROM invoice_links WHERE token_hash = $1)"
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(token_hash.to_owned())

@@ -482,15 +482,18 @@ impl HasLanguage for Branding {
     }
 }
 
-/// The company of a page, or the page to answer instead. Every page counts toward the
+/// The company of a page and the page's language (`chosen`, else Accept-Language, else the
+/// company's default), or the page to answer instead. Every page counts toward the
 /// public booking surface's budgets (per client address and per company), shared with the
 /// JSON endpoints.
 async fn company(
     req: &HttpRequest,
     app: &App,
     slug: &str,
-    lang: Lang,
-) -> Result<TenantRecord, HttpResponse> {
+    chosen: Option<&str>,
+) -> Result<(TenantRecord, Lang), HttpResponse> {
+    // Until the company is known, its default language is too.
+    let lang = language(req, chosen);
     let client = req
         .extensions()
         .get::<ClientAddress>()
@@ -498,9 +501,11 @@ async fn company(
     app.public_limits
         .admit(&client, slug)
         .map_err(|e| failure(e, lang, None))?;
-    booking::public_tenant(app, slug)
+    let tenant = booking::public_tenant(app, slug)
         .await
-        .map_err(|e| failure(e, lang, None))
+        .map_err(|e| failure(e, lang, None))?;
+    let lang = language_for(req, chosen, &tenant);
+    Ok((tenant, lang))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -602,12 +607,10 @@ async fn services_page(
     path: web::Path<String>,
     query: web::Query<LangQuery>,
 ) -> HttpResponse {
-    let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&req, &app, &path, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &path, query.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let services = match booking::services(&app, &tenant).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -683,12 +686,10 @@ async fn slots_page(
     query: web::Query<SlotsQuery>,
 ) -> HttpResponse {
     let (slug, segment) = path.into_inner();
-    let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, query.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let (service_id, service_name, _) = match offered_service(&app, &tenant, &segment).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -940,12 +941,10 @@ async fn details_page(
     query: web::Query<DetailsQuery>,
 ) -> HttpResponse {
     let (slug, segment) = path.into_inner();
-    let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, query.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let (service_id, service, duration) = match offered_service(&app, &tenant, &segment).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -1019,12 +1018,10 @@ async fn book_submit(
 ) -> HttpResponse {
     let (slug, segment) = path.into_inner();
     let form = form.into_inner();
-    let lang = language(&req, form.lang.as_deref());
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, form.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, form.lang.as_deref(), &tenant);
     let t = lang.texts();
     let (service_id, service, duration) = match offered_service(&app, &tenant, &segment).await {
         Ok(s) => s,
@@ -1267,12 +1264,10 @@ async fn status_page(
     query: web::Query<StatusQuery>,
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
-    let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, query.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let t = lang.texts();
     let status = match booking::status(&app, &tenant, &token).await {
         Ok(s) => s,
@@ -1330,12 +1325,10 @@ async fn calendar_file(
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
-    let lang = language(&req, None);
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, None).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, None, &tenant);
     match booking::calendar_file(&app, &tenant, &token).await {
         Ok(text) => HttpResponse::Ok()
             .insert_header((header::CONTENT_TYPE, "text/calendar; charset=utf-8"))
@@ -1443,12 +1436,10 @@ async fn reschedule_page(
     query: web::Query<RescheduleQuery>,
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
-    let lang = language(&req, query.lang.as_deref());
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, query.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, query.lang.as_deref(), &tenant);
     let status = match booking::status(&app, &tenant, &token).await {
         Ok(s) => s,
         Err(e) => return failure(e, lang, Some(&tenant)),
@@ -1496,12 +1487,10 @@ async fn reschedule_submit(
     form: web::Form<RescheduleForm>,
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
-    let lang = language(&req, form.lang.as_deref());
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, form.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, form.lang.as_deref(), &tenant);
     if !csrf_matches(&token, &form.csrf) {
         return forged(lang, &tenant, &token);
     }
@@ -1573,12 +1562,10 @@ async fn cancel_submit(
     form: web::Form<CancelForm>,
 ) -> HttpResponse {
     let (slug, token) = path.into_inner();
-    let lang = language(&req, form.lang.as_deref());
-    let tenant = match company(&req, &app, &slug, lang).await {
-        Ok(t) => t,
+    let (tenant, lang) = match company(&req, &app, &slug, form.lang.as_deref()).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let lang = language_for(&req, form.lang.as_deref(), &tenant);
     if !csrf_matches(&token, &form.csrf) {
         return forged(lang, &tenant, &token);
     }
